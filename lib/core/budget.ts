@@ -1,0 +1,204 @@
+import { TokencapConfigError } from '../errors.js';
+import { type Duration, parseDuration } from './duration.js';
+
+/**
+ * What happens when a budget cannot hold a call.
+ * - `hard-stop`: refuse any call whose reservation would take usage past the limit.
+ * - `degrade`: let calls run while usage is under the limit (even if a call crosses it), refuse once it is reached.
+ * - `notify`: never refuse; only emit events.
+ */
+export type Policy = 'hard-stop' | 'degrade' | 'notify';
+
+/** The policies, in the order they are documented. */
+export const POLICIES: readonly Policy[] = ['hard-stop', 'degrade', 'notify'];
+
+/** The quantities a budget can limit. */
+export type Dimension = 'tokens' | 'usd' | 'requests';
+
+/** Every dimension, in reporting order. */
+export const DIMENSIONS: readonly Dimension[] = ['tokens', 'usd', 'requests'];
+
+/**
+ * Quantities in store units: tokens, micro-dollars (integers) for `usd`, and requests.
+ * A missing dimension is zero.
+ */
+export type Amounts = Partial<Record<Dimension, number>>;
+
+/** A limit: a number of tokens, or an object limiting any of tokens, dollars and requests. */
+export type BudgetLimit = number | { tokens?: number; usd?: number; requests?: number };
+
+/** Per-budget behaviour. */
+export interface BudgetOptions {
+  /** @default 'hard-stop' (or the module's `policy`) */
+  policy?: Policy;
+  /** Fractions of the limit at which a `threshold` event fires, each in (0, 1]. @default [0.8, 0.9] */
+  thresholds?: readonly number[];
+  /** Usage resets when the window rolls over; windows are aligned to the epoch so every replica agrees. */
+  window?: Duration;
+  /** The ledger is dropped after it has been idle this long. */
+  ttl?: Duration;
+  /**
+   * The most output tokens one call may reserve. Without it a clamped call reserves everything the
+   * budget has left, which serialises parallel calls; a smaller cap lets more calls run at once.
+   */
+  maxReservation?: number;
+}
+
+/** Everything needed to define a budget. */
+export interface BudgetDefinition extends BudgetOptions {
+  scope: string;
+  key: string;
+  limit: BudgetLimit;
+}
+
+/** A validated, immutable budget. Amounts are in store units (micro-dollars for `usd`). */
+export interface Budget {
+  /** `scope:key`, unique per budget. */
+  readonly id: string;
+  readonly scope: string;
+  readonly key: string;
+  readonly limits: Readonly<Amounts>;
+  readonly policy: Policy;
+  readonly thresholds: readonly number[];
+  readonly windowMs?: number;
+  readonly ttlMs?: number;
+  readonly maxReservation?: number;
+}
+
+/** Thresholds used when a budget names none. */
+export const DEFAULT_THRESHOLDS: readonly number[] = Object.freeze([0.8, 0.9]);
+
+/** Micro-dollars in one dollar: money is kept as integers so totals never drift. */
+export const MICROS_PER_USD = 1_000_000;
+
+const SCOPE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Converts a store amount to the unit users see (dollars for `usd`). */
+export function toUserUnits(dimension: Dimension, amount: number): number {
+  return dimension === 'usd' ? amount / MICROS_PER_USD : amount;
+}
+
+/** Converts a user amount (dollars for `usd`) to store units, rounding money up to a whole micro-dollar. */
+export function toStoreUnits(dimension: Dimension, amount: number): number {
+  return dimension === 'usd' ? Math.ceil(amount * MICROS_PER_USD - 1e-6) : amount;
+}
+
+/** Validates a scope name: letters, digits, `_`, `.`, `-`, up to 64 characters. */
+export function assertScopeName(scope: unknown, where = 'Budget scope'): asserts scope is string {
+  if (typeof scope !== 'string' || !SCOPE_PATTERN.test(scope)) {
+    throw new TokencapConfigError(
+      `${where} ${JSON.stringify(scope)} is invalid: expected 1-64 letters, digits, '_', '.' or '-'.`,
+    );
+  }
+}
+
+/** Validates a policy name. */
+export function assertPolicy(policy: unknown, where: string): asserts policy is Policy {
+  if (!POLICIES.includes(policy as Policy)) {
+    throw new TokencapConfigError(
+      `Invalid policy ${JSON.stringify(policy)} for ${where}: expected one of ${POLICIES.map((p) => `'${p}'`).join(', ')}.`,
+    );
+  }
+}
+
+/** Validates thresholds and returns them sorted, de-duplicated and frozen. */
+export function normalizeThresholds(thresholds: unknown, where: string): readonly number[] {
+  if (!Array.isArray(thresholds)) {
+    throw new TokencapConfigError(
+      `Invalid thresholds ${JSON.stringify(thresholds)} for ${where}: expected an array of numbers in (0, 1].`,
+    );
+  }
+  for (const t of thresholds) {
+    if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0 || t > 1) {
+      throw new TokencapConfigError(
+        `Invalid threshold ${JSON.stringify(t)} for ${where}: each threshold must be a number in (0, 1].`,
+      );
+    }
+  }
+  return Object.freeze([...new Set(thresholds as number[])].sort((a, b) => a - b));
+}
+
+/** Validates a limit and converts it to store units. */
+export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts> {
+  const expected = `a positive finite number of tokens, or an object with any of tokens, usd, requests`;
+  const positive = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n > 0;
+  if (typeof limit === 'number') {
+    if (!positive(limit)) {
+      throw new TokencapConfigError(`Invalid limit ${JSON.stringify(limit)} for ${where}: expected ${expected}.`);
+    }
+    return Object.freeze({ tokens: Math.floor(limit) });
+  }
+  if (limit === null || typeof limit !== 'object' || Array.isArray(limit)) {
+    throw new TokencapConfigError(`Invalid limit ${String(JSON.stringify(limit))} for ${where}: expected ${expected}.`);
+  }
+  const out: Amounts = {};
+  for (const [name, value] of Object.entries(limit)) {
+    if (!DIMENSIONS.includes(name as Dimension)) {
+      throw new TokencapConfigError(
+        `Invalid limit for ${where}: unknown dimension "${name}"; expected tokens, usd or requests.`,
+      );
+    }
+    if (value === undefined) continue;
+    if (!positive(value)) {
+      throw new TokencapConfigError(
+        `Invalid ${name} limit ${JSON.stringify(value)} for ${where}: expected a positive finite number.`,
+      );
+    }
+    const dimension = name as Dimension;
+    out[dimension] = dimension === 'usd' ? toStoreUnits('usd', value as number) : Math.floor(value as number);
+  }
+  if (Object.keys(out).length === 0) {
+    throw new TokencapConfigError(`Invalid limit ${JSON.stringify(limit)} for ${where}: expected ${expected}.`);
+  }
+  return Object.freeze(out);
+}
+
+/** Validates per-budget options; `where` names the budget in error messages. */
+export function normalizeOptions(
+  options: BudgetOptions,
+  where: string,
+): Required<Pick<Budget, 'policy' | 'thresholds'>> & Pick<Budget, 'windowMs' | 'ttlMs' | 'maxReservation'> {
+  const policy = options.policy ?? 'hard-stop';
+  assertPolicy(policy, where);
+  const thresholds = normalizeThresholds(options.thresholds ?? DEFAULT_THRESHOLDS, where);
+  const windowMs = options.window === undefined ? undefined : parseDuration(options.window, `window of ${where}`);
+  const ttlMs = options.ttl === undefined ? undefined : parseDuration(options.ttl, `ttl of ${where}`);
+  const { maxReservation } = options;
+  if (
+    maxReservation !== undefined &&
+    (typeof maxReservation !== 'number' || !Number.isSafeInteger(maxReservation) || maxReservation < 1)
+  ) {
+    throw new TokencapConfigError(
+      `Invalid maxReservation ${JSON.stringify(maxReservation)} for ${where}: expected a positive whole number of tokens.`,
+    );
+  }
+  return { policy, thresholds, windowMs, ttlMs, maxReservation };
+}
+
+/**
+ * Validates a budget definition and returns an immutable {@link Budget}.
+ * @throws TokencapConfigError naming the bad value.
+ * @example
+ * const session = defineBudget({ scope: 'session', key: 'abc', limit: 50_000, window: '1h' });
+ */
+export function defineBudget(definition: BudgetDefinition): Budget {
+  if (definition === null || typeof definition !== 'object') {
+    throw new TokencapConfigError(`Invalid budget definition ${JSON.stringify(definition)}: expected an object.`);
+  }
+  assertScopeName(definition.scope);
+  const where = `budget "${definition.scope}"`;
+  if (typeof definition.key !== 'string' || definition.key.length === 0) {
+    throw new TokencapConfigError(
+      `Invalid key ${JSON.stringify(definition.key)} for ${where}: expected a non-empty string.`,
+    );
+  }
+  const limits = normalizeLimit(definition.limit, where);
+  const options = normalizeOptions(definition, where);
+  return Object.freeze({
+    id: `${definition.scope}:${definition.key}`,
+    scope: definition.scope,
+    key: definition.key,
+    limits,
+    ...options,
+  });
+}

@@ -1,0 +1,86 @@
+import type { Dimension, Policy } from './budget.js';
+
+/** Usage of one dimension, in user units (dollars for `usd`). */
+export interface DimensionUsage {
+  limit: number;
+  used: number;
+  reserved: number;
+  /** `limit - used - reserved`, never below zero. */
+  remaining: number;
+}
+
+/**
+ * A budget's usage in the current window. The top-level numbers are its primary dimension
+ * (tokens when it limits tokens, else dollars, else requests); `dimensions` has every one it limits.
+ */
+export interface BudgetUsage extends DimensionUsage {
+  scope: string;
+  key: string;
+  dimension: Dimension;
+  dimensions: Partial<Record<Dimension, DimensionUsage>>;
+}
+
+interface BudgetEventBase {
+  scope: string;
+  key: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+/** Committed usage first reached `threshold × limit` in this window. Fires once per key, dimension and window. */
+export interface ThresholdEvent extends BudgetEventBase {
+  type: 'threshold';
+  dimension: Dimension;
+  threshold: number;
+  used: number;
+  limit: number;
+}
+
+/** Committed usage reached the limit. Fires once per key, dimension and window. */
+export interface ExhaustedEvent extends BudgetEventBase {
+  type: 'exhausted';
+  dimension: Dimension;
+  used: number;
+  limit: number;
+}
+
+/** A call was refused before it ran (or a stream was stopped). */
+export interface RefusedEvent extends BudgetEventBase {
+  type: 'refused';
+  dimension: Dimension;
+  policy: Policy;
+  used: number;
+  reserved: number;
+  limit: number;
+  requested: number;
+}
+
+/** Usage was committed; one per budget per commit, for meters and dashboards. */
+export interface UsageEvent extends BudgetEventBase, Omit<BudgetUsage, 'scope' | 'key'> {
+  type: 'usage';
+}
+
+/** A `degrade` budget changed what a call does: a cheaper model, or a fallback answer without a call. */
+export interface DegradedEvent extends BudgetEventBase {
+  type: 'degraded';
+  action: 'fallback-model' | 'fallback-response';
+  model: string;
+  fallbackModel?: string;
+}
+
+/** The ledger store failed; `mode` says what Tokencap did about it. */
+export interface StoreErrorEvent {
+  type: 'store-error';
+  at: number;
+  mode: 'fail-closed' | 'fail-open';
+  message: string;
+}
+
+/** Everything `events$` publishes, discriminated on `type`. */
+export type TokencapEvent =
+  | ThresholdEvent
+  | ExhaustedEvent
+  | RefusedEvent
+  | UsageEvent
+  | DegradedEvent
+  | StoreErrorEvent;

@@ -1,0 +1,118 @@
+import type { Amounts, Budget, Dimension } from './budget.js';
+import type { Crossing, LedgerSnapshot, ReserveInput, ReserveOutcome } from './ledger-store.interface.js';
+
+// The rules every store applies, kept in one place so the Redis scripts have a single reference
+// to match (test/contract runs both stores through the same cases).
+
+const ONE_TOKEN: Amounts = { tokens: 1 };
+
+/** The amount in store units at which `threshold` of `limit` counts as reached. */
+export function thresholdAmount(threshold: number, limit: number): number {
+  // 0.9 * 50_000 is 45000.000000000004 in binary floating point; the tolerance keeps it 45_000.
+  return Math.ceil(threshold * limit - 1e-9);
+}
+
+/** Amounts of `base + units × perUnit`, money rounded up to a whole micro-dollar. */
+export function amountsFor(base: Amounts, perUnit: Amounts, units: number): Amounts {
+  const out: Amounts = {};
+  for (const dim of Object.keys(base) as Dimension[]) out[dim] = base[dim] ?? 0;
+  if (units > 0) {
+    for (const dim of Object.keys(perUnit) as Dimension[]) {
+      out[dim] = Math.ceil((out[dim] ?? 0) + units * (perUnit[dim] ?? 0));
+    }
+  }
+  return out;
+}
+
+/**
+ * Decides a reservation from the budgets' current snapshots: either the number of flexible units
+ * granted and the amounts to hold, or the first budget and dimension that refuses.
+ */
+export function decideReservation(
+  input: Pick<ReserveInput, 'budgets' | 'base' | 'perUnit' | 'units'>,
+  snapshots: readonly LedgerSnapshot[],
+): { ok: true; units: number; amounts: Amounts } | Extract<ReserveOutcome, { ok: false }> {
+  const perUnit = input.perUnit ?? ONE_TOKEN;
+  const units = input.units ?? { min: 0, max: 0, ifUnbounded: 0 };
+  let max = units.max;
+  for (let i = 0; i < input.budgets.length; i++) {
+    const budget = input.budgets[i];
+    if (budget.policy === 'notify') continue;
+    const snapshot = snapshots[i];
+    for (const dim of Object.keys(budget.limits) as Dimension[]) {
+      const limit = budget.limits[dim] as number;
+      const held = (snapshot.used[dim] ?? 0) + (snapshot.reserved[dim] ?? 0);
+      const need = Math.ceil((input.base[dim] ?? 0) + units.min * (perUnit[dim] ?? 0));
+      if (budget.policy === 'degrade') {
+        if (held >= limit) return { ok: false, index: i, dimension: dim, snapshot, requested: need };
+        continue;
+      }
+      if (held + need > limit) return { ok: false, index: i, dimension: dim, snapshot, requested: need };
+      const per = perUnit[dim] ?? 0;
+      if (per > 0) max = Math.min(max, Math.floor((limit - held - (input.base[dim] ?? 0)) / per));
+    }
+    if (budget.policy === 'hard-stop' && budget.maxReservation !== undefined) {
+      max = Math.min(max, budget.maxReservation);
+    }
+  }
+  let granted = Number.isFinite(max) ? Math.max(units.min, max) : units.ifUnbounded;
+  let amounts = amountsFor(input.base, perUnit, granted);
+  // Money rounds up per call, so the floor above can leave one unit too many: step back until it fits.
+  while (granted > units.min && !fits(input.budgets, snapshots, amounts)) {
+    granted -= 1;
+    amounts = amountsFor(input.base, perUnit, granted);
+  }
+  return { ok: true, units: granted, amounts };
+}
+
+function fits(budgets: readonly Budget[], snapshots: readonly LedgerSnapshot[], amounts: Amounts): boolean {
+  for (let i = 0; i < budgets.length; i++) {
+    if (budgets[i].policy !== 'hard-stop') continue;
+    for (const dim of Object.keys(budgets[i].limits) as Dimension[]) {
+      const held = (snapshots[i].used[dim] ?? 0) + (snapshots[i].reserved[dim] ?? 0);
+      if (held + (amounts[dim] ?? 0) > (budgets[i].limits[dim] as number)) return false;
+    }
+  }
+  return true;
+}
+
+/** Marker of a threshold already fired in this window (`tokens@0.8`, `tokens@x` for exhaustion). */
+export function firedMarker(dimension: Dimension, threshold: number | 'x'): string {
+  return `${dimension}@${threshold}`;
+}
+
+/**
+ * Thresholds that `used` has reached and that have not fired yet in this window, ascending per
+ * dimension, with exhaustion last. Adds each to `fired`.
+ */
+export function collectCrossings(
+  index: number,
+  budget: Budget,
+  used: Amounts,
+  fired: { has(marker: string): boolean; add(marker: string): unknown },
+  out: Crossing[],
+): void {
+  for (const dim of Object.keys(budget.limits) as Dimension[]) {
+    const limit = budget.limits[dim] as number;
+    const value = used[dim] ?? 0;
+    for (const threshold of budget.thresholds) {
+      if (value < thresholdAmount(threshold, limit)) break;
+      const marker = firedMarker(dim, threshold);
+      if (fired.has(marker)) continue;
+      fired.add(marker);
+      out.push({ index, dimension: dim, threshold, exhausted: false });
+    }
+    if (value >= limit) {
+      const marker = firedMarker(dim, 'x');
+      if (!fired.has(marker)) {
+        fired.add(marker);
+        out.push({ index, dimension: dim, threshold: 1, exhausted: true });
+      }
+    }
+  }
+}
+
+/** Start of the fixed window holding `now`; windows are aligned to the epoch so replicas agree. */
+export function windowStart(windowMs: number, now: number): number {
+  return now - (now % windowMs);
+}

@@ -1,0 +1,51 @@
+import type { Amounts, Budget } from './budget.js';
+import type { LedgerSnapshot, LedgerStore } from './ledger-store.interface.js';
+import type { Ledger } from './ledger.js';
+
+/**
+ * Capacity held for one call in flight. Settle it exactly once: `commit` the actual usage (the
+ * difference is released) or `release` it when the call failed. Later calls to either are no-ops.
+ */
+export class Reservation {
+  private settled = false;
+
+  /** @internal Created by {@link Ledger.reserve}. */
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly store: LedgerStore,
+    /** Unique id of this reservation in the store. */
+    readonly id: string,
+    /** The budgets charged, outermost first. */
+    readonly budgets: readonly Budget[],
+    /** Flexible units (output tokens) granted. */
+    readonly units: number,
+    /** What is held on every budget, in store units. */
+    readonly amounts: Amounts,
+    /** Each budget's state right after the reservation, in order. */
+    readonly snapshots: readonly LedgerSnapshot[],
+  ) {}
+
+  /** Whether commit or release has already run. */
+  get isSettled(): boolean {
+    return this.settled;
+  }
+
+  /**
+   * Records actual usage (may exceed what was reserved: the provider is the source of truth) and
+   * drops the reservation. Resolves `false` if the reservation was already settled.
+   */
+  async commit(actual: Amounts): Promise<boolean> {
+    if (this.settled) return false;
+    this.settled = true;
+    await this.ledger.settle(this.store, this.id, this.budgets, actual);
+    return true;
+  }
+
+  /** Drops the reservation without recording usage. Resolves `false` if it was already settled. */
+  async release(): Promise<boolean> {
+    if (this.settled) return false;
+    this.settled = true;
+    await this.ledger.drop(this.store, this.id, this.budgets);
+    return true;
+  }
+}

@@ -1,0 +1,82 @@
+import type { Dimension } from './core/budget.js';
+
+/** Base class of every error Tokencap throws, so callers can catch them all at once. */
+export class TokencapError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An option, decorator argument or budget definition is invalid. Thrown at definition or bootstrap time. */
+export class TokencapConfigError extends TokencapError {}
+
+/** The details a refusal carries; every amount is in the unit of `dimension` (USD for `usd`). */
+export interface BudgetExceededDetails {
+  scope: string;
+  key: string;
+  dimension: Dimension;
+  limit: number;
+  /** Committed usage in the current window when the call was refused. */
+  used: number;
+  /** Usage reserved by calls still in flight when the call was refused. */
+  reserved: number;
+  /** What the refused call asked for. */
+  requested: number;
+  policy: 'hard-stop' | 'degrade' | 'notify';
+}
+
+/**
+ * A call was refused because a budget cannot hold it. Thrown before the provider is called
+ * (or mid-stream, when a stream would cross the limit). Mapped to HTTP 429 by the Nest module.
+ */
+export class BudgetExceededError extends TokencapError implements BudgetExceededDetails {
+  readonly scope: string;
+  readonly key: string;
+  readonly dimension: Dimension;
+  readonly limit: number;
+  readonly used: number;
+  readonly reserved: number;
+  readonly requested: number;
+  readonly policy: 'hard-stop' | 'degrade' | 'notify';
+
+  constructor(details: BudgetExceededDetails, options?: { cause?: unknown }) {
+    super(describeRefusal(details), options);
+    this.scope = details.scope;
+    this.key = details.key;
+    this.dimension = details.dimension;
+    this.limit = details.limit;
+    this.used = details.used;
+    this.reserved = details.reserved;
+    this.requested = details.requested;
+    this.policy = details.policy;
+  }
+}
+
+function describeRefusal(d: BudgetExceededDetails): string {
+  const unit = d.dimension === 'usd' ? 'USD' : d.dimension;
+  const fmt = (n: number) => (d.dimension === 'usd' ? n.toFixed(6).replace(/\.?0+$/, '') : String(n));
+  const remaining = Math.max(0, d.limit - d.used - d.reserved);
+  return (
+    `Budget "${d.scope}" (key "${d.key}") exceeded: the call needs ${fmt(d.requested)} ${unit} but only ` +
+    `${fmt(remaining)} of ${fmt(d.limit)} ${unit} remain (${fmt(d.used)} used, ${fmt(d.reserved)} reserved ` +
+    `by calls in flight; policy ${d.policy}).`
+  );
+}
+
+/** A scope resolver returned no key for this request. Mapped to HTTP 400 by the Nest module. */
+export class BudgetKeyMissingError extends TokencapError {
+  constructor(readonly scope: string) {
+    super(
+      `No budget key for scope "${scope}": its resolver returned nothing for this request, and a ` +
+        `request without a key is refused rather than left unlimited.`,
+    );
+  }
+}
+
+/** The ledger store could not be reached (fail-closed mode). Mapped to HTTP 503 by the Nest module. */
+export class StoreUnavailableError extends TokencapError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

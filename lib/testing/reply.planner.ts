@@ -1,0 +1,104 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+import { invalidRequest } from './openai-error.factory.js';
+
+/**
+ * The unit of every fake reply. `' hello'` is exactly one token in o200k_base, cl100k_base and the
+ * older GPT-2 based encodings, and repeating it never merges across repetitions, so a reply of N
+ * units counts as exactly N tokens under any model's encoding. That is what lets tests assert
+ * that Tokencap's own count of the content equals the reported `completion_tokens`.
+ */
+export const REPLY_UNIT = ' hello';
+
+/** Header asking for a visible reply of exactly this many tokens (before the request's cap). */
+export const REPLY_TOKENS_HEADER = 'x-fake-reply-tokens';
+/** Header setting the hidden reasoning tokens of a reasoning model for this request. */
+export const REASONING_TOKENS_HEADER = 'x-fake-reasoning-tokens';
+/** Header forcing `cached_tokens` (clamped to the prompt length) for this request. */
+export const CACHED_TOKENS_HEADER = 'x-fake-cached-tokens';
+
+/** How long one reply is and why it stopped. */
+export interface ReplyPlan {
+  /** Hidden reasoning tokens, billed as completion tokens but not part of the content. */
+  reasoningTokens: number;
+  /** Visible tokens; the content is {@link replyText} of this length. */
+  contentTokens: number;
+  /** `'length'` when the request's cap cut the reply short. */
+  truncated: boolean;
+}
+
+/** Inputs of {@link planReply}. */
+export interface ReplyPlanInput {
+  model: string;
+  headers: IncomingHttpHeaders;
+  /** The request's output cap (`max_completion_tokens`, `max_tokens`, `max_output_tokens`). */
+  cap: number | undefined;
+  defaultReplyTokens: number;
+  defaultReasoningTokens: number;
+}
+
+/**
+ * True for models that spend hidden reasoning tokens: `o1*`, `o3*`, `o4*` and `gpt-5*` except the
+ * `gpt-5*-chat*` variants, which are plain chat models.
+ */
+export function isReasoningModel(model: string): boolean {
+  return /^(o1|o3|o4)(-|$)/.test(model) || (/^gpt-5/.test(model) && !/-chat/.test(model));
+}
+
+/**
+ * Decides the reply length. The model "wants" to reason for R tokens then answer with C tokens,
+ * where C is the `x-fake-reply-tokens` header or the server's `replyTokens`, and R is the
+ * `x-fake-reasoning-tokens` header or the server's `reasoningTokens` (0 for non-reasoning models).
+ * A cap below R + C truncates, reasoning first as the real API does: reasoning gets
+ * min(R, cap), the content gets the rest, and the reply is marked truncated.
+ */
+export function planReply(input: ReplyPlanInput): ReplyPlan {
+  const wantedContent = readTokenHeader(input.headers, REPLY_TOKENS_HEADER) ?? input.defaultReplyTokens;
+  const wantedReasoning = isReasoningModel(input.model)
+    ? (readTokenHeader(input.headers, REASONING_TOKENS_HEADER) ?? input.defaultReasoningTokens)
+    : 0;
+  const cap = input.cap;
+  if (cap === undefined || wantedReasoning + wantedContent <= cap) {
+    return { reasoningTokens: wantedReasoning, contentTokens: wantedContent, truncated: false };
+  }
+  const reasoningTokens = Math.min(wantedReasoning, cap);
+  return { reasoningTokens, contentTokens: cap - reasoningTokens, truncated: true };
+}
+
+/** The content of a reply of `tokens` tokens. */
+export function replyText(tokens: number): string {
+  return REPLY_UNIT.repeat(tokens);
+}
+
+/**
+ * Reads a non-negative integer header.
+ * @throws FakeHttpError 400 when present but not a non-negative integer, so a typo in a test shows
+ * up as an error instead of a silently default-length reply.
+ */
+export function readTokenHeader(headers: IncomingHttpHeaders, name: string): number | undefined {
+  const raw = headers[name];
+  if (raw === undefined) return undefined;
+  const text = Array.isArray(raw) ? raw[0] : raw;
+  const value = Number(text);
+  if (text === undefined || text.trim() === '' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalidRequest(`Header ${name} must be a non-negative integer, got "${String(raw)}".`);
+  }
+  return value;
+}
+
+/**
+ * Returns the first of `fields` present in the body as an output cap; `null` counts as absent,
+ * as in the API.
+ * @throws FakeHttpError 400 when the value is not a positive integer.
+ */
+export function readOutputCap(body: Record<string, unknown>, fields: readonly string[]): number | undefined {
+  for (const field of fields) {
+    const value = body[field];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+      throw invalidRequest(`Invalid '${field}': expected an integer >= 1.`, field);
+    }
+    return value;
+  }
+  return undefined;
+}

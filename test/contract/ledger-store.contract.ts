@@ -1,0 +1,245 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type BudgetDefinition, defineBudget } from '../../lib/core/budget.js';
+import type { LedgerStore, ReserveInput } from '../../lib/core/ledger-store.interface.js';
+
+export interface StoreHarness {
+  store: LedgerStore;
+  close(): Promise<void>;
+}
+
+const T0 = 1_700_006_400_000; // a fixed epoch ms at midnight UTC, so minute and hour windows start on it
+
+/**
+ * The behaviour every LedgerStore must have. Each store's spec calls this with a factory; keys are
+ * unique per test so a shared server (Redis) needs no flushing.
+ */
+export function describeLedgerStoreContract(name: string, create: () => Promise<StoreHarness>): void {
+  describe(`LedgerStore contract: ${name}`, () => {
+    let harness: StoreHarness;
+    let store: LedgerStore;
+    let run: string;
+    let seq = 0;
+
+    beforeEach(async () => {
+      harness = await create();
+      store = harness.store;
+      run = randomUUID().slice(0, 8);
+    });
+    afterEach(async () => {
+      await harness.close();
+    });
+
+    const budget = (def: Partial<BudgetDefinition> & { limit: BudgetDefinition['limit'] }) =>
+      defineBudget({ scope: 'session', key: `${run}-${def.key ?? 'k'}`, ...def, ...(def.key ? { key: `${run}-${def.key}` } : {}) });
+    const reserve = (budgets: ReserveInput['budgets'], base: number, extra: Partial<ReserveInput> = {}) =>
+      store.reserve({
+        reservationId: `r${++seq}-${run}`,
+        budgets,
+        base: { tokens: base },
+        now: T0,
+        expiresAt: T0 + 60_000,
+        ...extra,
+      });
+
+    it('reads a never-charged budget as zero', async () => {
+      const b = budget({ limit: 100 });
+      expect(await store.snapshot([b], T0)).toEqual([{ used: {}, reserved: {} }]);
+    });
+
+    it('holds a reservation, then commits actual usage and drops the hold', async () => {
+      const b = budget({ limit: 100 });
+      const r = await reserve([b], 30);
+      expect(r).toMatchObject({ ok: true, units: 0, amounts: { tokens: 30 } });
+      expect(await store.snapshot([b], T0)).toEqual([{ used: {}, reserved: { tokens: 30 } }]);
+      const id = `r${seq}-${run}`;
+      const c = await store.commit({ reservationId: id, budgets: [b], actual: { tokens: 25 }, now: T0 });
+      expect(c.released).toBe(true);
+      expect(c.snapshots).toEqual([{ used: { tokens: 25 }, reserved: {} }]);
+      expect(c.crossings).toEqual([]);
+    });
+
+    it('refuses under hard-stop when used + reserved + request exceeds the limit, reserving nothing anywhere', async () => {
+      const outer = budget({ key: 'outer', limit: 1000 });
+      const inner = budget({ key: 'inner', limit: 50 });
+      expect((await reserve([outer, inner], 40)).ok).toBe(true);
+      const refused = await reserve([outer, inner], 11);
+      expect(refused).toEqual({
+        ok: false,
+        index: 1,
+        dimension: 'tokens',
+        snapshot: { used: {}, reserved: { tokens: 40 } },
+        requested: 11,
+      });
+      expect(await store.snapshot([outer, inner], T0)).toEqual([
+        { used: {}, reserved: { tokens: 40 } },
+        { used: {}, reserved: { tokens: 40 } },
+      ]);
+      expect((await reserve([outer, inner], 10)).ok).toBe(true);
+    });
+
+    it('clamps flexible units to what the tightest hard-stop budget has left, and to maxReservation', async () => {
+      const outer = budget({ key: 'outer', limit: 1000 });
+      const inner = budget({ key: 'inner', limit: 300 });
+      const r1 = await reserve([outer, inner], 100, { units: { min: 1, max: Infinity, ifUnbounded: 0 } });
+      expect(r1).toMatchObject({ ok: true, units: 200, amounts: { tokens: 300 } });
+      const capped = budget({ key: 'capped', limit: 1000, maxReservation: 64 });
+      const r2 = await reserve([capped], 100, { units: { min: 1, max: 500, ifUnbounded: 0 } });
+      expect(r2).toMatchObject({ ok: true, units: 64, amounts: { tokens: 164 } });
+      const r3 = await reserve([capped], 10, { units: { min: 1, max: 20, ifUnbounded: 0 } });
+      expect(r3).toMatchObject({ ok: true, units: 20, amounts: { tokens: 30 } });
+    });
+
+    it('refuses a call that cannot get its minimum units, and reserves ifUnbounded when nothing clamps', async () => {
+      const b = budget({ limit: 100 });
+      expect(await reserve([b], 100, { units: { min: 1, max: Infinity, ifUnbounded: 0 } })).toMatchObject({
+        ok: false,
+        requested: 101,
+      });
+      const n = budget({ key: 'n', limit: 100, policy: 'notify' });
+      expect(await reserve([n], 10, { units: { min: 1, max: Infinity, ifUnbounded: 256 } })).toMatchObject({
+        ok: true,
+        units: 256,
+        amounts: { tokens: 266 },
+      });
+    });
+
+    it('degrade lets calls run while under the limit, even across it, and refuses once it is reached', async () => {
+      const b = budget({ limit: 100, policy: 'degrade' });
+      const r = await reserve([b], 90);
+      expect(r.ok).toBe(true);
+      await store.commit({ reservationId: `r${seq}-${run}`, budgets: [b], actual: { tokens: 99 }, now: T0 });
+      const crossing = await reserve([b], 500);
+      expect(crossing.ok).toBe(true);
+      await store.commit({ reservationId: `r${seq}-${run}`, budgets: [b], actual: { tokens: 500 }, now: T0 });
+      expect(await reserve([b], 1)).toMatchObject({ ok: false, dimension: 'tokens', requested: 1 });
+    });
+
+    it('notify never refuses', async () => {
+      const b = budget({ limit: 10, policy: 'notify' });
+      expect((await reserve([b], 1_000)).ok).toBe(true);
+      expect((await reserve([b], 1_000)).ok).toBe(true);
+    });
+
+    it('records commits larger than the reservation, and commits after a release', async () => {
+      const b = budget({ limit: 100 });
+      await reserve([b], 10);
+      const id = `r${seq}-${run}`;
+      expect(await store.release({ reservationId: id, budgets: [b], now: T0 })).toBe(true);
+      expect(await store.release({ reservationId: id, budgets: [b], now: T0 })).toBe(false);
+      const late = await store.commit({ reservationId: id, budgets: [b], actual: { tokens: 150 }, now: T0 });
+      expect(late.released).toBe(false);
+      expect(late.snapshots).toEqual([{ used: { tokens: 150 }, reserved: {} }]);
+    });
+
+    it('fires each threshold once per window, ascending, including several crossed by one commit', async () => {
+      const b = budget({ limit: 1000, thresholds: [0.5, 0.8, 0.9] });
+      const commit = (tokens: number, now = T0) =>
+        store.commit({ reservationId: `none-${++seq}`, budgets: [b], actual: { tokens }, now });
+      expect((await commit(499)).crossings).toEqual([]);
+      expect((await commit(1)).crossings).toEqual([
+        { index: 0, dimension: 'tokens', threshold: 0.5, exhausted: false },
+      ]);
+      expect((await commit(500)).crossings).toEqual([
+        { index: 0, dimension: 'tokens', threshold: 0.8, exhausted: false },
+        { index: 0, dimension: 'tokens', threshold: 0.9, exhausted: false },
+        { index: 0, dimension: 'tokens', threshold: 1, exhausted: true },
+      ]);
+      expect((await commit(10)).crossings).toEqual([]);
+    });
+
+    it('rolls the window over: usage and fired thresholds reset, in-flight reservations stay', async () => {
+      const b = budget({ limit: 100, window: '1m' });
+      await store.commit({ reservationId: 'x', budgets: [b], actual: { tokens: 85 }, now: T0 });
+      await reserve([b], 10, { now: T0 + 59_000, expiresAt: T0 + 600_000 });
+      expect(await store.snapshot([b], T0 + 59_999)).toEqual([{ used: { tokens: 85 }, reserved: { tokens: 10 } }]);
+      expect(await store.snapshot([b], T0 + 60_000)).toEqual([{ used: {}, reserved: { tokens: 10 } }]);
+      const c = await store.commit({ reservationId: 'y', budgets: [b], actual: { tokens: 80 }, now: T0 + 60_001 });
+      expect(c.crossings).toEqual([{ index: 0, dimension: 'tokens', threshold: 0.8, exhausted: false }]);
+    });
+
+    it('drops an idle ledger after its ttl', async () => {
+      const b = budget({ limit: 100, ttl: '30s' });
+      await store.commit({ reservationId: 'x', budgets: [b], actual: { tokens: 60 }, now: T0 });
+      expect(await store.snapshot([b], T0 + 29_000)).toEqual([{ used: { tokens: 60 }, reserved: {} }]);
+      expect(await store.snapshot([b], T0 + 30_001)).toEqual([{ used: {}, reserved: {} }]);
+    });
+
+    it('lets a reservation lapse at expiresAt so a crashed call cannot hold capacity forever', async () => {
+      const b = budget({ limit: 100 });
+      await reserve([b], 70, { expiresAt: T0 + 5_000 });
+      expect(await reserve([b], 40, { now: T0 + 4_999 })).toMatchObject({ ok: false });
+      expect(await reserve([b], 40, { now: T0 + 5_000, expiresAt: T0 + 60_000 })).toMatchObject({ ok: true });
+    });
+
+    it('keeps tokens, micro-dollars and requests side by side, refusing on any dimension', async () => {
+      const b = budget({ limit: { tokens: 10_000, usd: 0.01, requests: 3 } });
+      const perUnit = { tokens: 1, usd: 0.6 }; // 0.6 micro-dollars per output token
+      const r = await store.reserve({
+        reservationId: `m-${run}`,
+        budgets: [b],
+        base: { tokens: 100, usd: 15, requests: 1 },
+        perUnit,
+        units: { min: 1, max: 1000, ifUnbounded: 0 },
+        now: T0,
+        expiresAt: T0 + 60_000,
+      });
+      expect(r).toMatchObject({ ok: true, units: 1000, amounts: { tokens: 1100, usd: 615, requests: 1 } });
+      await store.commit({ reservationId: `m-${run}`, budgets: [b], actual: { tokens: 300, usd: 200, requests: 1 }, now: T0 });
+      for (let i = 0; i < 2; i++) expect((await reserve([b], 1, { base: { tokens: 1, requests: 1 } })).ok).toBe(true);
+      expect(await reserve([b], 1, { base: { tokens: 1, requests: 1 } })).toMatchObject({
+        ok: false,
+        dimension: 'requests',
+        requested: 1,
+      });
+    });
+
+    it('1,000 concurrent callers on nested budgets never overshoot and fire each threshold exactly once', async () => {
+      const global = budget({ scope: 'global', key: 'g', limit: 1_000_000 });
+      const session = budget({ key: 's', limit: 5_000 });
+      const task = budget({ scope: 'task', key: 't', limit: 4_000, thresholds: [0.8, 0.9] });
+      const budgets = [global, session, task];
+      const crossings: string[] = [];
+      let granted = 0;
+      let refused = 0;
+      // Each caller keeps spending until refused, so the budget ends up full from every side at once.
+      await Promise.all(
+        Array.from({ length: 1000 }, async (_, i) => {
+          for (let call = 0; ; call++) {
+            const id = `c${i}.${call}-${run}`;
+            const r = await store.reserve({
+              reservationId: id,
+              budgets,
+              base: { tokens: 7 },
+              units: { min: 1, max: 3, ifUnbounded: 0 },
+              now: T0,
+              expiresAt: T0 + 60_000,
+            });
+            if (!r.ok) {
+              refused++;
+              return;
+            }
+            granted++;
+            const actual = 7 + Math.min(r.units, 1 + ((i + call) % 3));
+            const c = await store.commit({ reservationId: id, budgets, actual: { tokens: actual }, now: T0 });
+            for (const x of c.crossings) {
+              crossings.push(`${budgets[x.index].scope}@${x.exhausted ? 'limit' : x.threshold}`);
+            }
+          }
+        }),
+      );
+      const [g, s, t] = await store.snapshot(budgets, T0);
+      expect(t.used.tokens).toBeLessThanOrEqual(4_000);
+      expect(t.used.tokens).toBeGreaterThan(4_000 - 10); // full: no caller could fit 8 more
+      expect(t.reserved).toEqual({});
+      expect(s).toEqual(t);
+      expect(g).toEqual(t);
+      expect(refused).toBe(1000);
+      expect(granted).toBeGreaterThan(400);
+      expect(crossings.filter((c) => c.startsWith('task@'))).toEqual(
+        t.used.tokens === 4_000 ? ['task@0.8', 'task@0.9', 'task@limit'] : ['task@0.8', 'task@0.9'],
+      );
+      expect(crossings.filter((c) => !c.startsWith('task@'))).toEqual([]);
+    });
+  });
+}
