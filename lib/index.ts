@@ -2,7 +2,6 @@
 
 export {
   type Amounts,
-  type Budget,
   type BudgetDefinition,
   type BudgetLimit,
   type BudgetOptions,
@@ -45,3 +44,34 @@ export {
   TokencapConfigError,
   TokencapError,
 } from './errors.js';
+
+// NestJS integration. `Budget` is both the decorator and the engine's budget type (exported here
+// rather than from core/budget.js, since one name cannot be exported twice).
+export { Budget, BUDGET_METADATA, type BudgetMetadata } from './nest/budget.decorator.js';
+export {
+  budgetErrorResponse,
+  type BudgetExceededBody,
+  BudgetExceptionFilter,
+  type BudgetHttpError,
+  type BudgetKeyMissingBody,
+  type StoreUnavailableBody,
+} from './nest/budget-exception.filter.js';
+export { BudgetInterceptor } from './nest/budget.interceptor.js';
+export { BudgetService, type UsageAmounts } from './nest/budget.service.js';
+export type {
+  MissingKeyMode,
+  ScopeKey,
+  ScopeResolver,
+  TokencapModuleOptions,
+} from './nest/tokencap-options.interface.js';
+export { BUILT_IN_SCOPES, type BuiltInScope } from './nest/tokencap-options.validator.js';
+export { TokencapModule } from './nest/tokencap.module.js';
+export type {
+  TokencapModuleAsyncOptions,
+  TokencapModuleExtras,
+  TokencapModuleRootOptions,
+} from './nest/tokencap.module-definition.js';
+
+// OpenAI client wrapper (issue 4).
+export type { UsageDetails } from './core/events.js';
+export { wrapOpenAI, type WrapOpenAIOptions } from './openai/wrap-openai.js';

@@ -42,6 +42,18 @@ export interface BudgetOptions {
    * budget has left, which serialises parallel calls; a smaller cap lets more calls run at once.
    */
   maxReservation?: number;
+  /**
+   * `degrade` only: from `degradeAt` of the limit on, client wrappers send requests with this
+   * cheaper model and publish a `degraded` event.
+   */
+  fallbackModel?: string;
+  /** `degrade` only: the fraction of the limit at which `fallbackModel` takes over. @default 0.9 */
+  degradeAt?: number;
+  /**
+   * `degrade` only: once the budget is spent, client wrappers answer with this instead of calling
+   * the provider (it receives the request the caller made and returns what the call would return).
+   */
+  fallback?: (request: never) => unknown;
 }
 
 /** Everything needed to define a budget. */
@@ -63,6 +75,9 @@ export interface Budget {
   readonly windowMs?: number;
   readonly ttlMs?: number;
   readonly maxReservation?: number;
+  readonly fallbackModel?: string;
+  readonly degradeAt?: number;
+  readonly fallback?: (request: never) => unknown;
 }
 
 /** Thresholds used when a budget names none. */
@@ -157,7 +172,8 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
 export function normalizeOptions(
   options: BudgetOptions,
   where: string,
-): Required<Pick<Budget, 'policy' | 'thresholds'>> & Pick<Budget, 'windowMs' | 'ttlMs' | 'maxReservation'> {
+): Required<Pick<Budget, 'policy' | 'thresholds'>> &
+  Pick<Budget, 'windowMs' | 'ttlMs' | 'maxReservation' | 'fallbackModel' | 'degradeAt' | 'fallback'> {
   const policy = options.policy ?? 'hard-stop';
   assertPolicy(policy, where);
   const thresholds = normalizeThresholds(options.thresholds ?? DEFAULT_THRESHOLDS, where);
@@ -172,7 +188,30 @@ export function normalizeOptions(
       `Invalid maxReservation ${JSON.stringify(maxReservation)} for ${where}: expected a positive whole number of tokens.`,
     );
   }
-  return { policy, thresholds, windowMs, ttlMs, maxReservation };
+  const { fallbackModel, degradeAt, fallback } = options;
+  if (fallbackModel !== undefined && (typeof fallbackModel !== 'string' || fallbackModel.length === 0)) {
+    throw new TokencapConfigError(
+      `Invalid fallbackModel ${JSON.stringify(fallbackModel)} for ${where}: expected a model name.`,
+    );
+  }
+  if (degradeAt !== undefined && (typeof degradeAt !== 'number' || !(degradeAt > 0 && degradeAt <= 1))) {
+    throw new TokencapConfigError(`Invalid degradeAt ${JSON.stringify(degradeAt)} for ${where}: expected a number in (0, 1].`);
+  }
+  if (fallback !== undefined && typeof fallback !== 'function') {
+    throw new TokencapConfigError(`Invalid fallback ${JSON.stringify(fallback)} for ${where}: expected a function.`);
+  }
+  const degradeOnly = (['fallbackModel', 'degradeAt', 'fallback'] as const).filter((k) => options[k] !== undefined);
+  if (degradeOnly.length > 0 && policy !== 'degrade') {
+    throw new TokencapConfigError(
+      `${degradeOnly.join(', ')} of ${where} only apply to policy 'degrade', but its policy is '${policy}'.`,
+    );
+  }
+  if (degradeAt !== undefined && fallbackModel === undefined) {
+    throw new TokencapConfigError(`degradeAt of ${where} needs a fallbackModel to switch to.`);
+  }
+  const degrade =
+    policy === 'degrade' ? { fallbackModel, degradeAt: fallbackModel ? (degradeAt ?? 0.9) : undefined, fallback } : {};
+  return { policy, thresholds, windowMs, ttlMs, maxReservation, ...degrade };
 }
 
 /**

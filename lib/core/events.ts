@@ -55,9 +55,27 @@ export interface RefusedEvent extends BudgetEventBase {
   requested: number;
 }
 
+/** What a client wrapper knows about the call behind a commit; amounts stay in the budget fields. */
+export interface UsageDetails {
+  /** The model the provider answered with (it may name a dated snapshot). */
+  model?: string;
+  /** Input tokens billed, cached ones included. */
+  promptTokens?: number;
+  /** Output tokens billed, reasoning ones included. */
+  outputTokens?: number;
+  /** Input tokens served from the provider's prompt cache. */
+  cachedTokens?: number;
+  /** Hidden reasoning tokens, part of `outputTokens`. */
+  reasoningTokens?: number;
+  /** `provider` when the numbers are the provider's usage report, `estimate` when Tokencap counted them. */
+  source?: 'provider' | 'estimate';
+}
+
 /** Usage was committed; one per budget per commit, for meters and dashboards. */
 export interface UsageEvent extends BudgetEventBase, Omit<BudgetUsage, 'scope' | 'key'> {
   type: 'usage';
+  /** Set when the commit came with details (the OpenAI wrapper always sends them). */
+  details?: UsageDetails;
 }
 
 /** A `degrade` budget changed what a call does: a cheaper model, or a fallback answer without a call. */

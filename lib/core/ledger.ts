@@ -2,7 +2,7 @@ import { Observable, Subject } from 'rxjs';
 import { BudgetExceededError, StoreUnavailableError, TokencapConfigError } from '../errors.js';
 import { type Amounts, type Budget, DIMENSIONS, type Dimension, toUserUnits } from './budget.js';
 import { type Duration, parseDuration } from './duration.js';
-import type { BudgetUsage, DimensionUsage, TokencapEvent } from './events.js';
+import type { BudgetUsage, DimensionUsage, TokencapEvent, UsageDetails } from './events.js';
 import type { CommitOutcome, LedgerSnapshot, LedgerStore } from './ledger-store.interface.js';
 import { MemoryLedgerStore } from './memory-ledger.store.js';
 import { Reservation } from './reservation.js';
@@ -129,7 +129,13 @@ export class Ledger {
   }
 
   /** @internal Commits through `store` (the one that holds the reservation) and publishes events. */
-  async settle(store: LedgerStore, reservationId: string, budgets: readonly Budget[], actual: Amounts): Promise<void> {
+  async settle(
+    store: LedgerStore,
+    reservationId: string,
+    budgets: readonly Budget[],
+    actual: Amounts,
+    details?: UsageDetails,
+  ): Promise<void> {
     const now = this.clock();
     const input = { reservationId, budgets, actual, now };
     let outcome: CommitOutcome;
@@ -141,7 +147,7 @@ export class Ledger {
       this.failed(error);
       outcome = await this.local().commit(input);
     }
-    this.publishCommit(budgets, outcome, now);
+    this.publishCommit(budgets, outcome, now, details);
   }
 
   /** @internal Drops a reservation through `store`. */
@@ -154,11 +160,12 @@ export class Ledger {
     }
   }
 
-  private publishCommit(budgets: readonly Budget[], outcome: CommitOutcome, at: number): void {
+  private publishCommit(budgets: readonly Budget[], outcome: CommitOutcome, at: number, details?: UsageDetails): void {
+    // Events are hot and unbuffered: with no subscriber there is nobody to build them for.
+    if (!this.subject.observed) return;
     budgets.forEach((budget, index) => {
       const usage = usageOf(budget, outcome.snapshots[index]);
-      const { scope, key, ...rest } = usage;
-      this.publish({ type: 'usage', scope, key, at, ...rest });
+      this.publish({ type: 'usage', at, ...usage, ...(details && { details }) });
     });
     for (const c of outcome.crossings) {
       const budget = budgets[c.index];

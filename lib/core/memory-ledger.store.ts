@@ -25,15 +25,70 @@ interface HeldReservation {
   expiresAt: number;
 }
 
-// Collections are created on first use: most session ledgers never hold two reservations at once
-// or cross a threshold, and a million idle keys should cost as little memory as possible.
-interface MemoryLedger {
-  used: Amounts;
-  reserved: Amounts;
-  reservations: Map<string, HeldReservation> | undefined;
-  fired: Set<string> | undefined;
-  windowStart: number;
-  evictAt: number;
+// Shared by every ledger that holds no reservation; replaced by a private object before any write.
+const NOTHING: Amounts = Object.freeze({});
+
+// Collections are created on first use and dropped once empty: most session ledgers never hold
+// two reservations at once or cross a threshold, and a million idle keys should cost as little
+// memory as possible (an empty Map or Set alone costs more heap than the rest of a ledger).
+class MemoryLedger {
+  used: Amounts = {};
+  /** What the held reservations add up to; the shared {@link NOTHING} while none is held. */
+  reserved: Amounts = NOTHING;
+  reservations: Map<string, HeldReservation> | undefined = undefined;
+  private fired: Set<string> | undefined = undefined;
+  windowStart = 0;
+  evictAt = 0;
+
+  /** Threshold markers already fired in this window (see {@link collectCrossings}). */
+  has(marker: string): boolean {
+    return this.fired !== undefined && this.fired.has(marker);
+  }
+
+  add(marker: string): void {
+    (this.fired ??= new Set()).add(marker);
+  }
+
+  resetWindow(start: number): void {
+    this.windowStart = start;
+    this.used = {};
+    this.fired = undefined;
+  }
+
+  hold(reservationId: string, held: HeldReservation): void {
+    if (this.reservations === undefined) {
+      this.reservations = new Map();
+      this.reserved = {};
+    }
+    this.reservations.set(reservationId, held);
+    add(this.reserved, held.amounts, 1);
+  }
+
+  /** Drops a held reservation; false when it is not held. */
+  drop(reservationId: string): boolean {
+    const held = this.reservations?.get(reservationId);
+    if (held === undefined) return false;
+    this.unhold(reservationId, held);
+    return true;
+  }
+
+  expire(now: number): void {
+    if (this.reservations === undefined) return;
+    for (const [id, held] of this.reservations) {
+      if (held.expiresAt <= now) this.unhold(id, held);
+    }
+  }
+
+  private unhold(reservationId: string, held: HeldReservation): void {
+    const reservations = this.reservations as Map<string, HeldReservation>;
+    reservations.delete(reservationId);
+    if (reservations.size === 0) {
+      this.reservations = undefined;
+      this.reserved = NOTHING;
+    } else {
+      add(this.reserved, held.amounts, -1);
+    }
+  }
 }
 
 const EMPTY: LedgerSnapshot = Object.freeze({ used: Object.freeze({}), reserved: Object.freeze({}) });
@@ -67,11 +122,8 @@ export class MemoryLedgerStore implements LedgerStore {
     const ledgers = input.budgets.map((b) => this.ledger(b, input.now, true) as MemoryLedger);
     const decision = decideReservation(input, ledgers);
     if (!decision.ok) return { ...decision, snapshot: snapshotOf(ledgers[decision.index]) };
-    for (const ledger of ledgers) {
-      ledger.reservations ??= new Map();
-      ledger.reservations.set(input.reservationId, { amounts: decision.amounts, expiresAt: input.expiresAt });
-      add(ledger.reserved, decision.amounts, 1);
-    }
+    const held = { amounts: decision.amounts, expiresAt: input.expiresAt };
+    for (const ledger of ledgers) ledger.hold(input.reservationId, held);
     return { ok: true, units: decision.units, amounts: decision.amounts, snapshots: ledgers.map(snapshotOf) };
   }
 
@@ -80,10 +132,9 @@ export class MemoryLedgerStore implements LedgerStore {
     let released = false;
     const snapshots = input.budgets.map((budget, index) => {
       const ledger = this.ledger(budget, input.now, true) as MemoryLedger;
-      released = drop(ledger, input.reservationId) || released;
+      released = ledger.drop(input.reservationId) || released;
       add(ledger.used, input.actual, 1);
-      ledger.fired ??= new Set();
-      collectCrossings(index, budget, ledger.used, ledger.fired, crossings);
+      collectCrossings(index, budget, ledger.used, ledger, crossings);
       return snapshotOf(ledger);
     });
     return { snapshots, crossings, released };
@@ -93,7 +144,7 @@ export class MemoryLedgerStore implements LedgerStore {
     let released = false;
     for (const budget of input.budgets) {
       const ledger = this.ledger(budget, input.now, false);
-      if (ledger) released = drop(ledger, input.reservationId) || released;
+      if (ledger) released = ledger.drop(input.reservationId) || released;
     }
     return released;
   }
@@ -113,7 +164,7 @@ export class MemoryLedgerStore implements LedgerStore {
   /** Evicts every ledger that is idle at `now`. Runs on the sweep timer; public for tests. */
   sweep(now: number): void {
     for (const [id, ledger] of this.ledgers) {
-      expireReservations(ledger, now);
+      ledger.expire(now);
       if (ledger.evictAt <= now && !ledger.reservations?.size) this.ledgers.delete(id);
     }
   }
@@ -121,7 +172,7 @@ export class MemoryLedgerStore implements LedgerStore {
   private ledger(budget: Budget, now: number, touch: boolean): MemoryLedger | undefined {
     let ledger = this.ledgers.get(budget.id);
     if (ledger) {
-      expireReservations(ledger, now);
+      ledger.expire(now);
       if (ledger.evictAt <= now && !ledger.reservations?.size) {
         this.ledgers.delete(budget.id);
         ledger = undefined;
@@ -129,16 +180,12 @@ export class MemoryLedgerStore implements LedgerStore {
     }
     if (!ledger) {
       if (!touch) return undefined;
-      ledger = { used: {}, reserved: {}, reservations: undefined, fired: undefined, windowStart: 0, evictAt: 0 };
+      ledger = new MemoryLedger();
       this.ledgers.set(budget.id, ledger);
     }
     if (budget.windowMs !== undefined) {
       const start = windowStart(budget.windowMs, now);
-      if (ledger.windowStart !== start) {
-        ledger.windowStart = start;
-        ledger.used = {};
-        ledger.fired = undefined;
-      }
+      if (ledger.windowStart !== start) ledger.resetWindow(start);
     }
     if (touch) ledger.evictAt = evictionTime(budget, ledger, now);
     return ledger;
@@ -152,35 +199,25 @@ function evictionTime(budget: Budget, ledger: MemoryLedger, now: number): number
   return Infinity;
 }
 
-function expireReservations(ledger: MemoryLedger, now: number): void {
-  if (!ledger.reservations) return;
-  for (const [id, held] of ledger.reservations) {
-    if (held.expiresAt <= now) {
-      ledger.reservations.delete(id);
-      add(ledger.reserved, held.amounts, -1);
-    }
-  }
-}
-
-function drop(ledger: MemoryLedger, reservationId: string): boolean {
-  const held = ledger.reservations?.get(reservationId);
-  if (!held) return false;
-  ledger.reservations!.delete(reservationId);
-  add(ledger.reserved, held.amounts, -1);
-  return true;
-}
-
 function add(target: Amounts, amounts: Amounts, sign: 1 | -1): void {
   for (const dim in amounts) {
     const value = amounts[dim as Dimension];
     if (!value) continue;
-    const next = (target[dim as Dimension] ?? 0) + sign * value;
-    // Zero entries are removed so snapshots compare equal to a never-charged ledger's.
-    if (next === 0) delete target[dim as Dimension];
-    else target[dim as Dimension] = next;
+    // Entries that fall to zero stay (deleting would turn the object into a slow dictionary);
+    // snapshots leave them out.
+    target[dim as Dimension] = (target[dim as Dimension] ?? 0) + sign * value;
   }
 }
 
+/** A copy without zero entries, so a snapshot compares equal to a never-charged ledger's. */
+function nonZero(amounts: Amounts): Amounts {
+  const out: Amounts = {};
+  if (amounts.tokens) out.tokens = amounts.tokens;
+  if (amounts.usd) out.usd = amounts.usd;
+  if (amounts.requests) out.requests = amounts.requests;
+  return out;
+}
+
 function snapshotOf(ledger: MemoryLedger): LedgerSnapshot {
-  return { used: { ...ledger.used }, reserved: { ...ledger.reserved } };
+  return { used: nonZero(ledger.used), reserved: nonZero(ledger.reserved) };
 }

@@ -1,4 +1,5 @@
 import type { Amounts, Budget } from './budget.js';
+import type { UsageDetails } from './events.js';
 import type { LedgerSnapshot, LedgerStore } from './ledger-store.interface.js';
 import type { Ledger } from './ledger.js';
 
@@ -33,11 +34,12 @@ export class Reservation {
   /**
    * Records actual usage (may exceed what was reserved: the provider is the source of truth) and
    * drops the reservation. Resolves `false` if the reservation was already settled.
+   * @param details shown on the `usage` events of this commit (model, cached and reasoning tokens).
    */
-  async commit(actual: Amounts): Promise<boolean> {
+  async commit(actual: Amounts, details?: UsageDetails): Promise<boolean> {
     if (this.settled) return false;
     this.settled = true;
-    await this.ledger.settle(this.store, this.id, this.budgets, actual);
+    await this.ledger.settle(this.store, this.id, this.budgets, actual, details);
     return true;
   }
 

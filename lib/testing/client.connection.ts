@@ -65,10 +65,18 @@ export class ClientConnection {
     return !this.gone;
   }
 
-  /** Drops the connection without finishing the response, as a crashed upstream would. */
+  /**
+   * Drops the connection without finishing the response, as a crashed upstream would. The socket
+   * is half-closed after what was already written is flushed, so the client receives exactly the
+   * chunks that were billed and then sees a truncated body, never the end of the stream.
+   */
   cut(): void {
     this.closed = true;
-    this.res.socket?.destroy();
-    this.res.destroy();
+    const socket = this.res.socket;
+    if (!socket) {
+      this.res.destroy();
+      return;
+    }
+    socket.end(() => socket.destroy());
   }
 }

@@ -62,7 +62,9 @@ export interface ResolvedFakeOpenAIOptions {
  * reply length would otherwise produce empty replies that look like a Tokencap bug).
  * @throws RangeError naming the offending option.
  */
-export function resolveFakeOpenAIOptions(options: FakeOpenAIOptions = {}): ResolvedFakeOpenAIOptions {
+export function resolveFakeOpenAIOptions(
+  options: FakeOpenAIOptions = {},
+): ResolvedFakeOpenAIOptions {
   return {
     port: wholeNumber('port', options.port, 0),
     host: options.host ?? '127.0.0.1',

@@ -30,7 +30,7 @@ export interface CutStreamFault {
 }
 
 /** Leave usage out: no usage chunk on a chat stream even with `include_usage`, no `usage` field on a
- * non-streamed reply, `usage: null` on a Responses stream. Billing is unchanged. */
+ * non-streamed reply or on the final Responses event. Billing is unchanged. */
 export interface OmitUsageFault {
   kind: 'omit-usage';
 }
@@ -86,7 +86,9 @@ interface Rule {
 
 /**
  * Ordered list of scheduled faults. Each request takes at most one: the earliest-scheduled rule
- * that matches it, so a test can queue "500, then 429" with two `fail()` calls.
+ * that matches it, so a test can queue "500, then 429" with two `fail()` calls. Only requests
+ * that reach a known endpoint with a valid key and a JSON body draw faults; a 404 or a 401 does
+ * not use one up.
  */
 export class FaultInjector {
   private rules: Rule[] = [];

@@ -30,7 +30,8 @@ export class PromptCacheSimulator {
     const entries = this.byModel.get(model) ?? [];
     let best = 0;
     for (const entry of entries) {
-      if (entry.promptTokens > best && isPrefix(entry.segments, segments)) best = entry.promptTokens;
+      if (entry.promptTokens > best && isPrefix(entry.segments, segments))
+        best = entry.promptTokens;
     }
     const cached =
       best >= MIN_CACHEABLE_TOKENS

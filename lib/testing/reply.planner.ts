@@ -53,7 +53,8 @@ export function isReasoningModel(model: string): boolean {
  * min(R, cap), the content gets the rest, and the reply is marked truncated.
  */
 export function planReply(input: ReplyPlanInput): ReplyPlan {
-  const wantedContent = readTokenHeader(input.headers, REPLY_TOKENS_HEADER) ?? input.defaultReplyTokens;
+  const wantedContent =
+    readTokenHeader(input.headers, REPLY_TOKENS_HEADER) ?? input.defaultReplyTokens;
   const wantedReasoning = isReasoningModel(input.model)
     ? (readTokenHeader(input.headers, REASONING_TOKENS_HEADER) ?? input.defaultReasoningTokens)
     : 0;
@@ -91,7 +92,10 @@ export function readTokenHeader(headers: IncomingHttpHeaders, name: string): num
  * as in the API.
  * @throws FakeHttpError 400 when the value is not a positive integer.
  */
-export function readOutputCap(body: Record<string, unknown>, fields: readonly string[]): number | undefined {
+export function readOutputCap(
+  body: Record<string, unknown>,
+  fields: readonly string[],
+): number | undefined {
   for (const field of fields) {
     const value = body[field];
     if (value === undefined || value === null) continue;

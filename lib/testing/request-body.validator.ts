@@ -27,7 +27,10 @@ export function requireArray(body: Record<string, unknown>, field: string): unkn
   const value = body[field];
   if (!Array.isArray(value)) throw invalidRequest(`Missing required parameter: '${field}'.`, field);
   if (value.length === 0) {
-    throw invalidRequest(`Invalid '${field}': empty array. Expected an array with minimum length 1.`, field);
+    throw invalidRequest(
+      `Invalid '${field}': empty array. Expected an array with minimum length 1.`,
+      field,
+    );
   }
   return value;
 }
@@ -36,7 +39,8 @@ export function requireArray(body: Record<string, unknown>, field: string): unkn
 export function optionalArray(body: Record<string, unknown>, field: string): unknown[] | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value)) throw invalidRequest(`Invalid type for '${field}': expected an array.`, field);
+  if (!Array.isArray(value))
+    throw invalidRequest(`Invalid type for '${field}': expected an array.`, field);
   return value;
 }
 

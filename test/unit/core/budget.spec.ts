@@ -62,3 +62,20 @@ describe('parseDuration', () => {
     expect(() => parseDuration(input, 'window')).toThrow(/^Invalid window: /);
   });
 });
+
+describe('degrade options', () => {
+  it('defaults degradeAt to 0.9 when a fallbackModel is given', () => {
+    const b = defineBudget({ scope: 's', key: 'k', limit: 10, policy: 'degrade', fallbackModel: 'gpt-4o-mini' });
+    expect(b).toMatchObject({ fallbackModel: 'gpt-4o-mini', degradeAt: 0.9 });
+  });
+
+  it.each([
+    [{ policy: 'hard-stop', fallbackModel: 'gpt-4o-mini' }, `fallbackModel of budget "s" only apply to policy 'degrade', but its policy is 'hard-stop'.`],
+    [{ policy: 'degrade', degradeAt: 0.5 }, 'degradeAt of budget "s" needs a fallbackModel to switch to.'],
+    [{ policy: 'degrade', fallbackModel: 'm', degradeAt: 2 }, 'Invalid degradeAt 2 for budget "s": expected a number in (0, 1].'],
+    [{ policy: 'degrade', fallbackModel: '' }, 'Invalid fallbackModel "" for budget "s": expected a model name.'],
+    [{ policy: 'degrade', fallback: 'sorry' }, 'Invalid fallback "sorry" for budget "s": expected a function.'],
+  ])('rejects %j', (bad, message) => {
+    expect(() => defineBudget({ scope: 's', key: 'k', limit: 10, ...(bad as object) } as never)).toThrow(message);
+  });
+});

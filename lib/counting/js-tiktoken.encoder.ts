@@ -1,0 +1,39 @@
+import { createRequire } from 'node:module';
+import type { EncodingName, TokenEncoder } from './token-encoder.interface.js';
+
+interface TiktokenLike {
+  encode(text: string, allowedSpecial: string[], disallowedSpecial: string[]): number[];
+}
+interface JsTiktokenLite {
+  Tiktoken: new (ranks: unknown) => TiktokenLike;
+}
+
+// Loaded synchronously on first use, like the gpt-tokenizer backend, so the rank tables stay
+// out of the import graph until a model needs them.
+const require = createRequire(import.meta.url);
+
+// Empty allow- and disallow-lists: special-token strings are neither turned into special tokens
+// nor rejected (js-tiktoken throws on them by default).
+const NONE: string[] = [];
+
+// Building the rank map takes ~0.7 s and ~150 MB per encoding, so it happens once per process.
+const loaded = new Map<EncodingName, TokenEncoder>();
+
+/** Returns the process-wide js-tiktoken encoder for `encoding`, building it on first call. */
+export function jsTiktokenEncoder(encoding: EncodingName): TokenEncoder {
+  let encoder = loaded.get(encoding);
+  if (encoder === undefined) {
+    encoder = build(encoding);
+    loaded.set(encoding, encoder);
+  }
+  return encoder;
+}
+
+function build(name: EncodingName): TokenEncoder {
+  const { Tiktoken } = require('js-tiktoken/lite') as JsTiktokenLite;
+  const ranksModule = require(`js-tiktoken/ranks/${name}`) as { default?: unknown };
+  // The CommonJS build exports the table itself; an interop wrapper would put it on `default`.
+  const ranks = 'bpe_ranks' in ranksModule ? ranksModule : ranksModule.default;
+  const tiktoken = new Tiktoken(ranks);
+  return { name, count: (text) => tiktoken.encode(text, NONE, NONE).length };
+}

@@ -1,0 +1,25 @@
+// Structural mirrors of the OpenAI Responses request params that affect input tokens, declared
+// here so counting works without the `openai` package. The SDK's `ResponseInput` items and
+// `Tool`s are assignable; fields vary per item type, so the formula reads them defensively.
+
+/** One `input` item: a message (`role` + `content`), a function call or output, reasoning… */
+export interface ResponsesInputItem {
+  readonly type?: string | null;
+  readonly role?: string;
+}
+
+/** A tool offered to the model: a flat `{ type: 'function', name, description, parameters }` or a built-in tool. */
+export interface ResponsesTool {
+  readonly type: string;
+  readonly name?: string;
+  readonly description?: string | null;
+  readonly parameters?: { readonly [key: string]: unknown } | null;
+}
+
+/** What {@link countResponsesInput} needs from a Responses request. */
+export interface ResponsesTokenRequest {
+  readonly model: string;
+  readonly input: string | readonly ResponsesInputItem[];
+  readonly instructions?: string | null;
+  readonly tools?: readonly ResponsesTool[];
+}

@@ -1,0 +1,95 @@
+import type { EncodingName } from './token-encoder.interface.js';
+
+/** Size limits of a {@link TextCountCache}. */
+export interface TextCountCacheLimits {
+  /** Most texts kept. */
+  readonly maxEntries: number;
+  /** Most UTF-16 units kept, summed over all cached texts (≈ 2 bytes each). */
+  readonly maxChars: number;
+}
+
+/** Occupancy and effectiveness of a {@link TextCountCache}. */
+export interface TextCountCacheStats extends TextCountCacheLimits {
+  /** Texts currently cached. */
+  readonly entries: number;
+  /** UTF-16 units currently cached. */
+  readonly chars: number;
+  /** Lookups answered from the cache since creation. */
+  readonly hits: number;
+  /** Lookups that had to tokenize. */
+  readonly misses: number;
+}
+
+interface Entry {
+  o200k_base?: number;
+  cl100k_base?: number;
+}
+
+/**
+ * Least-recently-used map from a text to its token count per encoding, bounded both in
+ * entries and in total characters.
+ *
+ * Keys are the caller's own strings, not derived keys: an agent loop resends the same message
+ * string objects every turn, V8 caches a string's hash on the string itself, so a repeated
+ * message costs one hash lookup and no copy. The cache only ever retains strings the
+ * conversation already holds, plus at most `maxChars` of ones it dropped.
+ */
+export class TextCountCache {
+  private readonly entries = new Map<string, Entry>();
+  private chars = 0;
+  private hits = 0;
+  private misses = 0;
+
+  /** Creates an empty cache; texts longer than `maxChars` are never stored. */
+  constructor(private readonly limits: TextCountCacheLimits) {}
+
+  /** Returns the count of `text` under `encoding`, computing and remembering it on a miss. */
+  count(text: string, encoding: EncodingName, compute: (text: string) => number): number {
+    const entry = this.entries.get(text);
+    const cached = entry?.[encoding];
+    if (entry !== undefined) {
+      // Re-insert to mark as most recently used; Map keeps insertion order.
+      this.entries.delete(text);
+      this.entries.set(text, entry);
+      if (cached !== undefined) {
+        this.hits++;
+        return cached;
+      }
+    }
+    this.misses++;
+    const value = compute(text);
+    if (entry !== undefined) {
+      entry[encoding] = value;
+    } else if (text.length <= this.limits.maxChars && this.limits.maxEntries > 0) {
+      this.entries.set(text, { [encoding]: value });
+      this.chars += text.length;
+      this.evict();
+    }
+    return value;
+  }
+
+  /** Current size, limits and hit counters. */
+  stats(): TextCountCacheStats {
+    return {
+      ...this.limits,
+      entries: this.entries.size,
+      chars: this.chars,
+      hits: this.hits,
+      misses: this.misses,
+    };
+  }
+
+  /** Drops every cached text. */
+  clear(): void {
+    this.entries.clear();
+    this.chars = 0;
+  }
+
+  private evict(): void {
+    while (this.entries.size > this.limits.maxEntries || this.chars > this.limits.maxChars) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+      this.chars -= oldest.length;
+    }
+  }
+}

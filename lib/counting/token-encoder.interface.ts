@@ -1,0 +1,22 @@
+/** The tiktoken encodings this library can count exactly. */
+export type EncodingName = 'o200k_base' | 'cl100k_base';
+
+/** Built-in tokenizer implementations a {@link TokenCounter} can use. */
+export type TokenizerBackend = 'gpt-tokenizer' | 'js-tiktoken';
+
+/**
+ * One loaded encoding. `count` returns the exact number of BPE tokens in `text`, treating
+ * special-token strings such as `<|endoftext|>` as plain text, and never throws on any string.
+ *
+ * Implementations need not bound their cost on hostile input: {@link TokenCounter} splits long
+ * unbroken runs before calling `count`.
+ */
+export interface TokenEncoder {
+  /** The encoding this encoder implements. */
+  readonly name: EncodingName;
+  /** Exact token count of `text`, special-token strings counted as ordinary text. */
+  count(text: string): number;
+}
+
+/** Builds (or returns an already built) encoder for an encoding; lets callers plug in their own tokenizer. */
+export type TokenEncoderFactory = (encoding: EncodingName) => TokenEncoder;

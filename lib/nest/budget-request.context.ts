@@ -1,0 +1,42 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { Injectable, type ExecutionContext } from '@nestjs/common';
+
+/**
+ * What budgeted code needs to know about the request it serves: the request itself (for scope
+ * resolvers), the key of its `request` budget, and the scope keys resolved so far.
+ */
+export interface BudgetCall {
+  /** The key of the `request` scope: unique per request. */
+  readonly id: string;
+  /** The platform request (HTTP), the first handler argument (RPC, WS), or `undefined` outside a request. */
+  readonly request: unknown;
+  readonly context: ExecutionContext | undefined;
+  /** Keys resolved for this request, by scope, so each resolver runs at most once per request. */
+  readonly keys: Map<string, string | undefined | Promise<string | undefined>>;
+}
+
+/**
+ * Owns this app's AsyncLocalStorage of {@link BudgetCall}s. One instance per app: two apps in one
+ * process never see each other's requests. The budget interceptor opens a call around every
+ * handler; a budgeted provider method called outside any request opens its own.
+ */
+@Injectable()
+export class BudgetRequestContext {
+  private readonly storage = new AsyncLocalStorage<BudgetCall>();
+
+  /** The call around the running code, if any. */
+  current(): BudgetCall | undefined {
+    return this.storage.getStore();
+  }
+
+  /** Creates a call for `request` (or for code running outside any request). */
+  create(request: unknown, context: ExecutionContext | undefined): BudgetCall {
+    return { id: randomUUID(), request, context, keys: new Map() };
+  }
+
+  /** Runs `fn` inside `call`. */
+  run<T>(call: BudgetCall, fn: () => T): T {
+    return this.storage.run(call, fn);
+  }
+}

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { type Budget, normalizeLimit, normalizeOptions } from '../core/budget.js';
+import { BudgetKeyMissingError, TokencapConfigError } from '../errors.js';
+import type { BudgetMetadata } from './budget.decorator.js';
+import type { BudgetCall } from './budget-request.context.js';
+import {
+  BUILT_IN_SCOPES,
+  type ResolvedTokencapOptions,
+  TOKENCAP_OPTIONS,
+} from './tokencap-options.validator.js';
+
+/** A `@Budget` declaration validated against the module's options: a budget waiting for its key. */
+export interface BudgetTemplate {
+  readonly scope: string;
+  /** The budget with a placeholder key; {@link BudgetResolver.resolve} stamps the real one. */
+  readonly prototype: Budget;
+}
+
+/** A value or a promise of it: keys resolve synchronously unless a scope resolver is async. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Whether `value` is a thenable. */
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * Turns `@Budget` declarations into budgets for one call: validates them against the module's
+ * options (at bootstrap) and resolves each scope's key (per call). One per app.
+ */
+@Injectable()
+export class BudgetResolver {
+  // Keyed by the (frozen) metadata array itself, so each declaration is compiled once per app.
+  private readonly compiled = new WeakMap<readonly BudgetMetadata[], readonly BudgetTemplate[]>();
+
+  constructor(@Inject(TOKENCAP_OPTIONS) private readonly options: ResolvedTokencapOptions) {}
+
+  /** Every scope a `@Budget` may name: the built-in ones, then the configured ones. */
+  get knownScopes(): string[] {
+    return [...BUILT_IN_SCOPES, ...this.options.scopes.keys()];
+  }
+
+  /**
+   * Validates declarations with the module's defaults applied.
+   * @param where names the method in error messages, e.g. `ChatController.ask`.
+   * @throws TokencapConfigError naming the method (unknown scope, invalid option).
+   */
+  compile(metadata: readonly BudgetMetadata[], where: string): readonly BudgetTemplate[] {
+    const cached = this.compiled.get(metadata);
+    if (cached) return cached;
+    const templates = Object.freeze(metadata.map((m) => this.compileOne(m, where)));
+    this.compiled.set(metadata, templates);
+    return templates;
+  }
+
+  /**
+   * The budgets of one call, in declaration order. Synchronous unless a scope resolver returns a
+   * promise. A scope without a key throws `BudgetKeyMissingError` (or is left out when
+   * `onMissingKey` is `skip`).
+   */
+  resolve(templates: readonly BudgetTemplate[], call: BudgetCall): MaybePromise<Budget[]> {
+    const keys = templates.map((t) => this.keyOf(t.scope, call));
+    if (keys.some(isPromiseLike)) return Promise.all(keys).then((k) => this.build(templates, k));
+    return this.build(templates, keys as (string | undefined)[]);
+  }
+
+  private compileOne(m: BudgetMetadata, method: string): BudgetTemplate {
+    const where = `@Budget('${m.scope}') on ${method}`;
+    const known = this.knownScopes;
+    if (!known.includes(m.scope)) {
+      throw new TokencapConfigError(
+        `${where} names an unknown scope "${m.scope}"; known scopes: ${known.join(', ')}. ` +
+          `Add a resolver for it in TokencapModule.forRoot({ scopes: { ${m.scope}: (request) => key } }).`,
+      );
+    }
+    const o = m.options;
+    // Ephemeral budgets get a ttl so the store drops them once their request or task is over.
+    const ephemeral = m.scope === 'request' || m.scope === 'task';
+    const normalized = normalizeOptions(
+      {
+        ...o,
+        policy: o.policy ?? this.options.policy,
+        thresholds: o.thresholds ?? this.options.thresholds,
+        ttl: o.ttl ?? (ephemeral ? this.options.reservationTtlMs : undefined),
+      },
+      where,
+    );
+    const limits = normalizeLimit(m.limit, where);
+    const prototype: Budget = Object.freeze({
+      id: `${m.scope}:`,
+      scope: m.scope,
+      key: '',
+      limits,
+      ...normalized,
+    });
+    return Object.freeze({ scope: m.scope, prototype });
+  }
+
+  private keyOf(scope: string, call: BudgetCall): MaybePromise<string | undefined> {
+    if (scope === 'request') return call.id;
+    if (scope === 'task') return randomUUID();
+    if (scope === 'global') return 'global';
+    if (call.keys.has(scope)) return call.keys.get(scope);
+    const resolver = this.options.scopes.get(scope);
+    if (!resolver) throw new TokencapConfigError(`No resolver for scope "${scope}".`);
+    const raw = resolver(call.request, call.context);
+    const key = isPromiseLike(raw)
+      ? Promise.resolve(raw).then((value) => {
+          const resolved = toKey(scope, value);
+          call.keys.set(scope, resolved);
+          return resolved;
+        })
+      : toKey(scope, raw);
+    call.keys.set(scope, key);
+    return key;
+  }
+
+  private build(
+    templates: readonly BudgetTemplate[],
+    keys: readonly (string | undefined)[],
+  ): Budget[] {
+    const budgets: Budget[] = [];
+    templates.forEach((template, i) => {
+      const key = keys[i];
+      if (key === undefined) {
+        if (this.options.onMissingKey === 'skip') return;
+        throw new BudgetKeyMissingError(template.scope);
+      }
+      budgets.push(Object.freeze({ ...template.prototype, id: `${template.scope}:${key}`, key }));
+    });
+    return budgets;
+  }
+}
+
+function toKey(scope: string, value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined;
+  throw new TokencapConfigError(
+    `The resolver of scope "${scope}" returned ${typeof value === 'object' ? 'an object' : `a ${typeof value}`}; ` +
+      `expected a string or number key (or nothing).`,
+  );
+}

@@ -1,0 +1,156 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { filter, type Observable } from 'rxjs';
+import {
+  type Amounts,
+  type Budget,
+  type BudgetDefinition,
+  DIMENSIONS,
+  defineBudget,
+  type Dimension,
+  toStoreUnits,
+} from '../core/budget.js';
+import { type BudgetFrame, currentFrame } from '../core/budget-context.js';
+import type { BudgetUsage, ThresholdEvent, TokencapEvent } from '../core/events.js';
+import { Ledger, type ReserveRequest } from '../core/ledger.js';
+import type { Reservation } from '../core/reservation.js';
+import { TokencapConfigError, TokencapError } from '../errors.js';
+import { BudgetRequestContext } from './budget-request.context.js';
+import { BudgetRunner } from './budget.runner.js';
+import { type ResolvedTokencapOptions, TOKENCAP_OPTIONS } from './tokencap-options.validator.js';
+
+/** Usage in user units: a number of tokens, or any of tokens, dollars (`usd`) and requests. */
+export type UsageAmounts = number | { tokens?: number; usd?: number; requests?: number };
+
+/**
+ * The app's budgets, programmatically: events, usage of the open budgets, budgets opened by code
+ * rather than by `@Budget`, and charging usage of clients Tokencap does not wrap.
+ * Everything here acts on this app's ledger; frames of another app are invisible to it.
+ */
+@Injectable()
+export class BudgetService {
+  /** Every event (usage, threshold, exhausted, refused, degraded, store-error); hot; completes on shutdown. */
+  readonly events$: Observable<TokencapEvent>;
+  /** Only `threshold` events: usage first reached a fraction of a limit in this window. */
+  readonly thresholds$: Observable<ThresholdEvent>;
+
+  constructor(
+    /** The engine behind this service, for advanced use (custom client wrappers). */
+    readonly ledger: Ledger,
+    private readonly runner: BudgetRunner,
+    private readonly requests: BudgetRequestContext,
+    @Inject(TOKENCAP_OPTIONS) private readonly options: ResolvedTokencapOptions,
+  ) {
+    this.events$ = ledger.events$;
+    this.thresholds$ = ledger.events$.pipe(
+      filter((e): e is ThresholdEvent => e.type === 'threshold'),
+    );
+  }
+
+  /** The budgets open around the running code (outermost first); empty outside any. */
+  openBudgets(): readonly Budget[] {
+    return this.frame()?.budgets ?? [];
+  }
+
+  /**
+   * Usage of the innermost open budget of `scope`.
+   * @throws TokencapError naming the scope when no budget of that scope is open here.
+   * @example
+   * const { remaining } = await budgets.usage('session');
+   */
+  async usage(scope: string): Promise<BudgetUsage> {
+    const budgets = this.openBudgets();
+    const budget = budgets.findLast((b) => b.scope === scope);
+    if (!budget) {
+      const open = budgets.map((b) => b.scope);
+      throw new TokencapError(
+        `No budget of scope "${scope}" is open here (${open.length > 0 ? `open: ${open.join(', ')}` : 'none is open'}). ` +
+          `usage() reads the budgets opened by @Budget or BudgetService.run() around the calling code.`,
+      );
+    }
+    const [usage] = await this.ledger.usage([budget]);
+    return usage;
+  }
+
+  /**
+   * Runs `fn` with budgets open (on top of those already open), as `@Budget` would. The module's
+   * default policy and thresholds apply to definitions that name none. Promises keep the budgets
+   * across every `await`; an Observable result is subscribed inside them.
+   * @example
+   * await budgets.run({ scope: 'session', key: sessionId, limit: 5_000, window: '1h' }, () => agent.run());
+   */
+  run<T>(definitions: BudgetDefinition | readonly BudgetDefinition[], fn: () => T): T {
+    const list = Array.isArray(definitions) ? definitions : [definitions as BudgetDefinition];
+    const budgets = list.map((d) =>
+      defineBudget({
+        ...d,
+        policy: d.policy ?? this.options.policy,
+        thresholds: d.thresholds ?? this.options.thresholds,
+      }),
+    );
+    return this.runner.runIn(this.requests.current(), budgets, fn);
+  }
+
+  /**
+   * Records usage on every open budget, for an LLM client Tokencap does not wrap. It never refuses
+   * (the provider has already been paid); the next call that reserves does.
+   * @param amounts tokens as a number, or `{ tokens?, usd?, requests? }` with `usd` in dollars.
+   * @throws TokencapError when no budget is open here.
+   */
+  async charge(amounts: UsageAmounts): Promise<void> {
+    const frame = this.requireFrame('charge');
+    await this.ledger.charge(frame.budgets, toAmounts(amounts));
+  }
+
+  /**
+   * Reserves on every open budget before a call (two-phase spending): `commit` the actual usage or
+   * `release` the reservation afterwards. A number reserves that many tokens.
+   * @param request a number of tokens, or a {@link ReserveRequest} in store units (micro-dollars for usd).
+   * @throws BudgetExceededError when a budget cannot hold it; StoreUnavailableError in fail-closed mode.
+   */
+  async reserve(request: number | ReserveRequest): Promise<Reservation> {
+    const frame = this.requireFrame('reserve');
+    const input = typeof request === 'number' ? { base: toAmounts(request) } : request;
+    return this.ledger.reserve(frame.budgets, input);
+  }
+
+  private frame(): BudgetFrame | undefined {
+    const frame = currentFrame();
+    return frame && frame.ledger === this.ledger && frame.budgets.length > 0 ? frame : undefined;
+  }
+
+  private requireFrame(method: string): BudgetFrame {
+    const frame = this.frame();
+    if (!frame) {
+      throw new TokencapError(
+        `BudgetService.${method}() was called outside any budget: call it from a method with @Budget, ` +
+          `or inside BudgetService.run().`,
+      );
+    }
+    return frame;
+  }
+}
+
+function toAmounts(amounts: UsageAmounts): Amounts {
+  const input = typeof amounts === 'number' ? { tokens: amounts } : amounts;
+  if (input === null || typeof input !== 'object') {
+    throw new TokencapConfigError(
+      `Invalid usage ${JSON.stringify(amounts)}: expected a number of tokens or { tokens?, usd?, requests? }.`,
+    );
+  }
+  const out: Amounts = {};
+  for (const [name, value] of Object.entries(input)) {
+    if (!DIMENSIONS.includes(name as Dimension)) {
+      throw new TokencapConfigError(
+        `Invalid usage: unknown dimension "${name}"; expected tokens, usd or requests.`,
+      );
+    }
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new TokencapConfigError(
+        `Invalid ${name} usage ${JSON.stringify(value)}: expected a finite number of at least 0.`,
+      );
+    }
+    out[name as Dimension] = toStoreUnits(name as Dimension, value);
+  }
+  return out;
+}

@@ -1,0 +1,160 @@
+import { Logger } from '@nestjs/common';
+import {
+  assertPolicy,
+  assertScopeName,
+  DEFAULT_THRESHOLDS,
+  normalizeThresholds,
+  type Policy,
+} from '../core/budget.js';
+import { parseDuration } from '../core/duration.js';
+import type { StoreErrorMode } from '../core/ledger.js';
+import type { LedgerStore } from '../core/ledger-store.interface.js';
+import { MemoryLedgerStore } from '../core/memory-ledger.store.js';
+import { TokencapConfigError } from '../errors.js';
+import type {
+  MissingKeyMode,
+  ScopeResolver,
+  TokencapModuleOptions,
+} from './tokencap-options.interface.js';
+
+/** Injection token of the validated options, defaults applied. */
+export const TOKENCAP_OPTIONS = Symbol('TOKENCAP_OPTIONS');
+
+/**
+ * Scopes every app has. `request`: one budget per request (or per outermost budgeted call outside a
+ * request); `task`: one per invocation of the decorated method; `global`: one for the whole app.
+ */
+export const BUILT_IN_SCOPES = ['request', 'task', 'global'] as const;
+
+/** A built-in scope name. */
+export type BuiltInScope = (typeof BUILT_IN_SCOPES)[number];
+
+/** {@link TokencapModuleOptions} validated, with every default applied. */
+export interface ResolvedTokencapOptions {
+  readonly scopes: ReadonlyMap<string, ScopeResolver>;
+  readonly thresholds: readonly number[];
+  readonly policy: Policy;
+  readonly store: LedgerStore;
+  readonly onStoreError: StoreErrorMode;
+  readonly reservationTtlMs: number;
+  readonly onMissingKey: MissingKeyMode;
+  readonly logger: { warn(message: string): void };
+}
+
+const KNOWN_OPTIONS: readonly (keyof TokencapModuleOptions)[] = [
+  'scopes',
+  'thresholds',
+  'policy',
+  'store',
+  'onStoreError',
+  'reservationTtl',
+  'onMissingKey',
+  'logger',
+];
+
+const STORE_METHODS = ['reserve', 'commit', 'release', 'snapshot'] as const;
+
+const option = (name: string) => `TokencapModule option "${name}"`;
+
+/**
+ * Validates module options and applies the defaults: the one place they are merged.
+ * @throws TokencapConfigError naming the option.
+ */
+export function resolveTokencapOptions(
+  options: TokencapModuleOptions | undefined,
+): ResolvedTokencapOptions {
+  const raw = options ?? {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new TokencapConfigError(
+      `Invalid TokencapModule options ${JSON.stringify(raw)}: expected an object.`,
+    );
+  }
+  const unknown = Object.keys(raw).filter(
+    (k) => !KNOWN_OPTIONS.includes(k as keyof TokencapModuleOptions),
+  );
+  if (unknown.length > 0) {
+    throw new TokencapConfigError(
+      `Unknown TokencapModule option ${unknown.map((k) => `"${k}"`).join(', ')}; known options: ${KNOWN_OPTIONS.join(', ')}.`,
+    );
+  }
+
+  const policy = raw.policy ?? 'hard-stop';
+  assertPolicy(policy, option('policy'));
+
+  const thresholds = normalizeThresholds(
+    raw.thresholds ?? DEFAULT_THRESHOLDS,
+    option('thresholds'),
+  );
+
+  const onStoreError = raw.onStoreError ?? 'fail-closed';
+  if (onStoreError !== 'fail-closed' && onStoreError !== 'fail-open') {
+    throw new TokencapConfigError(
+      `Invalid ${option('onStoreError')}: ${JSON.stringify(onStoreError)}. Expected 'fail-closed' or 'fail-open'.`,
+    );
+  }
+
+  const onMissingKey = raw.onMissingKey ?? 'refuse';
+  if (onMissingKey !== 'refuse' && onMissingKey !== 'skip') {
+    throw new TokencapConfigError(
+      `Invalid ${option('onMissingKey')}: ${JSON.stringify(onMissingKey)}. Expected 'refuse' or 'skip'.`,
+    );
+  }
+
+  const reservationTtlMs = parseDuration(raw.reservationTtl ?? '15m', option('reservationTtl'));
+
+  if (raw.store !== undefined) {
+    const store = raw.store as unknown as Record<string, unknown> | null;
+    const missing = STORE_METHODS.filter((m) => typeof store?.[m] !== 'function');
+    if (missing.length > 0) {
+      throw new TokencapConfigError(
+        `Invalid ${option('store')}: expected a LedgerStore (such as MemoryLedgerStore or RedisLedgerStore), ` +
+          `but it has no ${missing.join(', ')} method.`,
+      );
+    }
+  }
+
+  if (
+    raw.logger !== undefined &&
+    typeof (raw.logger as { warn?: unknown } | null)?.warn !== 'function'
+  ) {
+    throw new TokencapConfigError(
+      `Invalid ${option('logger')}: expected an object with a warn(message) method.`,
+    );
+  }
+
+  return Object.freeze({
+    scopes: resolveScopes(raw.scopes),
+    thresholds,
+    policy,
+    store: raw.store ?? new MemoryLedgerStore(),
+    onStoreError,
+    reservationTtlMs,
+    onMissingKey,
+    logger: raw.logger ?? new Logger('Tokencap'),
+  });
+}
+
+function resolveScopes(scopes: unknown): ReadonlyMap<string, ScopeResolver> {
+  const out = new Map<string, ScopeResolver>();
+  if (scopes === undefined) return out;
+  if (scopes === null || typeof scopes !== 'object' || Array.isArray(scopes)) {
+    throw new TokencapConfigError(
+      `Invalid ${option('scopes')}: expected an object mapping each scope name to a resolver function.`,
+    );
+  }
+  for (const [name, resolver] of Object.entries(scopes)) {
+    assertScopeName(name, `Scope name in ${option('scopes')}:`);
+    if ((BUILT_IN_SCOPES as readonly string[]).includes(name)) {
+      throw new TokencapConfigError(
+        `Invalid ${option(`scopes.${name}`)}: "${name}" is a built-in scope (${BUILT_IN_SCOPES.join(', ')}) and cannot be redefined.`,
+      );
+    }
+    if (typeof resolver !== 'function') {
+      throw new TokencapConfigError(
+        `Invalid ${option(`scopes.${name}`)}: expected a function (request, context) => key, got ${typeof resolver}.`,
+      );
+    }
+    out.set(name, resolver as ScopeResolver);
+  }
+  return out;
+}

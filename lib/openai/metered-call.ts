@@ -1,0 +1,430 @@
+import type { Amounts, Budget, Dimension } from '../core/budget.js';
+import type { BudgetFrame } from '../core/budget-context.js';
+import type { UsageDetails } from '../core/events.js';
+import { thresholdAmount } from '../core/ledger-rules.js';
+import type { Reservation } from '../core/reservation.js';
+import { BudgetExceededError, type BudgetExceededDetails } from '../errors.js';
+import type { ChatCapParameter, Endpoint, ReportedUsage, RequestBody } from './endpoint.interface.js';
+import { memo, MeteredAPIPromise, type Parsed, type PromiseSource } from './metered-api-promise.js';
+import { meter, reservationShape } from './meter.js';
+import { OutputCounter } from './output.counter.js';
+import { meterRawStream, meterStream, type StreamMetering } from './streams.js';
+
+/** The parts of the SDK's `APIPromise` the wrapper uses; all are public methods. */
+export interface ApiPromiseLike<T> extends PromiseLike<T> {
+  asResponse(): Promise<Response>;
+  _thenUnwrap?<U>(transform: (data: T, props: unknown) => U): ApiPromiseLike<U>;
+}
+
+/** The SDK's per-request options, as far as the wrapper touches them. */
+export type RequestOptionsLike = { signal?: AbortSignal | null } & Record<string, unknown>;
+
+/** Calls the original `create` of the resource. */
+export type Invoke = (body: RequestBody, options: RequestOptionsLike | undefined) => ApiPromiseLike<unknown>;
+
+/** Everything one metered call needs besides its arguments. */
+export interface CallSettings {
+  readonly endpoint: Endpoint;
+  readonly frame: BudgetFrame;
+  readonly defaultMaxOutputTokens: number;
+  readonly chatOutputCapParameter: ChatCapParameter;
+  /** The client, handed to the metered `Stream` as the SDK does. */
+  readonly client: unknown;
+}
+
+interface StartedCall extends PromiseSource<unknown> {
+  /** Settles a call whose promise was dropped without ever being read. */
+  abandon(): void;
+}
+
+// A promise the caller dropped unread is settled when it is garbage collected.
+const unread = new FinalizationRegistry<() => void>((cleanup) => cleanup());
+
+/**
+ * Runs one metered call: reserves on every budget of the frame before anything is sent (or answers
+ * with a `degrade` budget's fallback), sends the request through `invoke` with the output capped,
+ * the model degraded and usage requested as the budgets require, and settles the reservation
+ * exactly once from the provider's usage or from Tokencap's own count.
+ */
+export function meteredCreate(
+  settings: CallSettings,
+  invoke: Invoke,
+  body: RequestBody,
+  options: RequestOptionsLike | undefined,
+): MeteredAPIPromise<unknown> {
+  const started = startCall(settings, invoke, body, options);
+  // Errors reach the caller through the promise below; this only keeps Node from reporting them
+  // as unhandled when the caller never reads it (the SDK sends requests eagerly too).
+  started.catch(() => {});
+  let read = false;
+  const source: PromiseSource<unknown> = {
+    parse: memo(() => {
+      read = true;
+      return started.then((call) => call.parse());
+    }),
+    response: () => {
+      read = true;
+      return started.then((call) => call.response());
+    },
+    rawForCaller: () => {
+      read = true;
+      return started.then((call) => call.rawForCaller());
+    },
+  };
+  const promise = new MeteredAPIPromise(source);
+  unread.register(promise, () => {
+    if (!read) void started.then((call) => call.abandon(), () => {});
+  });
+  return promise;
+}
+
+async function startCall(
+  settings: CallSettings,
+  invoke: Invoke,
+  body: RequestBody,
+  options: RequestOptionsLike | undefined,
+): Promise<StartedCall> {
+  const { endpoint, frame } = settings;
+  const { ledger, budgets } = frame;
+  const model = typeof body.model === 'string' ? body.model : '';
+  const prompt = endpoint.countPrompt(body, model);
+  const choices = endpoint.producesOutput ? endpoint.choices(body) : 0;
+  const cap = endpoint.producesOutput ? endpoint.outputCap(body) : undefined;
+  const shape = reservationShape(model, prompt, choices);
+  const units = endpoint.producesOutput
+    ? { min: 1, max: cap ?? Infinity, ifUnbounded: settings.defaultMaxOutputTokens }
+    : undefined;
+
+  let reservation: Reservation;
+  try {
+    reservation = await ledger.reserve(budgets, { base: shape.base, perUnit: shape.perUnit, units });
+  } catch (error) {
+    const budget = error instanceof BudgetExceededError ? fallbackBudget(budgets, error) : undefined;
+    if (!budget) throw error;
+    return answerWithFallback(frame, budget, body, model);
+  }
+
+  try {
+    let sent = body;
+    const degrade = degradeBudget(budgets, reservation, model);
+    if (degrade) {
+      sent = { ...sent, model: degrade.fallbackModel };
+      ledger.publish({
+        type: 'degraded',
+        action: 'fallback-model',
+        scope: degrade.scope,
+        key: degrade.key,
+        at: ledger.clock(),
+        model,
+        fallbackModel: degrade.fallbackModel,
+      });
+    }
+    const limited = hardLimited(budgets, shape.perUnit);
+    const clamped = endpoint.producesOutput && limited && (cap === undefined || cap > reservation.units);
+    if (clamped) sent = endpoint.withOutputCap(sent, reservation.units, settings.chatOutputCapParameter);
+
+    const stream = sent.stream === true;
+    let injected = false;
+    let abort: AbortController | undefined;
+    let requestOptions = options;
+    if (stream) {
+      ({ body: sent, injected } = endpoint.prepareStream(sent));
+      // Lets the wrapper stop a stream whose raw body the caller reads through asResponse().
+      abort = new AbortController();
+      const signal = options?.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+      requestOptions = { ...options, signal };
+    }
+    const plan: CallPlan = {
+      model: typeof sent.model === 'string' ? sent.model : model,
+      prompt,
+      units: reservation.units,
+      choices,
+      outputLimit: limited && endpoint.producesOutput ? reservation.units * choices : undefined,
+      budgetCut: clamped && tookEverythingLeft(reservation, shape.perUnit),
+      stream,
+      injected,
+      abort,
+    };
+    return new LiveCall(settings, invoke(sent, requestOptions), reservation, plan);
+  } catch (error) {
+    await reservation.release();
+    throw error;
+  }
+}
+
+/** What was decided before the request went out. */
+interface CallPlan {
+  /** The model sent (the fallback model when degraded). */
+  model: string;
+  prompt: number;
+  /** Output tokens granted per choice. */
+  units: number;
+  choices: number;
+  outputLimit: number | undefined;
+  budgetCut: boolean;
+  stream: boolean;
+  /** Whether Tokencap asked for the usage chunk (and hides it). */
+  injected: boolean;
+  abort: AbortController | undefined;
+}
+
+class LiveCall implements StartedCall {
+  /** Whether a response arrived (its body may still fail to parse); false on HTTP and network errors. */
+  private readonly arrived: Promise<boolean>;
+
+  constructor(
+    private readonly settings: CallSettings,
+    private readonly real: ApiPromiseLike<unknown>,
+    private readonly reservation: Reservation,
+    private readonly plan: CallPlan,
+  ) {
+    this.arrived = real.asResponse().then(
+      () => true,
+      () => false,
+    );
+  }
+
+  readonly parse = memo(async (): Promise<Parsed<unknown>> => {
+    let parsed: Parsed<unknown>;
+    try {
+      parsed = await unwrap(this.real);
+    } catch (error) {
+      await this.failed();
+      throw error;
+    }
+    return { data: await this.accept(parsed.data), props: parsed.props };
+  });
+
+  response(): Promise<Response> {
+    return this.real.asResponse();
+  }
+
+  async rawForCaller(): Promise<Response> {
+    let response: Response;
+    try {
+      response = await this.real.asResponse();
+    } catch (error) {
+      await this.failed();
+      throw error;
+    }
+    let copy: Response;
+    try {
+      copy = response.clone();
+    } catch {
+      return response; // The body is already being read by parse(), which meters it.
+    }
+    if (this.plan.stream) {
+      void meterRawStream(copy.body, this.streamMetering(), () => this.plan.abort?.abort());
+    } else {
+      copy.json().then(
+        (data) => this.settleFromData(data),
+        () => this.settleUnreadable(),
+      );
+    }
+    return response;
+  }
+
+  abandon(): void {
+    void this.settleUnreadable();
+  }
+
+  private async accept(data: unknown): Promise<unknown> {
+    if (this.plan.stream && isSdkStream(data)) {
+      return meterStream(data, this.streamMetering(), this.settings.client);
+    }
+    await this.settleFromData(data);
+    return data;
+  }
+
+  /** The request failed: released when no response came (the provider bills nothing), else charged. */
+  private async failed(): Promise<void> {
+    if (await this.arrived) await this.settleUnreadable();
+    else await this.reservation.release();
+  }
+
+  private async settleFromData(data: unknown): Promise<void> {
+    const { endpoint } = this.settings;
+    const reported = endpoint.reportedUsage(data);
+    await this.settle(reported, () => {
+      const counter = new OutputCounter(this.plan.model);
+      endpoint.outputOf(data, counter);
+      return counter.exact();
+    });
+  }
+
+  /** A response arrived but could not be read: charge what was reserved, the most it can cost. */
+  private async settleUnreadable(): Promise<void> {
+    await this.settle(undefined, () => this.plan.units * this.plan.choices);
+  }
+
+  private async settle(reported: ReportedUsage | undefined, counted: () => number): Promise<void> {
+    if (this.reservation.isSettled) return;
+    const prompt = reported?.prompt ?? this.plan.prompt;
+    const output = reported?.output ?? counted();
+    const usage = { prompt, output, cached: reported?.cached, reasoning: reported?.reasoning };
+    const details: UsageDetails = {
+      model: reported?.model ?? this.plan.model,
+      promptTokens: prompt,
+      outputTokens: output,
+      source: reported?.prompt !== undefined && reported.output !== undefined ? 'provider' : 'estimate',
+    };
+    if (usage.cached !== undefined) details.cachedTokens = usage.cached;
+    if (usage.reasoning !== undefined) details.reasoningTokens = usage.reasoning;
+    await this.reservation.commit(meter(this.plan.model, usage), details);
+  }
+
+  private streamMetering(): StreamMetering {
+    const { endpoint } = this.settings;
+    const observer = endpoint.streamObserver(this.plan.injected);
+    const counter = new OutputCounter(this.plan.model);
+    const settle = () => this.settle(observer.usage, () => counter.exact());
+    return {
+      observer,
+      counter,
+      outputLimit: this.plan.outputLimit,
+      budgetCut: this.plan.budgetCut,
+      settle,
+      stopped: async (reason) => {
+        await settle();
+        const output = reason === 'overrun' ? counter.exact() : this.plan.units * this.plan.choices + 1;
+        return this.stopError(this.plan.prompt + output);
+      },
+    };
+  }
+
+  /** The error that ends a stream the budget stopped; also published as a `refused` event. */
+  private async stopError(requested: number): Promise<BudgetExceededError> {
+    const { ledger } = this.settings.frame;
+    const { budget, dimension } = bindingBudget(this.reservation);
+    const limit = budget.limits[dimension] as number;
+    let used = 0;
+    let reserved = 0;
+    try {
+      const [usage] = await ledger.usage([budget]);
+      const dim = usage.dimensions[dimension];
+      used = dim?.used ?? 0;
+      reserved = dim?.reserved ?? 0;
+    } catch {
+      // Store down: the error still names the budget and its limit.
+    }
+    const details: BudgetExceededDetails = {
+      scope: budget.scope,
+      key: budget.key,
+      dimension,
+      limit,
+      used,
+      reserved,
+      requested,
+      policy: 'hard-stop',
+    };
+    ledger.publish({ type: 'refused', at: ledger.clock(), ...details });
+    return new BudgetExceededError(details);
+  }
+}
+
+/** Reads the SDK's data and response props (for `_thenUnwrap` transforms) in one parse. */
+async function unwrap(real: ApiPromiseLike<unknown>): Promise<Parsed<unknown>> {
+  if (typeof real._thenUnwrap === 'function') {
+    return real._thenUnwrap((data, props) => ({ data, props }));
+  }
+  return { data: await real, props: undefined };
+}
+
+function isSdkStream(data: unknown): data is AsyncIterable<unknown> & { controller: AbortController } {
+  return (
+    typeof data === 'object' &&
+    data !== null &&
+    Symbol.asyncIterator in data &&
+    (data as { controller?: unknown }).controller instanceof AbortController
+  );
+}
+
+/** Whether a hard-stop budget limits a dimension that output tokens cost. */
+function hardLimited(budgets: readonly Budget[], perUnit: Amounts): boolean {
+  const dims = Object.keys(perUnit) as Dimension[];
+  return budgets.some((b) => b.policy === 'hard-stop' && dims.some((d) => b.limits[d] !== undefined));
+}
+
+/** Whether the reservation took all a hard-stop budget had left (so the budget set the cap). */
+function tookEverythingLeft(reservation: Reservation, perUnit: Amounts): boolean {
+  return reservation.budgets.some((budget, i) => {
+    if (budget.policy !== 'hard-stop') return false;
+    const { used, reserved } = reservation.snapshots[i];
+    return (Object.keys(perUnit) as Dimension[]).some((d) => {
+      const limit = budget.limits[d];
+      const per = perUnit[d] ?? 0;
+      return limit !== undefined && per > 0 && limit - (used[d] ?? 0) - (reserved[d] ?? 0) < per;
+    });
+  });
+}
+
+/** The hard-stop budget (and dimension) with the least room left after the reservation. */
+function bindingBudget(reservation: Reservation): { budget: Budget; dimension: Dimension } {
+  let best: { budget: Budget; dimension: Dimension; room: number } | undefined;
+  reservation.budgets.forEach((budget, i) => {
+    if (budget.policy !== 'hard-stop') return;
+    const { used, reserved } = reservation.snapshots[i];
+    for (const dimension of ['tokens', 'usd'] as const) {
+      const limit = budget.limits[dimension];
+      if (limit === undefined) continue;
+      const room = (limit - (used[dimension] ?? 0) - (reserved[dimension] ?? 0)) / limit;
+      if (!best || room < best.room) best = { budget, dimension, room };
+    }
+  });
+  return best ?? { budget: reservation.budgets[0], dimension: 'tokens' };
+}
+
+/** The first `degrade` budget whose committed usage reached `degradeAt` of its limit. */
+function degradeBudget(
+  budgets: readonly Budget[],
+  reservation: Reservation,
+  model: string,
+): (Budget & { fallbackModel: string }) | undefined {
+  for (let i = 0; i < budgets.length; i++) {
+    const budget = budgets[i];
+    if (budget.policy !== 'degrade' || !budget.fallbackModel || budget.fallbackModel === model) continue;
+    const degradeAt = budget.degradeAt ?? 0.9;
+    const used = reservation.snapshots[i].used;
+    const reached = (Object.keys(budget.limits) as Dimension[]).some(
+      (d) => (used[d] ?? 0) >= thresholdAmount(degradeAt, budget.limits[d] as number),
+    );
+    if (reached) return budget as Budget & { fallbackModel: string };
+  }
+  return undefined;
+}
+
+/** The `degrade` budget with a `fallback` that refused the call, if that is what refused it. */
+function fallbackBudget(budgets: readonly Budget[], error: BudgetExceededError): Budget | undefined {
+  const budget = budgets.find((b) => b.scope === error.scope && b.key === error.key);
+  return budget?.policy === 'degrade' && budget.fallback ? budget : undefined;
+}
+
+async function answerWithFallback(
+  frame: BudgetFrame,
+  budget: Budget,
+  body: RequestBody,
+  model: string,
+): Promise<StartedCall> {
+  const fallback = budget.fallback as (request: RequestBody) => unknown;
+  const data = await fallback(body);
+  const { ledger } = frame;
+  ledger.publish({
+    type: 'degraded',
+    action: 'fallback-response',
+    scope: budget.scope,
+    key: budget.key,
+    at: ledger.clock(),
+    model,
+  });
+  const response = () =>
+    new Response(JSON.stringify(data ?? null), {
+      status: 200,
+      headers: { 'content-type': 'application/json', 'x-tokencap-fallback': budget.id },
+    });
+  return {
+    parse: async () => ({ data, props: undefined }),
+    response: async () => response(),
+    rawForCaller: async () => response(),
+    abandon: () => {},
+  };
+}

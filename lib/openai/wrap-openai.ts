@@ -1,0 +1,134 @@
+import type OpenAI from 'openai';
+import type { Budget } from '../core/budget.js';
+import { type BudgetFrame, currentFrame } from '../core/budget-context.js';
+import type { Ledger } from '../core/ledger.js';
+import { TokencapConfigError } from '../errors.js';
+import { chatCompletionsEndpoint } from './chat-completions.endpoint.js';
+import { embeddingsEndpoint } from './embeddings.endpoint.js';
+import type { ChatCapParameter, Endpoint, RequestBody } from './endpoint.interface.js';
+import { type ApiPromiseLike, meteredCreate, type RequestOptionsLike } from './metered-call.js';
+import { responsesEndpoint } from './responses.endpoint.js';
+
+/** Options of {@link wrapOpenAI}. */
+export interface WrapOpenAIOptions {
+  /**
+   * The ledger that charges {@link budgets} for calls made outside any budget context. Calls inside
+   * a context (`runWithBudgets`, the Nest interceptor) are charged to that context's budgets only.
+   */
+  ledger?: Ledger;
+  /**
+   * Budgets charged (on {@link ledger}) for calls made outside any budget context.
+   * @default [] (such calls pass through unmetered)
+   */
+  budgets?: readonly Budget[];
+  /**
+   * Output tokens reserved for a call that sets no output cap when no `hard-stop` budget limits
+   * it (under `hard-stop` the call reserves, and is capped at, what the budget has left).
+   * @default 4096
+   */
+  defaultMaxOutputTokens?: number;
+  /**
+   * The chat parameter Tokencap sets when it caps a request that had none. A request that names
+   * `max_tokens` or `max_completion_tokens` keeps its own. Use `'max_tokens'` for servers that only
+   * know the older parameter.
+   * @default 'max_completion_tokens'
+   */
+  chatOutputCapParameter?: ChatCapParameter;
+}
+
+// Symbol.for: two copies of Tokencap in one process still recognise each other's wrapping.
+const WRAPPED = Symbol.for('tokencap.openai.wrapped');
+
+type Resource = { create?: unknown } | undefined;
+type Create = ((body: RequestBody, options?: RequestOptionsLike) => ApiPromiseLike<unknown>) & {
+  [WRAPPED]?: true;
+};
+
+/**
+ * Meters an OpenAI client in place and returns it, with its type unchanged:
+ * `chat.completions.create` (plain and streamed), `responses.create` (plain and streamed) and
+ * `embeddings.create` reserve on the caller's budgets before the request is sent, cap output under
+ * `hard-stop`, and commit the provider's usage. Helpers built on them (`chat.completions.stream()`,
+ * `.parse()`, `.runTools()`, `responses.stream()`, `responses.parse()`) are metered once per request
+ * they send. Calls outside a budget context pass straight through unless `options.budgets` are set.
+ * Wrapping an already wrapped client changes nothing (the first options stay in force).
+ * @throws TokencapConfigError when an option is invalid.
+ * @example
+ * const openai = wrapOpenAI(new OpenAI());
+ * await runWithBudgets(ledger, [defineBudget({ scope: 'user', key: id, limit: 50_000 })], () =>
+ *   openai.chat.completions.create({ model: 'gpt-4o-mini', messages }),
+ * );
+ */
+export function wrapOpenAI<Client extends OpenAI>(client: Client, options: WrapOpenAIOptions = {}): Client {
+  const settings = resolveOptions(options);
+  const target = client as unknown as Record<PropertyKey, unknown>;
+  if (target[WRAPPED]) return client;
+  const chat = (client as { chat?: { completions?: Resource } }).chat;
+  patch(chat?.completions, chatCompletionsEndpoint, settings, client);
+  patch((client as { responses?: Resource }).responses, responsesEndpoint, settings, client);
+  patch((client as { embeddings?: Resource }).embeddings, embeddingsEndpoint, settings, client);
+
+  // `withOptions()` builds a new client with new resources: meter it the same way.
+  const withOptions = target.withOptions;
+  if (typeof withOptions === 'function') {
+    Object.defineProperty(client, 'withOptions', {
+      value: function (this: unknown, ...args: unknown[]) {
+        return wrapOpenAI(withOptions.apply(this, args) as Client, options);
+      },
+      configurable: true,
+      writable: true,
+    });
+  }
+  Object.defineProperty(client, WRAPPED, { value: true });
+  return client;
+}
+
+interface ResolvedOptions {
+  defaultFrame: BudgetFrame | undefined;
+  defaultMaxOutputTokens: number;
+  chatOutputCapParameter: ChatCapParameter;
+}
+
+function resolveOptions(options: WrapOpenAIOptions): ResolvedOptions {
+  const { ledger, budgets = [], defaultMaxOutputTokens = 4096 } = options;
+  const chatOutputCapParameter = options.chatOutputCapParameter ?? 'max_completion_tokens';
+  if (!Array.isArray(budgets)) {
+    throw new TokencapConfigError(`Invalid budgets option of wrapOpenAI: expected an array of budgets.`);
+  }
+  if (budgets.length > 0 && !ledger) {
+    throw new TokencapConfigError(`The budgets option of wrapOpenAI needs a ledger option to charge them.`);
+  }
+  if (!Number.isSafeInteger(defaultMaxOutputTokens) || defaultMaxOutputTokens < 1) {
+    throw new TokencapConfigError(
+      `Invalid defaultMaxOutputTokens ${JSON.stringify(defaultMaxOutputTokens)} of wrapOpenAI: expected a positive whole number.`,
+    );
+  }
+  if (chatOutputCapParameter !== 'max_completion_tokens' && chatOutputCapParameter !== 'max_tokens') {
+    throw new TokencapConfigError(
+      `Invalid chatOutputCapParameter ${JSON.stringify(chatOutputCapParameter)} of wrapOpenAI: expected 'max_completion_tokens' or 'max_tokens'.`,
+    );
+  }
+  return {
+    defaultFrame: ledger && budgets.length > 0 ? { ledger, budgets } : undefined,
+    defaultMaxOutputTokens,
+    chatOutputCapParameter,
+  };
+}
+
+/** Replaces `resource.create` (on the instance only) with a metered one. */
+function patch(resource: Resource, endpoint: Endpoint, options: ResolvedOptions, client: unknown): void {
+  const original = resource?.create as Create | undefined;
+  if (!resource || typeof original !== 'function' || original[WRAPPED]) return;
+  const invoke = (body: RequestBody, requestOptions: RequestOptionsLike | undefined) =>
+    original.call(resource, body, requestOptions);
+  const create: Create = function (body, requestOptions) {
+    const frame = currentFrame() ?? options.defaultFrame;
+    if (!frame || frame.budgets.length === 0 || typeof body !== 'object' || body === null) {
+      return invoke(body, requestOptions);
+    }
+    const settings = { endpoint, frame, client, ...options };
+    return meteredCreate(settings, invoke, body, requestOptions);
+  };
+  create[WRAPPED] = true;
+  Object.defineProperty(resource, 'create', { value: create, configurable: true, writable: true });
+}

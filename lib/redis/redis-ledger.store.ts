@@ -1,0 +1,244 @@
+import { Redis } from 'ioredis';
+import { type Amounts, type Budget, DIMENSIONS, type Dimension } from '../core/budget.js';
+import { type Duration, parseDuration } from '../core/duration.js';
+import { amountsFor, decideReservation } from '../core/ledger-rules.js';
+import type {
+  CommitInput,
+  CommitOutcome,
+  Crossing,
+  LedgerSnapshot,
+  LedgerStore,
+  ReleaseInput,
+  ReserveInput,
+  ReserveOutcome,
+} from '../core/ledger-store.interface.js';
+import { TokencapConfigError } from '../errors.js';
+import { type HashTagMode, LedgerKeyBuilder } from './ledger-key.builder.js';
+import { type LuaScript, SCRIPTS } from './lua.script.js';
+import { BudgetArgsEncoder, amountArgs, reserveArgs } from './script-args.encoder.js';
+import { type RedisClient, ScriptRunner, malformed } from './script.runner.js';
+
+/** Options of {@link RedisLedgerStore}. Give `client` or `url`. */
+export interface RedisLedgerStoreOptions {
+  /**
+   * An ioredis `Redis` (single node or Sentinel) or `Cluster` client. It stays yours: the store
+   * never closes it. Use `lazyConnect: false` (the default) so the first call does not wait for a
+   * connection.
+   */
+  client?: RedisClient;
+  /** A Redis URL (`redis://host:6379/0`, `rediss://…`); the store creates that client and closes it in `close()`. */
+  url?: string;
+  /**
+   * Prepended to every key. No braces: the store places the Cluster hash tag itself.
+   * @default 'tokencap:'
+   */
+  prefix?: string;
+  /**
+   * How long one store operation may take before it fails (and the Ledger applies `onStoreError`).
+   * Enforced by the store, whatever the client's own options.
+   * @default 500
+   */
+  commandTimeout?: Duration;
+  /**
+   * Hash tags for Redis Cluster. `per-budget` spreads budgets over slots but can only run calls
+   * whose budgets share a slot; `single-slot` puts every ledger in one slot so any set of budgets
+   * is reserved atomically. See docs/redis.md, "Redis Cluster".
+   * @default 'single-slot' for a `Cluster` client, 'per-budget' otherwise
+   */
+  hashTag?: HashTagMode;
+  /**
+   * Ledgers of budgets with neither `ttl` nor `window` are dropped after being idle this long, so
+   * Redis memory stays bounded; `false` keeps them forever (they then have no TTL).
+   * @default '30d'
+   */
+  idleTtl?: Duration | false;
+  /**
+   * Budget keys (`@Budget` key values) longer than this many bytes, or holding braces, whitespace
+   * or control characters, are stored as `~` + their SHA-256 (43 characters).
+   * @default 128
+   */
+  maxKeyLength?: number;
+}
+
+const NDIM = DIMENSIONS.length;
+const ONE_TOKEN: Amounts = { tokens: 1 };
+
+/**
+ * Ledgers in Redis, shared by every replica of an app. Each operation is one Lua script run with
+ * `EVALSHA` (one round trip), so reserve is all-or-nothing across budgets, commits never lose
+ * usage to a race, and thresholds fire once across all replicas.
+ *
+ * Time comes from the caller (`now`, the Ledger's clock), so replicas need roughly synchronised
+ * clocks for window boundaries. Keys expire with their window, their `ttl` (or `idleTtl`) and
+ * their reservations' expiry.
+ *
+ * @example
+ * const store = new RedisLedgerStore({ client: new Redis(process.env.REDIS_URL) });
+ * const ledger = new Ledger({ store, onStoreError: 'fail-closed' });
+ */
+export class RedisLedgerStore implements LedgerStore {
+  /** The client the store runs its scripts on. */
+  readonly client: RedisClient;
+  private readonly owned: boolean;
+  private readonly keys: LedgerKeyBuilder;
+  private readonly encoder: BudgetArgsEncoder;
+  private readonly runner: ScriptRunner;
+
+  constructor(options: RedisLedgerStoreOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new TokencapConfigError('RedisLedgerStore needs options with a `client` or a `url`.');
+    }
+    const { client, url } = options;
+    if ((client === undefined) === (url === undefined)) {
+      throw new TokencapConfigError('RedisLedgerStore needs exactly one of `client` (an ioredis client) or `url`.');
+    }
+    if (client !== undefined && (typeof client !== 'object' || typeof client.evalsha !== 'function')) {
+      throw new TokencapConfigError('Invalid client of RedisLedgerStore: expected an ioredis Redis or Cluster client.');
+    }
+    if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
+      throw new TokencapConfigError(`Invalid url ${JSON.stringify(url)} of RedisLedgerStore: expected redis:// or rediss://.`);
+    }
+    this.client = client ?? new Redis(url as string);
+    this.owned = client === undefined;
+    const timeoutMs = parseDuration(options.commandTimeout ?? 500, 'commandTimeout of RedisLedgerStore');
+    const idleTtlMs = options.idleTtl === false ? 0 : parseDuration(options.idleTtl ?? '30d', 'idleTtl of RedisLedgerStore');
+    const hashTag = options.hashTag ?? (this.client.isCluster ? 'single-slot' : 'per-budget');
+    this.keys = new LedgerKeyBuilder(options.prefix ?? 'tokencap:', hashTag, options.maxKeyLength ?? 128);
+    this.encoder = new BudgetArgsEncoder(idleTtlMs);
+    this.runner = new ScriptRunner(this.client, timeoutMs);
+  }
+
+  /** The Redis keys of `budget`: its ledger hash and its reservation index (for tooling and tests). */
+  keysOf(budget: Budget): { ledger: string; reservations: string } {
+    return { ...this.keys.keysOf(budget) };
+  }
+
+  async reserve(input: ReserveInput): Promise<ReserveOutcome> {
+    const { budgets } = input;
+    if (budgets.length === 0) {
+      const decision = decideReservation(input, []);
+      return decision.ok ? { ...decision, snapshots: [] } : decision;
+    }
+    const script = SCRIPTS.reserve;
+    const args = [...reserveArgs(input), ...this.encoder.encode(budgets, input.now)];
+    const reply = await this.runner.run(script, this.keyList(budgets), args);
+    if (reply[0] === 'ok' && reply.length === 4) {
+      const units = toNumber(reply[2], script, reply);
+      const amounts = amountsFor(input.base, input.perUnit ?? ONE_TOKEN, units);
+      return { ok: true, units, amounts, snapshots: toSnapshots(reply[3], budgets.length, script, reply) };
+    }
+    if (reply[0] === 'no' && reply.length === 5 + 2 * NDIM) {
+      const index = toIndex(reply[2], budgets.length, script, reply);
+      const dimension = DIMENSIONS[toIndex(reply[3], NDIM, script, reply)];
+      const requested = toNumber(reply[4], script, reply);
+      const [snapshot] = toSnapshots(reply.slice(5), 1, script, reply);
+      return { ok: false, index, dimension, snapshot, requested };
+    }
+    throw malformed(script, reply);
+  }
+
+  async commit(input: CommitInput): Promise<CommitOutcome> {
+    const { budgets } = input;
+    if (budgets.length === 0) return { snapshots: [], crossings: [], released: false };
+    const script = SCRIPTS.commit;
+    const args = [input.reservationId, ...amountArgs(input.actual), ...this.encoder.encode(budgets, input.now)];
+    const reply = await this.runner.run(script, this.keyList(budgets), args);
+    if (reply[0] !== 'ok' || reply.length !== 5 || !Array.isArray(reply[4]) || reply[4].length % 3 !== 0) {
+      throw malformed(script, reply);
+    }
+    const released = toFlag(reply[2], script, reply);
+    const snapshots = toSnapshots(reply[3], budgets.length, script, reply);
+    const flat = reply[4] as unknown[];
+    const crossings: Crossing[] = [];
+    for (let i = 0; i < flat.length; i += 3) {
+      const index = toIndex(flat[i], budgets.length, script, reply);
+      const dimension = DIMENSIONS[toIndex(flat[i + 1], NDIM, script, reply)];
+      const thresholds = budgets[index].thresholds;
+      if (flat[i + 2] === -1) {
+        crossings.push({ index, dimension, threshold: 1, exhausted: true });
+      } else {
+        const threshold = thresholds[toIndex(flat[i + 2], thresholds.length, script, reply)];
+        crossings.push({ index, dimension, threshold, exhausted: false });
+      }
+    }
+    return { snapshots, crossings, released };
+  }
+
+  async release(input: ReleaseInput): Promise<boolean> {
+    const { budgets } = input;
+    if (budgets.length === 0) return false;
+    const script = SCRIPTS.release;
+    const args = [input.reservationId, ...this.encoder.encode(budgets, input.now)];
+    const reply = await this.runner.run(script, this.keyList(budgets), args);
+    if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
+    return toFlag(reply[2], script, reply);
+  }
+
+  async snapshot(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]> {
+    if (budgets.length === 0) return [];
+    const script = SCRIPTS.snapshot;
+    const reply = await this.runner.run(script, this.keyList(budgets), this.encoder.encode(budgets, now), false);
+    if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
+    return toSnapshots(reply[2], budgets.length, script, reply);
+  }
+
+  /** Closes the client if the store created it (from `url`); a client you passed stays open. */
+  async close(): Promise<void> {
+    if (!this.owned) return;
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  private keyList(budgets: readonly Budget[]): string[] {
+    const list: string[] = [];
+    for (const budget of budgets) {
+      const keys = this.keys.keysOf(budget);
+      list.push(keys.ledger, keys.reservations);
+    }
+    return list;
+  }
+}
+
+// Reply checks: a reply that is not exactly what the script returns is an error, never a zero.
+
+function toNumber(value: unknown, script: LuaScript, reply: unknown): number {
+  if (typeof value === 'string' && value !== '') {
+    const n = Number(value);
+    if (Number.isFinite(n)) return n;
+  }
+  throw malformed(script, reply);
+}
+
+function toIndex(value: unknown, size: number, script: LuaScript, reply: unknown): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < size) return value;
+  throw malformed(script, reply);
+}
+
+function toFlag(value: unknown, script: LuaScript, reply: unknown): boolean {
+  if (value === 0 || value === 1) return value === 1;
+  throw malformed(script, reply);
+}
+
+function toSnapshots(value: unknown, count: number, script: LuaScript, reply: unknown): LedgerSnapshot[] {
+  if (!Array.isArray(value) || value.length !== count * 2 * NDIM) throw malformed(script, reply);
+  const out: LedgerSnapshot[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = i * 2 * NDIM;
+    out.push({ used: toAmounts(value, at, script, reply), reserved: toAmounts(value, at + NDIM, script, reply) });
+  }
+  return out;
+}
+
+function toAmounts(list: unknown[], at: number, script: LuaScript, reply: unknown): Amounts {
+  const out: Amounts = {};
+  for (let d = 0; d < NDIM; d++) {
+    const n = toNumber(list[at + d], script, reply);
+    // Zero entries are left out, as the memory store does, so snapshots compare equal.
+    if (n !== 0) out[DIMENSIONS[d] as Dimension] = n;
+  }
+  return out;
+}
+

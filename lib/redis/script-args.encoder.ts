@@ -1,0 +1,88 @@
+import { type Amounts, type Budget, DIMENSIONS, type Dimension } from '../core/budget.js';
+import { thresholdAmount } from '../core/ledger-rules.js';
+import type { ReserveInput } from '../core/ledger-store.interface.js';
+import { RedisStoreError } from './redis-store.error.js';
+
+const POLICY_CODE = { 'hard-stop': 'h', degrade: 'd', notify: 'n' } as const;
+const ONE_TOKEN: Amounts = { tokens: 1 };
+
+/** A finite number as a script argument (Lua parses it back to the same double). */
+export function numArg(value: number, what: string): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new RedisStoreError('invalid-input', `Invalid ${what} ${String(value)}: expected a finite number.`);
+  }
+  return String(value);
+}
+
+/**
+ * Encodes budgets for the scripts (see readBudgets in scripts/prelude.lua.ts). Threshold amounts
+ * are computed here with the core's `thresholdAmount`, so both stores fire at the same amount.
+ */
+export class BudgetArgsEncoder {
+  private readonly cache = new WeakMap<Budget, readonly string[]>();
+
+  /** @param idleTtlMs evict-after for budgets with neither `ttl` nor `window` (0: never). */
+  constructor(private readonly idleTtlMs: number) {}
+
+  encode(budgets: readonly Budget[], now: number): string[] {
+    const out = [numArg(now, 'now'), String(budgets.length)];
+    for (const budget of budgets) out.push(...this.budgetArgs(budget));
+    return out;
+  }
+
+  private budgetArgs(budget: Budget): readonly string[] {
+    let args = this.cache.get(budget);
+    if (args) return args;
+    const evictTtl = budget.ttlMs ?? (budget.windowMs === undefined ? this.idleTtlMs : 0);
+    const policy = POLICY_CODE[budget.policy];
+    if (!policy) throw new RedisStoreError('invalid-input', `Budget "${budget.id}" has an unknown policy ${JSON.stringify(budget.policy)}.`);
+    const dims = Object.keys(budget.limits) as Dimension[];
+    const list: string[] = [
+      numArg(budget.windowMs ?? 0, 'window'),
+      numArg(evictTtl, 'ttl'),
+      policy,
+      numArg(budget.maxReservation ?? 0, 'maxReservation'),
+      String(budget.thresholds.length),
+      ...budget.thresholds.map(String),
+      String(dims.length),
+    ];
+    for (const dim of dims) {
+      const limit = budget.limits[dim] as number;
+      list.push(String(dimIndex(dim) + 1), numArg(limit, 'limit'));
+      for (const t of budget.thresholds) list.push(String(thresholdAmount(t, limit)));
+    }
+    args = Object.freeze(list);
+    this.cache.set(budget, args);
+    return args;
+  }
+}
+
+/** The reserve script's own arguments (after the deadline, before `now` and the budgets). */
+export function reserveArgs(input: ReserveInput): string[] {
+  const perUnit = input.perUnit ?? ONE_TOKEN;
+  const units = input.units ?? { min: 0, max: 0, ifUnbounded: 0 };
+  const present = (amounts: Amounts, dim: Dimension, what: string) =>
+    Object.prototype.hasOwnProperty.call(amounts, dim) ? numArg(amounts[dim] ?? 0, what) : '';
+  const out = [input.reservationId, numArg(input.expiresAt, 'expiresAt')];
+  for (const dim of DIMENSIONS) out.push(present(input.base, dim, `base ${dim}`));
+  for (const dim of DIMENSIONS) out.push(present(perUnit, dim, `perUnit ${dim}`));
+  const min = numArg(units.min, 'units.min');
+  for (const dim of DIMENSIONS) {
+    // decideReservation's `need`, which depends on no ledger.
+    out.push(numArg(Math.ceil((input.base[dim] ?? 0) + units.min * (perUnit[dim] ?? 0)), `need ${dim}`));
+  }
+  const max = units.max === Infinity ? 'inf' : numArg(units.max, 'units.max');
+  out.push(min, max, numArg(units.ifUnbounded, 'units.ifUnbounded'));
+  return out;
+}
+
+/** Amounts as one argument per dimension. */
+export function amountArgs(amounts: Amounts): string[] {
+  return DIMENSIONS.map((dim) => numArg(amounts[dim] ?? 0, `amount ${dim}`));
+}
+
+export function dimIndex(dim: Dimension): number {
+  const index = DIMENSIONS.indexOf(dim);
+  if (index < 0) throw new RedisStoreError('invalid-input', `Unknown dimension ${JSON.stringify(dim)}.`);
+  return index;
+}

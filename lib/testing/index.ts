@@ -1,0 +1,48 @@
+/**
+ * `tokencap/testing`: a fake OpenAI-compatible server for tests, benchmarks and offline demos.
+ *
+ * ```ts
+ * const server = await startFakeOpenAI();
+ * const client = new OpenAI({ apiKey: 'test', baseURL: server.baseURL, maxRetries: 0 });
+ * ```
+ *
+ * Rules, all deterministic:
+ * - Prompt usage is Tokencap's own `countChatTokens` / `countResponsesInput` / `countTokens`.
+ * - A reply is `' hello'` repeated, one token per repetition under every OpenAI encoding. Its
+ *   length is the `x-fake-reply-tokens` header, else the `replyTokens` option (200), cut to the
+ *   request's `max_completion_tokens` / `max_tokens` / `max_output_tokens` (then `finish_reason:
+ *   'length'`, or a Response `incomplete`). Reasoning models (`o1*`, `o3*`, `o4*`, `gpt-5*`)
+ *   first spend `x-fake-reasoning-tokens` / `reasoningTokens` (64) hidden tokens, counted in
+ *   `completion_tokens` and against the cap.
+ * - `cached_tokens` is the `x-fake-cached-tokens` header, else the prompt-cache simulation: a
+ *   prompt extending an earlier one of >= 1024 tokens has that one's length, rounded down to a
+ *   multiple of 128, cached.
+ * - Billing (`server.tally`) starts with the first byte of the response: a streamed reply is
+ *   billed prompt + reasoning + the content chunks actually written, so a client abort or a cut
+ *   stream is billed only for what was sent. Errors, refused requests and requests abandoned
+ *   before the first byte are billed nothing.
+ * @packageDocumentation
+ */
+export { startFakeOpenAI, type FakeOpenAIServer } from './fake-openai.server.js';
+export type { FakeOpenAIOptions } from './fake-openai.options.js';
+export type { FakeOpenAITally, ReportedTotals, TokenTotals } from './billing.tally.js';
+export type {
+  CutStreamFault,
+  DelayFault,
+  ErrorFault,
+  FailOptions,
+  FakeFault,
+  FaultHandle,
+  MalformedUsageFault,
+  OmitUsageFault,
+  OverReportUsageFault,
+} from './fault.injector.js';
+export type { RecordedRequest } from './request.log.js';
+export type { OpenAIErrorBody, OpenAIErrorFields } from './openai-error.factory.js';
+export {
+  CACHED_TOKENS_HEADER,
+  isReasoningModel,
+  REASONING_TOKENS_HEADER,
+  REPLY_TOKENS_HEADER,
+  REPLY_UNIT,
+} from './reply.planner.js';

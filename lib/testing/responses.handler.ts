@@ -1,0 +1,199 @@
+import type OpenAI from 'openai';
+
+import { countResponsesInput } from '../counting/index.js';
+import type { BilledUsage } from './billing.tally.js';
+import { resolveCachedTokens } from './cached-tokens.resolver.js';
+import { invalidRequest } from './openai-error.factory.js';
+import { isReasoningModel, planReply, readOutputCap, replyText } from './reply.planner.js';
+import {
+  buildResponse,
+  finalOutput,
+  hasMessage,
+  messageItem,
+  outputText,
+  reasoningItem,
+  RESPONSES_USAGE,
+  type ResponseIdentity,
+} from './response-object.builder.js';
+import { optionalArray, requireObjectBody, requireString } from './request-body.validator.js';
+import { nowSeconds, reportedModel, sendJson, type RouteContext } from './route.context.js';
+import { SseWriter } from './sse.writer.js';
+import { reportUsage } from './usage.reporter.js';
+
+/** A stream event before the writer numbers it. */
+type UnnumberedEvent<E = OpenAI.Responses.ResponseStreamEvent> = E extends unknown
+  ? Omit<E, 'sequence_number'>
+  : never;
+
+/**
+ * `POST /v1/responses`, streamed or not. Input tokens are counted with Tokencap's own
+ * `countResponsesInput`; the reply follows `planReply` with `max_output_tokens` as the cap. A
+ * truncated reply ends `incomplete` with `incomplete_details.reason = 'max_output_tokens'`.
+ */
+export async function handleResponses(ctx: RouteContext): Promise<void> {
+  const body = requireObjectBody(ctx.request.body);
+  const model = requireString(body, 'model');
+  const input = body.input;
+  if (typeof input !== 'string' && !Array.isArray(input)) {
+    throw invalidRequest(`Missing required parameter: 'input'.`, 'input');
+  }
+  const instructions = typeof body.instructions === 'string' ? body.instructions : undefined;
+  const tools = optionalArray(body, 'tools');
+
+  const promptTokens = countInput(model, input, instructions, tools);
+  const items = typeof input === 'string' ? [input] : input;
+  const cachedTokens = resolveCachedTokens(
+    ctx,
+    model,
+    [tools, instructions, ...items],
+    promptTokens,
+  );
+  const plan = planReply({
+    model,
+    headers: ctx.request.headers,
+    cap: readOutputCap(body, ['max_output_tokens']),
+    defaultReplyTokens: ctx.options.replyTokens,
+    defaultReasoningTokens: ctx.options.reasoningTokens,
+  });
+  const identity: ResponseIdentity = {
+    id: ctx.ids.next('resp_fake_'),
+    messageId: ctx.ids.next('msg_fake_'),
+    reasoningId: isReasoningModel(model) ? ctx.ids.next('rs_fake_') : undefined,
+    createdAt: nowSeconds(ctx),
+    model: reportedModel(ctx, model),
+  };
+  const finalStatus = plan.truncated ? 'incomplete' : 'completed';
+
+  if (body.stream !== true) {
+    if (ctx.connection.gone) return;
+    const billed: BilledUsage = {
+      promptTokens,
+      completionTokens: plan.reasoningTokens + plan.contentTokens,
+      cachedTokens,
+      reasoningTokens: plan.reasoningTokens,
+    };
+    ctx.tally.bill(model, billed);
+    const response = buildResponse(identity, body, {
+      status: finalStatus,
+      output: finalOutput(identity, plan),
+      usage: reportUsage(billed, ctx.fault, ctx.tally, RESPONSES_USAGE),
+      completedAt: nowSeconds(ctx),
+    });
+    sendJson(ctx, 200, response);
+    return;
+  }
+
+  const { connection, options, fault } = ctx;
+  if (connection.gone) return;
+  const sse = new SseWriter(connection, ctx.requestId);
+  let sequence = 0;
+  const emit = (event: UnnumberedEvent) =>
+    sse.send({ ...event, sequence_number: sequence++ }, event.type);
+  const snapshot = (status: 'in_progress' | 'completed' | 'incomplete', usage: unknown) =>
+    buildResponse(identity, body, {
+      status,
+      output: status === 'in_progress' ? [] : finalOutput(identity, plan),
+      usage,
+      completedAt: status === 'in_progress' ? null : nowSeconds(ctx),
+    }) as unknown as OpenAI.Responses.Response;
+
+  // Same billing rule as chat streams: prompt and reasoning are owed from the first byte, content
+  // per delta actually written.
+  let contentSent = 0;
+  let billed = false;
+  const settleBill = () => {
+    if (billed) return;
+    billed = true;
+    ctx.tally.bill(model, billedSoFar());
+  };
+  sse.open();
+  try {
+    if (!(await emit({ type: 'response.created', response: snapshot('in_progress', null) })))
+      return;
+    if (!(await emit({ type: 'response.in_progress', response: snapshot('in_progress', null) }))) {
+      return;
+    }
+    let outputIndex = 0;
+    if (identity.reasoningId !== undefined) {
+      const item = reasoningItem(identity);
+      const added = {
+        type: 'response.output_item.added',
+        output_index: outputIndex,
+        item,
+      } as const;
+      if (!(await emit(added))) return;
+      if (!(await emit({ ...added, type: 'response.output_item.done' }))) return;
+      outputIndex += 1;
+    }
+    const cutAfter = fault?.kind === 'cut-stream' ? fault.afterChunks : undefined;
+    if (hasMessage(plan)) {
+      const where = { item_id: identity.messageId, output_index: outputIndex, content_index: 0 };
+      const item = messageItem(identity, undefined, 'in_progress');
+      if (!(await emit({ type: 'response.output_item.added', output_index: outputIndex, item }))) {
+        return;
+      }
+      if (!(await emit({ type: 'response.content_part.added', ...where, part: outputText('') }))) {
+        return;
+      }
+      let deltas = 0;
+      while (contentSent < plan.contentTokens) {
+        if (cutAfter !== undefined && deltas >= cutAfter) return connection.cut();
+        if (!(await connection.pause(options.chunkDelayMs))) return;
+        const size = Math.min(options.tokensPerChunk, plan.contentTokens - contentSent);
+        const delta = replyText(size);
+        if (!(await emit({ type: 'response.output_text.delta', ...where, delta, logprobs: [] }))) {
+          return;
+        }
+        contentSent += size;
+        deltas += 1;
+      }
+      if (cutAfter !== undefined) return connection.cut();
+      const text = replyText(plan.contentTokens);
+      if (!(await emit({ type: 'response.output_text.done', ...where, text, logprobs: [] }))) {
+        return;
+      }
+      if (!(await emit({ type: 'response.content_part.done', ...where, part: outputText(text) }))) {
+        return;
+      }
+      const done = messageItem(identity, text, finalStatus);
+      const event = { type: 'response.output_item.done' as const, output_index: outputIndex };
+      if (!(await emit({ ...event, item: done }))) return;
+    } else if (cutAfter !== undefined) {
+      return connection.cut();
+    }
+    // All content is out, so the bill is final; settling it before the final event means a test
+    // reading `tally` right after the client saw `response.completed` never races the server.
+    settleBill();
+    if (!(await connection.pause(options.chunkDelayMs))) return;
+    const usage = reportUsage(billedSoFar(), fault, ctx.tally, RESPONSES_USAGE);
+    const type = plan.truncated ? 'response.incomplete' : 'response.completed';
+    if (!(await emit({ type, response: snapshot(finalStatus, usage) }))) return;
+    sse.end();
+  } finally {
+    settleBill();
+  }
+
+  function billedSoFar(): BilledUsage {
+    return {
+      promptTokens,
+      completionTokens: plan.reasoningTokens + contentSent,
+      cachedTokens,
+      reasoningTokens: plan.reasoningTokens,
+    };
+  }
+}
+
+function countInput(
+  model: string,
+  input: string | unknown[],
+  instructions: string | undefined,
+  tools: unknown[] | undefined,
+): number {
+  try {
+    return countResponsesInput({ model, input, instructions, tools } as Parameters<
+      typeof countResponsesInput
+    >[0]);
+  } catch (error) {
+    throw invalidRequest(`Invalid 'input': ${(error as Error).message}`, 'input');
+  }
+}

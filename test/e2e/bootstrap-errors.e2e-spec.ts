@@ -1,0 +1,314 @@
+import { Controller, Injectable, Post, Scope } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { describe, expect, it } from 'vitest';
+import { TokencapConfigError } from '../../lib/errors.js';
+import { Budget } from '../../lib/nest/budget.decorator.js';
+import type { TokencapModuleOptions } from '../../lib/nest/tokencap-options.interface.js';
+import { TokencapModule } from '../../lib/nest/tokencap.module.js';
+import { fixtureScopes } from '../fixtures/scopes.fixture.js';
+
+/** Compiles and initialises an app; resolves to the error it failed with. */
+async function bootstrapError(
+  metadata: Parameters<typeof Test.createTestingModule>[0],
+): Promise<unknown> {
+  try {
+    const moduleRef = await Test.createTestingModule(metadata).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    try {
+      await app.init();
+    } finally {
+      await app.close();
+    }
+  } catch (error) {
+    return error;
+  }
+  throw new Error('bootstrap succeeded');
+}
+
+async function optionsError(options: unknown): Promise<unknown> {
+  return bootstrapError({ imports: [TokencapModule.forRoot(options as TokencapModuleOptions)] });
+}
+
+describe('bootstrap validation', () => {
+  it('rejects a @Budget on a controller naming an unknown scope, naming the method and the known scopes', async () => {
+    @Controller('bad')
+    class BadController {
+      @Post()
+      @Budget('sesion', 100)
+      ask() {}
+    }
+    const error = await bootstrapError({
+      imports: [TokencapModule.forRoot({ scopes: fixtureScopes })],
+      controllers: [BadController],
+    });
+    expect(error).toBeInstanceOf(TokencapConfigError);
+    expect((error as Error).message).toBe(
+      `@Budget('sesion') on BadController.ask names an unknown scope "sesion"; known scopes: ` +
+        `request, task, global, session, user. Add a resolver for it in ` +
+        `TokencapModule.forRoot({ scopes: { sesion: (request) => key } }).`,
+    );
+  });
+
+  it('rejects an unknown scope on a provider method and on a class', async () => {
+    @Injectable()
+    class BadService {
+      @Budget('tenant', 100)
+      async run() {}
+    }
+    expect(
+      (
+        (await bootstrapError({
+          imports: [TokencapModule.forRoot()],
+          providers: [BadService],
+        })) as Error
+      ).message,
+    ).toMatch(
+      /^@Budget\('tenant'\) on BadService\.run names an unknown scope "tenant"; known scopes: request, task, global\./,
+    );
+
+    @Controller('bad')
+    @Budget('tenant', 100)
+    class BadClassController {}
+    expect(
+      (
+        (await bootstrapError({
+          imports: [TokencapModule.forRoot()],
+          controllers: [BadClassController],
+        })) as Error
+      ).message,
+    ).toMatch(/^@Budget\('tenant'\) on BadClassController names an unknown scope/);
+  });
+
+  it("checks degrade-only options against the module's default policy", async () => {
+    @Injectable()
+    class DegradeService {
+      @Budget('task', 100, { fallbackModel: 'gpt-4o-mini' })
+      async run() {}
+    }
+    const error = await bootstrapError({
+      imports: [TokencapModule.forRoot()],
+      providers: [DegradeService],
+    });
+    expect((error as Error).message).toBe(
+      `fallbackModel of @Budget('task') on DegradeService.run only apply to policy 'degrade', but its policy is 'hard-stop'.`,
+    );
+    // With the module defaulting to 'degrade', the same declaration is valid.
+    const moduleRef = await Test.createTestingModule({
+      imports: [TokencapModule.forRoot({ policy: 'degrade' })],
+      providers: [DegradeService],
+    }).compile();
+    const app = await moduleRef.createNestApplication({ logger: false }).init();
+    await app.close();
+  });
+
+  it('rejects a budgeted request-scoped provider', async () => {
+    @Injectable({ scope: Scope.REQUEST })
+    class PerRequest {
+      @Budget('task', 100)
+      async run() {}
+    }
+    const error = await bootstrapError({
+      imports: [TokencapModule.forRoot()],
+      providers: [PerRequest],
+    });
+    expect((error as Error).message).toMatch(
+      /^@Budget on PerRequest: request-scoped \(or request-dependent\) providers cannot be budgeted\./,
+    );
+  });
+
+  it.each([
+    [
+      { policy: 'stop' },
+      `Invalid policy "stop" for TokencapModule option "policy": expected one of 'hard-stop', 'degrade', 'notify'.`,
+    ],
+    [
+      { thresholds: [0.8, 1.5] },
+      `Invalid threshold 1.5 for TokencapModule option "thresholds": each threshold must be a number in (0, 1].`,
+    ],
+    [
+      { thresholds: 0.8 },
+      `Invalid thresholds 0.8 for TokencapModule option "thresholds": expected an array of numbers in (0, 1].`,
+    ],
+    [
+      { onStoreError: 'ignore' },
+      `Invalid TokencapModule option "onStoreError": "ignore". Expected 'fail-closed' or 'fail-open'.`,
+    ],
+    [
+      { onMissingKey: 'allow' },
+      `Invalid TokencapModule option "onMissingKey": "allow". Expected 'refuse' or 'skip'.`,
+    ],
+    [
+      { reservationTtl: '15 minutes' },
+      `Invalid TokencapModule option "reservationTtl": "15 minutes". Expected a positive number of milliseconds or a string such as '500ms', '30s', '1m', '1h' or '1d'.`,
+    ],
+    [
+      { scopes: { session: 'x-session-id' } },
+      `Invalid TokencapModule option "scopes.session": expected a function (request, context) => key, got string.`,
+    ],
+    [
+      { scopes: { request: () => 'x' } },
+      `Invalid TokencapModule option "scopes.request": "request" is a built-in scope (request, task, global) and cannot be redefined.`,
+    ],
+    [
+      { scopes: { 'bad scope': () => 'x' } },
+      `Scope name in TokencapModule option "scopes": "bad scope" is invalid: expected 1-64 letters, digits, '_', '.' or '-'.`,
+    ],
+    [
+      { scopes: [] },
+      `Invalid TokencapModule option "scopes": expected an object mapping each scope name to a resolver function.`,
+    ],
+    [
+      { store: { reserve: () => undefined } },
+      `Invalid TokencapModule option "store": expected a LedgerStore (such as MemoryLedgerStore or RedisLedgerStore), but it has no commit, release, snapshot method.`,
+    ],
+    [
+      { logger: console.log },
+      `Invalid TokencapModule option "logger": expected an object with a warn(message) method.`,
+    ],
+    [
+      { tresholds: [0.5] },
+      `Unknown TokencapModule option "tresholds"; known options: scopes, thresholds, policy, store, onStoreError, reservationTtl, onMissingKey, logger.`,
+    ],
+  ])('rejects module options %j', async (options, message) => {
+    const error = await optionsError(options);
+    expect(error).toBeInstanceOf(TokencapConfigError);
+    expect((error as Error).message).toBe(message);
+  });
+
+  it('validates forRootAsync options at bootstrap too', async () => {
+    const error = await bootstrapError({
+      imports: [TokencapModule.forRootAsync({ useFactory: () => ({ policy: 'stop' as never }) })],
+    });
+    expect((error as Error).message).toMatch(
+      /^Invalid policy "stop" for TokencapModule option "policy"/,
+    );
+  });
+});
+
+describe('decoration-time validation', () => {
+  const define = (fn: () => void) => {
+    try {
+      fn();
+    } catch (error) {
+      expect(error).toBeInstanceOf(TokencapConfigError);
+      return (error as Error).message;
+    }
+    throw new Error('no error');
+  };
+
+  it.each([
+    [
+      () => {
+        class A {
+          @Budget('session', -5)
+          m() {}
+        }
+        return A;
+      },
+      `Invalid limit -5 for @Budget('session') on A.m: expected a positive finite number of tokens, or an object with any of tokens, usd, requests.`,
+    ],
+    [
+      () => {
+        class A {
+          @Budget('session', { dollars: 5 } as never)
+          m() {}
+        }
+        return A;
+      },
+      `Invalid limit for @Budget('session') on A.m: unknown dimension "dollars"; expected tokens, usd or requests.`,
+    ],
+    [
+      () => {
+        class A {
+          @Budget('session', 100, { policy: 'stop' as never })
+          m() {}
+        }
+        return A;
+      },
+      `Invalid policy "stop" for @Budget('session') on A.m: expected one of 'hard-stop', 'degrade', 'notify'.`,
+    ],
+    [
+      () => {
+        class A {
+          @Budget('session', 100, { thresholds: [0, 0.5] })
+          m() {}
+        }
+        return A;
+      },
+      `Invalid threshold 0 for @Budget('session') on A.m: each threshold must be a number in (0, 1].`,
+    ],
+    [
+      () => {
+        class A {
+          @Budget('session', 100, { window: '1 hour' as never })
+          m() {}
+        }
+        return A;
+      },
+      `Invalid window of @Budget('session') on A.m: "1 hour". Expected a positive number of milliseconds or a string such as '500ms', '30s', '1m', '1h' or '1d'.`,
+    ],
+    [
+      () => {
+        class A {
+          @Budget('my session', 100)
+          m() {}
+        }
+        return A;
+      },
+      `@Budget('my session') on A.m: scope "my session" is invalid: expected 1-64 letters, digits, '_', '.' or '-'.`,
+    ],
+    [
+      () => {
+        class A {
+          @Budget('session', 100, { policy: 'hard-stop', fallbackModel: 'mini' })
+          m() {}
+        }
+        return A;
+      },
+      `fallbackModel of @Budget('session') on A.m only apply to policy 'degrade', but its policy is 'hard-stop'.`,
+    ],
+    [
+      () => {
+        class A {
+          @Budget('session', 100)
+          @Budget('session', 200)
+          m() {}
+        }
+        return A;
+      },
+      `@Budget('session') on A.m: scope "session" is declared twice; one budget per scope and method.`,
+    ],
+    [
+      () => {
+        class A {
+          @Budget('session', 100)
+          static m() {}
+        }
+        return A;
+      },
+      `@Budget('session') on A.m: @Budget goes on a class or an instance method, not on a static method, getter or property.`,
+    ],
+    [
+      () => {
+        class A {
+          @Budget('session', 100)
+          get m() {
+            return 1;
+          }
+        }
+        return A;
+      },
+      `@Budget('session') on A.m: @Budget goes on a class or an instance method, not on a static method, getter or property.`,
+    ],
+    [
+      () => {
+        @Budget('session', 0)
+        class A {}
+        return A;
+      },
+      `Invalid limit 0 for @Budget('session') on A: expected a positive finite number of tokens, or an object with any of tokens, usd, requests.`,
+    ],
+  ])('rejects bad @Budget arguments when the class is defined (%#)', (fn, message) => {
+    expect(define(fn)).toBe(message);
+  });
+});

@@ -1,0 +1,132 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+
+/** The Redis the tests use. */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/**
+ * Whether Redis answers. Off CI an unreachable Redis skips the suites with a printed reason;
+ * under CI=true it fails them, so a broken CI Redis cannot pass silently.
+ */
+export async function redisAvailable(suite: string): Promise<boolean> {
+  const probe = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null, connectTimeout: 2_000, maxRetriesPerRequest: 0 });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    await probe.ping();
+    return true;
+  } catch (error) {
+    const reason = `Redis at ${REDIS_URL} is unreachable (${(error as Error).message})`;
+    if (process.env.CI === 'true') throw new Error(`${reason}; CI=true requires it for ${suite}.`);
+    console.warn(`Skipping ${suite}: ${reason}. Set REDIS_URL or start redis-server to run it.`);
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** A key prefix unique to this test run, so runs sharing one Redis never see each other's keys. */
+export function uniquePrefix(name: string): string {
+  return `tokencap-test:${name}:${randomUUID().slice(0, 8)}:`;
+}
+
+/** Deletes every key under `prefix`. */
+export async function deleteByPrefix(client: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await client.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+/** Every key under `prefix`. */
+export async function keysByPrefix(client: Redis, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== '0');
+  return out.sort();
+}
+
+/** A TCP port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** A throwaway redis-server (no persistence) on `port`, for tests that kill and restart Redis. */
+export class RedisServerProcess {
+  private child: ChildProcess | undefined;
+
+  constructor(
+    readonly port: number,
+    readonly binary = process.env.REDIS_SERVER_BIN ?? 'redis-server',
+  ) {}
+
+  /** Starts the server and resolves once it answers PING. */
+  async start(): Promise<void> {
+    this.child = spawn(this.binary, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    const child = this.child;
+    const failed = new Promise<never>((_, reject) => child.once('error', reject));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const probe = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      probe.on('error', () => undefined);
+      try {
+        await Promise.race([probe.connect().then(() => probe.ping()), failed]);
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        probe.disconnect();
+      }
+    }
+  }
+
+  /** Freezes the server (SIGSTOP): connections stay open but nothing is answered, as on a hung host. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Thaws a paused server; it then runs every command that reached it meanwhile. */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
+  /** Kills the server at once (SIGKILL: a crash, not a shutdown) and waits for it to exit. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+}
+
+/** Whether a redis-server binary can be started (the outage test needs its own server). */
+export async function redisServerBinaryAvailable(binary = process.env.REDIS_SERVER_BIN ?? 'redis-server'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(binary, ['--version'], { stdio: 'ignore' });
+    child.once('error', () => resolve(false));
+    child.once('exit', (code) => resolve(code === 0));
+  });
+}

@@ -1,0 +1,98 @@
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import { budget, MESSAGES, MODEL, promptOf, usageEvents, useHarness } from './openai.fixture.js';
+
+describe('wrapOpenAI: failed calls', () => {
+  const h = useHarness({ replyTokens: 25 });
+
+  it('releases the reservation on a provider 500', async () => {
+    const b = budget(10_000);
+    const client = h.client();
+    h.server.fail({ kind: 'error', status: 500, message: 'boom' });
+    const error = await h
+      .within(b, () => client.chat.completions.create({ model: MODEL, messages: MESSAGES }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(await h.tokens(b)).toEqual({ used: 0, reserved: 0 });
+    expect(h.server.tally.totalTokens).toBe(0);
+    expect(usageEvents(h.events, b)).toEqual([]);
+  });
+
+  it('releases the reservation on a 429 of a stream', async () => {
+    const b = budget(10_000);
+    const client = h.client();
+    h.server.fail({ kind: 'error', status: 429 });
+    const error = await h
+      .within(b, () => client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(await h.tokens(b)).toEqual({ used: 0, reserved: 0 });
+  });
+
+  it('releases the reservation on a timeout', async () => {
+    const b = budget(10_000);
+    const client = h.client({}, { timeout: 50 });
+    h.server.fail({ kind: 'delay', ms: 1_000 });
+    const error = await h
+      .within(b, () => client.chat.completions.create({ model: MODEL, messages: MESSAGES }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
+    expect(await h.tokens(b)).toEqual({ used: 0, reserved: 0 });
+  });
+
+  it('releases the reservation when the connection drops before a response', async () => {
+    const b = budget(10_000);
+    const client = h.client();
+    h.server.fail({ kind: 'cut-stream', afterChunks: 0 });
+    const error = await h
+      .within(b, () => client.chat.completions.create({ model: MODEL, messages: MESSAGES }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
+    expect(await h.tokens(b)).toEqual({ used: 0, reserved: 0 });
+  });
+
+  it('releases the reservation when the caller aborts before a response', async () => {
+    const b = budget(10_000);
+    const client = h.client();
+    h.server.fail({ kind: 'delay', ms: 1_000 });
+    const controller = new AbortController();
+    const promise = h.within(b, () =>
+      client.chat.completions.create({ model: MODEL, messages: MESSAGES }, { signal: controller.signal }),
+    );
+    setTimeout(() => controller.abort(), 20);
+    await expect(promise).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
+    expect(await h.tokens(b)).toEqual({ used: 0, reserved: 0 });
+  });
+
+  it('charges its own count when usage is missing', async () => {
+    const b = budget(10_000);
+    const client = h.client();
+    h.server.fail({ kind: 'omit-usage' });
+    const completion = await h.within(b, () =>
+      client.chat.completions.create({ model: MODEL, messages: MESSAGES }),
+    );
+    if (completion.usage) console.log('DEBUG', JSON.stringify(h.server.requests.map((r) => [r.seq, r.receivedAt, r.headers['x-stainless-retry-count']])), Date.now());
+    expect(completion.usage).toBeUndefined();
+    expect(await h.tokens(b)).toEqual({ used: promptOf() + 25, reserved: 0 });
+    expect(h.server.tally.totalTokens).toBe(promptOf() + 25);
+    expect(usageEvents(h.events, b)[0].details).toMatchObject({ source: 'estimate', outputTokens: 25 });
+  });
+
+  it('charges its own count when usage is malformed, never zero', async () => {
+    const b = budget(10_000);
+    const client = h.client();
+    h.server.fail({ kind: 'malformed-usage' });
+    await h.within(b, () => client.chat.completions.create({ model: MODEL, messages: MESSAGES }));
+    expect(await h.tokens(b)).toEqual({ used: promptOf() + 25, reserved: 0 });
+  });
+
+  it('commits what the provider reports, even above what was reserved', async () => {
+    const b = budget(10_000);
+    const client = h.client();
+    h.server.fail({ kind: 'over-report-usage', factor: 2 });
+    await h.within(b, () =>
+      client.chat.completions.create({ model: MODEL, messages: MESSAGES, max_completion_tokens: 25 }),
+    );
+    expect(await h.tokens(b)).toEqual({ used: 2 * (promptOf() + 25), reserved: 0 });
+  });
+});
