@@ -44,13 +44,6 @@ export function median(values: readonly number[]): number {
   return quantile(values, 0.5);
 }
 
-/** Runs `fn` and returns its duration in µs. */
-export async function timeAsync(fn: () => unknown): Promise<number> {
-  const start = performance.now();
-  await fn();
-  return (performance.now() - start) * 1000;
-}
-
 /** A function measured call by call; may be sync or async. */
 export type Call = () => unknown;
 
@@ -72,14 +65,20 @@ export interface AbResult {
   roundRatio: number[];
 }
 
-async function batchOf(fn: Call, n: number, out: number[] | undefined): Promise<number[]> {
+/** Times one call of `fn` in µs (awaiting it only if it returns a promise). */
+function timed(fn: Call): number | Promise<number> {
+  const start = performance.now();
+  const value = fn();
+  if (value instanceof Promise) return value.then(() => (performance.now() - start) * 1000);
+  return (performance.now() - start) * 1000;
+}
+
+/** A sample that measures itself: resolves with the µs of the part that counts. */
+export type Sample = () => number | Promise<number>;
+
+async function batchOf(sample: Sample, n: number, out: number[] | undefined): Promise<number[]> {
   const samples: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const start = performance.now();
-    const value = fn();
-    if (value instanceof Promise) await value;
-    samples.push((performance.now() - start) * 1000);
-  }
+  for (let i = 0; i < n; i++) samples.push(await sample());
   out?.push(...samples);
   return samples;
 }
@@ -87,24 +86,59 @@ async function batchOf(fn: Call, n: number, out: number[] | undefined): Promise<
 const sum = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0);
 
 /** Measures `a` (baseline) and `b` call by call in alternating order, after a warm-up of both. */
-export async function abTest(a: Call, b: Call, options: AbOptions): Promise<AbResult> {
-  await batchOf(a, options.warmup, undefined);
-  await batchOf(b, options.warmup, undefined);
-  const result: AbResult = { a: [], b: [], roundDelta: [], roundRatio: [] };
+export function abTest(a: Call, b: Call, options: AbOptions): Promise<AbResult> {
+  return abSamples(
+    () => timed(a),
+    () => timed(b),
+    options,
+  );
+}
+
+/** Like {@link abTest} for samples that time themselves (e.g. only the last turn of a loop). */
+export async function abSamples(a: Sample, b: Sample, options: AbOptions): Promise<AbResult> {
+  const r = await compareSamples({ a, b }, options);
+  return { a: r.samples.a, b: r.samples.b, ...pairRounds(r, 'a', 'b') };
+}
+
+/** Per-variant samples, and each round's samples per variant. */
+export interface Comparison<K extends string> {
+  samples: Record<K, number[]>;
+  rounds: Record<K, number[]>[];
+}
+
+/**
+ * Measures several variants in interleaved rounds (the order rotates every round): after a
+ * warm-up of each, every round runs `batch` samples of each variant.
+ */
+export async function compareSamples<K extends string>(
+  variants: Record<K, Sample>,
+  options: AbOptions,
+): Promise<Comparison<K>> {
+  const names = Object.keys(variants) as K[];
+  const empty = () => Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
+  for (const name of names) await batchOf(variants[name], options.warmup, undefined);
+  const result: Comparison<K> = { samples: empty(), rounds: [] };
   for (let round = 0; round < options.rounds; round++) {
-    let sa: number[];
-    let sb: number[];
-    if (round % 2 === 0) {
-      sa = await batchOf(a, options.batch, result.a);
-      sb = await batchOf(b, options.batch, result.b);
-    } else {
-      sb = await batchOf(b, options.batch, result.b);
-      sa = await batchOf(a, options.batch, result.a);
+    const perRound = empty();
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + round) % names.length];
+      perRound[name] = await batchOf(variants[name], options.batch, result.samples[name]);
     }
-    result.roundDelta.push(median(sb) - median(sa));
-    result.roundRatio.push(sum(sa) / sum(sb));
+    result.rounds.push(perRound);
   }
   return result;
+}
+
+/** Per-round median differences and throughput ratios of `b` against `a`. */
+export function pairRounds<K extends string>(
+  r: Comparison<K>,
+  a: K,
+  b: K,
+): { roundDelta: number[]; roundRatio: number[] } {
+  return {
+    roundDelta: r.rounds.map((round) => median(round[b]) - median(round[a])),
+    roundRatio: r.rounds.map((round) => sum(round[a]) / sum(round[b])),
+  };
 }
 
 /** The figures reported for an A/B pair. */

@@ -1,11 +1,10 @@
-import 'reflect-metadata';
-import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { startSample } from './bootstrap.js';
 
-@Module({})
-class AppModule {}
-
-const app = await NestFactory.create(AppModule, { logger: false });
-await app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
-console.log(`listening on ${await app.getUrl()}`);
-await app.close();
+const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  console.error(`Invalid PORT ${JSON.stringify(process.env.PORT)}: expected a whole number from 0 to 65535.`);
+  process.exit(1);
+}
+const sample = await startSample({ port, host: process.env.HOST });
+process.once('SIGINT', () => void sample.close());
+process.once('SIGTERM', () => void sample.close());

@@ -27,8 +27,8 @@ const MERGE_CACHE_ENTRIES = 1_000;
 // with no allow-list none of them can become a special token either.
 const AS_PLAIN_TEXT = { disallowedSpecial: new Set<string>() } as const;
 
-// Rank tables are immutable and cost ~100 MB and ~170 ms each to build, so every counter in
-// the process shares one instance per encoding.
+// Rank tables are immutable and cost 0.2–0.8 s and ~15 MB of heap (o200k) to build, so every
+// counter in the process shares one instance per encoding.
 const loaded = new Map<EncodingName, TokenEncoder>();
 
 /** Returns the process-wide gpt-tokenizer encoder for `encoding`, building it on first call. */

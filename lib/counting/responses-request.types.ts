@@ -13,7 +13,7 @@ export interface ResponsesTool {
   readonly type: string;
   readonly name?: string;
   readonly description?: string | null;
-  readonly parameters?: { readonly [key: string]: unknown } | null;
+  readonly parameters?: unknown;
 }
 
 /** What {@link countResponsesInput} needs from a Responses request. */

@@ -2,7 +2,11 @@
 // so `ioredis` is never loaded otherwise (lib/index.ts must not import this file).
 
 export type { HashTagMode } from './ledger-key.builder.js';
-export { RedisEventRelay, type RedisEventRelayOptions, type RelayedEventType } from './redis-event.relay.js';
+export {
+  RedisEventRelay,
+  type RedisEventRelayOptions,
+  type RelayedEventType,
+} from './redis-event.relay.js';
 export { RedisLedgerStore, type RedisLedgerStoreOptions } from './redis-ledger.store.js';
 export { RedisStoreError, type RedisStoreErrorReason } from './redis-store.error.js';
 export type { RedisClient } from './script.runner.js';

@@ -34,7 +34,12 @@ export class LedgerKeyBuilder {
     readonly mode: HashTagMode,
     readonly maxKeyBytes: number,
   ) {
-    if (typeof prefix !== 'string' || prefix.length > 64 || /[{}]/.test(prefix) || UNSAFE.test(prefix)) {
+    if (
+      typeof prefix !== 'string' ||
+      prefix.length > 64 ||
+      /[{}]/.test(prefix) ||
+      UNSAFE.test(prefix)
+    ) {
       throw new TokencapConfigError(
         `Invalid prefix ${JSON.stringify(prefix)} of RedisLedgerStore: expected up to 64 characters without braces, ` +
           `whitespace or control characters (the store places the Cluster hash tag itself; see the hashTag option).`,
@@ -57,7 +62,8 @@ export class LedgerKeyBuilder {
     let keys = this.cache.get(budget);
     if (!keys) {
       const id = `${this.safeKey(budget.scope)}:${this.safeKey(budget.key)}`;
-      const base = this.mode === 'per-budget' ? `${this.prefix}{${id}}` : `${this.prefix}{all}:${id}`;
+      const base =
+        this.mode === 'per-budget' ? `${this.prefix}{${id}}` : `${this.prefix}{all}:${id}`;
       keys = { ledger: `${base}:l`, reservations: `${base}:z` };
       this.cache.set(budget, keys);
     }
@@ -66,7 +72,8 @@ export class LedgerKeyBuilder {
 
   /** The budget key as written in Redis: itself when short and plain, else `~` + its SHA-256. */
   safeKey(key: string): string {
-    if (Buffer.byteLength(key) <= this.maxKeyBytes && !UNSAFE.test(key) && !key.startsWith('~')) return key;
+    if (Buffer.byteLength(key) <= this.maxKeyBytes && !UNSAFE.test(key) && !key.startsWith('~'))
+      return key;
     return `~${createHash('sha256').update(key).digest('base64url')}`;
   }
 }

@@ -43,7 +43,13 @@ interface Envelope {
   event: TokencapEvent;
 }
 
-const ALL_TYPES: readonly RelayedEventType[] = ['threshold', 'exhausted', 'refused', 'usage', 'degraded'];
+const ALL_TYPES: readonly RelayedEventType[] = [
+  'threshold',
+  'exhausted',
+  'refused',
+  'usage',
+  'degraded',
+];
 
 /**
  * Relays a Ledger's events between replicas through Redis pub/sub: events of this replica are
@@ -74,7 +80,9 @@ export class RedisEventRelay {
 
   constructor(options: RedisEventRelayOptions) {
     if (!options || typeof options.publisher?.publish !== 'function') {
-      throw new TokencapConfigError('RedisEventRelay needs a `publisher`: an ioredis Redis or Cluster client.');
+      throw new TokencapConfigError(
+        'RedisEventRelay needs a `publisher`: an ioredis Redis or Cluster client.',
+      );
     }
     const types = options.types ?? ['threshold', 'exhausted'];
     for (const type of types) {
@@ -86,7 +94,9 @@ export class RedisEventRelay {
     }
     const channel = options.channel ?? 'tokencap:events';
     if (typeof channel !== 'string' || channel.length === 0) {
-      throw new TokencapConfigError(`Invalid channel ${JSON.stringify(channel)} of RedisEventRelay: expected a non-empty string.`);
+      throw new TokencapConfigError(
+        `Invalid channel ${JSON.stringify(channel)} of RedisEventRelay: expected a non-empty string.`,
+      );
     }
     if (options.subscriber && options.subscriber === options.publisher) {
       throw new TokencapConfigError(
@@ -107,7 +117,10 @@ export class RedisEventRelay {
    * don't make start-up depend on it).
    */
   attach(ledger: Ledger): Promise<void> {
-    if (this.ledger) throw new TokencapConfigError('A RedisEventRelay relays for one Ledger: create one relay per Ledger.');
+    if (this.ledger)
+      throw new TokencapConfigError(
+        'A RedisEventRelay relays for one Ledger: create one relay per Ledger.',
+      );
     if (this.closed) throw new TokencapConfigError('This RedisEventRelay is closed.');
     this.ledger = ledger;
     (this.subscriber as Listener).on('message', this.onMessage);
@@ -135,7 +148,8 @@ export class RedisEventRelay {
   private send(event: TokencapEvent): void {
     if (this.closed || this.remote.has(event) || !this.types.has(event.type)) return;
     // While the publisher is not connected, events are dropped rather than queued without bound.
-    if (this.publisher.status !== 'ready') return this.failed(`connection ${this.publisher.status}`);
+    if (this.publisher.status !== 'ready')
+      return this.failed(`connection ${this.publisher.status}`);
     const envelope: Envelope = { v: 1, origin: this.origin, event };
     this.publisher.publish(this.channel, JSON.stringify(envelope)).then(
       () => {
@@ -148,7 +162,9 @@ export class RedisEventRelay {
   private failed(message: string): void {
     if (this.failing) return;
     this.failing = true;
-    this.logger.warn(`Tokencap: events are not being relayed to other replicas (${message}) until Redis is back.`);
+    this.logger.warn(
+      `Tokencap: events are not being relayed to other replicas (${message}) until Redis is back.`,
+    );
   }
 
   private readonly onMessage = (channel: string, message: string): void => {
@@ -167,15 +183,29 @@ export class RedisEventRelay {
     } catch {
       return undefined;
     }
-    if (!envelope || envelope.v !== 1 || typeof envelope.origin !== 'string' || envelope.origin === this.origin) {
+    if (
+      !envelope ||
+      envelope.v !== 1 ||
+      typeof envelope.origin !== 'string' ||
+      envelope.origin === this.origin
+    ) {
       return undefined;
     }
     const event = envelope.event as Partial<TokencapEvent> | undefined;
-    if (!event || typeof event !== 'object' || typeof event.type !== 'string' || !this.types.has(event.type)) {
+    if (
+      !event ||
+      typeof event !== 'object' ||
+      typeof event.type !== 'string' ||
+      !this.types.has(event.type)
+    ) {
       return undefined;
     }
     const fields = event as { scope?: unknown; key?: unknown; at?: unknown };
-    if (typeof fields.scope !== 'string' || typeof fields.key !== 'string' || typeof fields.at !== 'number') {
+    if (
+      typeof fields.scope !== 'string' ||
+      typeof fields.key !== 'string' ||
+      typeof fields.at !== 'number'
+    ) {
       return undefined;
     }
     return event as TokencapEvent;

@@ -90,20 +90,39 @@ export class RedisLedgerStore implements LedgerStore {
     }
     const { client, url } = options;
     if ((client === undefined) === (url === undefined)) {
-      throw new TokencapConfigError('RedisLedgerStore needs exactly one of `client` (an ioredis client) or `url`.');
+      throw new TokencapConfigError(
+        'RedisLedgerStore needs exactly one of `client` (an ioredis client) or `url`.',
+      );
     }
-    if (client !== undefined && (typeof client !== 'object' || typeof client.evalsha !== 'function')) {
-      throw new TokencapConfigError('Invalid client of RedisLedgerStore: expected an ioredis Redis or Cluster client.');
+    if (
+      client !== undefined &&
+      (typeof client !== 'object' || typeof client.evalsha !== 'function')
+    ) {
+      throw new TokencapConfigError(
+        'Invalid client of RedisLedgerStore: expected an ioredis Redis or Cluster client.',
+      );
     }
     if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
-      throw new TokencapConfigError(`Invalid url ${JSON.stringify(url)} of RedisLedgerStore: expected redis:// or rediss://.`);
+      throw new TokencapConfigError(
+        `Invalid url ${JSON.stringify(url)} of RedisLedgerStore: expected redis:// or rediss://.`,
+      );
     }
     this.client = client ?? new Redis(url as string);
     this.owned = client === undefined;
-    const timeoutMs = parseDuration(options.commandTimeout ?? 500, 'commandTimeout of RedisLedgerStore');
-    const idleTtlMs = options.idleTtl === false ? 0 : parseDuration(options.idleTtl ?? '30d', 'idleTtl of RedisLedgerStore');
+    const timeoutMs = parseDuration(
+      options.commandTimeout ?? 500,
+      'commandTimeout of RedisLedgerStore',
+    );
+    const idleTtlMs =
+      options.idleTtl === false
+        ? 0
+        : parseDuration(options.idleTtl ?? '30d', 'idleTtl of RedisLedgerStore');
     const hashTag = options.hashTag ?? (this.client.isCluster ? 'single-slot' : 'per-budget');
-    this.keys = new LedgerKeyBuilder(options.prefix ?? 'tokencap:', hashTag, options.maxKeyLength ?? 128);
+    this.keys = new LedgerKeyBuilder(
+      options.prefix ?? 'tokencap:',
+      hashTag,
+      options.maxKeyLength ?? 128,
+    );
     this.encoder = new BudgetArgsEncoder(idleTtlMs);
     this.runner = new ScriptRunner(this.client, timeoutMs);
   }
@@ -125,7 +144,12 @@ export class RedisLedgerStore implements LedgerStore {
     if (reply[0] === 'ok' && reply.length === 4) {
       const units = toNumber(reply[2], script, reply);
       const amounts = amountsFor(input.base, input.perUnit ?? ONE_TOKEN, units);
-      return { ok: true, units, amounts, snapshots: toSnapshots(reply[3], budgets.length, script, reply) };
+      return {
+        ok: true,
+        units,
+        amounts,
+        snapshots: toSnapshots(reply[3], budgets.length, script, reply),
+      };
     }
     if (reply[0] === 'no' && reply.length === 5 + 2 * NDIM) {
       const index = toIndex(reply[2], budgets.length, script, reply);
@@ -141,9 +165,18 @@ export class RedisLedgerStore implements LedgerStore {
     const { budgets } = input;
     if (budgets.length === 0) return { snapshots: [], crossings: [], released: false };
     const script = SCRIPTS.commit;
-    const args = [input.reservationId, ...amountArgs(input.actual), ...this.encoder.encode(budgets, input.now)];
+    const args = [
+      input.reservationId,
+      ...amountArgs(input.actual),
+      ...this.encoder.encode(budgets, input.now),
+    ];
     const reply = await this.runner.run(script, this.keyList(budgets), args);
-    if (reply[0] !== 'ok' || reply.length !== 5 || !Array.isArray(reply[4]) || reply[4].length % 3 !== 0) {
+    if (
+      reply[0] !== 'ok' ||
+      reply.length !== 5 ||
+      !Array.isArray(reply[4]) ||
+      reply[4].length % 3 !== 0
+    ) {
       throw malformed(script, reply);
     }
     const released = toFlag(reply[2], script, reply);
@@ -177,7 +210,12 @@ export class RedisLedgerStore implements LedgerStore {
   async snapshot(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]> {
     if (budgets.length === 0) return [];
     const script = SCRIPTS.snapshot;
-    const reply = await this.runner.run(script, this.keyList(budgets), this.encoder.encode(budgets, now), false);
+    const reply = await this.runner.run(
+      script,
+      this.keyList(budgets),
+      this.encoder.encode(budgets, now),
+      false,
+    );
     if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
     return toSnapshots(reply[2], budgets.length, script, reply);
   }
@@ -213,7 +251,8 @@ function toNumber(value: unknown, script: LuaScript, reply: unknown): number {
 }
 
 function toIndex(value: unknown, size: number, script: LuaScript, reply: unknown): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < size) return value;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < size)
+    return value;
   throw malformed(script, reply);
 }
 
@@ -222,12 +261,20 @@ function toFlag(value: unknown, script: LuaScript, reply: unknown): boolean {
   throw malformed(script, reply);
 }
 
-function toSnapshots(value: unknown, count: number, script: LuaScript, reply: unknown): LedgerSnapshot[] {
+function toSnapshots(
+  value: unknown,
+  count: number,
+  script: LuaScript,
+  reply: unknown,
+): LedgerSnapshot[] {
   if (!Array.isArray(value) || value.length !== count * 2 * NDIM) throw malformed(script, reply);
   const out: LedgerSnapshot[] = [];
   for (let i = 0; i < count; i++) {
     const at = i * 2 * NDIM;
-    out.push({ used: toAmounts(value, at, script, reply), reserved: toAmounts(value, at + NDIM, script, reply) });
+    out.push({
+      used: toAmounts(value, at, script, reply),
+      reserved: toAmounts(value, at + NDIM, script, reply),
+    });
   }
   return out;
 }
@@ -241,4 +288,3 @@ function toAmounts(list: unknown[], at: number, script: LuaScript, reply: unknow
   }
   return out;
 }
-

@@ -9,7 +9,10 @@ const ONE_TOKEN: Amounts = { tokens: 1 };
 /** A finite number as a script argument (Lua parses it back to the same double). */
 export function numArg(value: number, what: string): string {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new RedisStoreError('invalid-input', `Invalid ${what} ${String(value)}: expected a finite number.`);
+    throw new RedisStoreError(
+      'invalid-input',
+      `Invalid ${what} ${String(value)}: expected a finite number.`,
+    );
   }
   return String(value);
 }
@@ -35,7 +38,11 @@ export class BudgetArgsEncoder {
     if (args) return args;
     const evictTtl = budget.ttlMs ?? (budget.windowMs === undefined ? this.idleTtlMs : 0);
     const policy = POLICY_CODE[budget.policy];
-    if (!policy) throw new RedisStoreError('invalid-input', `Budget "${budget.id}" has an unknown policy ${JSON.stringify(budget.policy)}.`);
+    if (!policy)
+      throw new RedisStoreError(
+        'invalid-input',
+        `Budget "${budget.id}" has an unknown policy ${JSON.stringify(budget.policy)}.`,
+      );
     const dims = Object.keys(budget.limits) as Dimension[];
     const list: string[] = [
       numArg(budget.windowMs ?? 0, 'window'),
@@ -69,7 +76,9 @@ export function reserveArgs(input: ReserveInput): string[] {
   const min = numArg(units.min, 'units.min');
   for (const dim of DIMENSIONS) {
     // decideReservation's `need`, which depends on no ledger.
-    out.push(numArg(Math.ceil((input.base[dim] ?? 0) + units.min * (perUnit[dim] ?? 0)), `need ${dim}`));
+    out.push(
+      numArg(Math.ceil((input.base[dim] ?? 0) + units.min * (perUnit[dim] ?? 0)), `need ${dim}`),
+    );
   }
   const max = units.max === Infinity ? 'inf' : numArg(units.max, 'units.max');
   out.push(min, max, numArg(units.ifUnbounded, 'units.ifUnbounded'));
@@ -83,6 +92,7 @@ export function amountArgs(amounts: Amounts): string[] {
 
 export function dimIndex(dim: Dimension): number {
   const index = DIMENSIONS.indexOf(dim);
-  if (index < 0) throw new RedisStoreError('invalid-input', `Unknown dimension ${JSON.stringify(dim)}.`);
+  if (index < 0)
+    throw new RedisStoreError('invalid-input', `Unknown dimension ${JSON.stringify(dim)}.`);
   return index;
 }

@@ -39,10 +39,18 @@ export class ScriptRunner {
    * Runs `script` and returns its reply past the status and server time (`[status, ...rest]`).
    * @param guard whether the script honours the deadline (the writing scripts do).
    */
-  async run(script: LuaScript, keys: readonly string[], args: readonly string[], guard = true): Promise<unknown[]> {
+  async run(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly string[],
+    guard = true,
+  ): Promise<unknown[]> {
     const status = this.client.status;
     if (status === 'reconnecting' || status === 'close' || status === 'end') {
-      throw new RedisStoreError('unavailable', `Redis is unreachable (connection ${status}); ${script.name} was not sent.`);
+      throw new RedisStoreError(
+        'unavailable',
+        `Redis is unreachable (connection ${status}); ${script.name} was not sent.`,
+      );
     }
     const started = monotonicNow();
     return withTimeout(
@@ -54,7 +62,10 @@ export class ScriptRunner {
           reply = await this.attempt(script, keys, args, guard);
         }
         if (reply[0] === 'late') {
-          throw new RedisStoreError('timeout', `Redis ran ${script.name} after its deadline, so it changed nothing.`);
+          throw new RedisStoreError(
+            'timeout',
+            `Redis ran ${script.name} after its deadline, so it changed nothing.`,
+          );
         }
         return reply;
       })(),
@@ -70,7 +81,8 @@ export class ScriptRunner {
     guard: boolean,
   ): Promise<unknown[]> {
     const sent = monotonicNow();
-    const deadline = guard && this.offset !== undefined ? Math.ceil(sent + this.offset + this.timeoutMs) : 0;
+    const deadline =
+      guard && this.offset !== undefined ? Math.ceil(sent + this.offset + this.timeoutMs) : 0;
     const argv = [String(deadline), ...args];
     let reply: unknown;
     try {
@@ -92,7 +104,11 @@ export class ScriptRunner {
     // ever makes deadlines later: an in-time command is never judged late. The smallest recent
     // sample is the closest; re-basing every 10 s follows clock drift.
     const sample = serverNow - sent;
-    if (this.offset === undefined || sample < this.offset || sent - this.offsetAt > OFFSET_REBASE_MS) {
+    if (
+      this.offset === undefined ||
+      sample < this.offset ||
+      sent - this.offsetAt > OFFSET_REBASE_MS
+    ) {
       this.offset = sample;
       this.offsetAt = sent;
     }
@@ -127,7 +143,10 @@ export function malformed(script: LuaScript, reply: unknown): RedisStoreError {
     shown = String(reply);
   }
   if (shown.length > 200) shown = `${shown.slice(0, 200)}…`;
-  return new RedisStoreError('malformed-reply', `Malformed reply from Redis ${script.name} script: ${shown}.`);
+  return new RedisStoreError(
+    'malformed-reply',
+    `Malformed reply from Redis ${script.name} script: ${shown}.`,
+  );
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

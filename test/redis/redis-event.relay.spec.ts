@@ -33,7 +33,9 @@ async function replica(prefix: string, channel: string) {
 }
 
 const crossings = (events: TokencapEvent[]) =>
-  events.filter((e) => e.type === 'threshold' || e.type === 'exhausted').map((e) => (e.type === 'threshold' ? `${e.key}@${e.threshold}` : `${e.key}@limit`));
+  events
+    .filter((e) => e.type === 'threshold' || e.type === 'exhausted')
+    .map((e) => (e.type === 'threshold' ? `${e.key}@${e.threshold}` : `${e.key}@limit`));
 
 describe.skipIf(!available)('RedisEventRelay', () => {
   const prefix = uniquePrefix('relay');
@@ -84,12 +86,38 @@ describe.skipIf(!available)('RedisEventRelay', () => {
     const ledger = new Ledger();
     const seen: TokencapEvent[] = [];
     ledger.events$.subscribe((e) => seen.push(e));
-    const relay = new RedisEventRelay({ publisher: pub, subscriber: sub, channel, types: ['refused', 'usage'] });
+    const relay = new RedisEventRelay({
+      publisher: pub,
+      subscriber: sub,
+      channel,
+      types: ['refused', 'usage'],
+    });
     await relay.attach(ledger);
-    const usage = { type: 'usage', scope: 's', key: 'k', at: 1, dimension: 'tokens', limit: 1, used: 1, reserved: 0, remaining: 0, dimensions: {} };
+    const usage = {
+      type: 'usage',
+      scope: 's',
+      key: 'k',
+      at: 1,
+      dimension: 'tokens',
+      limit: 1,
+      used: 1,
+      reserved: 0,
+      remaining: 0,
+      dimensions: {},
+    };
     await pub.publish(channel, 'not json');
-    await pub.publish(channel, JSON.stringify({ v: 1, origin: 'other', event: { type: 'threshold', scope: 's', key: 'k', at: 1 } }));
-    await pub.publish(channel, JSON.stringify({ v: 1, origin: 'other', event: { type: 'usage', scope: 's' } }));
+    await pub.publish(
+      channel,
+      JSON.stringify({
+        v: 1,
+        origin: 'other',
+        event: { type: 'threshold', scope: 's', key: 'k', at: 1 },
+      }),
+    );
+    await pub.publish(
+      channel,
+      JSON.stringify({ v: 1, origin: 'other', event: { type: 'usage', scope: 's' } }),
+    );
     await pub.publish(channel, JSON.stringify({ v: 2, origin: 'other', event: usage }));
     await pub.publish(channel, JSON.stringify({ v: 1, origin: relay.origin, event: usage }));
     await pub.publish(channel, JSON.stringify({ v: 1, origin: 'other', event: usage }));
@@ -107,7 +135,11 @@ describe.skipIf(!available)('RedisEventRelay', () => {
   });
 
   it('refuses a subscriber that is the publisher, and unknown event types', () => {
-    expect(() => new RedisEventRelay({ publisher: a.client, subscriber: a.client })).toThrow(/its own connection/);
-    expect(() => new RedisEventRelay({ publisher: a.client, types: ['store-error' as never] })).toThrow(/Invalid event type/);
+    expect(() => new RedisEventRelay({ publisher: a.client, subscriber: a.client })).toThrow(
+      /its own connection/,
+    );
+    expect(
+      () => new RedisEventRelay({ publisher: a.client, types: ['store-error' as never] }),
+    ).toThrow(/Invalid event type/);
   });
 });

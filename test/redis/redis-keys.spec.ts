@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type BudgetDefinition, defineBudget } from '../../lib/core/budget.js';
 import { TokencapConfigError } from '../../lib/errors.js';
 import { RedisLedgerStore } from '../../lib/redis/index.js';
-import { REDIS_URL, deleteByPrefix, keysByPrefix, redisAvailable, uniquePrefix } from './support/redis-env.js';
+import {
+  REDIS_URL,
+  deleteByPrefix,
+  keysByPrefix,
+  redisAvailable,
+  uniquePrefix,
+} from './support/redis-env.js';
 
 const available = await redisAvailable('the Redis key and TTL tests');
 const T0 = Date.now();
@@ -34,9 +40,15 @@ describe.skipIf(!available)('RedisLedgerStore keys and TTLs', () => {
   it('lays keys out as <prefix>{<scope>:<key>}:l and :z, one hash slot per budget', () => {
     const store = new RedisLedgerStore({ client, prefix: 'tokencap:' });
     const b = defineBudget({ scope: 'session', key: 'abc', limit: 10 });
-    expect(store.keysOf(b)).toEqual({ ledger: 'tokencap:{session:abc}:l', reservations: 'tokencap:{session:abc}:z' });
+    expect(store.keysOf(b)).toEqual({
+      ledger: 'tokencap:{session:abc}:l',
+      reservations: 'tokencap:{session:abc}:z',
+    });
     const single = new RedisLedgerStore({ client, prefix: 'tokencap:', hashTag: 'single-slot' });
-    expect(single.keysOf(b)).toEqual({ ledger: 'tokencap:{all}:session:abc:l', reservations: 'tokencap:{all}:session:abc:z' });
+    expect(single.keysOf(b)).toEqual({
+      ledger: 'tokencap:{all}:session:abc:l',
+      reservations: 'tokencap:{all}:session:abc:z',
+    });
     expect(new RedisLedgerStore({ client }).keysOf(b).ledger).toBe('tokencap:{session:abc}:l');
   });
 
@@ -70,20 +82,34 @@ describe.skipIf(!available)('RedisLedgerStore keys and TTLs', () => {
     expect(await client.exists(ledger)).toBe(1);
     const almost = defineBudget({ scope: 'session', key: `${'u'.repeat(9_999)}v`, limit: 100 });
     expect(store.keysOf(almost).ledger).not.toBe(ledger);
-    expect(store.keysOf(defineBudget({ scope: 'session', key: 'u'.repeat(128), limit: 1 })).ledger).toContain('u'.repeat(128));
-    expect(store.keysOf(defineBudget({ scope: 'session', key: 'é'.repeat(65), limit: 1 })).ledger).toContain('session:~');
+    expect(
+      store.keysOf(defineBudget({ scope: 'session', key: 'u'.repeat(128), limit: 1 })).ledger,
+    ).toContain('u'.repeat(128));
+    expect(
+      store.keysOf(defineBudget({ scope: 'session', key: 'é'.repeat(65), limit: 1 })).ledger,
+    ).toContain('session:~');
     const tight = new RedisLedgerStore({ client, prefix, maxKeyLength: 16 });
-    expect(tight.keysOf(defineBudget({ scope: 'session', key: 'a'.repeat(17), limit: 1 })).ledger).toContain('session:~');
+    expect(
+      tight.keysOf(defineBudget({ scope: 'session', key: 'a'.repeat(17), limit: 1 })).ledger,
+    ).toContain('session:~');
   });
 
   it('rejects a prefix with braces and a hash tag mode it does not know, naming the option', () => {
-    expect(() => new RedisLedgerStore({ client, prefix: '{tokencap}:' })).toThrow(TokencapConfigError);
+    expect(() => new RedisLedgerStore({ client, prefix: '{tokencap}:' })).toThrow(
+      TokencapConfigError,
+    );
     expect(() => new RedisLedgerStore({ client, prefix: '{tokencap}:' })).toThrow(/Invalid prefix/);
-    expect(() => new RedisLedgerStore({ client, hashTag: 'per-key' as never })).toThrow(/Invalid hashTag/);
+    expect(() => new RedisLedgerStore({ client, hashTag: 'per-key' as never })).toThrow(
+      /Invalid hashTag/,
+    );
     expect(() => new RedisLedgerStore({} as never)).toThrow(/exactly one of `client`/);
-    expect(() => new RedisLedgerStore({ client, url: REDIS_URL })).toThrow(/exactly one of `client`/);
+    expect(() => new RedisLedgerStore({ client, url: REDIS_URL })).toThrow(
+      /exactly one of `client`/,
+    );
     expect(() => new RedisLedgerStore({ url: 'http://x' })).toThrow(/Invalid url/);
-    expect(() => new RedisLedgerStore({ client, commandTimeout: '1 sec' as never })).toThrow(/commandTimeout of RedisLedgerStore/);
+    expect(() => new RedisLedgerStore({ client, commandTimeout: '1 sec' as never })).toThrow(
+      /commandTimeout of RedisLedgerStore/,
+    );
   });
 
   it('sets a TTL on every key it writes: window end, ttl, reservation expiry, or idleTtl', async () => {
@@ -93,17 +119,26 @@ describe.skipIf(!available)('RedisLedgerStore keys and TTLs', () => {
     const idle = budget({ ttl: '10m' });
     const lifetime = budget();
     const all = [windowed, idle, lifetime];
-    const r = await store.reserve({ reservationId: 'held', budgets: all, base: { tokens: 5 }, now: T0, expiresAt: T0 + 15 * 60_000 });
+    const r = await store.reserve({
+      reservationId: 'held',
+      budgets: all,
+      base: { tokens: 5 },
+      now: T0,
+      expiresAt: T0 + 15 * 60_000,
+    });
     expect(r.ok).toBe(true);
     await store.commit({ reservationId: 'other', budgets: all, actual: { tokens: 9 }, now: T0 });
     const keys = await keysByPrefix(client, p);
     expect(keys).toHaveLength(6);
     for (const key of keys) expect(await client.pttl(key), key).toBeGreaterThan(0);
 
-    const pttl = (b: typeof windowed, which: 'ledger' | 'reservations') => client.pttl(store.keysOf(b)[which]);
+    const pttl = (b: typeof windowed, which: 'ledger' | 'reservations') =>
+      client.pttl(store.keysOf(b)[which]);
     const windowEnd = T0 - (T0 % 3_600_000) + 3_600_000;
     // Held reservations keep a ledger past its window or ttl, until they lapse.
-    expect(await pttl(windowed, 'ledger')).toBeGreaterThan(Math.max(windowEnd, T0 + 15 * 60_000) - T0 + GRACE - 5_000);
+    expect(await pttl(windowed, 'ledger')).toBeGreaterThan(
+      Math.max(windowEnd, T0 + 15 * 60_000) - T0 + GRACE - 5_000,
+    );
     expect(await pttl(windowed, 'reservations')).toBeLessThanOrEqual(15 * 60_000 + GRACE);
     expect(await pttl(idle, 'ledger')).toBeLessThanOrEqual(15 * 60_000 + GRACE);
     expect(await pttl(lifetime, 'ledger')).toBeGreaterThan(29 * 86_400_000);
@@ -114,7 +149,8 @@ describe.skipIf(!available)('RedisLedgerStore keys and TTLs', () => {
     expect(await pttl(idle, 'ledger')).toBeLessThanOrEqual(10 * 60_000 + GRACE);
     expect(await pttl(idle, 'ledger')).toBeGreaterThan(10 * 60_000);
     expect(await pttl(windowed, 'ledger')).toBeLessThanOrEqual(windowEnd - T0 + GRACE);
-    for (const key of await keysByPrefix(client, p)) expect(await client.pttl(key), key).toBeGreaterThan(0);
+    for (const key of await keysByPrefix(client, p))
+      expect(await client.pttl(key), key).toBeGreaterThan(0);
 
     const forever = new RedisLedgerStore({ client, prefix: p, idleTtl: false });
     const kept = budget();
@@ -127,9 +163,16 @@ describe.skipIf(!available)('RedisLedgerStore keys and TTLs', () => {
     const store = new RedisLedgerStore({ client, prefix: p });
     const b = budget({ ttl: '1m' });
     for (let i = 0; i < 50; i++) {
-      await store.reserve({ reservationId: `r${i}`, budgets: [b], base: { tokens: 1 }, now: T0, expiresAt: T0 + 60_000 });
+      await store.reserve({
+        reservationId: `r${i}`,
+        budgets: [b],
+        base: { tokens: 1 },
+        now: T0,
+        expiresAt: T0 + 60_000,
+      });
     }
-    for (let i = 0; i < 50; i++) await store.commit({ reservationId: `r${i}`, budgets: [b], actual: { tokens: 1 }, now: T0 });
+    for (let i = 0; i < 50; i++)
+      await store.commit({ reservationId: `r${i}`, budgets: [b], actual: { tokens: 1 }, now: T0 });
     expect(await keysByPrefix(client, p)).toEqual([store.keysOf(b).ledger]);
     expect(Object.keys(await client.hgetall(store.keysOf(b).ledger)).sort()).toEqual(['ev', 'u1']);
   });

@@ -27,7 +27,12 @@ describe.skipIf(!available)('RedisLedgerStore against real Redis', () => {
   });
 
   describeLedgerStoreContract('RedisLedgerStore (single-slot hash tag)', async () => {
-    const store = new RedisLedgerStore({ client, prefix: `${prefix}ss:`, hashTag: 'single-slot', commandTimeout: 10_000 });
+    const store = new RedisLedgerStore({
+      client,
+      prefix: `${prefix}ss:`,
+      hashTag: 'single-slot',
+      commandTimeout: 10_000,
+    });
     return { store, close: () => store.close() };
   });
 });

@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Amounts, type Budget, type BudgetDefinition, defineBudget } from '../../lib/core/budget.js';
+import {
+  type Amounts,
+  type Budget,
+  type BudgetDefinition,
+  defineBudget,
+} from '../../lib/core/budget.js';
 import type { LedgerStore, ReserveInput } from '../../lib/core/ledger-store.interface.js';
 import { MemoryLedgerStore } from '../../lib/core/memory-ledger.store.js';
 import { RedisLedgerStore } from '../../lib/redis/index.js';
@@ -14,20 +19,35 @@ const available = await redisAvailable('the Redis/memory equivalence check');
 const T0 = 1_700_006_400_000;
 
 type Op =
-  | { kind: 'reserve'; pick: number[]; base: Amounts; perUnit?: Amounts; units?: ReserveInput['units']; lifetime: number }
+  | {
+      kind: 'reserve';
+      pick: number[];
+      base: Amounts;
+      perUnit?: Amounts;
+      units?: ReserveInput['units'];
+      lifetime: number;
+    }
   | { kind: 'commit'; which: number; pick: number[]; actual: Amounts }
   | { kind: 'release'; which: number; pick: number[] }
   | { kind: 'snapshot'; pick: number[] }
   | { kind: 'advance'; ms: number };
 
 const budgetDef = fc.record({
-  policy: fc.constantFrom('hard-stop', 'degrade', 'notify', 'hard-stop') as fc.Arbitrary<BudgetDefinition['policy']>,
+  policy: fc.constantFrom('hard-stop', 'degrade', 'notify', 'hard-stop') as fc.Arbitrary<
+    BudgetDefinition['policy']
+  >,
   limit: fc.oneof(
     fc.integer({ min: 20, max: 2_000 }),
-    fc.record(
-      { tokens: fc.integer({ min: 20, max: 2_000 }), usd: fc.constantFrom(0.0005, 0.001, 0.01), requests: fc.integer({ min: 1, max: 6 }) },
-      { requiredKeys: [] },
-    ).filter((l) => Object.keys(l).length > 0),
+    fc
+      .record(
+        {
+          tokens: fc.integer({ min: 20, max: 2_000 }),
+          usd: fc.constantFrom(0.0005, 0.001, 0.01),
+          requests: fc.integer({ min: 1, max: 6 }),
+        },
+        { requiredKeys: [] },
+      )
+      .filter((l) => Object.keys(l).length > 0),
   ),
   thresholds: fc.subarray([0.5, 0.8, 0.9, 1]),
   maxReservation: fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }),
@@ -35,10 +55,16 @@ const budgetDef = fc.record({
   ttl: fc.option(fc.constantFrom('30s', '5s') as fc.Arbitrary<'30s' | '5s'>, { nil: undefined }),
 });
 
-const pick = fc.uniqueArray(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 3 }).map((a) => a.sort());
+const pick = fc
+  .uniqueArray(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 3 })
+  .map((a) => a.sort());
 const amounts = (max: number) =>
   fc.record(
-    { tokens: fc.integer({ min: 0, max }), usd: fc.integer({ min: 0, max: 400 }), requests: fc.constantFrom(0, 1) },
+    {
+      tokens: fc.integer({ min: 0, max }),
+      usd: fc.integer({ min: 0, max: 400 }),
+      requests: fc.constantFrom(0, 1),
+    },
     { requiredKeys: ['tokens'] },
   );
 const op: fc.Arbitrary<Op> = fc.oneof(
@@ -46,7 +72,15 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     kind: fc.constant('reserve' as const),
     pick,
     base: amounts(300),
-    perUnit: fc.option(fc.constantFrom<Amounts>({ tokens: 1 }, { tokens: 1, usd: 0.6 }, { usd: 2.5 }, { tokens: 2, requests: 0 }), { nil: undefined }),
+    perUnit: fc.option(
+      fc.constantFrom<Amounts>(
+        { tokens: 1 },
+        { tokens: 1, usd: 0.6 },
+        { usd: 2.5 },
+        { tokens: 2, requests: 0 },
+      ),
+      { nil: undefined },
+    ),
     units: fc.option(
       fc.record({
         min: fc.integer({ min: 0, max: 5 }),
@@ -60,7 +94,10 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('commit' as const), which: fc.nat(), pick, actual: amounts(400) }),
   fc.record({ kind: fc.constant('release' as const), which: fc.nat(), pick }),
   fc.record({ kind: fc.constant('snapshot' as const), pick }),
-  fc.record({ kind: fc.constant('advance' as const), ms: fc.constantFrom(1, 999, 4_000, 9_999, 31_000) }),
+  fc.record({
+    kind: fc.constant('advance' as const),
+    ms: fc.constantFrom(1, 999, 4_000, 9_999, 31_000),
+  }),
 );
 
 describe.skipIf(!available)('RedisLedgerStore matches MemoryLedgerStore', () => {
@@ -78,37 +115,53 @@ describe.skipIf(!available)('RedisLedgerStore matches MemoryLedgerStore', () => 
 
   it('gives the same outcome for every operation of random sequences', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(budgetDef, { minLength: 4, maxLength: 4 }), fc.array(op, { minLength: 5, maxLength: 40 }), async (defs, ops) => {
-        run++;
-        const budgets: Budget[] = defs.map((d, i) => defineBudget({ scope: `s${i}`, key: `run${run}`, ...d }));
-        const memory = new MemoryLedgerStore({ sweepInterval: false });
-        const redis = new RedisLedgerStore({ client, prefix, commandTimeout: 10_000 });
-        let now = T0;
-        const ids: string[] = [];
-        const both = async <T>(fn: (store: LedgerStore) => Promise<T>) => {
-          const [m, r] = [await fn(memory), await fn(redis)];
-          expect(r).toEqual(m);
-        };
-        for (const o of ops) {
-          const chosen = 'pick' in o ? o.pick.map((i) => budgets[i]) : [];
-          if (o.kind === 'advance') now += o.ms;
-          else if (o.kind === 'snapshot') await both((s) => s.snapshot(chosen, now));
-          else if (o.kind === 'reserve') {
-            const reservationId = `r${ids.length}`;
-            ids.push(reservationId);
-            const input = { reservationId, budgets: chosen, base: o.base, perUnit: o.perUnit, units: o.units, now, expiresAt: now + o.lifetime };
-            await both((s) => s.reserve(input));
-          } else if (o.kind === 'commit') {
-            const reservationId = ids.length ? ids[o.which % ids.length] : 'none';
-            await both((s) => s.commit({ reservationId, budgets: chosen, actual: o.actual, now }));
-          } else {
-            const reservationId = ids.length ? ids[o.which % ids.length] : 'none';
-            await both((s) => s.release({ reservationId, budgets: chosen, now }));
+      fc.asyncProperty(
+        fc.array(budgetDef, { minLength: 4, maxLength: 4 }),
+        fc.array(op, { minLength: 5, maxLength: 40 }),
+        async (defs, ops) => {
+          run++;
+          const budgets: Budget[] = defs.map((d, i) =>
+            defineBudget({ scope: `s${i}`, key: `run${run}`, ...d }),
+          );
+          const memory = new MemoryLedgerStore({ sweepInterval: false });
+          const redis = new RedisLedgerStore({ client, prefix, commandTimeout: 10_000 });
+          let now = T0;
+          const ids: string[] = [];
+          const both = async <T>(fn: (store: LedgerStore) => Promise<T>) => {
+            const [m, r] = [await fn(memory), await fn(redis)];
+            expect(r).toEqual(m);
+          };
+          for (const o of ops) {
+            const chosen = 'pick' in o ? o.pick.map((i) => budgets[i]) : [];
+            if (o.kind === 'advance') now += o.ms;
+            else if (o.kind === 'snapshot') await both((s) => s.snapshot(chosen, now));
+            else if (o.kind === 'reserve') {
+              const reservationId = `r${ids.length}`;
+              ids.push(reservationId);
+              const input = {
+                reservationId,
+                budgets: chosen,
+                base: o.base,
+                perUnit: o.perUnit,
+                units: o.units,
+                now,
+                expiresAt: now + o.lifetime,
+              };
+              await both((s) => s.reserve(input));
+            } else if (o.kind === 'commit') {
+              const reservationId = ids.length ? ids[o.which % ids.length] : 'none';
+              await both((s) =>
+                s.commit({ reservationId, budgets: chosen, actual: o.actual, now }),
+              );
+            } else {
+              const reservationId = ids.length ? ids[o.which % ids.length] : 'none';
+              await both((s) => s.release({ reservationId, budgets: chosen, now }));
+            }
           }
-        }
-        await both((s) => s.snapshot(budgets, now));
-        await memory.close();
-      }),
+          await both((s) => s.snapshot(budgets, now));
+          await memory.close();
+        },
+      ),
       { numRuns: Number(process.env.TOKENCAP_EQUIVALENCE_RUNS ?? 200) },
     );
   }, 120_000);

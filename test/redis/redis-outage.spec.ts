@@ -12,14 +12,17 @@ import { RedisServerProcess, freePort, redisServerBinaryAvailable } from './supp
 const binary = await redisServerBinaryAvailable();
 if (!binary) {
   const reason = 'the redis-server binary is not available (set REDIS_SERVER_BIN)';
-  if (process.env.CI === 'true') throw new Error(`Redis outage tests: ${reason}; CI=true requires it.`);
+  if (process.env.CI === 'true')
+    throw new Error(`Redis outage tests: ${reason}; CI=true requires it.`);
   console.warn(`Skipping the Redis outage tests: ${reason}.`);
 }
 
 const TIMEOUT = 500;
 const SLACK = 150; // timer and scheduling slack on a busy CI machine
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; result?: T; error?: unknown }> {
+async function timed<T>(
+  fn: () => Promise<T>,
+): Promise<{ ms: number; result?: T; error?: unknown }> {
   const start = performance.now();
   try {
     const result = await fn();
@@ -40,7 +43,11 @@ describe.skipIf(!binary)('RedisLedgerStore when Redis fails', () => {
     server = new RedisServerProcess(await freePort());
     await server.start();
     // A user's client: reconnects quickly, otherwise default options (offline queue on, resend on).
-    client = new Redis({ host: '127.0.0.1', port: server.port, retryStrategy: (times) => Math.min(times * 50, 300) });
+    client = new Redis({
+      host: '127.0.0.1',
+      port: server.port,
+      retryStrategy: (times) => Math.min(times * 50, 300),
+    });
     client.on('error', () => undefined);
     store = new RedisLedgerStore({ client, commandTimeout: TIMEOUT });
   });
@@ -73,7 +80,9 @@ describe.skipIf(!binary)('RedisLedgerStore when Redis fails', () => {
     for (let i = 0; i < 20; i++) during.push(await timed(() => call(closed)));
     const settled = await Promise.all(inFlight);
     const slowest = Math.max(...[...settled, ...during].map((t) => t.ms));
-    console.info(`[outage] fail-closed: slowest call after kill ${slowest.toFixed(1)} ms; median during outage ${median(during.map((t) => t.ms)).toFixed(2)} ms`);
+    console.info(
+      `[outage] fail-closed: slowest call after kill ${slowest.toFixed(1)} ms; median during outage ${median(during.map((t) => t.ms)).toFixed(2)} ms`,
+    );
     expect(slowest).toBeLessThan(TIMEOUT + SLACK);
     for (const t of during) {
       expect(t.error).toBeInstanceOf(StoreUnavailableError);
@@ -97,7 +106,10 @@ describe.skipIf(!binary)('RedisLedgerStore when Redis fails', () => {
     await vi.waitFor(() => expect(client.status).toBe('ready'), { timeout: 5_000, interval: 20 });
     await call(closed);
     const held = await open.reserve([session], { base: { tokens: 7 } });
-    expect((await store.snapshot([session], Date.now()))[0]).toEqual({ used: { tokens: 10 }, reserved: { tokens: 7 } });
+    expect((await store.snapshot([session], Date.now()))[0]).toEqual({
+      used: { tokens: 10 },
+      reserved: { tokens: 7 },
+    });
     await held.commit({ tokens: 7 });
     expect((await store.snapshot([session], Date.now()))[0].used).toEqual({ tokens: 17 });
     expect(openEvents.filter((e) => e.type === 'store-error')).toHaveLength(1);
@@ -107,14 +119,29 @@ describe.skipIf(!binary)('RedisLedgerStore when Redis fails', () => {
 
   it('times out on a hung Redis within commandTimeout, and the late commands change nothing when it wakes', async () => {
     const session = budget();
-    await store.commit({ reservationId: 'warm', budgets: [session], actual: { tokens: 1 }, now: Date.now() });
+    await store.commit({
+      reservationId: 'warm',
+      budgets: [session],
+      actual: { tokens: 1 },
+      now: Date.now(),
+    });
     server.pause();
     const now = Date.now();
     const reserve = await timed(() =>
-      store.reserve({ reservationId: 'late-r', budgets: [session], base: { tokens: 50 }, now, expiresAt: now + 600_000 }),
+      store.reserve({
+        reservationId: 'late-r',
+        budgets: [session],
+        base: { tokens: 50 },
+        now,
+        expiresAt: now + 600_000,
+      }),
     );
-    const commit = await timed(() => store.commit({ reservationId: 'late-c', budgets: [session], actual: { tokens: 30 }, now }));
-    console.info(`[outage] hung Redis: reserve failed after ${reserve.ms.toFixed(1)} ms, commit after ${commit.ms.toFixed(1)} ms`);
+    const commit = await timed(() =>
+      store.commit({ reservationId: 'late-c', budgets: [session], actual: { tokens: 30 }, now }),
+    );
+    console.info(
+      `[outage] hung Redis: reserve failed after ${reserve.ms.toFixed(1)} ms, commit after ${commit.ms.toFixed(1)} ms`,
+    );
     for (const t of [reserve, commit]) {
       expect(t.error).toMatchObject({ reason: 'timeout' });
       expect(t.ms).toBeGreaterThanOrEqual(TIMEOUT - 5);
@@ -123,12 +150,20 @@ describe.skipIf(!binary)('RedisLedgerStore when Redis fails', () => {
     await new Promise((r) => setTimeout(r, 100));
     server.resume();
     // Both commands reach Redis now, past their deadline: neither holds nor charges anything.
-    expect((await store.snapshot([session], Date.now()))[0]).toEqual({ used: { tokens: 1 }, reserved: {} });
+    expect((await store.snapshot([session], Date.now()))[0]).toEqual({
+      used: { tokens: 1 },
+      reserved: {},
+    });
   });
 
   it('drops commands resent after a restart instead of applying them late', async () => {
     const session = budget();
-    await store.commit({ reservationId: 'warm', budgets: [session], actual: { tokens: 1 }, now: Date.now() });
+    await store.commit({
+      reservationId: 'warm',
+      budgets: [session],
+      actual: { tokens: 1 },
+      now: Date.now(),
+    });
     await server.kill();
     // ioredis status is briefly 'connecting' between retries: such a call is queued, times out, and
     // is sent once Redis is back. Keep calling until one was queued rather than refused at once.
@@ -139,7 +174,13 @@ describe.skipIf(!binary)('RedisLedgerStore when Redis fails', () => {
         const now = Date.now();
         queued.push(
           store
-            .reserve({ reservationId: `q${queued.length}`, budgets: [session], base: { tokens: 40 }, now, expiresAt: now + 600_000 })
+            .reserve({
+              reservationId: `q${queued.length}`,
+              budgets: [session],
+              base: { tokens: 40 },
+              now,
+              expiresAt: now + 600_000,
+            })
             .catch((e: unknown) => e),
         );
       }

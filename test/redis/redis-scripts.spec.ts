@@ -27,7 +27,13 @@ describe.skipIf(!available)('RedisLedgerStore scripts', () => {
     const store = new RedisLedgerStore({ client, prefix });
     const budgets = [budget(), budget(), budget()];
     await store.snapshot(budgets, T0); // loads the scripts if this server has not seen them
-    await store.reserve({ reservationId: 'warm', budgets, base: { tokens: 1 }, now: T0, expiresAt: T0 + 1 });
+    await store.reserve({
+      reservationId: 'warm',
+      budgets,
+      base: { tokens: 1 },
+      now: T0,
+      expiresAt: T0 + 1,
+    });
     await store.commit({ reservationId: 'warm', budgets, actual: { tokens: 1 }, now: T0 });
     await store.release({ reservationId: 'warm', budgets, now: T0 });
     const sent = vi.spyOn(client, 'sendCommand');
@@ -37,9 +43,25 @@ describe.skipIf(!available)('RedisLedgerStore scripts', () => {
         await fn();
         return sent.mock.calls.map(([command]) => command.name);
       };
-      expect(await count(() => store.reserve({ reservationId: 'a', budgets, base: { tokens: 10 }, now: T0, expiresAt: T0 + 60_000 }))).toEqual(['evalsha']);
-      expect(await count(() => store.commit({ reservationId: 'a', budgets, actual: { tokens: 8 }, now: T0 }))).toEqual(['evalsha']);
-      expect(await count(() => store.release({ reservationId: 'a', budgets, now: T0 }))).toEqual(['evalsha']);
+      expect(
+        await count(() =>
+          store.reserve({
+            reservationId: 'a',
+            budgets,
+            base: { tokens: 10 },
+            now: T0,
+            expiresAt: T0 + 60_000,
+          }),
+        ),
+      ).toEqual(['evalsha']);
+      expect(
+        await count(() =>
+          store.commit({ reservationId: 'a', budgets, actual: { tokens: 8 }, now: T0 }),
+        ),
+      ).toEqual(['evalsha']);
+      expect(await count(() => store.release({ reservationId: 'a', budgets, now: T0 }))).toEqual([
+        'evalsha',
+      ]);
       expect(await count(() => store.snapshot(budgets, T0))).toEqual(['evalsha']);
     } finally {
       sent.mockRestore();
@@ -49,20 +71,43 @@ describe.skipIf(!available)('RedisLedgerStore scripts', () => {
   it('falls back to EVAL once after SCRIPT FLUSH, then runs EVALSHA again', async () => {
     const store = new RedisLedgerStore({ client, prefix });
     const b = budget(100);
-    await store.reserve({ reservationId: 'before', budgets: [b], base: { tokens: 10 }, now: T0, expiresAt: T0 + 60_000 });
+    await store.reserve({
+      reservationId: 'before',
+      budgets: [b],
+      base: { tokens: 10 },
+      now: T0,
+      expiresAt: T0 + 60_000,
+    });
     await client.script('FLUSH');
     const sent = vi.spyOn(client, 'sendCommand');
     try {
-      const r = await store.reserve({ reservationId: 'after', budgets: [b], base: { tokens: 20 }, now: T0, expiresAt: T0 + 60_000 });
+      const r = await store.reserve({
+        reservationId: 'after',
+        budgets: [b],
+        base: { tokens: 20 },
+        now: T0,
+        expiresAt: T0 + 60_000,
+      });
       expect(r).toMatchObject({ ok: true, snapshots: [{ used: {}, reserved: { tokens: 30 } }] });
       expect(sent.mock.calls.map(([c]) => c.name)).toEqual(['evalsha', 'eval']);
       sent.mockClear();
-      const c = await store.commit({ reservationId: 'after', budgets: [b], actual: { tokens: 5 }, now: T0 });
+      const c = await store.commit({
+        reservationId: 'after',
+        budgets: [b],
+        actual: { tokens: 5 },
+        now: T0,
+      });
       expect(c.snapshots).toEqual([{ used: { tokens: 5 }, reserved: { tokens: 10 } }]);
       // The commit script had not been loaded either; the reserve script is now cached.
       expect(sent.mock.calls.map(([x]) => x.name)).toEqual(['evalsha', 'eval']);
       sent.mockClear();
-      await store.reserve({ reservationId: 'again', budgets: [b], base: { tokens: 1 }, now: T0, expiresAt: T0 + 60_000 });
+      await store.reserve({
+        reservationId: 'again',
+        budgets: [b],
+        base: { tokens: 1 },
+        now: T0,
+        expiresAt: T0 + 60_000,
+      });
       expect(sent.mock.calls.map(([x]) => x.name)).toEqual(['evalsha']);
     } finally {
       sent.mockRestore();
@@ -87,33 +132,65 @@ describe.skipIf(!available)('RedisLedgerStore scripts', () => {
       ['maybe', '1700000000000'],
     ];
     for (const reply of cases) {
-      const fake = { status: 'ready', isCluster: false, evalsha: vi.fn(async () => reply), eval: vi.fn() };
+      const fake = {
+        status: 'ready',
+        isCluster: false,
+        evalsha: vi.fn(async () => reply),
+        eval: vi.fn(),
+      };
       const store = new RedisLedgerStore({ client: fake as never, prefix });
       const error = await store
-        .reserve({ reservationId: 'x', budgets: [b], base: { tokens: 1 }, now: T0, expiresAt: T0 + 1 })
-        .then(() => undefined, (e: unknown) => e);
+        .reserve({
+          reservationId: 'x',
+          budgets: [b],
+          base: { tokens: 1 },
+          now: T0,
+          expiresAt: T0 + 1,
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error, JSON.stringify(reply)).toBeInstanceOf(RedisStoreError);
       expect((error as RedisStoreError).reason).toBe('malformed-reply');
     }
     const commitFake = {
       status: 'ready',
       isCluster: false,
-      evalsha: vi.fn(async () => ['ok', '1700000000000', 1, ['0', '0', '0', '0', '0', '0'], [0, 0, 9]]),
+      evalsha: vi.fn(async () => [
+        'ok',
+        '1700000000000',
+        1,
+        ['0', '0', '0', '0', '0', '0'],
+        [0, 0, 9],
+      ]),
     };
     const store = new RedisLedgerStore({ client: commitFake as never, prefix });
-    await expect(store.commit({ reservationId: 'x', budgets: [b], actual: { tokens: 1 }, now: T0 })).rejects.toMatchObject({
+    await expect(
+      store.commit({ reservationId: 'x', budgets: [b], actual: { tokens: 1 }, now: T0 }),
+    ).rejects.toMatchObject({
       reason: 'malformed-reply',
       message: expect.stringContaining('Malformed reply from Redis commit script'),
     });
   });
 
   it('surfaces a malformed reply through the Ledger as a store error, not as an empty budget', async () => {
-    const fake = { status: 'ready', isCluster: false, evalsha: vi.fn(async () => ['ok', '1', '0', []]) };
+    const fake = {
+      status: 'ready',
+      isCluster: false,
+      evalsha: vi.fn(async () => ['ok', '1', '0', []]),
+    };
     const warn = vi.fn();
-    const ledger = new Ledger({ store: new RedisLedgerStore({ client: fake as never, prefix }), clock: () => T0, logger: { warn } });
+    const ledger = new Ledger({
+      store: new RedisLedgerStore({ client: fake as never, prefix }),
+      clock: () => T0,
+      logger: { warn },
+    });
     const events: string[] = [];
     ledger.events$.subscribe((e) => events.push(e.type));
-    await expect(ledger.reserve([budget()], { base: { tokens: 1 } })).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(ledger.reserve([budget()], { base: { tokens: 1 } })).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
     expect(events).toEqual(['store-error']);
     expect(warn).toHaveBeenCalledOnce();
   });
@@ -121,7 +198,13 @@ describe.skipIf(!available)('RedisLedgerStore scripts', () => {
   it('rejects a value it cannot encode instead of sending NaN to Redis', async () => {
     const store = new RedisLedgerStore({ client, prefix });
     await expect(
-      store.reserve({ reservationId: 'nan', budgets: [budget()], base: { tokens: Number.NaN }, now: T0, expiresAt: T0 + 1 }),
+      store.reserve({
+        reservationId: 'nan',
+        budgets: [budget()],
+        base: { tokens: Number.NaN },
+        now: T0,
+        expiresAt: T0 + 1,
+      }),
     ).rejects.toMatchObject({ reason: 'invalid-input' });
   });
 });

@@ -11,7 +11,12 @@ export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
  * under CI=true it fails them, so a broken CI Redis cannot pass silently.
  */
 export async function redisAvailable(suite: string): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null, connectTimeout: 2_000, maxRetriesPerRequest: 0 });
+  const probe = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    retryStrategy: () => null,
+    connectTimeout: 2_000,
+    maxRetriesPerRequest: 0,
+  });
   probe.on('error', () => undefined);
   try {
     await probe.connect();
@@ -19,7 +24,9 @@ export async function redisAvailable(suite: string): Promise<boolean> {
     return true;
   } catch (error) {
     const reason = `Redis at ${REDIS_URL} is unreachable (${(error as Error).message})`;
-    if (process.env.CI === 'true') throw new Error(`${reason}; CI=true requires it for ${suite}.`);
+    if (process.env.CI === 'true') {
+      throw new Error(`${reason}; CI=true requires it for ${suite}.`, { cause: error });
+    }
     console.warn(`Skipping ${suite}: ${reason}. Set REDIS_URL or start redis-server to run it.`);
     return false;
   } finally {
@@ -63,7 +70,11 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -79,14 +90,24 @@ export class RedisServerProcess {
 
   /** Starts the server and resolves once it answers PING. */
   async start(): Promise<void> {
-    this.child = spawn(this.binary, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
+    this.child = spawn(
+      this.binary,
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
     const child = this.child;
     const failed = new Promise<never>((_, reject) => child.once('error', reject));
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const probe = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      const probe = new Redis({
+        port: this.port,
+        host: '127.0.0.1',
+        lazyConnect: true,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+      });
       probe.on('error', () => undefined);
       try {
         await Promise.race([probe.connect().then(() => probe.ping()), failed]);
@@ -123,7 +144,9 @@ export class RedisServerProcess {
 }
 
 /** Whether a redis-server binary can be started (the outage test needs its own server). */
-export async function redisServerBinaryAvailable(binary = process.env.REDIS_SERVER_BIN ?? 'redis-server'): Promise<boolean> {
+export async function redisServerBinaryAvailable(
+  binary = process.env.REDIS_SERVER_BIN ?? 'redis-server',
+): Promise<boolean> {
   return new Promise((resolve) => {
     const child = spawn(binary, ['--version'], { stdio: 'ignore' });
     child.once('error', () => resolve(false));

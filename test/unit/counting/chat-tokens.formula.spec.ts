@@ -72,18 +72,16 @@ describe('countChatTokens beyond the cookbook examples', () => {
   });
 
   it('counts 0 for audio and file parts, whose cost the request does not spell out', () => {
-    const withAudio = countChatTokens({
-      model: MODEL,
-      messages: [
-        {
-          role: 'user',
-          content: [
-            { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } },
-            { type: 'file', file: { file_id: 'file-abc' } },
-          ] as ChatMessage['content'],
-        },
-      ],
-    });
+    const messages: ChatCompletionMessageParam[] = [
+      {
+        role: 'user',
+        content: [
+          { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } },
+          { type: 'file', file: { file_id: 'file-abc' } },
+        ],
+      },
+    ];
+    const withAudio = countChatTokens({ model: MODEL, messages });
     expect(withAudio).toBe(3 + 3 + t('user'));
   });
 

@@ -3,7 +3,13 @@ import { gptTokenizerEncoder } from '../../../lib/counting/gpt-tokenizer.encoder
 import { jsTiktokenEncoder } from '../../../lib/counting/js-tiktoken.encoder.js';
 import { countSplittingLongRuns, LONG_RUN_CHARS } from '../../../lib/counting/long-run.splitter.js';
 import { TokenCounter, type EncodingName } from '../../../lib/counting/index.js';
-import { CORPUS, randomBase64, randomCjk, randomText } from './token-corpus.fixture.js';
+import {
+  CORPUS,
+  randomBase64,
+  randomCjk,
+  randomText,
+  seededRandom,
+} from './token-corpus.fixture.js';
 
 const ENCODINGS: EncodingName[] = ['o200k_base', 'cl100k_base'];
 const MB = 1 << 20;
@@ -71,6 +77,48 @@ describe('countSplittingLongRuns', () => {
     countSplittingLongRuns(`start ${'a'.repeat(10_000)} end`, record);
     expect(pieces.join('')).toBe(`start ${'a'.repeat(10_000)} end`);
     expect(Math.max(...pieces.map((piece) => piece.length))).toBeLessThanOrEqual(LONG_RUN_CHARS);
+  });
+
+  it('cuts every run the pre-tokenizer classes would form, on random mixed-class text', () => {
+    // Reference: the same three classes as a (slow) regex, matched from each run's start.
+    const reference = new RegExp(
+      `(?<![\\p{L}\\p{M}])[\\p{L}\\p{M}]{${LONG_RUN_CHARS},}` +
+        `|(?<![^\\s\\p{L}\\p{N}])[^\\s\\p{L}\\p{N}]{${LONG_RUN_CHARS},}` +
+        `|(?<!\\s)\\s{${LONG_RUN_CHARS},}`,
+      'gu',
+    );
+    const alphabets = [
+      'abcXYZ',
+      'éüñ中文字',
+      '\u0301\u0308',
+      '!?-/',
+      ' \t\n\u3000',
+      '0123٣',
+      '😀🚀𝐀',
+    ];
+    for (let seed = 1; seed <= 300; seed++) {
+      const next = seededRandom(seed);
+      let text = '';
+      while (text.length < 2000) {
+        const alphabet = alphabets[Math.floor(next() * alphabets.length)];
+        text += randomText(alphabet, Math.floor(next() * 300), seed * 7 + text.length);
+      }
+      const pieces: Array<[number, number]> = [];
+      let offset = 0;
+      countSplittingLongRuns(text, (piece) => {
+        pieces.push([offset, offset + piece.length]);
+        offset += piece.length;
+        return 0;
+      });
+      expect(offset).toBe(text.length);
+      for (const match of text.matchAll(reference)) {
+        const runEnd = match.index + match[0].length;
+        for (const [start, end] of pieces) {
+          const overlap = Math.min(end, runEnd) - Math.max(start, match.index);
+          expect(overlap, `seed ${seed}`).toBeLessThanOrEqual(LONG_RUN_CHARS);
+        }
+      }
+    }
   });
 
   it('never cuts a surrogate pair in half', () => {

@@ -1,0 +1,17 @@
+/** The sample's budgets: a session gets 50,000 tokens, like the support agent in the article. */
+export const SESSION_LIMIT = 50_000;
+
+/** One research run may spend this much before its own `task` budget halts the loop. */
+export const RESEARCH_TASK_LIMIT = 21_000;
+
+/** The model the chat uses; the research agent uses the same one so costs are comparable. */
+export const CHAT_MODEL = 'gpt-4o-mini';
+
+/** Where the sample's OpenAI client points. */
+export interface OpenAIConnection {
+  apiKey: string;
+  /** Unset means the real API. */
+  baseURL?: string;
+  /** Shown in the first log line. */
+  description: string;
+}

@@ -1,0 +1,98 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { type SampleApp, startSample } from '../../../sample/bootstrap.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+if (!available) {
+  if (process.env.CI === 'true') throw new Error(`CI=true but no Chromium at ${CHROMIUM}: install Debian's chromium.`);
+  console.warn(`Skipping the sample page browser test: no Chromium at ${CHROMIUM} (apt-get install chromium).`);
+}
+
+describe.skipIf(!available)('sample page in headless Chromium', () => {
+  let sample: SampleApp;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    sample = await startSample({ port: 0, quiet: true, fake: true });
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    page = await browser.newPage();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await sample?.close();
+  });
+
+  const level = () => page.locator('#meter').getAttribute('data-level');
+  const percent = async () => Number(await page.locator('#meter').getAttribute('aria-valuenow'));
+
+  async function chatUntil(predicate: () => Promise<boolean>, max: number): Promise<number> {
+    for (let sent = 0; sent < max; sent++) {
+      if (await predicate()) return sent;
+      const before = await page.locator('.msg').count();
+      await page.locator('#message').fill(`question ${sent}`);
+      await page.locator('#send').click();
+      // A turn is done when its reply (or the refusal) is on the page.
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('.msg').length >= n + 2 || document.querySelector('#refusal')?.getAttribute('data-shown') === 'true',
+        before,
+      );
+    }
+    throw new Error(`condition not reached after ${max} messages`);
+  }
+
+  it('turns the meter amber at 80 %, red at 90 %, and shows the refusal at 100 %', async () => {
+    await page.goto(sample.url);
+    await expect.poll(level).toBe('ok');
+
+    // Two runaway research runs: each is halted by its own 21,000-token task budget.
+    for (let run = 1; run <= 2; run++) {
+      const before = await page.locator('.msg.bot').count();
+      await page.locator('#research').click();
+      await page.locator('.msg.bot').nth(before).waitFor();
+      expect(await page.locator('.msg.bot').nth(before).textContent()).toMatch(
+        /^Agent ran (\d+) turns, \d{5} tokens: halted by its 21,000-token task budget after \1 turns$/,
+      );
+    }
+    expect(await level()).toBe('ok');
+    await chatUntil(async () => (await level()) === 'amber', 60);
+    expect(await percent()).toBeGreaterThanOrEqual(80);
+    expect(await percent()).toBeLessThan(90);
+
+    await chatUntil(async () => (await level()) === 'red', 60);
+    expect(await percent()).toBeGreaterThanOrEqual(90);
+    const warnings = () => page.locator('.msg.event').allTextContents();
+    await expect.poll(warnings).toEqual(['Warning: 80 % of the session budget used', 'Warning: 90 % of the session budget used']);
+
+    const llmCallsBefore = sample.fake!.tally.requests;
+    const messages = await chatUntil(async () => (await page.locator('#refusal').getAttribute('data-shown')) === 'true', 60);
+    expect(messages).toBeGreaterThan(0);
+    expect(await page.locator('#refusal').textContent()).toMatch(
+      /^Refused \(HTTP 429 Budget Exceeded\): Budget "session" exceeded: the call needs \d+ tokens, \d+ of 50000 tokens remain\.$/,
+    );
+    await expect.poll(warnings).toEqual([
+      'Warning: 80 % of the session budget used',
+      'Warning: 90 % of the session budget used',
+      'Refused: the session budget refused a call',
+    ]);
+    expect(await level()).toBe('refused');
+    // The refused call never reached the provider: exactly one request fewer than messages sent.
+    expect(sample.fake!.tally.requests - llmCallsBefore).toBe(messages - 1);
+    const usage = await page.evaluate(async () => {
+      const session = sessionStorage.getItem('tokencap-session')!;
+      return (await fetch('/api/usage', { headers: { 'x-session-id': session } })).json();
+    });
+    expect(usage.used).toBeLessThanOrEqual(50_000);
+    expect(usage.used).toBe(sample.fake!.tally.totalTokens);
+
+    mkdirSync('test/e2e/__screenshots__', { recursive: true });
+    await page.screenshot({ path: 'test/e2e/__screenshots__/sample-refused.png', fullPage: true });
+  }, 120_000);
+});
