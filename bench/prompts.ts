@@ -3,7 +3,10 @@
 // for them: the figures are for prompts it has not seen, the expensive case. The agent loop is the
 // exception on purpose: earlier turns are resent as they are, as a real loop does.
 
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type OpenAI from 'openai';
+import { loadCorpora } from './corpus.js';
 
 export type ChatBody = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
 export type ChatMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;
@@ -11,35 +14,33 @@ export type ChatTool = OpenAI.Chat.Completions.ChatCompletionTool;
 
 export const MODEL = 'gpt-4o-mini';
 
-const SENTENCES = [
-  'The quarterly report shows steady growth in every region except the north-east.',
-  'Please summarise the attached meeting notes and list the decisions that were made.',
-  'Our customers mostly ask about delivery times, refunds and how to change an order.',
-  'The build failed because a dependency was upgraded without updating the lock file.',
-  'Write the reply in a friendly tone, and keep it under one hundred and fifty words.',
-  'The warehouse in Lyon ships about four thousand parcels on a normal weekday.',
-  'If the user asks for legal advice, suggest that they consult a qualified lawyer.',
-  'The new onboarding flow cut the time to first value from nine days to three.',
-  'Translate product names literally only when no official translation exists.',
-  'Each invoice lists the net amount, the VAT rate, the VAT amount and the total.',
-  'The API returns a cursor; pass it back to fetch the next page of results.',
-  'Latency in the payment service doubled after the database failover on Tuesday.',
-  'Group the feedback by theme and estimate how many customers mention each one.',
-  'The team agreed to ship the mobile release behind a feature flag next sprint.',
-  'When you are unsure about a date, ask a clarifying question instead of guessing.',
-  'Return the answer as a short bulleted list followed by a one-line recommendation.',
-  'The marketing budget for the spring campaign was raised by twelve percent.',
-  'Users on the free plan can create up to three projects and invite two people.',
-  'A background job retries failed webhooks with exponential backoff for a day.',
-  'The support macro for damaged goods asks for a photo and the order number.',
-];
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+// Real English, so the tokenizer does the work it does on real prompts: sentences from the
+// prose corpus (package READMEs). A handful of repeated sentences would let the tokenizer's own
+// merge cache answer most words and understate encoding time.
+let pool: string[] | undefined;
+function sentences(): string[] {
+  if (pool === undefined) {
+    const [prose] = loadCorpora(root, 400_000, 4096);
+    pool = prose.chunks
+      .join(' ')
+      .split(/(?<=[.!?])\s+/)
+      .filter((sentence) => sentence.length >= 40 && sentence.length <= 300);
+    if (pool.length < 100) throw new Error(`prompts: only ${pool.length} sentences in the prose corpus`);
+  }
+  return pool;
+}
 
 /** About `tokens` tokens of English, unique to `tag`. */
 export function text(tag: string, tokens: number, seed: number): string {
+  const all = sentences();
   const parts = [`[${tag}]`];
-  // The sentences average ~16 tokens.
-  for (let i = 0; i < Math.max(1, Math.round(tokens / 16)); i++) {
-    parts.push(SENTENCES[(seed * 7 + i * 3) % SENTENCES.length]);
+  let chars = 0;
+  // ~4.2 characters per token in English prose.
+  for (let i = (seed * 7919) % all.length; chars < tokens * 4.2; i = (i + 1) % all.length) {
+    parts.push(all[i]);
+    chars += all[i].length + 1;
   }
   return parts.join(' ');
 }
@@ -79,9 +80,9 @@ function tools(i: number): ChatTool[] {
 
 /** (b) About 1,000 prompt tokens: a system prompt, six turns and three tools. */
 export function largePrompt(i: number): ChatBody {
-  const messages: ChatMessage[] = [{ role: 'system', content: text(`system ${i}`, 150, i) }];
+  const messages: ChatMessage[] = [{ role: 'system', content: text(`system ${i}`, 120, i) }];
   for (let turn = 0; turn < 6; turn++) {
-    messages.push({ role: turn % 2 === 0 ? 'user' : 'assistant', content: text(`${i}.${turn}`, 105, i + turn) });
+    messages.push({ role: turn % 2 === 0 ? 'user' : 'assistant', content: text(`${i}.${turn}`, 85, i + turn) });
   }
   return { model: MODEL, messages, tools: tools(i) };
 }

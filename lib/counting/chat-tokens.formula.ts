@@ -24,6 +24,7 @@ const REPLY_PRIMING = 3;
  * entries count what is recognisable.
  */
 export function countChatPrompt(request: ChatTokenRequest, ctx: CountContext): number {
+  if (!isObject(request)) return REPLY_PRIMING;
   const messages: readonly unknown[] = Array.isArray(request.messages) ? request.messages : [];
   let total = REPLY_PRIMING;
   for (const message of messages) total += countMessage(message, ctx);
@@ -54,7 +55,8 @@ function countToolCall(call: unknown, ctx: CountContext): number {
     : isObject(call.custom)
       ? call.custom
       : undefined;
-  if (body !== undefined)
+  if (body !== undefined) {
     total += text(body.name, ctx) + text(body.arguments, ctx) + text(body.input, ctx);
+  }
   return total;
 }

@@ -18,8 +18,6 @@ export const LONG_RUN_CHARS = 128;
 // or above exact; on hostile input it over-counts by ~1% (random CJK) to ~12% ('aaaa…').
 const CUT_MARGIN = 2;
 
-const CLASS_BITS = [LETTER, SYMBOL, SPACE] as const;
-
 /**
  * Counts `text` with `count`, cutting every run of {@link LONG_RUN_CHARS} or more same-class
  * characters into chunks of at most that length, so that the cost is linear in `text.length`.
@@ -67,8 +65,13 @@ export function countSplittingLongRuns(text: string, count: (piece: string) => n
  */
 function findLongRuns(text: string): number[] {
   const found: Array<[start: number, end: number]> = [];
-  const starts = [0, 0, 0];
-  const lengths = [0, 0, 0];
+  // One counter per class, unrolled: this loop runs over every character of every prompt.
+  let letterStart = 0;
+  let letters = 0;
+  let symbolStart = 0;
+  let symbols = 0;
+  let spaceStart = 0;
+  let spaces = 0;
 
   for (let i = 0; i < text.length;) {
     let code = text.charCodeAt(i);
@@ -81,27 +84,37 @@ function findLongRuns(text: string): number[] {
       }
     }
     const classes = runClasses(code);
-    for (let c = 0; c < 3; c++) {
-      if (classes & CLASS_BITS[c]) {
-        if (lengths[c]++ === 0) starts[c] = i;
-      } else if (lengths[c] > 0) {
-        if (lengths[c] >= LONG_RUN_CHARS) found.push([starts[c], i]);
-        lengths[c] = 0;
-      }
+    if (classes & LETTER) {
+      if (letters++ === 0) letterStart = i;
+    } else if (letters > 0) {
+      if (letters >= LONG_RUN_CHARS) found.push([letterStart, i]);
+      letters = 0;
+    }
+    if (classes & SYMBOL) {
+      if (symbols++ === 0) symbolStart = i;
+    } else if (symbols > 0) {
+      if (symbols >= LONG_RUN_CHARS) found.push([symbolStart, i]);
+      symbols = 0;
+    }
+    if (classes & SPACE) {
+      if (spaces++ === 0) spaceStart = i;
+    } else if (spaces > 0) {
+      if (spaces >= LONG_RUN_CHARS) found.push([spaceStart, i]);
+      spaces = 0;
     }
     i += width;
   }
-  for (let c = 0; c < 3; c++) {
-    if (lengths[c] >= LONG_RUN_CHARS) found.push([starts[c], text.length]);
-  }
+  if (letters >= LONG_RUN_CHARS) found.push([letterStart, text.length]);
+  if (symbols >= LONG_RUN_CHARS) found.push([symbolStart, text.length]);
+  if (spaces >= LONG_RUN_CHARS) found.push([spaceStart, text.length]);
   if (found.length === 0) return [];
 
   found.sort((a, b) => a[0] - b[0]);
   const runs = [found[0][0], found[0][1]];
   for (let f = 1; f < found.length; f++) {
     const [start, end] = found[f];
-    if (start <= runs[runs.length - 1])
-      runs[runs.length - 1] = Math.max(runs[runs.length - 1], end);
+    const last = runs.length - 1;
+    if (start <= runs[last]) runs[last] = Math.max(runs[last], end);
     else runs.push(start, end);
   }
   return runs;

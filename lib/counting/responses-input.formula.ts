@@ -24,6 +24,7 @@ const REPLY_PRIMING = 3;
  * reconcile it with the `usage.input_tokens` the API reports.
  */
 export function countResponsesPrompt(request: ResponsesTokenRequest, ctx: CountContext): number {
+  if (!isObject(request)) return REPLY_PRIMING;
   let total = REPLY_PRIMING;
   if (typeof request.instructions === 'string') {
     total += TOKENS_PER_ITEM + ctx.text('developer') + ctx.text(request.instructions);
@@ -38,7 +39,9 @@ export function countResponsesPrompt(request: ResponsesTokenRequest, ctx: CountC
 
 function countItem(item: unknown, ctx: CountContext): number {
   if (!isObject(item)) return 0;
-  const type = item.type ?? 'message';
+  // `type` is optional on messages and nullable on item references (`{ id, type: null }`).
+  const type =
+    item.type ?? (item.role === undefined && item.id !== undefined ? 'item_reference' : 'message');
   switch (type) {
     case 'message':
       return TOKENS_PER_ITEM + text(item.role, ctx) + countContent(item.content, ctx);

@@ -56,7 +56,10 @@ export const chatCompletionsEndpoint: Endpoint = {
   prepareStream(body) {
     const options = record(body.stream_options);
     if (options?.include_usage === true) return { body, injected: false };
-    return { body: { ...body, stream_options: { ...options, include_usage: true } }, injected: true };
+    return {
+      body: { ...body, stream_options: { ...options, include_usage: true } },
+      injected: true,
+    };
   },
 
   reportedUsage(data) {
@@ -112,7 +115,11 @@ class ChatStreamObserver implements StreamObserver {
 }
 
 /** Text of a message or a delta: content, refusal, tool calls, and reasoning of compatible servers. */
-function addMessage(sink: OutputSink, channel: string, message: Record<string, unknown> | undefined) {
+function addMessage(
+  sink: OutputSink,
+  channel: string,
+  message: Record<string, unknown> | undefined,
+) {
   if (!message) return;
   for (const field of ['content', 'refusal', 'reasoning_content', 'reasoning']) {
     const text = message[field];

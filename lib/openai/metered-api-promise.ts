@@ -97,7 +97,12 @@ export function memo<T>(fn: () => Promise<T>): () => Promise<T> {
 // The SDK tags parsed objects with a non-enumerable `_request_id`; transforms keep the tag.
 function withRequestId<U>(value: U, props: unknown): U {
   const response = (props as { response?: Response } | undefined)?.response;
-  if (typeof value === 'object' && value !== null && response?.headers && !('_request_id' in value)) {
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    response?.headers &&
+    !('_request_id' in value)
+  ) {
     Object.defineProperty(value, '_request_id', {
       value: response.headers.get('x-request-id'),
       enumerable: false,

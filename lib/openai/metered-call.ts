@@ -4,7 +4,12 @@ import type { UsageDetails } from '../core/events.js';
 import { thresholdAmount } from '../core/ledger-rules.js';
 import type { Reservation } from '../core/reservation.js';
 import { BudgetExceededError, type BudgetExceededDetails } from '../errors.js';
-import type { ChatCapParameter, Endpoint, ReportedUsage, RequestBody } from './endpoint.interface.js';
+import type {
+  ChatCapParameter,
+  Endpoint,
+  ReportedUsage,
+  RequestBody,
+} from './endpoint.interface.js';
 import { memo, MeteredAPIPromise, type Parsed, type PromiseSource } from './metered-api-promise.js';
 import { meter, reservationShape } from './meter.js';
 import { OutputCounter } from './output.counter.js';
@@ -20,7 +25,10 @@ export interface ApiPromiseLike<T> extends PromiseLike<T> {
 export type RequestOptionsLike = { signal?: AbortSignal | null } & Record<string, unknown>;
 
 /** Calls the original `create` of the resource. */
-export type Invoke = (body: RequestBody, options: RequestOptionsLike | undefined) => ApiPromiseLike<unknown>;
+export type Invoke = (
+  body: RequestBody,
+  options: RequestOptionsLike | undefined,
+) => ApiPromiseLike<unknown>;
 
 /** Everything one metered call needs besides its arguments. */
 export interface CallSettings {
@@ -73,7 +81,11 @@ export function meteredCreate(
   };
   const promise = new MeteredAPIPromise(source);
   unread.register(promise, () => {
-    if (!read) void started.then((call) => call.abandon(), () => {});
+    if (!read)
+      void started.then(
+        (call) => call.abandon(),
+        () => {},
+      );
   });
   return promise;
 }
@@ -97,9 +109,14 @@ async function startCall(
 
   let reservation: Reservation;
   try {
-    reservation = await ledger.reserve(budgets, { base: shape.base, perUnit: shape.perUnit, units });
+    reservation = await ledger.reserve(budgets, {
+      base: shape.base,
+      perUnit: shape.perUnit,
+      units,
+    });
   } catch (error) {
-    const budget = error instanceof BudgetExceededError ? fallbackBudget(budgets, error) : undefined;
+    const budget =
+      error instanceof BudgetExceededError ? fallbackBudget(budgets, error) : undefined;
     if (!budget) throw error;
     return answerWithFallback(frame, budget, body, model);
   }
@@ -120,8 +137,10 @@ async function startCall(
       });
     }
     const limited = hardLimited(budgets, shape.perUnit);
-    const clamped = endpoint.producesOutput && limited && (cap === undefined || cap > reservation.units);
-    if (clamped) sent = endpoint.withOutputCap(sent, reservation.units, settings.chatOutputCapParameter);
+    const clamped =
+      endpoint.producesOutput && limited && (cap === undefined || cap > reservation.units);
+    if (clamped)
+      sent = endpoint.withOutputCap(sent, reservation.units, settings.chatOutputCapParameter);
 
     const stream = sent.stream === true;
     let injected = false;
@@ -131,7 +150,9 @@ async function startCall(
       ({ body: sent, injected } = endpoint.prepareStream(sent));
       // Lets the wrapper stop a stream whose raw body the caller reads through asResponse().
       abort = new AbortController();
-      const signal = options?.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+      const signal = options?.signal
+        ? AbortSignal.any([options.signal, abort.signal])
+        : abort.signal;
       requestOptions = { ...options, signal };
     }
     const plan: CallPlan = {
@@ -184,7 +205,9 @@ class LiveCall implements StartedCall {
     );
   }
 
-  readonly parse = memo(async (): Promise<Parsed<unknown>> => {
+  // Called once (meteredCreate memoises it). Not memoised here: a stream's cleanup reaches this
+  // call, and must not reach the metered stream through a cached result.
+  async parse(): Promise<Parsed<unknown>> {
     let parsed: Parsed<unknown>;
     try {
       parsed = await unwrap(this.real);
@@ -193,7 +216,7 @@ class LiveCall implements StartedCall {
       throw error;
     }
     return { data: await this.accept(parsed.data), props: parsed.props };
-  });
+  }
 
   response(): Promise<Response> {
     return this.real.asResponse();
@@ -266,7 +289,8 @@ class LiveCall implements StartedCall {
       model: reported?.model ?? this.plan.model,
       promptTokens: prompt,
       outputTokens: output,
-      source: reported?.prompt !== undefined && reported.output !== undefined ? 'provider' : 'estimate',
+      source:
+        reported?.prompt !== undefined && reported.output !== undefined ? 'provider' : 'estimate',
     };
     if (usage.cached !== undefined) details.cachedTokens = usage.cached;
     if (usage.reasoning !== undefined) details.reasoningTokens = usage.reasoning;
@@ -286,7 +310,8 @@ class LiveCall implements StartedCall {
       settle,
       stopped: async (reason) => {
         await settle();
-        const output = reason === 'overrun' ? counter.exact() : this.plan.units * this.plan.choices + 1;
+        const output =
+          reason === 'overrun' ? counter.exact() : this.plan.units * this.plan.choices + 1;
         return this.stopError(this.plan.prompt + output);
       },
     };
@@ -330,7 +355,9 @@ async function unwrap(real: ApiPromiseLike<unknown>): Promise<Parsed<unknown>> {
   return { data: await real, props: undefined };
 }
 
-function isSdkStream(data: unknown): data is AsyncIterable<unknown> & { controller: AbortController } {
+function isSdkStream(
+  data: unknown,
+): data is AsyncIterable<unknown> & { controller: AbortController } {
   return (
     typeof data === 'object' &&
     data !== null &&
@@ -342,7 +369,9 @@ function isSdkStream(data: unknown): data is AsyncIterable<unknown> & { controll
 /** Whether a hard-stop budget limits a dimension that output tokens cost. */
 function hardLimited(budgets: readonly Budget[], perUnit: Amounts): boolean {
   const dims = Object.keys(perUnit) as Dimension[];
-  return budgets.some((b) => b.policy === 'hard-stop' && dims.some((d) => b.limits[d] !== undefined));
+  return budgets.some(
+    (b) => b.policy === 'hard-stop' && dims.some((d) => b.limits[d] !== undefined),
+  );
 }
 
 /** Whether the reservation took all a hard-stop budget had left (so the budget set the cap). */
@@ -382,7 +411,8 @@ function degradeBudget(
 ): (Budget & { fallbackModel: string }) | undefined {
   for (let i = 0; i < budgets.length; i++) {
     const budget = budgets[i];
-    if (budget.policy !== 'degrade' || !budget.fallbackModel || budget.fallbackModel === model) continue;
+    if (budget.policy !== 'degrade' || !budget.fallbackModel || budget.fallbackModel === model)
+      continue;
     const degradeAt = budget.degradeAt ?? 0.9;
     const used = reservation.snapshots[i].used;
     const reached = (Object.keys(budget.limits) as Dimension[]).some(
@@ -394,7 +424,10 @@ function degradeBudget(
 }
 
 /** The `degrade` budget with a `fallback` that refused the call, if that is what refused it. */
-function fallbackBudget(budgets: readonly Budget[], error: BudgetExceededError): Budget | undefined {
+function fallbackBudget(
+  budgets: readonly Budget[],
+  error: BudgetExceededError,
+): Budget | undefined {
   const budget = budgets.find((b) => b.scope === error.scope && b.key === error.key);
   return budget?.policy === 'degrade' && budget.fallback ? budget : undefined;
 }

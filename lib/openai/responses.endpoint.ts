@@ -37,7 +37,10 @@ export const responsesEndpoint: Endpoint = {
   },
 
   withOutputCap(body, cap) {
-    return { ...body, max_output_tokens: Math.min(positiveCap(body.max_output_tokens) ?? Infinity, cap) };
+    return {
+      ...body,
+      max_output_tokens: Math.min(positiveCap(body.max_output_tokens) ?? Infinity, cap),
+    };
   },
 
   prepareStream(body) {
@@ -75,7 +78,10 @@ class ResponsesStreamObserver implements StreamObserver {
     const type = typeof event.type === 'string' ? event.type : '';
     // Every `*.delta` event carries generated text: output text, refusals, tool arguments, reasoning.
     if (type.endsWith('.delta') && type !== AUDIO_DELTA && typeof event.delta === 'string') {
-      sink.add(`${String(event.output_index ?? 0)}/${String(event.content_index ?? 0)}`, event.delta);
+      sink.add(
+        `${String(event.output_index ?? 0)}/${String(event.content_index ?? 0)}`,
+        event.delta,
+      );
     }
     const response = record(event.response);
     if (response && response.usage !== undefined && response.usage !== null) {

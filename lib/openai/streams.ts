@@ -27,8 +27,10 @@ type StreamConstructor<S> = new (
   client?: unknown,
 ) => S;
 
-// A stream the caller dropped without finishing is settled when it is garbage collected (at worst
-// the reservation lapses after the ledger's reservationTtl); the held cleanup never references it.
+// A stream the caller dropped before the end is settled (prompt + output received) and its
+// request aborted when it is garbage collected; at worst the reservation lapses after the
+// ledger's reservationTtl. Iterators keep their stream reachable, so a `for await` over a stream
+// nobody else holds is never cut short.
 const abandoned = new FinalizationRegistry<() => void>((cleanup) => cleanup());
 
 /**
@@ -38,36 +40,61 @@ const abandoned = new FinalizationRegistry<() => void>((cleanup) => cleanup());
  * iteration ends (done, `break`, error, abort) the reservation is settled before the loop exits.
  * `for await`, `tee()` and `toReadableStream()` all go through that iterator.
  */
-export function meterStream<S extends SdkStream<unknown>>(stream: S, metering: StreamMetering, client: unknown): S {
-  let claimed = false;
-  const iterator = (): AsyncIterator<unknown> => {
-    // A second iteration gets the SDK's own "consumed stream" error, and must not settle early.
-    if (claimed) return stream[Symbol.asyncIterator]();
-    claimed = true;
-    return iterate(stream, metering, () => abandoned.unregister(token));
-  };
+export function meterStream<S extends SdkStream<unknown>>(
+  stream: S,
+  metering: StreamMetering,
+  client: unknown,
+): S {
+  const token = {};
+  const owner: Owner = { stream: undefined };
   const Stream = stream.constructor as StreamConstructor<S>;
-  const metered = new Stream(iterator, stream.controller, client);
+  const metered = new Stream(
+    iteratorOf(stream, metering, owner, () => abandoned.unregister(token)),
+    stream.controller,
+    client,
+  );
+  owner.stream = metered;
   const requestId = (stream as { _request_id?: unknown })._request_id;
   if (requestId !== undefined) {
     Object.defineProperty(metered, '_request_id', { value: requestId, enumerable: false });
   }
-  const controller = stream.controller;
-  const token = {};
-  abandoned.register(
-    metered,
-    () => {
-      controller.abort();
-      void metering.settle();
-    },
-    token,
-  );
+  abandoned.register(metered, cleanupOf(stream.controller, metering), token);
   return metered;
 }
 
-async function* iterate(
-  stream: AsyncIterable<unknown>,
+/** Holds the metered stream for as long as one of its iterators is alive. */
+interface Owner {
+  stream: object | undefined;
+}
+
+// In its own function so the closure captures the controller and metering only: a cleanup that
+// reached the metered stream would keep it from ever being collected.
+function cleanupOf(controller: AbortController, metering: StreamMetering): () => void {
+  return () => {
+    controller.abort();
+    void metering.settle();
+  };
+}
+
+function iteratorOf(
+  stream: SdkStream<unknown>,
   metering: StreamMetering,
+  owner: Owner,
+  onSettled: () => void,
+): () => AsyncIterator<unknown> {
+  let claimed = false;
+  return () => {
+    // A second iteration gets the SDK's own "consumed stream" error, and must not settle early.
+    if (claimed) return stream[Symbol.asyncIterator]();
+    claimed = true;
+    return iterate(stream, metering, owner, onSettled);
+  };
+}
+
+async function* iterate(
+  stream: SdkStream<unknown>,
+  metering: StreamMetering,
+  owner: Owner,
   onSettled: () => void,
 ): AsyncGenerator<unknown> {
   const { observer, counter, outputLimit } = metering;
@@ -75,7 +102,7 @@ async function* iterate(
     for await (const item of stream) {
       const visible = observer.observe(item, counter);
       if (outputLimit !== undefined && counter.exceeds(outputLimit)) {
-        (stream as SdkStream<unknown>).controller.abort();
+        stream.controller.abort();
         throw await metering.stopped('overrun');
       }
       if (visible) yield item;
@@ -84,6 +111,7 @@ async function* iterate(
   } finally {
     await metering.settle();
     onSettled();
+    owner.stream = undefined;
   }
 }
 

@@ -59,7 +59,10 @@ type Create = ((body: RequestBody, options?: RequestOptionsLike) => ApiPromiseLi
  *   openai.chat.completions.create({ model: 'gpt-4o-mini', messages }),
  * );
  */
-export function wrapOpenAI<Client extends OpenAI>(client: Client, options: WrapOpenAIOptions = {}): Client {
+export function wrapOpenAI<Client extends OpenAI>(
+  client: Client,
+  options: WrapOpenAIOptions = {},
+): Client {
   const settings = resolveOptions(options);
   const target = client as unknown as Record<PropertyKey, unknown>;
   if (target[WRAPPED]) return client;
@@ -93,17 +96,24 @@ function resolveOptions(options: WrapOpenAIOptions): ResolvedOptions {
   const { ledger, budgets = [], defaultMaxOutputTokens = 4096 } = options;
   const chatOutputCapParameter = options.chatOutputCapParameter ?? 'max_completion_tokens';
   if (!Array.isArray(budgets)) {
-    throw new TokencapConfigError(`Invalid budgets option of wrapOpenAI: expected an array of budgets.`);
+    throw new TokencapConfigError(
+      `Invalid budgets option of wrapOpenAI: expected an array of budgets.`,
+    );
   }
   if (budgets.length > 0 && !ledger) {
-    throw new TokencapConfigError(`The budgets option of wrapOpenAI needs a ledger option to charge them.`);
+    throw new TokencapConfigError(
+      `The budgets option of wrapOpenAI needs a ledger option to charge them.`,
+    );
   }
   if (!Number.isSafeInteger(defaultMaxOutputTokens) || defaultMaxOutputTokens < 1) {
     throw new TokencapConfigError(
       `Invalid defaultMaxOutputTokens ${JSON.stringify(defaultMaxOutputTokens)} of wrapOpenAI: expected a positive whole number.`,
     );
   }
-  if (chatOutputCapParameter !== 'max_completion_tokens' && chatOutputCapParameter !== 'max_tokens') {
+  if (
+    chatOutputCapParameter !== 'max_completion_tokens' &&
+    chatOutputCapParameter !== 'max_tokens'
+  ) {
     throw new TokencapConfigError(
       `Invalid chatOutputCapParameter ${JSON.stringify(chatOutputCapParameter)} of wrapOpenAI: expected 'max_completion_tokens' or 'max_tokens'.`,
     );
@@ -116,7 +126,12 @@ function resolveOptions(options: WrapOpenAIOptions): ResolvedOptions {
 }
 
 /** Replaces `resource.create` (on the instance only) with a metered one. */
-function patch(resource: Resource, endpoint: Endpoint, options: ResolvedOptions, client: unknown): void {
+function patch(
+  resource: Resource,
+  endpoint: Endpoint,
+  options: ResolvedOptions,
+  client: unknown,
+): void {
   const original = resource?.create as Create | undefined;
   if (!resource || typeof original !== 'function' || original[WRAPPED]) return;
   const invoke = (body: RequestBody, requestOptions: RequestOptionsLike | undefined) =>

@@ -107,8 +107,16 @@ export class RedisLedgerStore implements LedgerStore {
         `Invalid url ${JSON.stringify(url)} of RedisLedgerStore: expected redis:// or rediss://.`,
       );
     }
-    this.client = client ?? new Redis(url as string);
     this.owned = client === undefined;
+    if (client === undefined) {
+      const created = new Redis(url as string);
+      // ioredis prints every connection error it has no listener for; the Ledger already reports
+      // an outage once (store-error event and one warning), so the store's own client stays quiet.
+      created.on('error', () => undefined);
+      this.client = created;
+    } else {
+      this.client = client;
+    }
     const timeoutMs = parseDuration(
       options.commandTimeout ?? 500,
       'commandTimeout of RedisLedgerStore',

@@ -9,7 +9,9 @@ export function wrappedClientTypes(raw: OpenAI, azure: AzureOpenAI): void {
   const client = wrapOpenAI(raw);
   expectTypeOf(client).toEqualTypeOf<OpenAI>();
   expectTypeOf(wrapOpenAI(azure)).toEqualTypeOf<AzureOpenAI>();
-  expectTypeOf(client.chat.completions.create).toEqualTypeOf<OpenAI['chat']['completions']['create']>();
+  expectTypeOf(client.chat.completions.create).toEqualTypeOf<
+    OpenAI['chat']['completions']['create']
+  >();
 
   const plain = client.chat.completions.create({ model: 'gpt-4o', messages: [] });
   expectTypeOf(plain).toEqualTypeOf<APIPromise<OpenAI.ChatCompletion>>();
@@ -18,9 +20,9 @@ export function wrappedClientTypes(raw: OpenAI, azure: AzureOpenAI): void {
   expectTypeOf(client.responses.create({ model: 'gpt-4o', input: 'hi' })).toEqualTypeOf<
     APIPromise<OpenAI.Responses.Response>
   >();
-  expectTypeOf(client.embeddings.create({ model: 'text-embedding-3-small', input: 'hi' })).toEqualTypeOf<
-    APIPromise<OpenAI.CreateEmbeddingResponse>
-  >();
+  expectTypeOf(
+    client.embeddings.create({ model: 'text-embedding-3-small', input: 'hi' }),
+  ).toEqualTypeOf<APIPromise<OpenAI.CreateEmbeddingResponse>>();
 
   // Assignable both ways: nothing added, nothing lost.
   const asOpenAI: OpenAI = client;

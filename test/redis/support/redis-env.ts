@@ -153,3 +153,135 @@ export async function redisServerBinaryAvailable(
     child.once('exit', (code) => resolve(code === 0));
   });
 }
+
+/**
+ * A throwaway Redis Cluster of `size` masters on local ports (redis-server --cluster-enabled,
+ * joined with redis-cli --cluster create), for the Cluster hash-tag tests.
+ */
+export class RedisClusterProcesses {
+  private readonly children: ChildProcess[] = [];
+  private dir = '';
+  readonly ports: number[] = [];
+
+  constructor(
+    readonly size = 3,
+    readonly binary = process.env.REDIS_SERVER_BIN ?? 'redis-server',
+    readonly cli = process.env.REDIS_CLI_BIN ?? 'redis-cli',
+  ) {}
+
+  async start(): Promise<void> {
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    this.dir = await mkdtemp(join(tmpdir(), 'tokencap-cluster-'));
+    while (this.ports.length < this.size) {
+      const port = await freePort();
+      // The cluster bus listens on port + 10000; keep both in range and distinct.
+      if (port > 55_000 || this.ports.includes(port)) continue;
+      this.ports.push(port);
+    }
+    for (const port of this.ports) {
+      const args = [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir,
+      ];
+      args.push(
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--cluster-node-timeout',
+        '2000',
+      );
+      this.children.push(spawn(this.binary, args, { stdio: 'ignore' }));
+    }
+    for (const port of this.ports) await new RedisServerProbe(port).waitForPing();
+    const nodes = this.ports.map((p) => `127.0.0.1:${p}`);
+    await run(this.cli, [
+      '--cluster',
+      'create',
+      ...nodes,
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const probe = new Redis({ port: this.ports[0], host: '127.0.0.1', maxRetriesPerRequest: 0 });
+      probe.on('error', () => undefined);
+      try {
+        const info = (await probe.call('CLUSTER', 'INFO')) as string;
+        if (info.includes('cluster_state:ok')) return;
+      } finally {
+        probe.disconnect();
+      }
+      if (Date.now() > deadline) throw new Error('the test cluster did not reach cluster_state:ok');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGKILL');
+          }),
+      ),
+    );
+    if (this.dir) {
+      const { rm } = await import('node:fs/promises');
+      await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+class RedisServerProbe {
+  constructor(readonly port: number) {}
+
+  async waitForPing(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const probe = new Redis({
+        port: this.port,
+        host: '127.0.0.1',
+        lazyConnect: true,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+      });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        await probe.ping();
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        probe.disconnect();
+      }
+    }
+  }
+}
+
+function run(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}: ${stderr}`)),
+    );
+  });
+}

@@ -249,10 +249,8 @@ describe('countChatTokens beyond the cookbook examples', () => {
       typeof countChatTokens
     >[0];
     expect(() => countChatTokens(request)).not.toThrow();
-    expect(() =>
-      countChatTokens({ model: undefined, messages: undefined } as unknown as Parameters<
-        typeof countChatTokens
-      >[0]),
-    ).not.toThrow();
+    for (const bad of [{ model: undefined, messages: undefined }, null, undefined, 'x']) {
+      expect(countChatTokens(bad as unknown as Parameters<typeof countChatTokens>[0])).toBe(3);
+    }
   });
 });

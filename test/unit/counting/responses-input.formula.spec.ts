@@ -84,6 +84,7 @@ describe('countResponsesInput', () => {
       },
       { type: 'function_call_output', call_id: 'call_1', output: '4' },
       { type: 'item_reference', id: 'msg_123' },
+      { type: null, id: 'msg_456' },
     ];
     expect(countResponsesInput({ model: MODEL, input })).toBe(
       3 +
@@ -117,10 +118,10 @@ describe('countResponsesInput', () => {
       tools: [null, { type: 'function', parameters: null }],
     } as unknown as Parameters<typeof countResponsesInput>[0];
     expect(() => countResponsesInput(request)).not.toThrow();
-    expect(() =>
-      countResponsesInput({ model: MODEL, input: undefined } as unknown as Parameters<
-        typeof countResponsesInput
-      >[0]),
-    ).not.toThrow();
+    for (const bad of [{ model: MODEL, input: undefined }, null, undefined, 7]) {
+      expect(countResponsesInput(bad as unknown as Parameters<typeof countResponsesInput>[0])).toBe(
+        3,
+      );
+    }
   });
 });

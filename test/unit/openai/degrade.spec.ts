@@ -47,7 +47,11 @@ describe('wrapOpenAI: degrade budgets', () => {
   });
 
   it('answers with fallback once the budget is spent, without calling the provider', async () => {
-    const answer = { id: 'fallback', object: 'chat.completion', choices: [] } as unknown as OpenAI.ChatCompletion;
+    const answer = {
+      id: 'fallback',
+      object: 'chat.completion',
+      choices: [],
+    } as unknown as OpenAI.ChatCompletion;
     const requests: unknown[] = [];
     const b = budget(100, {
       policy: 'degrade',
@@ -78,7 +82,12 @@ describe('wrapOpenAI: degrade budgets', () => {
     ]);
     const degraded = h.events.filter((e) => e.type === 'degraded');
     expect(degraded).toHaveLength(2);
-    expect(degraded[0]).toMatchObject({ action: 'fallback-response', scope: b.scope, key: b.key, model: MODEL });
+    expect(degraded[0]).toMatchObject({
+      action: 'fallback-response',
+      scope: b.scope,
+      key: b.key,
+      model: MODEL,
+    });
     const [usage] = await h.ledger.usage([b]);
     expect(usage).toMatchObject({ used: promptOf() + 200, reserved: 0 });
   });
@@ -105,9 +114,9 @@ describe('wrapOpenAI: degrade budgets', () => {
     const client = h.client();
     await h.within(b, async () => {
       await client.chat.completions.create({ model: MODEL, messages: MESSAGES });
-      await expect(client.chat.completions.create({ model: MODEL, messages: MESSAGES })).rejects.toThrow(
-        BudgetExceededError,
-      );
+      await expect(
+        client.chat.completions.create({ model: MODEL, messages: MESSAGES }),
+      ).rejects.toThrow(BudgetExceededError);
     });
     expect(h.server.requests).toHaveLength(1);
   });

@@ -23,7 +23,9 @@ describe('wrapOpenAI: failed calls', () => {
     const client = h.client();
     h.server.fail({ kind: 'error', status: 429 });
     const error = await h
-      .within(b, () => client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true }))
+      .within(b, () =>
+        client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true }),
+      )
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect(await h.tokens(b)).toEqual({ used: 0, reserved: 0 });
@@ -61,7 +63,10 @@ describe('wrapOpenAI: failed calls', () => {
     expect(completion.usage).toBeUndefined();
     expect(await h.tokens(b)).toEqual({ used: promptOf() + 25, reserved: 0 });
     expect(h.server.tally.totalTokens).toBe(promptOf() + 25);
-    expect(usageEvents(h.events, b)[0].details).toMatchObject({ source: 'estimate', outputTokens: 25 });
+    expect(usageEvents(h.events, b)[0].details).toMatchObject({
+      source: 'estimate',
+      outputTokens: 25,
+    });
   });
 
   it('charges its own count when usage is malformed, never zero', async () => {
@@ -77,7 +82,11 @@ describe('wrapOpenAI: failed calls', () => {
     const client = h.client();
     h.server.fail({ kind: 'over-report-usage', factor: 2 });
     await h.within(b, () =>
-      client.chat.completions.create({ model: MODEL, messages: MESSAGES, max_completion_tokens: 25 }),
+      client.chat.completions.create({
+        model: MODEL,
+        messages: MESSAGES,
+        max_completion_tokens: 25,
+      }),
     );
     expect(await h.tokens(b)).toEqual({ used: 2 * (promptOf() + 25), reserved: 0 });
   });
@@ -95,7 +104,10 @@ describe('wrapOpenAI: aborted calls', () => {
     h.server.fail({ kind: 'delay', ms: 1_000 });
     const controller = new AbortController();
     const promise = h.within(b, () =>
-      client.chat.completions.create({ model: MODEL, messages: MESSAGES }, { signal: controller.signal }),
+      client.chat.completions.create(
+        { model: MODEL, messages: MESSAGES },
+        { signal: controller.signal },
+      ),
     );
     setTimeout(() => controller.abort(), 20);
     await expect(promise).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);

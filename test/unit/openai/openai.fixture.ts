@@ -7,7 +7,11 @@ import { Ledger } from '../../../lib/core/ledger.js';
 import { MemoryLedgerStore } from '../../../lib/core/memory-ledger.store.js';
 import { countChatTokens } from '../../../lib/counting/index.js';
 import { wrapOpenAI, type WrapOpenAIOptions } from '../../../lib/openai/wrap-openai.js';
-import { type FakeOpenAIOptions, type FakeOpenAIServer, startFakeOpenAI } from '../../../lib/testing/index.js';
+import {
+  type FakeOpenAIOptions,
+  type FakeOpenAIServer,
+  startFakeOpenAI,
+} from '../../../lib/testing/index.js';
 
 export const MODEL = 'gpt-4o';
 export const MESSAGES = [{ role: 'user' as const, content: 'Say hello.' }];
@@ -22,7 +26,10 @@ export interface Harness {
   ledger: Ledger;
   events: TokencapEvent[];
   /** A new wrapped client on the fake server. */
-  client(options?: WrapOpenAIOptions, clientOptions?: ConstructorParameters<typeof OpenAI>[0]): OpenAI;
+  client(
+    options?: WrapOpenAIOptions,
+    clientOptions?: ConstructorParameters<typeof OpenAI>[0],
+  ): OpenAI;
   /** A raw (unwrapped) client on the fake server. */
   raw(clientOptions?: ConstructorParameters<typeof OpenAI>[0]): OpenAI;
   /** Runs `fn` with `budgets` open on the harness ledger. */
@@ -74,14 +81,20 @@ export function useHarness(options: FakeOpenAIOptions = {}): Harness {
       runWithBudgets(ledger, Array.isArray(budgets) ? budgets : [budgets as Budget], fn),
     tokens: async (budget) => {
       const [usage] = await ledger.usage([budget]);
-      return { used: usage.dimensions.tokens?.used ?? 0, reserved: usage.dimensions.tokens?.reserved ?? 0 };
+      return {
+        used: usage.dimensions.tokens?.used ?? 0,
+        reserved: usage.dimensions.tokens?.reserved ?? 0,
+      };
     },
   };
 }
 
 let budgetSeq = 0;
 /** A budget with a unique key, so tests never share ledgers. */
-export function budget(limit: BudgetDefinition['limit'], options: Partial<BudgetDefinition> = {}): Budget {
+export function budget(
+  limit: BudgetDefinition['limit'],
+  options: Partial<BudgetDefinition> = {},
+): Budget {
   return defineBudget({ scope: 'test', key: `k${++budgetSeq}`, limit, ...options });
 }
 

@@ -7,7 +7,8 @@ import { budget, drain, MODEL, usageEvents, useHarness } from './openai.fixture.
 
 const INPUT = 'Write a haiku about budgets.';
 const INSTRUCTIONS = 'Be brief.';
-const inputTokens = () => countResponsesInput({ model: MODEL, input: INPUT, instructions: INSTRUCTIONS });
+const inputTokens = () =>
+  countResponsesInput({ model: MODEL, input: INPUT, instructions: INSTRUCTIONS });
 
 describe('wrapOpenAI: responses', () => {
   const h = useHarness({ replyTokens: 30 });
@@ -28,7 +29,9 @@ describe('wrapOpenAI: responses', () => {
     const b = budget(inputTokens() + 11);
     const client = h.client();
     const { data, request_id } = await h.within(b, () =>
-      client.responses.create({ model: MODEL, input: INPUT, instructions: INSTRUCTIONS }).withResponse(),
+      client.responses
+        .create({ model: MODEL, input: INPUT, instructions: INSTRUCTIONS })
+        .withResponse(),
     );
     expect(h.server.requests[0].body).toMatchObject({ max_output_tokens: 11 });
     expect(data.status).toBe('incomplete');
@@ -40,7 +43,9 @@ describe('wrapOpenAI: responses', () => {
   it('refuses before sending when the input does not fit', async () => {
     const client = h.client();
     await expect(
-      h.within(budget(inputTokens()), () => client.responses.create({ model: MODEL, input: INPUT, instructions: INSTRUCTIONS })),
+      h.within(budget(inputTokens()), () =>
+        client.responses.create({ model: MODEL, input: INPUT, instructions: INSTRUCTIONS }),
+      ),
     ).rejects.toThrow(BudgetExceededError);
     expect(h.server.requests).toHaveLength(0);
   });
@@ -57,13 +62,15 @@ describe('wrapOpenAI: responses', () => {
 
     const small = budget(prompt + 50);
     const seen: OpenAI.Responses.ResponseStreamEvent[] = [];
-    const error = await h.within(small, async () => {
-      const stream = await client.responses.create(
-        { model: MODEL, input: INPUT, stream: true },
-        { headers: { [REPLY_TOKENS_HEADER]: '2000' } },
-      );
-      for await (const event of stream) seen.push(event);
-    }).catch((e: unknown) => e);
+    const error = await h
+      .within(small, async () => {
+        const stream = await client.responses.create(
+          { model: MODEL, input: INPUT, stream: true },
+          { headers: { [REPLY_TOKENS_HEADER]: '2000' } },
+        );
+        for await (const event of stream) seen.push(event);
+      })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BudgetExceededError);
     expect(seen.at(-1)?.type).toBe('response.incomplete');
     expect(await h.tokens(small)).toEqual({ used: prompt + 50, reserved: 0 });
@@ -87,7 +94,11 @@ describe('wrapOpenAI: responses', () => {
     const b = budget(10_000);
     const client = h.client();
     await h.within(b, () => client.responses.create({ model: 'o4-mini', input: INPUT }));
-    expect(usageEvents(h.events, b)[0].details).toMatchObject({ model: 'o4-mini', reasoningTokens: 64, outputTokens: 94 });
+    expect(usageEvents(h.events, b)[0].details).toMatchObject({
+      model: 'o4-mini',
+      reasoningTokens: 64,
+      outputTokens: 94,
+    });
   });
 });
 

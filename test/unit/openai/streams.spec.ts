@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
 import { BudgetExceededError } from '../../../lib/errors.js';
@@ -12,6 +14,16 @@ import {
   usageEvents,
   useHarness,
 } from './openai.fixture.js';
+
+// Collections on demand, to test what happens to streams and promises the caller drops.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+async function collectGarbage(): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 const long = { headers: { [REPLY_TOKENS_HEADER]: '2000' } };
 
@@ -30,7 +42,9 @@ describe('wrapOpenAI: chat streams', () => {
     const b = budget(10_000);
     const client = h.client();
     const chunks = await h.within(b, async () =>
-      drain(await client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true })),
+      drain(
+        await client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true }),
+      ),
     );
     expect(chatText(chunks)).toBe(' hello'.repeat(40));
     expect(chunks.every((c) => c.choices.length > 0)).toBe(true);
@@ -64,10 +78,15 @@ describe('wrapOpenAI: chat streams', () => {
     const b = budget(500);
     const client = h.client();
     const seen: OpenAI.ChatCompletionChunk[] = [];
-    const error = await h.within(b, async () => {
-      const stream = await client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true }, long);
-      for await (const chunk of stream) seen.push(chunk);
-    }).catch((e: unknown) => e);
+    const error = await h
+      .within(b, async () => {
+        const stream = await client.chat.completions.create(
+          { model: MODEL, messages: MESSAGES, stream: true },
+          long,
+        );
+        for await (const chunk of stream) seen.push(chunk);
+      })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BudgetExceededError);
     expect(error).toMatchObject({ scope: 'test', key: b.key, limit: 500, used: 500, reserved: 0 });
     expect(chatText(seen)).toBe(' hello'.repeat(500 - promptOf()));
@@ -84,19 +103,25 @@ describe('wrapOpenAI: chat streams', () => {
     const granted = 500 - promptOf();
     const seen: OpenAI.ChatCompletionChunk[] = [];
     let controller: AbortController | undefined;
-    const error = await h.within(b, async () => {
-      const stream = await client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true }, long);
-      controller = stream.controller;
-      for await (const chunk of stream) seen.push(chunk);
-    }).catch((e: unknown) => e);
+    const error = await h
+      .within(b, async () => {
+        const stream = await client.chat.completions.create(
+          { model: MODEL, messages: MESSAGES, stream: true },
+          long,
+        );
+        controller = stream.controller;
+        for await (const chunk of stream) seen.push(chunk);
+      })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BudgetExceededError);
     expect(controller?.signal.aborted).toBe(true);
     // The chunk that crossed the line was received (and billed) but not handed to the caller.
     expect(chatText(seen)).toBe(' hello'.repeat(granted));
     expect(await h.tokens(b)).toEqual({ used: 500 + 1, reserved: 0 });
     await h.server.settled();
-    expect(h.server.tally.completionTokens).toBeLessThan(2000);
+    // The server bills what it wrote before it saw the abort: a chunk or two past the ledger.
     expect(h.server.tally.totalTokens).toBeGreaterThanOrEqual(501);
+    expect(h.server.tally.totalTokens).toBeLessThanOrEqual(510);
   });
 
   it('charges prompt + received output when the caller breaks, and releases the rest', async () => {
@@ -104,21 +129,32 @@ describe('wrapOpenAI: chat streams', () => {
     const client = h.client();
     let received = 0;
     await h.within(b, async () => {
-      const stream = await client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true });
+      const stream = await client.chat.completions.create({
+        model: MODEL,
+        messages: MESSAGES,
+        stream: true,
+      });
       for await (const chunk of stream) {
         if (chunk.choices[0]?.delta.content) received += 1;
         if (received === 10) break;
       }
     });
     expect(await h.tokens(b)).toEqual({ used: promptOf() + 10, reserved: 0 });
-    expect(usageEvents(h.events, b)[0].details).toMatchObject({ outputTokens: 10, source: 'estimate' });
+    expect(usageEvents(h.events, b)[0].details).toMatchObject({
+      outputTokens: 10,
+      source: 'estimate',
+    });
   });
 
   it('charges prompt + received output when the caller aborts through the controller', async () => {
     const b = budget(10_000);
     const client = h.client();
     await h.within(b, async () => {
-      const stream = await client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true });
+      const stream = await client.chat.completions.create({
+        model: MODEL,
+        messages: MESSAGES,
+        stream: true,
+      });
       let received = 0;
       for await (const chunk of stream) {
         if (chunk.choices[0]?.delta.content) received += 1;
@@ -132,9 +168,13 @@ describe('wrapOpenAI: chat streams', () => {
     const b = budget(10_000);
     const client = h.client();
     h.server.fail({ kind: 'cut-stream', afterChunks: 7 });
-    const error = await h.within(b, async () =>
-      drain(await client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true })),
-    ).catch((e: unknown) => e);
+    const error = await h
+      .within(b, async () =>
+        drain(
+          await client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true }),
+        ),
+      )
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect(error).not.toBeInstanceOf(BudgetExceededError);
     await h.server.settled();
@@ -147,7 +187,9 @@ describe('wrapOpenAI: chat streams', () => {
     const client = h.client();
     h.server.fail({ kind: 'omit-usage' });
     await h.within(b, async () =>
-      drain(await client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true })),
+      drain(
+        await client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true }),
+      ),
     );
     expect(await h.tokens(b)).toEqual({ used: h.server.tally.totalTokens, reserved: 0 });
     expect(usageEvents(h.events, b)[0].details?.source).toBe('estimate');
@@ -158,13 +200,21 @@ describe('wrapOpenAI: chat streams', () => {
     const b2 = budget(10_000);
     const client = h.client();
     await h.within(b1, async () => {
-      const stream = await client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true });
+      const stream = await client.chat.completions.create({
+        model: MODEL,
+        messages: MESSAGES,
+        stream: true,
+      });
       const text = await new Response(stream.toReadableStream()).text();
       expect(text.trim().split('\n')).toHaveLength(42); // role chunk, 40 content chunks, finish chunk
     });
     expect(await h.tokens(b1)).toEqual({ used: promptOf() + 40, reserved: 0 });
     await h.within(b2, async () => {
-      const stream = await client.chat.completions.create({ model: MODEL, messages: MESSAGES, stream: true });
+      const stream = await client.chat.completions.create({
+        model: MODEL,
+        messages: MESSAGES,
+        stream: true,
+      });
       const [left, right] = stream.tee();
       const [a, c] = await Promise.all([drain(left), drain(right)]);
       expect(chatText(a)).toBe(chatText(c));
@@ -191,19 +241,74 @@ describe('wrapOpenAI: chat streams', () => {
         .asResponse();
       expect(await response.text()).toContain('data: [DONE]');
     });
-    await vi.waitFor(async () => expect(await h.tokens(raw)).toEqual({ used: promptOf() + 40, reserved: 0 }));
+    await vi.waitFor(async () =>
+      expect(await h.tokens(raw)).toEqual({ used: promptOf() + 40, reserved: 0 }),
+    );
   });
 
   it('stops a raw stream read through asResponse() past the limit', async () => {
     const b = budget(300);
     const client = h.client({}, { fetch: ignoringCaps });
-    const error = await h.within(b, async () => {
-      const response = await client.chat.completions
-        .create({ model: MODEL, messages: MESSAGES, stream: true }, long)
-        .asResponse();
-      return response.text();
-    }).catch((e: unknown) => e);
+    const error = await h
+      .within(b, async () => {
+        const response = await client.chat.completions
+          .create({ model: MODEL, messages: MESSAGES, stream: true }, long)
+          .asResponse();
+        return response.text();
+      })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     await vi.waitFor(async () => expect(await h.tokens(b)).toEqual({ used: 301, reserved: 0 }));
+  });
+
+  it('never cuts a for-await over a stream that nothing else holds', async () => {
+    const b = budget(10_000);
+    const client = h.client();
+    const text = await h.within(b, async () => {
+      let out = '';
+      let i = 0;
+      for await (const chunk of await client.chat.completions.create({
+        model: MODEL,
+        messages: MESSAGES,
+        stream: true,
+      })) {
+        out += chunk.choices[0]?.delta.content ?? '';
+        if (i++ === 20) await collectGarbage();
+      }
+      return out;
+    });
+    expect(text).toBe(' hello'.repeat(40));
+    expect(await h.tokens(b)).toEqual({ used: promptOf() + 40, reserved: 0 });
+  });
+
+  it('settles a stream the caller dropped unread once it is collected, and aborts it', async () => {
+    const b = budget(10_000);
+    const client = h.client();
+    await h.within(b, async () => {
+      await client.chat.completions.create(
+        { model: MODEL, messages: MESSAGES, stream: true },
+        long,
+      );
+    });
+    await collectGarbage();
+    await vi.waitFor(async () =>
+      expect(await h.tokens(b)).toEqual({ used: promptOf(), reserved: 0 }),
+    );
+    await h.server.settled();
+    expect(h.server.tally.completionTokens).toBeLessThan(2000);
+  });
+
+  it('settles a promise dropped unawaited once it is collected, at what was reserved', async () => {
+    const b = budget(promptOf() + 100);
+    const client = h.client();
+    h.within(b, () => {
+      // Sent, never awaited, dropped.
+      client.chat.completions.create({ model: MODEL, messages: MESSAGES });
+    });
+    await vi.waitFor(() => expect(h.server.requests).toHaveLength(1));
+    await collectGarbage();
+    await vi.waitFor(async () =>
+      expect(await h.tokens(b)).toEqual({ used: promptOf() + 100, reserved: 0 }),
+    );
   });
 });

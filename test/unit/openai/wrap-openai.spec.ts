@@ -58,9 +58,9 @@ describe('wrapOpenAI: chat completions', () => {
     await h.within(b, async () => {
       await client.chat.completions.create({ model: MODEL, messages: MESSAGES });
       await client.chat.completions.create({ model: MODEL, messages: MESSAGES });
-      await expect(client.chat.completions.create({ model: MODEL, messages: MESSAGES })).rejects.toThrow(
-        BudgetExceededError,
-      );
+      await expect(
+        client.chat.completions.create({ model: MODEL, messages: MESSAGES }),
+      ).rejects.toThrow(BudgetExceededError);
     });
     expect(h.server.requests).toHaveLength(2);
   });
@@ -72,7 +72,12 @@ describe('wrapOpenAI: chat completions', () => {
       .within(b, () => client.chat.completions.create({ model: MODEL, messages: MESSAGES }))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BudgetExceededError);
-    expect(error).toMatchObject({ scope: 'test', key: b.key, limit: promptOf(), requested: promptOf() + 1 });
+    expect(error).toMatchObject({
+      scope: 'test',
+      key: b.key,
+      limit: promptOf(),
+      requested: promptOf() + 1,
+    });
     expect(h.server.requests).toHaveLength(0);
     expect(h.events.map((e) => e.type)).toEqual(['refused']);
     expect(await h.tokens(b)).toEqual({ used: 0, reserved: 0 });
@@ -98,11 +103,14 @@ describe('wrapOpenAI: chat completions', () => {
     await h.within(budget(10_000), () =>
       client.chat.completions.create({ model: MODEL, messages: MESSAGES, max_tokens: 7 }),
     );
-    expect(h.server.requests.map((r) => r.body)).toMatchObject([{ max_tokens: 5 }, { max_tokens: 7 }]);
+    expect(h.server.requests.map((r) => r.body)).toMatchObject([
+      { max_tokens: 5 },
+      { max_tokens: 7 },
+    ]);
     expect(h.server.requests[0].body).not.toHaveProperty('max_completion_tokens');
   });
 
-  it("uses the chatOutputCapParameter option for requests that set no cap", async () => {
+  it('uses the chatOutputCapParameter option for requests that set no cap', async () => {
     const client = h.client({ chatOutputCapParameter: 'max_tokens' });
     await h.within(budget(promptOf() + 9), () =>
       client.chat.completions.create({ model: MODEL, messages: MESSAGES }),
@@ -137,7 +145,11 @@ describe('wrapOpenAI: chat completions', () => {
     const results = await h.within(b, () =>
       Promise.allSettled(
         Array.from({ length: 100 }, () =>
-          client.chat.completions.create({ model: MODEL, messages: MESSAGES, max_completion_tokens: 20 }),
+          client.chat.completions.create({
+            model: MODEL,
+            messages: MESSAGES,
+            max_completion_tokens: 20,
+          }),
         ),
       ),
     );
@@ -147,8 +159,12 @@ describe('wrapOpenAI: chat completions', () => {
     const full = Math.floor(limit / (promptOf() + 20));
     const leftover = limit - full * (promptOf() + 20);
     expect(ok).toHaveLength(full + (leftover > promptOf() ? 1 : 0));
-    expect(h.server.tally.totalTokens).toBe(full * (promptOf() + 20) + (leftover > promptOf() ? leftover : 0));
-    expect(refused.every((r) => (r as PromiseRejectedResult).reason instanceof BudgetExceededError)).toBe(true);
+    expect(h.server.tally.totalTokens).toBe(
+      full * (promptOf() + 20) + (leftover > promptOf() ? leftover : 0),
+    );
+    expect(
+      refused.every((r) => (r as PromiseRejectedResult).reason instanceof BudgetExceededError),
+    ).toBe(true);
     expect(h.server.tally.totalTokens).toBeLessThanOrEqual(limit);
     expect(h.server.tally.requests).toBe(ok.length);
     expect(await h.tokens(b)).toEqual({ used: h.server.tally.totalTokens, reserved: 0 });
@@ -160,7 +176,9 @@ describe('wrapOpenAI: chat completions', () => {
     const client = h.client();
     const results = await h.within(b, () =>
       Promise.allSettled(
-        Array.from({ length: 100 }, () => client.chat.completions.create({ model: MODEL, messages: MESSAGES })),
+        Array.from({ length: 100 }, () =>
+          client.chat.completions.create({ model: MODEL, messages: MESSAGES }),
+        ),
       ),
     );
     const ok = results.filter((r) => r.status === 'fulfilled');
@@ -175,7 +193,9 @@ describe('wrapOpenAI: chat completions', () => {
     const b = budget(1_000);
     const client = h.client();
     const results = await h.within(b, () =>
-      Promise.allSettled([1, 2, 3].map(() => client.chat.completions.create({ model: MODEL, messages: MESSAGES }))),
+      Promise.allSettled(
+        [1, 2, 3].map(() => client.chat.completions.create({ model: MODEL, messages: MESSAGES })),
+      ),
     );
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
   });
@@ -202,7 +222,9 @@ describe('wrapOpenAI: chat completions', () => {
     expect(response.status).toBe(200);
     const json = (await response.json()) as OpenAI.ChatCompletion;
     expect(json.usage?.completion_tokens).toBe(30);
-    await vi.waitFor(async () => expect(await h.tokens(b)).toEqual({ used: promptOf() + 30, reserved: 0 }));
+    await vi.waitFor(async () =>
+      expect(await h.tokens(b)).toEqual({ used: promptOf() + 30, reserved: 0 }),
+    );
     expect(usageEvents(h.events, b)).toHaveLength(1);
   });
 
@@ -214,7 +236,9 @@ describe('wrapOpenAI: chat completions', () => {
       await promise.asResponse();
       await promise;
     });
-    await vi.waitFor(async () => expect(await h.tokens(b)).toEqual({ used: promptOf() + 30, reserved: 0 }));
+    await vi.waitFor(async () =>
+      expect(await h.tokens(b)).toEqual({ used: promptOf() + 30, reserved: 0 }),
+    );
     expect(usageEvents(h.events, b)).toHaveLength(1);
   });
 
@@ -295,7 +319,9 @@ describe('wrapOpenAI: chat completions', () => {
     const outer = budget(10_000);
     const inner = budget(5_000);
     const client = h.client();
-    await h.within([outer, inner], () => client.chat.completions.create({ model: MODEL, messages: MESSAGES }));
+    await h.within([outer, inner], () =>
+      client.chat.completions.create({ model: MODEL, messages: MESSAGES }),
+    );
     expect(await h.tokens(outer)).toEqual({ used: promptOf() + 30, reserved: 0 });
     expect(await h.tokens(inner)).toEqual({ used: promptOf() + 30, reserved: 0 });
   });
@@ -303,11 +329,19 @@ describe('wrapOpenAI: chat completions', () => {
   it('records cached and reasoning tokens in the usage event', async () => {
     const b = budget(10_000);
     const client = h.client();
-    const messages = [{ role: 'user' as const, content: 'Think about a long question. '.repeat(20) }];
+    const messages = [
+      { role: 'user' as const, content: 'Think about a long question. '.repeat(20) },
+    ];
     await h.within(b, () =>
       client.chat.completions.create(
         { model: 'o3-mini', messages },
-        { headers: { 'x-fake-cached-tokens': '64', 'x-fake-reasoning-tokens': '16', [REPLY_TOKENS_HEADER]: '5' } },
+        {
+          headers: {
+            'x-fake-cached-tokens': '64',
+            'x-fake-reasoning-tokens': '16',
+            [REPLY_TOKENS_HEADER]: '5',
+          },
+        },
       ),
     );
     const prompt = promptOf(messages, 'o3-mini');
@@ -324,9 +358,11 @@ describe('wrapOpenAI: chat completions', () => {
 
   it('validates its options', () => {
     expect(() => wrapOpenAI(h.raw(), { budgets: [budget(1)] })).toThrow(TokencapConfigError);
-    expect(() => wrapOpenAI(h.raw(), { defaultMaxOutputTokens: 0 })).toThrow(/defaultMaxOutputTokens/);
-    expect(() =>
-      wrapOpenAI(h.raw(), { chatOutputCapParameter: 'max' as 'max_tokens' }),
-    ).toThrow(/chatOutputCapParameter/);
+    expect(() => wrapOpenAI(h.raw(), { defaultMaxOutputTokens: 0 })).toThrow(
+      /defaultMaxOutputTokens/,
+    );
+    expect(() => wrapOpenAI(h.raw(), { chatOutputCapParameter: 'max' as 'max_tokens' })).toThrow(
+      /chatOutputCapParameter/,
+    );
   });
 });
