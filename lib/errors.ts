@@ -55,7 +55,8 @@ export class BudgetExceededError extends TokencapError implements BudgetExceeded
 
 function describeRefusal(d: BudgetExceededDetails): string {
   const unit = d.dimension === 'usd' ? 'USD' : d.dimension;
-  const fmt = (n: number) => (d.dimension === 'usd' ? n.toFixed(6).replace(/\.?0+$/, '') : String(n));
+  const fmt = (n: number) =>
+    d.dimension === 'usd' ? n.toFixed(6).replace(/\.?0+$/, '') : String(n);
   const remaining = Math.max(0, d.limit - d.used - d.reserved);
   return (
     `Budget "${d.scope}" (key "${d.key}") exceeded: the call needs ${fmt(d.requested)} ${unit} but only ` +

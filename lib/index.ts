@@ -23,7 +23,12 @@ export type {
   TokencapEvent,
   UsageEvent,
 } from './core/events.js';
-export { Ledger, type LedgerOptions, type ReserveRequest, type StoreErrorMode } from './core/ledger.js';
+export {
+  Ledger,
+  type LedgerOptions,
+  type ReserveRequest,
+  type StoreErrorMode,
+} from './core/ledger.js';
 export type {
   CommitInput,
   CommitOutcome,
@@ -75,3 +80,12 @@ export type {
 // OpenAI client wrapper (issue 4).
 export type { UsageDetails } from './core/events.js';
 export { wrapOpenAI, type WrapOpenAIOptions } from './openai/wrap-openai.js';
+
+export { OPENAI_PRICES } from './pricing/openai-prices.js';
+export {
+  type ModelPrice,
+  type PricedUsage,
+  PriceTable,
+  type PriceTableOptions,
+  PriceUnknownError,
+} from './pricing/price-table.js';

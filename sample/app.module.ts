@@ -17,7 +17,9 @@ export class AppModule {
       imports: [
         // Imported first so its method wrappers are in place before other modules read methods.
         TokencapModule.forRoot({
-          scopes: { session: (req?: IncomingMessage) => req?.headers['x-session-id'] as string | undefined },
+          scopes: {
+            session: (req?: IncomingMessage) => req?.headers['x-session-id'] as string | undefined,
+          },
         }),
       ],
       controllers: [PageController, ChatController, EventsController],
@@ -25,7 +27,9 @@ export class AppModule {
         {
           provide: OpenAI,
           useFactory: () =>
-            wrapOpenAI(new OpenAI({ apiKey: connection.apiKey, baseURL: connection.baseURL, maxRetries: 0 })),
+            wrapOpenAI(
+              new OpenAI({ apiKey: connection.apiKey, baseURL: connection.baseURL, maxRetries: 0 }),
+            ),
         },
         ResearchAgent,
       ],

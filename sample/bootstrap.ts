@@ -19,7 +19,12 @@ export interface SampleApp {
  * testing kit's fake OpenAI server on loopback, so it needs no key and no network.
  */
 export async function startSample(
-  options: { port?: number; host?: string; quiet?: boolean; /** Ignore OPENAI_API_KEY. */ fake?: boolean } = {},
+  options: {
+    port?: number;
+    host?: string;
+    quiet?: boolean;
+    /** Ignore OPENAI_API_KEY. */ fake?: boolean;
+  } = {},
 ): Promise<SampleApp> {
   const apiKey = options.fake ? undefined : process.env.OPENAI_API_KEY;
   let fake: FakeOpenAIServer | undefined;

@@ -22,7 +22,8 @@ export class ChatController {
   @Post('chat')
   @HttpCode(200)
   async chat(@Body() body: ChatBody) {
-    const message = typeof body?.message === 'string' && body.message.trim() ? body.message.trim() : 'Hello!';
+    const message =
+      typeof body?.message === 'string' && body.message.trim() ? body.message.trim() : 'Hello!';
     const completion = await this.openai.chat.completions.create({
       model: CHAT_MODEL,
       messages: [
@@ -37,7 +38,8 @@ export class ChatController {
   @Post('research')
   @HttpCode(200)
   research(@Body() body: { topic?: unknown }) {
-    const topic = typeof body?.topic === 'string' && body.topic.trim() ? body.topic.trim() : 'our costs';
+    const topic =
+      typeof body?.topic === 'string' && body.topic.trim() ? body.topic.trim() : 'our costs';
     return this.agent.research(topic);
   }
 

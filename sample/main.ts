@@ -2,7 +2,9 @@ import { startSample } from './bootstrap.js';
 
 const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT);
 if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-  console.error(`Invalid PORT ${JSON.stringify(process.env.PORT)}: expected a whole number from 0 to 65535.`);
+  console.error(
+    `Invalid PORT ${JSON.stringify(process.env.PORT)}: expected a whole number from 0 to 65535.`,
+  );
   process.exit(1);
 }
 const sample = await startSample({ port, host: process.env.HOST });

@@ -29,7 +29,10 @@ export class ResearchAgent {
   @Budget('task', RESEARCH_TASK_LIMIT)
   async research(topic: string): Promise<ResearchResult> {
     const messages: ChatCompletionMessageParam[] = [
-      { role: 'system', content: 'You research a topic by searching documents and summarising them.' },
+      {
+        role: 'system',
+        content: 'You research a topic by searching documents and summarising them.',
+      },
       { role: 'user', content: `Research: ${topic}` },
     ];
     let turns = 0;

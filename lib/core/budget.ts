@@ -139,12 +139,16 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
   const positive = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n > 0;
   if (typeof limit === 'number') {
     if (!positive(limit)) {
-      throw new TokencapConfigError(`Invalid limit ${JSON.stringify(limit)} for ${where}: expected ${expected}.`);
+      throw new TokencapConfigError(
+        `Invalid limit ${JSON.stringify(limit)} for ${where}: expected ${expected}.`,
+      );
     }
     return Object.freeze({ tokens: Math.floor(limit) });
   }
   if (limit === null || typeof limit !== 'object' || Array.isArray(limit)) {
-    throw new TokencapConfigError(`Invalid limit ${String(JSON.stringify(limit))} for ${where}: expected ${expected}.`);
+    throw new TokencapConfigError(
+      `Invalid limit ${String(JSON.stringify(limit))} for ${where}: expected ${expected}.`,
+    );
   }
   const out: Amounts = {};
   for (const [name, value] of Object.entries(limit)) {
@@ -160,10 +164,13 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
       );
     }
     const dimension = name as Dimension;
-    out[dimension] = dimension === 'usd' ? toStoreUnits('usd', value as number) : Math.floor(value as number);
+    out[dimension] =
+      dimension === 'usd' ? toStoreUnits('usd', value as number) : Math.floor(value as number);
   }
   if (Object.keys(out).length === 0) {
-    throw new TokencapConfigError(`Invalid limit ${JSON.stringify(limit)} for ${where}: expected ${expected}.`);
+    throw new TokencapConfigError(
+      `Invalid limit ${JSON.stringify(limit)} for ${where}: expected ${expected}.`,
+    );
   }
   return Object.freeze(out);
 }
@@ -173,34 +180,53 @@ export function normalizeOptions(
   options: BudgetOptions,
   where: string,
 ): Required<Pick<Budget, 'policy' | 'thresholds'>> &
-  Pick<Budget, 'windowMs' | 'ttlMs' | 'maxReservation' | 'fallbackModel' | 'degradeAt' | 'fallback'> {
+  Pick<
+    Budget,
+    'windowMs' | 'ttlMs' | 'maxReservation' | 'fallbackModel' | 'degradeAt' | 'fallback'
+  > {
   const policy = options.policy ?? 'hard-stop';
   assertPolicy(policy, where);
   const thresholds = normalizeThresholds(options.thresholds ?? DEFAULT_THRESHOLDS, where);
-  const windowMs = options.window === undefined ? undefined : parseDuration(options.window, `window of ${where}`);
-  const ttlMs = options.ttl === undefined ? undefined : parseDuration(options.ttl, `ttl of ${where}`);
+  const windowMs =
+    options.window === undefined ? undefined : parseDuration(options.window, `window of ${where}`);
+  const ttlMs =
+    options.ttl === undefined ? undefined : parseDuration(options.ttl, `ttl of ${where}`);
   const { maxReservation } = options;
   if (
     maxReservation !== undefined &&
-    (typeof maxReservation !== 'number' || !Number.isSafeInteger(maxReservation) || maxReservation < 1)
+    (typeof maxReservation !== 'number' ||
+      !Number.isSafeInteger(maxReservation) ||
+      maxReservation < 1)
   ) {
     throw new TokencapConfigError(
       `Invalid maxReservation ${JSON.stringify(maxReservation)} for ${where}: expected a positive whole number of tokens.`,
     );
   }
   const { fallbackModel, degradeAt, fallback } = options;
-  if (fallbackModel !== undefined && (typeof fallbackModel !== 'string' || fallbackModel.length === 0)) {
+  if (
+    fallbackModel !== undefined &&
+    (typeof fallbackModel !== 'string' || fallbackModel.length === 0)
+  ) {
     throw new TokencapConfigError(
       `Invalid fallbackModel ${JSON.stringify(fallbackModel)} for ${where}: expected a model name.`,
     );
   }
-  if (degradeAt !== undefined && (typeof degradeAt !== 'number' || !(degradeAt > 0 && degradeAt <= 1))) {
-    throw new TokencapConfigError(`Invalid degradeAt ${JSON.stringify(degradeAt)} for ${where}: expected a number in (0, 1].`);
+  if (
+    degradeAt !== undefined &&
+    (typeof degradeAt !== 'number' || !(degradeAt > 0 && degradeAt <= 1))
+  ) {
+    throw new TokencapConfigError(
+      `Invalid degradeAt ${JSON.stringify(degradeAt)} for ${where}: expected a number in (0, 1].`,
+    );
   }
   if (fallback !== undefined && typeof fallback !== 'function') {
-    throw new TokencapConfigError(`Invalid fallback ${JSON.stringify(fallback)} for ${where}: expected a function.`);
+    throw new TokencapConfigError(
+      `Invalid fallback ${JSON.stringify(fallback)} for ${where}: expected a function.`,
+    );
   }
-  const degradeOnly = (['fallbackModel', 'degradeAt', 'fallback'] as const).filter((k) => options[k] !== undefined);
+  const degradeOnly = (['fallbackModel', 'degradeAt', 'fallback'] as const).filter(
+    (k) => options[k] !== undefined,
+  );
   if (degradeOnly.length > 0 && policy !== 'degrade') {
     throw new TokencapConfigError(
       `${degradeOnly.join(', ')} of ${where} only apply to policy 'degrade', but its policy is '${policy}'.`,
@@ -210,7 +236,9 @@ export function normalizeOptions(
     throw new TokencapConfigError(`degradeAt of ${where} needs a fallbackModel to switch to.`);
   }
   const degrade =
-    policy === 'degrade' ? { fallbackModel, degradeAt: fallbackModel ? (degradeAt ?? 0.9) : undefined, fallback } : {};
+    policy === 'degrade'
+      ? { fallbackModel, degradeAt: fallbackModel ? (degradeAt ?? 0.9) : undefined, fallback }
+      : {};
   return { policy, thresholds, windowMs, ttlMs, maxReservation, ...degrade };
 }
 
@@ -222,7 +250,9 @@ export function normalizeOptions(
  */
 export function defineBudget(definition: BudgetDefinition): Budget {
   if (definition === null || typeof definition !== 'object') {
-    throw new TokencapConfigError(`Invalid budget definition ${JSON.stringify(definition)}: expected an object.`);
+    throw new TokencapConfigError(
+      `Invalid budget definition ${JSON.stringify(definition)}: expected an object.`,
+    );
   }
   assertScopeName(definition.scope);
   const where = `budget "${definition.scope}"`;

@@ -96,9 +96,4 @@ export interface StoreErrorEvent {
 
 /** Everything `events$` publishes, discriminated on `type`. */
 export type TokencapEvent =
-  | ThresholdEvent
-  | ExhaustedEvent
-  | RefusedEvent
-  | UsageEvent
-  | DegradedEvent
-  | StoreErrorEvent;
+  ThresholdEvent | ExhaustedEvent | RefusedEvent | UsageEvent | DegradedEvent | StoreErrorEvent;

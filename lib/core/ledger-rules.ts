@@ -1,5 +1,10 @@
 import type { Amounts, Budget, Dimension } from './budget.js';
-import type { Crossing, LedgerSnapshot, ReserveInput, ReserveOutcome } from './ledger-store.interface.js';
+import type {
+  Crossing,
+  LedgerSnapshot,
+  ReserveInput,
+  ReserveOutcome,
+} from './ledger-store.interface.js';
 
 // The rules every store applies, kept in one place so the Redis scripts have a single reference
 // to match (test/contract runs both stores through the same cases).
@@ -44,10 +49,12 @@ export function decideReservation(
       const held = (snapshot.used[dim] ?? 0) + (snapshot.reserved[dim] ?? 0);
       const need = Math.ceil((input.base[dim] ?? 0) + units.min * (perUnit[dim] ?? 0));
       if (budget.policy === 'degrade') {
-        if (held >= limit) return { ok: false, index: i, dimension: dim, snapshot, requested: need };
+        if (held >= limit)
+          return { ok: false, index: i, dimension: dim, snapshot, requested: need };
         continue;
       }
-      if (held + need > limit) return { ok: false, index: i, dimension: dim, snapshot, requested: need };
+      if (held + need > limit)
+        return { ok: false, index: i, dimension: dim, snapshot, requested: need };
       const per = perUnit[dim] ?? 0;
       if (per > 0) max = Math.min(max, Math.floor((limit - held - (input.base[dim] ?? 0)) / per));
     }
@@ -65,7 +72,11 @@ export function decideReservation(
   return { ok: true, units: granted, amounts };
 }
 
-function fits(budgets: readonly Budget[], snapshots: readonly LedgerSnapshot[], amounts: Amounts): boolean {
+function fits(
+  budgets: readonly Budget[],
+  snapshots: readonly LedgerSnapshot[],
+  amounts: Amounts,
+): boolean {
   for (let i = 0; i < budgets.length; i++) {
     if (budgets[i].policy !== 'hard-stop') continue;
     for (const dim of Object.keys(budgets[i].limits) as Dimension[]) {

@@ -6,6 +6,7 @@ import type { BudgetUsage, DimensionUsage, TokencapEvent, UsageDetails } from '.
 import type { CommitOutcome, LedgerSnapshot, LedgerStore } from './ledger-store.interface.js';
 import { MemoryLedgerStore } from './memory-ledger.store.js';
 import { Reservation } from './reservation.js';
+import { PriceTable, type PriceTableOptions } from '../pricing/price-table.js';
 
 /** What to do when the store fails. */
 export type StoreErrorMode = 'fail-closed' | 'fail-open';
@@ -26,6 +27,11 @@ export interface LedgerOptions {
   onStoreError?: StoreErrorMode;
   /** Receives one warning per store outage. @default console */
   logger?: { warn(message: string): void };
+  /**
+   * Model prices for `usd` budgets: the shipped OpenAI table, extended or overridden by `prices`,
+   * with `defaultPrice` for models found nowhere (without it they are refused under a usd budget).
+   */
+  prices?: PriceTableOptions;
 }
 
 /** What a call asks to reserve: a fixed part plus as many flexible units (output tokens) as fit. */
@@ -50,6 +56,8 @@ export class Ledger {
   readonly events$: Observable<TokencapEvent> = this.subject.asObservable();
   readonly store: LedgerStore;
   readonly clock: () => number;
+  /** Prices used to meter `usd` budgets. */
+  readonly prices: PriceTable;
   private readonly reservationTtlMs: number;
   private readonly onStoreError: StoreErrorMode;
   private readonly logger: { warn(message: string): void };
@@ -67,6 +75,7 @@ export class Ledger {
       );
     }
     this.logger = options.logger ?? console;
+    this.prices = new PriceTable(options.prices);
   }
 
   /**
@@ -102,7 +111,15 @@ export class Ledger {
       this.publish({ type: 'refused', at: now, ...details });
       throw new BudgetExceededError(details);
     }
-    return new Reservation(this, store, input.reservationId, budgets, outcome.units, outcome.amounts, outcome.snapshots);
+    return new Reservation(
+      this,
+      store,
+      input.reservationId,
+      budgets,
+      outcome.units,
+      outcome.amounts,
+      outcome.snapshots,
+    );
   }
 
   /** Records usage that had no reservation (a client Tokencap does not wrap). Never refuses. */
@@ -160,7 +177,12 @@ export class Ledger {
     }
   }
 
-  private publishCommit(budgets: readonly Budget[], outcome: CommitOutcome, at: number, details?: UsageDetails): void {
+  private publishCommit(
+    budgets: readonly Budget[],
+    outcome: CommitOutcome,
+    at: number,
+    details?: UsageDetails,
+  ): void {
     // Events are hot and unbuffered: with no subscriber there is nobody to build them for.
     if (!this.subject.observed) return;
     budgets.forEach((budget, index) => {
@@ -171,12 +193,25 @@ export class Ledger {
       const budget = budgets[c.index];
       const used = toUserUnits(c.dimension, outcome.snapshots[c.index].used[c.dimension] ?? 0);
       const limit = toUserUnits(c.dimension, budget.limits[c.dimension] as number);
-      const base = { scope: budget.scope, key: budget.key, at, dimension: c.dimension, used, limit };
-      this.publish(c.exhausted ? { type: 'exhausted', ...base } : { type: 'threshold', ...base, threshold: c.threshold });
+      const base = {
+        scope: budget.scope,
+        key: budget.key,
+        at,
+        dimension: c.dimension,
+        used,
+        limit,
+      };
+      this.publish(
+        c.exhausted
+          ? { type: 'exhausted', ...base }
+          : { type: 'threshold', ...base, threshold: c.threshold },
+      );
     }
   }
 
-  private async withStore<T>(op: (store: LedgerStore) => Promise<T>): Promise<{ result: T; store: LedgerStore }> {
+  private async withStore<T>(
+    op: (store: LedgerStore) => Promise<T>,
+  ): Promise<{ result: T; store: LedgerStore }> {
     try {
       const result = await op(this.store);
       this.recovered();
@@ -235,5 +270,11 @@ export function usageOf(budget: Budget, snapshot: LedgerSnapshot): BudgetUsage {
     };
   }
   const dimension = primary as Dimension;
-  return { scope: budget.scope, key: budget.key, dimension, ...(dimensions[dimension] as DimensionUsage), dimensions };
+  return {
+    scope: budget.scope,
+    key: budget.key,
+    dimension,
+    ...(dimensions[dimension] as DimensionUsage),
+    dimensions,
+  };
 }

@@ -91,7 +91,10 @@ class MemoryLedger {
   }
 }
 
-const EMPTY: LedgerSnapshot = Object.freeze({ used: Object.freeze({}), reserved: Object.freeze({}) });
+const EMPTY: LedgerSnapshot = Object.freeze({
+  used: Object.freeze({}),
+  reserved: Object.freeze({}),
+});
 
 /**
  * The default store: ledgers in this process's memory, no network. Atomic because each operation
@@ -124,7 +127,12 @@ export class MemoryLedgerStore implements LedgerStore {
     if (!decision.ok) return { ...decision, snapshot: snapshotOf(ledgers[decision.index]) };
     const held = { amounts: decision.amounts, expiresAt: input.expiresAt };
     for (const ledger of ledgers) ledger.hold(input.reservationId, held);
-    return { ok: true, units: decision.units, amounts: decision.amounts, snapshots: ledgers.map(snapshotOf) };
+    return {
+      ok: true,
+      units: decision.units,
+      amounts: decision.amounts,
+      snapshots: ledgers.map(snapshotOf),
+    };
   }
 
   async commit(input: CommitInput): Promise<CommitOutcome> {

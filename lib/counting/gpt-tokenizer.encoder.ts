@@ -13,8 +13,8 @@ interface GptEncodingModule {
 }
 
 // The public API is synchronous, so the rank tables (2.4 MB of JS for o200k) are loaded with a
-// synchronous require on first use instead of a static import: importing this library costs
-// nothing until a model is counted, and only the encoding that model needs is ever parsed.
+// synchronous require on first use instead of a static import: importing this library loads
+// no tokenizer code at all, and only the encoding a counted model needs is ever parsed.
 const require = createRequire(import.meta.url);
 
 // gpt-tokenizer keeps an LRU of merged out-of-vocabulary pieces. Its default of 100k entries
@@ -43,9 +43,16 @@ export function gptTokenizerEncoder(encoding: EncodingName): TokenEncoder {
 
 function build(name: EncodingName): TokenEncoder {
   const { GptEncoding } = require('gpt-tokenizer/GptEncoding') as GptEncodingModule;
-  const ranks = (require(`gpt-tokenizer/bpeRanks/${name}`) as { default: unknown }).default;
-  // A private instance (rather than gpt-tokenizer/encoding/<name>) so that tuning its merge
-  // cache cannot affect other code in the process that uses gpt-tokenizer directly.
+  // Literal specifiers, so that bundlers and file tracers can see both tables.
+  const ranksModule = (
+    name === 'o200k_base'
+      ? require('gpt-tokenizer/bpeRanks/o200k_base')
+      : require('gpt-tokenizer/bpeRanks/cl100k_base')
+  ) as { default: unknown };
+  const ranks = ranksModule.default;
+  // A private instance rather than gpt-tokenizer/encoding/<name>: that module builds its
+  // singleton as soon as it is imported, and tuning a shared instance's merge cache would
+  // affect other code in the process that uses gpt-tokenizer directly.
   const api = GptEncoding.getEncodingApi(name, () => ranks);
   api.setMergeCacheSize(MERGE_CACHE_ENTRIES);
   return { name, count: (text) => api.countTokens(text, AS_PLAIN_TEXT) };

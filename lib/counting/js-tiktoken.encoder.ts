@@ -31,7 +31,12 @@ export function jsTiktokenEncoder(encoding: EncodingName): TokenEncoder {
 
 function build(name: EncodingName): TokenEncoder {
   const { Tiktoken } = require('js-tiktoken/lite') as JsTiktokenLite;
-  const ranksModule = require(`js-tiktoken/ranks/${name}`) as { default?: unknown };
+  // Literal specifiers, so that bundlers and file tracers can see both tables.
+  const ranksModule = (
+    name === 'o200k_base'
+      ? require('js-tiktoken/ranks/o200k_base')
+      : require('js-tiktoken/ranks/cl100k_base')
+  ) as { default?: unknown };
   // The CommonJS build exports the table itself; an interop wrapper would put it on `default`.
   const ranks = 'bpe_ranks' in ranksModule ? ranksModule : ranksModule.default;
   const tiktoken = new Tiktoken(ranks);

@@ -3,6 +3,7 @@ import type { Policy } from '../core/budget.js';
 import type { Duration } from '../core/duration.js';
 import type { StoreErrorMode } from '../core/ledger.js';
 import type { LedgerStore } from '../core/ledger-store.interface.js';
+import type { ModelPrice } from '../pricing/price-table.js';
 
 /** What a scope resolver may return; `undefined`, `null`, `''` and non-finite numbers mean "no key". */
 export type ScopeKey = string | number | undefined | null;
@@ -69,4 +70,18 @@ export interface TokencapModuleOptions {
   onMissingKey?: MissingKeyMode;
   /** Receives one warning per store outage. @default new Logger('Tokencap') */
   logger?: { warn(message: string): void };
+  /**
+   * Model prices for `usd` budgets, in USD per 1M tokens, replacing or extending the shipped OpenAI
+   * table (names resolve by prefix: `gpt-4o-2024-08-06` finds `gpt-4o`).
+   * @default {} (the shipped table only)
+   * @example
+   * prices: { 'my-finetune': { input: 3, cachedInput: 1.5, output: 12 } }
+   */
+  prices?: Record<string, ModelPrice>;
+  /**
+   * The price of a model found in no table. Without it, a call to such a model under a `usd` budget
+   * is refused with `PriceUnknownError` (fail closed).
+   * @default undefined
+   */
+  defaultPrice?: ModelPrice;
 }

@@ -16,6 +16,7 @@ import type {
   ScopeResolver,
   TokencapModuleOptions,
 } from './tokencap-options.interface.js';
+import { PriceTable, type PriceTableOptions } from '../pricing/price-table.js';
 
 /** Injection token of the validated options, defaults applied. */
 export const TOKENCAP_OPTIONS = Symbol('TOKENCAP_OPTIONS');
@@ -39,6 +40,7 @@ export interface ResolvedTokencapOptions {
   readonly reservationTtlMs: number;
   readonly onMissingKey: MissingKeyMode;
   readonly logger: { warn(message: string): void };
+  readonly prices: PriceTableOptions;
 }
 
 const KNOWN_OPTIONS: readonly (keyof TokencapModuleOptions)[] = [
@@ -50,6 +52,8 @@ const KNOWN_OPTIONS: readonly (keyof TokencapModuleOptions)[] = [
   'reservationTtl',
   'onMissingKey',
   'logger',
+  'prices',
+  'defaultPrice',
 ];
 
 const STORE_METHODS = ['reserve', 'commit', 'release', 'snapshot'] as const;
@@ -122,7 +126,20 @@ export function resolveTokencapOptions(
     );
   }
 
+  const prices: PriceTableOptions = { prices: raw.prices, defaultPrice: raw.defaultPrice };
+  if (
+    raw.prices !== undefined &&
+    (raw.prices === null || typeof raw.prices !== 'object' || Array.isArray(raw.prices))
+  ) {
+    throw new TokencapConfigError(
+      `Invalid ${option('prices')}: ${JSON.stringify(raw.prices)}. Expected an object of model name to { input, cachedInput?, output } in USD per 1M tokens.`,
+    );
+  }
+  // Built once here so a malformed price fails at bootstrap, naming the model.
+  new PriceTable(prices);
+
   return Object.freeze({
+    prices,
     scopes: resolveScopes(raw.scopes),
     thresholds,
     policy,

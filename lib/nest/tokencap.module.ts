@@ -50,6 +50,7 @@ import {
           reservationTtl: options.reservationTtlMs,
           onStoreError: options.onStoreError,
           logger: options.logger,
+          prices: options.prices,
         }),
       inject: [TOKENCAP_OPTIONS],
     },

@@ -1,4 +1,5 @@
-import type { Amounts, Dimension } from '../core/budget.js';
+import type { Amounts } from '../core/budget.js';
+import type { PriceTable } from '../pricing/price-table.js';
 
 /** Token counts of one call, as the provider reported them or as Tokencap counted them. */
 export interface TokenUsage {
@@ -13,29 +14,43 @@ export interface TokenUsage {
 }
 
 /**
- * The one place where tokens become budget amounts: every reservation and every commit of the
- * OpenAI wrapper goes through it. A price table only has to add `usd` here (micro-dollars from
- * `model`, cached and reasoning tokens); reservations pick it up through {@link reservationShape}.
+ * The one place where tokens become budget amounts: every commit of the OpenAI wrapper goes
+ * through it. With `prices` (only when a budget of the call limits dollars) it adds `usd` in
+ * micro-dollars: uncached input, cached input at its own rate, output (reasoning included).
+ * @throws PriceUnknownError when `prices` has no price for `model`.
  */
-export function meter(_model: string, usage: TokenUsage): Amounts {
-  return { tokens: usage.prompt + usage.output, requests: 1 };
+export function meter(model: string, usage: TokenUsage, prices?: PriceTable): Amounts {
+  const amounts: Amounts = { tokens: usage.prompt + usage.output, requests: 1 };
+  if (prices) {
+    amounts.usd = prices.costMicros(model, {
+      input: usage.prompt,
+      cached: usage.cached,
+      output: usage.output,
+    });
+  }
+  return amounts;
 }
 
 /**
  * The `base` (prompt and request) and `perUnit` (one output token on each of `choices` choices)
- * of a reservation, derived from {@link meter} so that reservations and commits never disagree.
+ * of a reservation. Dollars reserve the prompt at the full input rate (the cache discount is only
+ * known afterwards) and output at the output rate, so a reservation never holds less than the
+ * commit that follows it.
+ * @throws PriceUnknownError when `prices` is given and has no price for `model`.
  */
 export function reservationShape(
   model: string,
   prompt: number,
   choices: number,
+  prices?: PriceTable,
 ): { base: Amounts; perUnit: Amounts } {
-  const base = meter(model, { prompt, output: 0 });
-  const withOne = meter(model, { prompt, output: choices });
+  const base: Amounts = { tokens: prompt, requests: 1 };
   const perUnit: Amounts = {};
-  for (const dim of Object.keys(withOne) as Dimension[]) {
-    const delta = (withOne[dim] ?? 0) - (base[dim] ?? 0);
-    if (delta > 0) perUnit[dim] = delta;
+  if (choices > 0) perUnit.tokens = choices;
+  if (prices) {
+    const price = prices.require(model);
+    base.usd = Math.ceil(prompt * price.input - 1e-9);
+    if (choices > 0 && price.output > 0) perUnit.usd = choices * price.output;
   }
   return { base, perUnit };
 }

@@ -11,7 +11,8 @@ import type {
   RequestBody,
 } from './endpoint.interface.js';
 import { memo, MeteredAPIPromise, type Parsed, type PromiseSource } from './metered-api-promise.js';
-import { meter, reservationShape } from './meter.js';
+import { meter, reservationShape, type TokenUsage } from './meter.js';
+import { type PriceTable, PriceUnknownError } from '../pricing/price-table.js';
 import { OutputCounter } from './output.counter.js';
 import { meterRawStream, meterStream, type StreamMetering } from './streams.js';
 
@@ -102,7 +103,9 @@ async function startCall(
   const prompt = endpoint.countPrompt(body, model);
   const choices = endpoint.producesOutput ? endpoint.choices(body) : 0;
   const cap = endpoint.producesOutput ? endpoint.outputCap(body) : undefined;
-  const shape = reservationShape(model, prompt, choices);
+  // Dollars are metered only where a budget counts them, so unpriced models work elsewhere.
+  const prices = budgets.some((b) => b.limits.usd !== undefined) ? ledger.prices : undefined;
+  const shape = reservationShape(model, prompt, choices, prices);
   const units = endpoint.producesOutput
     ? { min: 1, max: cap ?? Infinity, ifUnbounded: settings.defaultMaxOutputTokens }
     : undefined;
@@ -157,6 +160,7 @@ async function startCall(
     }
     const plan: CallPlan = {
       model: typeof sent.model === 'string' ? sent.model : model,
+      prices,
       prompt,
       units: reservation.units,
       choices,
@@ -177,6 +181,8 @@ async function startCall(
 interface CallPlan {
   /** The model sent (the fallback model when degraded). */
   model: string;
+  /** Set when a budget of the call limits dollars. */
+  prices: PriceTable | undefined;
   prompt: number;
   /** Output tokens granted per choice. */
   units: number;
@@ -294,7 +300,18 @@ class LiveCall implements StartedCall {
     };
     if (usage.cached !== undefined) details.cachedTokens = usage.cached;
     if (usage.reasoning !== undefined) details.reasoningTokens = usage.reasoning;
-    await this.reservation.commit(meter(this.plan.model, usage), details);
+    await this.reservation.commit(this.amountsOf(usage), details);
+  }
+
+  private amountsOf(usage: TokenUsage): Amounts {
+    try {
+      return meter(this.plan.model, usage, this.plan.prices);
+    } catch (error) {
+      // A degraded call's fallback model may have no price. The call has happened: charge what was
+      // reserved in dollars (priced at the requested model, so never less) rather than lose it.
+      if (!(error instanceof PriceUnknownError)) throw error;
+      return { ...meter(this.plan.model, usage), usd: this.reservation.amounts.usd ?? 0 };
+    }
   }
 
   private streamMetering(): StreamMetering {

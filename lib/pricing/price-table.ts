@@ -84,7 +84,9 @@ export class PriceTable {
     const price = this.require(model);
     const cached = Math.min(usage.cached ?? 0, usage.input);
     const micros =
-      (usage.input - cached) * price.input + cached * (price.cachedInput ?? price.input) + usage.output * price.output;
+      (usage.input - cached) * price.input +
+      cached * (price.cachedInput ?? price.input) +
+      usage.output * price.output;
     return Math.ceil(micros - 1e-9);
   }
 
@@ -124,5 +126,9 @@ function validatePrice(price: unknown, where: string): ModelPrice {
       `Invalid ${where}: ${JSON.stringify(price)}. Expected { input, cachedInput?, output } in USD per 1M tokens, each a finite number >= 0.`,
     );
   }
-  return Object.freeze({ input: p.input!, output: p.output!, ...(p.cachedInput === undefined ? {} : { cachedInput: p.cachedInput }) });
+  return Object.freeze({
+    input: p.input!,
+    output: p.output!,
+    ...(p.cachedInput === undefined ? {} : { cachedInput: p.cachedInput }),
+  });
 }

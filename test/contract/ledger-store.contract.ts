@@ -14,7 +14,10 @@ const T0 = 1_700_006_400_000; // a fixed epoch ms at midnight UTC, so minute and
  * The behaviour every LedgerStore must have. Each store's spec calls this with a factory; keys are
  * unique per test so a shared server (Redis) needs no flushing.
  */
-export function describeLedgerStoreContract(name: string, create: () => Promise<StoreHarness>): void {
+export function describeLedgerStoreContract(
+  name: string,
+  create: () => Promise<StoreHarness>,
+): void {
   describe(`LedgerStore contract: ${name}`, () => {
     let harness: StoreHarness;
     let store: LedgerStore;
@@ -31,8 +34,17 @@ export function describeLedgerStoreContract(name: string, create: () => Promise<
     });
 
     const budget = (def: Partial<BudgetDefinition> & { limit: BudgetDefinition['limit'] }) =>
-      defineBudget({ scope: 'session', key: `${run}-${def.key ?? 'k'}`, ...def, ...(def.key ? { key: `${run}-${def.key}` } : {}) });
-    const reserve = (budgets: ReserveInput['budgets'], base: number, extra: Partial<ReserveInput> = {}) =>
+      defineBudget({
+        scope: 'session',
+        key: `${run}-${def.key ?? 'k'}`,
+        ...def,
+        ...(def.key ? { key: `${run}-${def.key}` } : {}),
+      });
+    const reserve = (
+      budgets: ReserveInput['budgets'],
+      base: number,
+      extra: Partial<ReserveInput> = {},
+    ) =>
       store.reserve({
         reservationId: `r${++seq}-${run}`,
         budgets,
@@ -53,7 +65,12 @@ export function describeLedgerStoreContract(name: string, create: () => Promise<
       expect(r).toMatchObject({ ok: true, units: 0, amounts: { tokens: 30 } });
       expect(await store.snapshot([b], T0)).toEqual([{ used: {}, reserved: { tokens: 30 } }]);
       const id = `r${seq}-${run}`;
-      const c = await store.commit({ reservationId: id, budgets: [b], actual: { tokens: 25 }, now: T0 });
+      const c = await store.commit({
+        reservationId: id,
+        budgets: [b],
+        actual: { tokens: 25 },
+        now: T0,
+      });
       expect(c.released).toBe(true);
       expect(c.snapshots).toEqual([{ used: { tokens: 25 }, reserved: {} }]);
       expect(c.crossings).toEqual([]);
@@ -81,7 +98,9 @@ export function describeLedgerStoreContract(name: string, create: () => Promise<
     it('clamps flexible units to what the tightest hard-stop budget has left, and to maxReservation', async () => {
       const outer = budget({ key: 'outer', limit: 1000 });
       const inner = budget({ key: 'inner', limit: 300 });
-      const r1 = await reserve([outer, inner], 100, { units: { min: 1, max: Infinity, ifUnbounded: 0 } });
+      const r1 = await reserve([outer, inner], 100, {
+        units: { min: 1, max: Infinity, ifUnbounded: 0 },
+      });
       expect(r1).toMatchObject({ ok: true, units: 200, amounts: { tokens: 300 } });
       const capped = budget({ key: 'capped', limit: 1000, maxReservation: 64 });
       const r2 = await reserve([capped], 100, { units: { min: 1, max: 500, ifUnbounded: 0 } });
@@ -92,12 +111,16 @@ export function describeLedgerStoreContract(name: string, create: () => Promise<
 
     it('refuses a call that cannot get its minimum units, and reserves ifUnbounded when nothing clamps', async () => {
       const b = budget({ limit: 100 });
-      expect(await reserve([b], 100, { units: { min: 1, max: Infinity, ifUnbounded: 0 } })).toMatchObject({
+      expect(
+        await reserve([b], 100, { units: { min: 1, max: Infinity, ifUnbounded: 0 } }),
+      ).toMatchObject({
         ok: false,
         requested: 101,
       });
       const n = budget({ key: 'n', limit: 100, policy: 'notify' });
-      expect(await reserve([n], 10, { units: { min: 1, max: Infinity, ifUnbounded: 256 } })).toMatchObject({
+      expect(
+        await reserve([n], 10, { units: { min: 1, max: Infinity, ifUnbounded: 256 } }),
+      ).toMatchObject({
         ok: true,
         units: 256,
         amounts: { tokens: 266 },
@@ -108,10 +131,20 @@ export function describeLedgerStoreContract(name: string, create: () => Promise<
       const b = budget({ limit: 100, policy: 'degrade' });
       const r = await reserve([b], 90);
       expect(r.ok).toBe(true);
-      await store.commit({ reservationId: `r${seq}-${run}`, budgets: [b], actual: { tokens: 99 }, now: T0 });
+      await store.commit({
+        reservationId: `r${seq}-${run}`,
+        budgets: [b],
+        actual: { tokens: 99 },
+        now: T0,
+      });
       const crossing = await reserve([b], 500);
       expect(crossing.ok).toBe(true);
-      await store.commit({ reservationId: `r${seq}-${run}`, budgets: [b], actual: { tokens: 500 }, now: T0 });
+      await store.commit({
+        reservationId: `r${seq}-${run}`,
+        budgets: [b],
+        actual: { tokens: 500 },
+        now: T0,
+      });
       expect(await reserve([b], 1)).toMatchObject({ ok: false, dimension: 'tokens', requested: 1 });
     });
 
@@ -127,7 +160,12 @@ export function describeLedgerStoreContract(name: string, create: () => Promise<
       const id = `r${seq}-${run}`;
       expect(await store.release({ reservationId: id, budgets: [b], now: T0 })).toBe(true);
       expect(await store.release({ reservationId: id, budgets: [b], now: T0 })).toBe(false);
-      const late = await store.commit({ reservationId: id, budgets: [b], actual: { tokens: 150 }, now: T0 });
+      const late = await store.commit({
+        reservationId: id,
+        budgets: [b],
+        actual: { tokens: 150 },
+        now: T0,
+      });
       expect(late.released).toBe(false);
       expect(late.snapshots).toEqual([{ used: { tokens: 150 }, reserved: {} }]);
     });
@@ -152,16 +190,29 @@ export function describeLedgerStoreContract(name: string, create: () => Promise<
       const b = budget({ limit: 100, window: '1m' });
       await store.commit({ reservationId: 'x', budgets: [b], actual: { tokens: 85 }, now: T0 });
       await reserve([b], 10, { now: T0 + 59_000, expiresAt: T0 + 600_000 });
-      expect(await store.snapshot([b], T0 + 59_999)).toEqual([{ used: { tokens: 85 }, reserved: { tokens: 10 } }]);
-      expect(await store.snapshot([b], T0 + 60_000)).toEqual([{ used: {}, reserved: { tokens: 10 } }]);
-      const c = await store.commit({ reservationId: 'y', budgets: [b], actual: { tokens: 80 }, now: T0 + 60_001 });
-      expect(c.crossings).toEqual([{ index: 0, dimension: 'tokens', threshold: 0.8, exhausted: false }]);
+      expect(await store.snapshot([b], T0 + 59_999)).toEqual([
+        { used: { tokens: 85 }, reserved: { tokens: 10 } },
+      ]);
+      expect(await store.snapshot([b], T0 + 60_000)).toEqual([
+        { used: {}, reserved: { tokens: 10 } },
+      ]);
+      const c = await store.commit({
+        reservationId: 'y',
+        budgets: [b],
+        actual: { tokens: 80 },
+        now: T0 + 60_001,
+      });
+      expect(c.crossings).toEqual([
+        { index: 0, dimension: 'tokens', threshold: 0.8, exhausted: false },
+      ]);
     });
 
     it('drops an idle ledger after its ttl', async () => {
       const b = budget({ limit: 100, ttl: '30s' });
       await store.commit({ reservationId: 'x', budgets: [b], actual: { tokens: 60 }, now: T0 });
-      expect(await store.snapshot([b], T0 + 29_000)).toEqual([{ used: { tokens: 60 }, reserved: {} }]);
+      expect(await store.snapshot([b], T0 + 29_000)).toEqual([
+        { used: { tokens: 60 }, reserved: {} },
+      ]);
       expect(await store.snapshot([b], T0 + 30_001)).toEqual([{ used: {}, reserved: {} }]);
     });
 
@@ -169,7 +220,9 @@ export function describeLedgerStoreContract(name: string, create: () => Promise<
       const b = budget({ limit: 100 });
       await reserve([b], 70, { expiresAt: T0 + 5_000 });
       expect(await reserve([b], 40, { now: T0 + 4_999 })).toMatchObject({ ok: false });
-      expect(await reserve([b], 40, { now: T0 + 5_000, expiresAt: T0 + 60_000 })).toMatchObject({ ok: true });
+      expect(await reserve([b], 40, { now: T0 + 5_000, expiresAt: T0 + 60_000 })).toMatchObject({
+        ok: true,
+      });
     });
 
     it('keeps tokens, micro-dollars and requests side by side, refusing on any dimension', async () => {
@@ -184,9 +237,19 @@ export function describeLedgerStoreContract(name: string, create: () => Promise<
         now: T0,
         expiresAt: T0 + 60_000,
       });
-      expect(r).toMatchObject({ ok: true, units: 1000, amounts: { tokens: 1100, usd: 615, requests: 1 } });
-      await store.commit({ reservationId: `m-${run}`, budgets: [b], actual: { tokens: 300, usd: 200, requests: 1 }, now: T0 });
-      for (let i = 0; i < 2; i++) expect((await reserve([b], 1, { base: { tokens: 1, requests: 1 } })).ok).toBe(true);
+      expect(r).toMatchObject({
+        ok: true,
+        units: 1000,
+        amounts: { tokens: 1100, usd: 615, requests: 1 },
+      });
+      await store.commit({
+        reservationId: `m-${run}`,
+        budgets: [b],
+        actual: { tokens: 300, usd: 200, requests: 1 },
+        now: T0,
+      });
+      for (let i = 0; i < 2; i++)
+        expect((await reserve([b], 1, { base: { tokens: 1, requests: 1 } })).ok).toBe(true);
       expect(await reserve([b], 1, { base: { tokens: 1, requests: 1 } })).toMatchObject({
         ok: false,
         dimension: 'requests',
@@ -221,7 +284,12 @@ export function describeLedgerStoreContract(name: string, create: () => Promise<
             }
             granted++;
             const actual = 7 + Math.min(r.units, 1 + ((i + call) % 3));
-            const c = await store.commit({ reservationId: id, budgets, actual: { tokens: actual }, now: T0 });
+            const c = await store.commit({
+              reservationId: id,
+              budgets,
+              actual: { tokens: actual },
+              now: T0,
+            });
             for (const x of c.crossings) {
               crossings.push(`${budgets[x.index].scope}@${x.exhausted ? 'limit' : x.threshold}`);
             }

@@ -6,8 +6,11 @@ import { type SampleApp, startSample } from '../../../sample/bootstrap.js';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
 if (!available) {
-  if (process.env.CI === 'true') throw new Error(`CI=true but no Chromium at ${CHROMIUM}: install Debian's chromium.`);
-  console.warn(`Skipping the sample page browser test: no Chromium at ${CHROMIUM} (apt-get install chromium).`);
+  if (process.env.CI === 'true')
+    throw new Error(`CI=true but no Chromium at ${CHROMIUM}: install Debian's chromium.`);
+  console.warn(
+    `Skipping the sample page browser test: no Chromium at ${CHROMIUM} (apt-get install chromium).`,
+  );
 }
 
 describe.skipIf(!available)('sample page in headless Chromium', () => {
@@ -40,9 +43,10 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
       await page.locator('#message').fill(`question ${sent}`);
       await page.locator('#send').click();
       // A turn is done when its reply (or the refusal) is on the page.
+      // Runs in the page, so it is passed as source: the test's own types have no DOM.
       await page.waitForFunction(
-        (n) => document.querySelectorAll('.msg').length >= n + 2 || document.querySelector('#refusal')?.getAttribute('data-shown') === 'true',
-        before,
+        `document.querySelectorAll('.msg').length >= ${before + 2} || ` +
+          `document.querySelector('#refusal')?.getAttribute('data-shown') === 'true'`,
       );
     }
     throw new Error(`condition not reached after ${max} messages`);
@@ -69,26 +73,35 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
     await chatUntil(async () => (await level()) === 'red', 60);
     expect(await percent()).toBeGreaterThanOrEqual(90);
     const warnings = () => page.locator('.msg.event').allTextContents();
-    await expect.poll(warnings).toEqual(['Warning: 80 % of the session budget used', 'Warning: 90 % of the session budget used']);
+    await expect
+      .poll(warnings)
+      .toEqual([
+        'Warning: 80 % of the session budget used',
+        'Warning: 90 % of the session budget used',
+      ]);
 
     const llmCallsBefore = sample.fake!.tally.requests;
-    const messages = await chatUntil(async () => (await page.locator('#refusal').getAttribute('data-shown')) === 'true', 60);
+    const messages = await chatUntil(
+      async () => (await page.locator('#refusal').getAttribute('data-shown')) === 'true',
+      60,
+    );
     expect(messages).toBeGreaterThan(0);
     expect(await page.locator('#refusal').textContent()).toMatch(
       /^Refused \(HTTP 429 Budget Exceeded\): Budget "session" exceeded: the call needs \d+ tokens, \d+ of 50000 tokens remain\.$/,
     );
-    await expect.poll(warnings).toEqual([
-      'Warning: 80 % of the session budget used',
-      'Warning: 90 % of the session budget used',
-      'Refused: the session budget refused a call',
-    ]);
+    await expect
+      .poll(warnings)
+      .toEqual([
+        'Warning: 80 % of the session budget used',
+        'Warning: 90 % of the session budget used',
+        'Refused: the session budget refused a call',
+      ]);
     expect(await level()).toBe('refused');
     // The refused call never reached the provider: exactly one request fewer than messages sent.
     expect(sample.fake!.tally.requests - llmCallsBefore).toBe(messages - 1);
-    const usage = await page.evaluate(async () => {
-      const session = sessionStorage.getItem('tokencap-session')!;
-      return (await fetch('/api/usage', { headers: { 'x-session-id': session } })).json();
-    });
+    const usage: { used: number } = await page.evaluate(
+      `fetch('/api/usage', { headers: { 'x-session-id': sessionStorage.getItem('tokencap-session') } }).then((r) => r.json())`,
+    );
     expect(usage.used).toBeLessThanOrEqual(50_000);
     expect(usage.used).toBe(sample.fake!.tally.totalTokens);
 

@@ -6,7 +6,13 @@ import { TokencapConfigError } from '../../../lib/errors.js';
 describe('defineBudget', () => {
   it('normalises a valid definition into store units', () => {
     expect(
-      defineBudget({ scope: 'user', key: 'u1', limit: { usd: 1.5, requests: 200 }, window: '1d', thresholds: [0.9, 0.5] }),
+      defineBudget({
+        scope: 'user',
+        key: 'u1',
+        limit: { usd: 1.5, requests: 200 },
+        window: '1d',
+        thresholds: [0.9, 0.5],
+      }),
     ).toEqual({
       id: 'user:u1',
       scope: 'user',
@@ -18,27 +24,53 @@ describe('defineBudget', () => {
       ttlMs: undefined,
       maxReservation: undefined,
     });
-    expect(defineBudget({ scope: 'session', key: 'a', limit: 50_000 }).thresholds).toEqual([0.8, 0.9]);
+    expect(defineBudget({ scope: 'session', key: 'a', limit: 50_000 }).thresholds).toEqual([
+      0.8, 0.9,
+    ]);
   });
 
   it.each([
-    [{ limit: 0 }, 'Invalid limit 0 for budget "session": expected a positive finite number of tokens, or an object with any of tokens, usd, requests.'],
+    [
+      { limit: 0 },
+      'Invalid limit 0 for budget "session": expected a positive finite number of tokens, or an object with any of tokens, usd, requests.',
+    ],
     [{ limit: -5 }, 'Invalid limit -5 for budget "session"'],
     [{ limit: Infinity }, 'Invalid limit null for budget "session"'],
     [{ limit: Number.NaN }, 'Invalid limit null for budget "session"'],
     [{ limit: '100' }, 'Invalid limit "100" for budget "session"'],
     [{ limit: {} }, 'Invalid limit {} for budget "session"'],
     [{ limit: { euros: 5 } }, 'unknown dimension "euros"; expected tokens, usd or requests.'],
-    [{ limit: { usd: 0 } }, 'Invalid usd limit 0 for budget "session": expected a positive finite number.'],
-    [{ limit: 10, thresholds: [0.8, 1.2] }, 'Invalid threshold 1.2 for budget "session": each threshold must be a number in (0, 1].'],
+    [
+      { limit: { usd: 0 } },
+      'Invalid usd limit 0 for budget "session": expected a positive finite number.',
+    ],
+    [
+      { limit: 10, thresholds: [0.8, 1.2] },
+      'Invalid threshold 1.2 for budget "session": each threshold must be a number in (0, 1].',
+    ],
     [{ limit: 10, thresholds: [0] }, 'Invalid threshold 0 for budget "session"'],
-    [{ limit: 10, thresholds: 0.8 }, 'Invalid thresholds 0.8 for budget "session": expected an array of numbers in (0, 1].'],
-    [{ limit: 10, policy: 'soft' }, `Invalid policy "soft" for budget "session": expected one of 'hard-stop', 'degrade', 'notify'.`],
-    [{ limit: 10, window: '1 hour' }, `Invalid window of budget "session": "1 hour". Expected a positive number of milliseconds`],
+    [
+      { limit: 10, thresholds: 0.8 },
+      'Invalid thresholds 0.8 for budget "session": expected an array of numbers in (0, 1].',
+    ],
+    [
+      { limit: 10, policy: 'soft' },
+      `Invalid policy "soft" for budget "session": expected one of 'hard-stop', 'degrade', 'notify'.`,
+    ],
+    [
+      { limit: 10, window: '1 hour' },
+      `Invalid window of budget "session": "1 hour". Expected a positive number of milliseconds`,
+    ],
     [{ limit: 10, ttl: 0 }, 'Invalid ttl of budget "session": 0.'],
-    [{ limit: 10, maxReservation: 1.5 }, 'Invalid maxReservation 1.5 for budget "session": expected a positive whole number of tokens.'],
+    [
+      { limit: 10, maxReservation: 1.5 },
+      'Invalid maxReservation 1.5 for budget "session": expected a positive whole number of tokens.',
+    ],
     [{ limit: 10, key: '' }, 'Invalid key "" for budget "session": expected a non-empty string.'],
-    [{ limit: 10, scope: 'a:b' }, `Budget scope "a:b" is invalid: expected 1-64 letters, digits, '_', '.' or '-'.`],
+    [
+      { limit: 10, scope: 'a:b' },
+      `Budget scope "a:b" is invalid: expected 1-64 letters, digits, '_', '.' or '-'.`,
+    ],
   ])('rejects %j with an error naming the value', (bad, message) => {
     const attempt = () => defineBudget({ scope: 'session', key: 'k', ...(bad as object) } as never);
     expect(attempt).toThrow(TokencapConfigError);
@@ -65,17 +97,40 @@ describe('parseDuration', () => {
 
 describe('degrade options', () => {
   it('defaults degradeAt to 0.9 when a fallbackModel is given', () => {
-    const b = defineBudget({ scope: 's', key: 'k', limit: 10, policy: 'degrade', fallbackModel: 'gpt-4o-mini' });
+    const b = defineBudget({
+      scope: 's',
+      key: 'k',
+      limit: 10,
+      policy: 'degrade',
+      fallbackModel: 'gpt-4o-mini',
+    });
     expect(b).toMatchObject({ fallbackModel: 'gpt-4o-mini', degradeAt: 0.9 });
   });
 
   it.each([
-    [{ policy: 'hard-stop', fallbackModel: 'gpt-4o-mini' }, `fallbackModel of budget "s" only apply to policy 'degrade', but its policy is 'hard-stop'.`],
-    [{ policy: 'degrade', degradeAt: 0.5 }, 'degradeAt of budget "s" needs a fallbackModel to switch to.'],
-    [{ policy: 'degrade', fallbackModel: 'm', degradeAt: 2 }, 'Invalid degradeAt 2 for budget "s": expected a number in (0, 1].'],
-    [{ policy: 'degrade', fallbackModel: '' }, 'Invalid fallbackModel "" for budget "s": expected a model name.'],
-    [{ policy: 'degrade', fallback: 'sorry' }, 'Invalid fallback "sorry" for budget "s": expected a function.'],
+    [
+      { policy: 'hard-stop', fallbackModel: 'gpt-4o-mini' },
+      `fallbackModel of budget "s" only apply to policy 'degrade', but its policy is 'hard-stop'.`,
+    ],
+    [
+      { policy: 'degrade', degradeAt: 0.5 },
+      'degradeAt of budget "s" needs a fallbackModel to switch to.',
+    ],
+    [
+      { policy: 'degrade', fallbackModel: 'm', degradeAt: 2 },
+      'Invalid degradeAt 2 for budget "s": expected a number in (0, 1].',
+    ],
+    [
+      { policy: 'degrade', fallbackModel: '' },
+      'Invalid fallbackModel "" for budget "s": expected a model name.',
+    ],
+    [
+      { policy: 'degrade', fallback: 'sorry' },
+      'Invalid fallback "sorry" for budget "s": expected a function.',
+    ],
   ])('rejects %j', (bad, message) => {
-    expect(() => defineBudget({ scope: 's', key: 'k', limit: 10, ...(bad as object) } as never)).toThrow(message);
+    expect(() =>
+      defineBudget({ scope: 's', key: 'k', limit: 10, ...(bad as object) } as never),
+    ).toThrow(message);
   });
 });

@@ -4,7 +4,11 @@ import type { TokencapEvent } from '../../../lib/core/events.js';
 import { Ledger } from '../../../lib/core/ledger.js';
 import type { LedgerStore } from '../../../lib/core/ledger-store.interface.js';
 import { MemoryLedgerStore } from '../../../lib/core/memory-ledger.store.js';
-import { BudgetExceededError, StoreUnavailableError, TokencapConfigError } from '../../../lib/errors.js';
+import {
+  BudgetExceededError,
+  StoreUnavailableError,
+  TokencapConfigError,
+} from '../../../lib/errors.js';
 
 const T0 = 1_700_006_400_000;
 
@@ -19,16 +23,16 @@ describe('Ledger', () => {
   it('publishes usage, then thresholds in ascending order, then exhaustion, each once', async () => {
     const { ledger, events } = setup();
     const session = defineBudget({ scope: 'session', key: 'abc', limit: 1000 });
-    const r = await ledger.reserve([session], { base: { tokens: 100 }, units: { min: 1, max: 900, ifUnbounded: 0 } });
+    const r = await ledger.reserve([session], {
+      base: { tokens: 100 },
+      units: { min: 1, max: 900, ifUnbounded: 0 },
+    });
     expect(r.units).toBe(900);
     expect(await r.commit({ tokens: 1000 })).toBe(true);
     expect(await r.commit({ tokens: 1000 })).toBe(false);
-    expect(events.map((e) => (e.type === 'threshold' ? `threshold@${e.threshold}` : e.type))).toEqual([
-      'usage',
-      'threshold@0.8',
-      'threshold@0.9',
-      'exhausted',
-    ]);
+    expect(
+      events.map((e) => (e.type === 'threshold' ? `threshold@${e.threshold}` : e.type)),
+    ).toEqual(['usage', 'threshold@0.8', 'threshold@0.9', 'exhausted']);
     expect(events[1]).toEqual({
       type: 'threshold',
       scope: 'session',
@@ -57,7 +61,9 @@ describe('Ledger', () => {
     const { ledger, events } = setup();
     const session = defineBudget({ scope: 'session', key: 'abc', limit: 500 });
     const held = await ledger.reserve([session], { base: { tokens: 300 } });
-    const error = await ledger.reserve([session], { base: { tokens: 250 } }).catch((e: unknown) => e);
+    const error = await ledger
+      .reserve([session], { base: { tokens: 250 } })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BudgetExceededError);
     expect(error).toMatchObject({
       name: 'BudgetExceededError',
@@ -98,7 +104,12 @@ describe('Ledger', () => {
     await ledger.charge([user], { usd: 123_456, tokens: 42 });
     const [usage] = await ledger.usage([user]);
     expect(usage.dimension).toBe('tokens');
-    expect(usage.dimensions.usd).toEqual({ limit: 0.5, used: 0.123456, reserved: 0, remaining: 0.376544 });
+    expect(usage.dimensions.usd).toEqual({
+      limit: 0.5,
+      used: 0.123456,
+      reserved: 0,
+      remaining: 0.376544,
+    });
   });
 
   it('completes events$ on close', async () => {
@@ -111,7 +122,9 @@ describe('Ledger', () => {
 
   it('rejects an unknown onStoreError mode naming it', () => {
     expect(() => new Ledger({ onStoreError: 'retry' as never })).toThrow(TokencapConfigError);
-    expect(() => new Ledger({ onStoreError: 'retry' as never })).toThrow(`Invalid onStoreError "retry"`);
+    expect(() => new Ledger({ onStoreError: 'retry' as never })).toThrow(
+      `Invalid onStoreError "retry"`,
+    );
   });
 });
 
@@ -135,7 +148,9 @@ describe('Ledger when the store fails', () => {
     const store = brokenStore();
     const { ledger, events } = setup(store, { logger: { warn } });
     for (let i = 0; i < 3; i++) {
-      await expect(ledger.reserve([session], { base: { tokens: 1 } })).rejects.toThrow(StoreUnavailableError);
+      await expect(ledger.reserve([session], { base: { tokens: 1 } })).rejects.toThrow(
+        StoreUnavailableError,
+      );
     }
     expect(warn).toHaveBeenCalledOnce();
     expect(events.map((e) => e.type)).toEqual(['store-error']);
@@ -149,12 +164,22 @@ describe('Ledger when the store fails', () => {
   });
 
   it('fail-open counts locally during the outage and still enforces the limit there', async () => {
-    const { ledger, events } = setup(brokenStore(), { onStoreError: 'fail-open', logger: { warn: () => {} } });
+    const { ledger, events } = setup(brokenStore(), {
+      onStoreError: 'fail-open',
+      logger: { warn: () => {} },
+    });
     const r = await ledger.reserve([session], { base: { tokens: 60 } });
     await r.commit({ tokens: 60 });
-    await expect(ledger.reserve([session], { base: { tokens: 60 } })).rejects.toThrow(BudgetExceededError);
+    await expect(ledger.reserve([session], { base: { tokens: 60 } })).rejects.toThrow(
+      BudgetExceededError,
+    );
     expect(events.filter((e) => e.type === 'store-error')).toEqual([
-      { type: 'store-error', at: T0, mode: 'fail-open', message: 'connect ECONNREFUSED 127.0.0.1:6390' },
+      {
+        type: 'store-error',
+        at: T0,
+        mode: 'fail-open',
+        message: 'connect ECONNREFUSED 127.0.0.1:6390',
+      },
     ]);
   });
 });

@@ -20,7 +20,13 @@ describe('MemoryLedgerStore eviction', () => {
     const windowed = defineBudget({ scope: 'user', key: 'u', limit: 100, window: '1h' });
     await store.commit({ reservationId: 'x', budgets: [windowed], actual: { tokens: 1 }, now: T0 });
     const busy = defineBudget({ scope: 'session', key: 'busy', limit: 100, ttl: '1m' });
-    await store.reserve({ reservationId: 'held', budgets: [busy], base: { tokens: 5 }, now: T0, expiresAt: T0 + 3_600_000 });
+    await store.reserve({
+      reservationId: 'held',
+      budgets: [busy],
+      base: { tokens: 5 },
+      now: T0,
+      expiresAt: T0 + 3_600_000,
+    });
     expect(store.size).toBe(1_002);
 
     store.sweep(T0 + 10 * 60_000 + 1);

@@ -9,7 +9,7 @@ import {
   type TokenEncoder,
 } from '../../../lib/counting/index.js';
 import { TextCountCache } from '../../../lib/counting/text-count.cache.js';
-import { CORPUS } from './token-corpus.fixture.js';
+import { CORPUS, seededRandom } from './token-corpus.fixture.js';
 
 /** A real encoder that records every string it is asked to tokenize. */
 function recordingBackend(): { seen: string[]; factory: (encoding: EncodingName) => TokenEncoder } {
@@ -127,6 +127,30 @@ describe('string-count cache', () => {
     expect(calls).toBe(0);
     cache.count('bb', 'o200k_base', counting);
     expect(calls).toBe(1);
+  });
+
+  it('matches a reference LRU over a long random sequence of lookups', () => {
+    const limits = { maxEntries: 20, maxChars: 150 };
+    const cache = new TextCountCache(limits);
+    const reference: string[] = []; // most recent last
+    const next = seededRandom(42);
+    for (let step = 0; step < 20_000; step++) {
+      const text = 'k'.repeat(1 + Math.floor(next() * 12)) + String(Math.floor(next() * 40));
+      let computed = false;
+      cache.count(text, 'o200k_base', (t) => {
+        computed = true;
+        return t.length;
+      });
+      const at = reference.indexOf(text);
+      expect(computed, `step ${step}`).toBe(at === -1);
+      if (at !== -1) reference.splice(at, 1);
+      reference.push(text);
+      let chars = reference.reduce((sum, t) => sum + t.length, 0);
+      while (reference.length > limits.maxEntries || chars > limits.maxChars) {
+        chars -= (reference.shift() as string).length;
+      }
+      expect(cache.stats()).toMatchObject({ entries: reference.length, chars });
+    }
   });
 
   it('documents its default bound', () => {

@@ -51,4 +51,24 @@ describe('resolveTokencapOptions', () => {
       'Invalid TokencapModule options []: expected an object.',
     );
   });
+
+  it('validates prices at bootstrap, naming the model', () => {
+    expect(
+      resolveTokencapOptions({
+        prices: { 'my-model': { input: 1, output: 2 } },
+        defaultPrice: { input: 3, output: 4 },
+      }).prices,
+    ).toEqual({
+      prices: { 'my-model': { input: 1, output: 2 } },
+      defaultPrice: { input: 3, output: 4 },
+    });
+    expect(() =>
+      resolveTokencapOptions({ prices: { 'my-model': { input: '1', output: 2 } as never } }),
+    ).toThrow(
+      'Invalid prices["my-model"]: {"input":"1","output":2}. Expected { input, cachedInput?, output } in USD per 1M tokens, each a finite number >= 0.',
+    );
+    expect(() => resolveTokencapOptions({ prices: 'cheap' as never })).toThrow(
+      'Invalid TokencapModule option "prices": "cheap". Expected an object of model name to { input, cachedInput?, output } in USD per 1M tokens.',
+    );
+  });
 });

@@ -52,11 +52,15 @@ describe('PriceTable', () => {
   });
 
   it('rejects a malformed price naming it', () => {
-    expect(() => new PriceTable({ prices: { x: { input: -1, output: 1 } } })).toThrow(TokencapConfigError);
+    expect(() => new PriceTable({ prices: { x: { input: -1, output: 1 } } })).toThrow(
+      TokencapConfigError,
+    );
     expect(() => new PriceTable({ prices: { x: { input: -1, output: 1 } } })).toThrow(
       'Invalid prices["x"]: {"input":-1,"output":1}. Expected { input, cachedInput?, output } in USD per 1M tokens, each a finite number >= 0.',
     );
-    expect(() => new PriceTable({ defaultPrice: { input: 1 } as never })).toThrow('Invalid defaultPrice: {"input":1}.');
+    expect(() => new PriceTable({ defaultPrice: { input: 1 } as never })).toThrow(
+      'Invalid defaultPrice: {"input":1}.',
+    );
   });
 
   it('records when and where the shipped table was taken', () => {
