@@ -63,6 +63,8 @@ export interface AbResult {
   roundDelta: number[];
   /** Per round: time of A's batch / time of B's batch (B's throughput relative to A's). */
   roundRatio: number[];
+  /** Per round: CPU µs per call of B − that of A. */
+  cpuDelta: number[];
 }
 
 /** Times one call of `fn` in µs (awaiting it only if it returns a promise). */
@@ -104,6 +106,11 @@ export async function abSamples(a: Sample, b: Sample, options: AbOptions): Promi
 export interface Comparison<K extends string> {
   samples: Record<K, number[]>;
   rounds: Record<K, number[]>[];
+  /**
+   * Per round, CPU time (user + system, µs) per sample of each variant. On a shared machine this
+   * is steadier than wall time, which also counts time the process was runnable but not running.
+   */
+  cpu: Record<K, number>[];
 }
 
 /**
@@ -117,14 +124,19 @@ export async function compareSamples<K extends string>(
   const names = Object.keys(variants) as K[];
   const empty = () => Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
   for (const name of names) await batchOf(variants[name], options.warmup, undefined);
-  const result: Comparison<K> = { samples: empty(), rounds: [] };
+  const result: Comparison<K> = { samples: empty(), rounds: [], cpu: [] };
   for (let round = 0; round < options.rounds; round++) {
     const perRound = empty();
+    const cpu = {} as Record<K, number>;
     for (let i = 0; i < names.length; i++) {
       const name = names[(i + round) % names.length];
+      const before = process.cpuUsage();
       perRound[name] = await batchOf(variants[name], options.batch, result.samples[name]);
+      const used = process.cpuUsage(before);
+      cpu[name] = (used.user + used.system) / options.batch;
     }
     result.rounds.push(perRound);
+    result.cpu.push(cpu);
   }
   return result;
 }
@@ -134,10 +146,11 @@ export function pairRounds<K extends string>(
   r: Comparison<K>,
   a: K,
   b: K,
-): { roundDelta: number[]; roundRatio: number[] } {
+): { roundDelta: number[]; roundRatio: number[]; cpuDelta: number[] } {
   return {
     roundDelta: r.rounds.map((round) => median(round[b]) - median(round[a])),
     roundRatio: r.rounds.map((round) => sum(round[a]) / sum(round[b])),
+    cpuDelta: r.cpu.map((round) => round[b] - round[a]),
   };
 }
 
@@ -151,6 +164,8 @@ export interface AbSummary {
   deltaP90: number;
   /** B's throughput / A's throughput (median over rounds). */
   ratio: number;
+  /** Added CPU µs per call (median over rounds). */
+  cpuAdded: number;
 }
 
 export function summarizeAb(r: AbResult): AbSummary {
@@ -161,6 +176,7 @@ export function summarizeAb(r: AbResult): AbSummary {
     deltaP10: quantile(r.roundDelta, 0.1),
     deltaP90: quantile(r.roundDelta, 0.9),
     ratio: median(r.roundRatio),
+    cpuAdded: median(r.cpuDelta),
   };
 }
 

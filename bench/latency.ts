@@ -98,6 +98,8 @@ interface CaseResult {
   name: string;
   summary: ReturnType<typeof summarizeAb>;
   samples: number;
+  /** Whether the CPU figure is per call (not per sample of several calls). */
+  cpuPerCall: boolean;
   target?: { text: string; limit: number };
 }
 
@@ -105,8 +107,8 @@ interface CaseResult {
 async function runCases(sides: Sides, size: Sizes, withEncoder: boolean): Promise<{ cases: CaseResult[]; encoderUs?: number }> {
   const inSession = <T>(id: string, fn: () => Promise<T>) => sessions.run(id, fn);
   const cases: CaseResult[] = [];
-  const summarize = (name: string, r: AbResult, target?: CaseResult['target']) =>
-    cases.push({ name, summary: summarizeAb(r), samples: r.b.length, target });
+  const summarize = (name: string, r: AbResult, target?: CaseResult['target'], cpuPerCall = true) =>
+    cases.push({ name, summary: summarizeAb(r), samples: r.b.length, cpuPerCall, target });
 
   // (a) 20-token prompt.
   const a = await abTest(
@@ -172,7 +174,7 @@ async function runCases(sides: Sides, size: Sizes, withEncoder: boolean): Promis
       });
     };
   const d = await abSamples(loop(sides.raw), loop(sides.tokencap), size.d);
-  summarize(`(d) agent loop, turn ${TURNS}`, d, { text: 'median ≤ 50 µs', limit: 50 });
+  summarize(`(d) agent loop, turn ${TURNS}`, d, { text: 'median ≤ 50 µs', limit: 50 }, false);
   return { cases, encoderUs };
 }
 
@@ -181,8 +183,11 @@ function rowsOf(provider: string, sides: Sides, cases: CaseResult[], judged: boo
     const s = c.summary;
     return {
       case: `${c.name}; ${provider}; ${sides.label}`,
-      metric: 'added per call: median, p99; throughput wrapped/raw',
-      result: `${fmtUs(s.addedMedian)} (rounds p10–p90 ${fmtUs(s.deltaP10)} … ${fmtUs(s.deltaP90)}), p99 ${fmtUs(s.addedP99)}; ${fmtRatio(s.ratio)} (raw median ${fmtUs(s.baseMedian)}, n=${c.samples})`,
+      metric: 'added per call: median wall (spread), p99 wall, CPU; throughput wrapped/raw',
+      result:
+        `${fmtUs(s.addedMedian)} (rounds p10–p90 ${fmtUs(s.deltaP10)} … ${fmtUs(s.deltaP90)}), p99 ${fmtUs(s.addedP99)}` +
+        (c.cpuPerCall ? `, CPU ${fmtUs(s.cpuAdded)}` : '') +
+        `; ${fmtRatio(s.ratio)} (raw median ${fmtUs(s.baseMedian)}, n=${c.samples})`,
       ...(c.target && { target: c.target.text }),
       ...(c.target && judged && { met: s.addedMedian <= c.target.limit }),
     };

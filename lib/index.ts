@@ -89,3 +89,23 @@ export {
   type PriceTableOptions,
   PriceUnknownError,
 } from './pricing/price-table.js';
+
+// Token counting: exact for OpenAI models (tiktoken's BPE via gpt-tokenizer), estimated for others.
+export {
+  type ChatMessage,
+  type ChatTokenRequest,
+  type ChatTool,
+  countChatTokens,
+  countResponsesInput,
+  countTokens,
+  defaultTokenCounter,
+  type EncodingName,
+  encodingForModel,
+  estimateTokens,
+  type ResponsesTokenRequest,
+  TokenCounter,
+  type TokenCounterOptions,
+  type TokenEncoder,
+  type TokenEncoderFactory,
+  type TokenizerBackend,
+} from './counting/index.js';
