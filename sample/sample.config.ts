@@ -1,5 +1,8 @@
-/** The sample's budgets: a session gets 50,000 tokens, like the support agent in the article. */
-export const SESSION_LIMIT = 50_000;
+/**
+ * A session gets 50,000 tokens, like the support agent in the article, and at most $1.50 (what
+ * those tokens cost on a frontier model; on the sample's model the token limit binds first).
+ */
+export const SESSION_LIMIT = { tokens: 50_000, usd: 1.5 };
 
 /** One research run may spend this much before its own `task` budget halts the loop. */
 export const RESEARCH_TASK_LIMIT = 21_000;

@@ -99,11 +99,16 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
     expect(await level()).toBe('refused');
     // The refused call never reached the provider: exactly one request fewer than messages sent.
     expect(sample.fake!.tally.requests - llmCallsBefore).toBe(messages - 1);
-    const usage: { used: number } = await page.evaluate(
+    const usage: { used: number; dimensions: { usd: { used: number } } } = await page.evaluate(
       `fetch('/api/usage', { headers: { 'x-session-id': sessionStorage.getItem('tokencap-session') } }).then((r) => r.json())`,
     );
     expect(usage.used).toBeLessThanOrEqual(50_000);
     expect(usage.used).toBe(sample.fake!.tally.totalTokens);
+    // The meter also shows what the session cost, priced from the shipped gpt-4o-mini rates.
+    expect(await page.locator('#meter-label').textContent()).toBe(
+      `${usage.used.toLocaleString('en')} / 50,000 tokens (100 %) · $${usage.dimensions.usd.used.toFixed(4)} of $1.50`,
+    );
+    expect(usage.dimensions.usd.used).toBeGreaterThan(0);
 
     mkdirSync('test/e2e/__screenshots__', { recursive: true });
     await page.screenshot({ path: 'test/e2e/__screenshots__/sample-refused.png', fullPage: true });
