@@ -52,16 +52,14 @@ export {
 
 // NestJS integration. `Budget` is both the decorator and the engine's budget type (exported here
 // rather than from core/budget.js, since one name cannot be exported twice).
-export { Budget, BUDGET_METADATA, type BudgetMetadata } from './nest/budget.decorator.js';
+export { Budget } from './nest/budget.decorator.js';
 export {
   budgetErrorResponse,
   type BudgetExceededBody,
-  BudgetExceptionFilter,
   type BudgetHttpError,
   type BudgetKeyMissingBody,
   type StoreUnavailableBody,
 } from './nest/budget-exception.filter.js';
-export { BudgetInterceptor } from './nest/budget.interceptor.js';
 export { BudgetService, type UsageAmounts } from './nest/budget.service.js';
 export type {
   MissingKeyMode,
@@ -71,11 +69,7 @@ export type {
 } from './nest/tokencap-options.interface.js';
 export { BUILT_IN_SCOPES, type BuiltInScope } from './nest/tokencap-options.validator.js';
 export { TokencapModule } from './nest/tokencap.module.js';
-export type {
-  TokencapModuleAsyncOptions,
-  TokencapModuleExtras,
-  TokencapModuleRootOptions,
-} from './nest/tokencap.module-definition.js';
+export type { TokencapModuleAsyncOptions } from './nest/tokencap.module-definition.js';
 
 // OpenAI client wrapper (issue 4).
 export type { UsageDetails } from './core/events.js';
