@@ -13,7 +13,9 @@ const sections: Record<string, () => Promise<{ run: () => Promise<SectionResult>
 const name = process.argv[2] ?? '';
 const load = sections[name];
 if (!load) {
-  console.error(`bench/child: unknown section ${JSON.stringify(name)}; expected one of ${Object.keys(sections).join(', ')}`);
+  console.error(
+    `bench/child: unknown section ${JSON.stringify(name)}; expected one of ${Object.keys(sections).join(', ')}`,
+  );
   process.exit(2);
 }
 

@@ -23,7 +23,8 @@ function packages(nodeModules: string): string[] {
   for (const entry of readdirSync(nodeModules).sort()) {
     if (entry.startsWith('.')) continue;
     if (entry.startsWith('@')) {
-      for (const sub of readdirSync(join(nodeModules, entry)).sort()) out.push(join(nodeModules, entry, sub));
+      for (const sub of readdirSync(join(nodeModules, entry)).sort())
+        out.push(join(nodeModules, entry, sub));
     } else {
       out.push(join(nodeModules, entry));
     }
@@ -50,7 +51,14 @@ function proseOf(markdown: string): string[] {
     }
     if (inFence) continue;
     const t = line.trim();
-    if (t === '' || t.startsWith('#') || t.startsWith('|') || t.startsWith('<') || t.startsWith('[!') || t.startsWith('    ')) {
+    if (
+      t === '' ||
+      t.startsWith('#') ||
+      t.startsWith('|') ||
+      t.startsWith('<') ||
+      t.startsWith('[!') ||
+      t.startsWith('    ')
+    ) {
       flush();
       continue;
     }
@@ -61,7 +69,12 @@ function proseOf(markdown: string): string[] {
 }
 
 /** Joins pieces into chunks of about `chunkChars`, never splitting a piece. */
-function chunk(pieces: Iterable<string>, separator: string, chunkChars: number, totalChars: number): string[] {
+function chunk(
+  pieces: Iterable<string>,
+  separator: string,
+  chunkChars: number,
+  totalChars: number,
+): string[] {
   const chunks: string[] = [];
   let current = '';
   let total = 0;
@@ -89,14 +102,21 @@ export function loadCorpora(root: string, totalChars: number, chunkChars: number
 
   const paragraphs: string[] = [];
   for (const dir of dirs) {
-    const readme = ['README.md', 'readme.md', 'Readme.md'].map((f) => join(dir, f)).find((f) => existsSync(f));
+    const readme = ['README.md', 'readme.md', 'Readme.md']
+      .map((f) => join(dir, f))
+      .find((f) => existsSync(f));
     if (readme) paragraphs.push(...proseOf(readFileSync(readme, 'utf8')));
   }
   const prose = chunk(paragraphs, '\n\n', chunkChars, totalChars);
 
   const typescript = readFileSync(join(nodeModules, 'typescript', 'lib', 'typescript.js'), 'utf8');
   // Compiler code from 40% of the way in (the start is mostly diagnostic-message tables).
-  const code = chunk(lines(typescript.slice(Math.floor(typescript.length * 0.4))), '\n', chunkChars, totalChars);
+  const code = chunk(
+    lines(typescript.slice(Math.floor(typescript.length * 0.4))),
+    '\n',
+    chunkChars,
+    totalChars,
+  );
 
   const manifests: string[] = [];
   for (const dir of dirs) {

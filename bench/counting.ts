@@ -39,7 +39,9 @@ interface TiktokenWasm {
 
 function contenders(): { list: Contender[]; free: () => void } {
   const jsTiktoken = getEncoding('o200k_base');
-  const wasm = (createRequire(import.meta.url)('tiktoken') as TiktokenWasm).get_encoding('o200k_base');
+  const wasm = (createRequire(import.meta.url)('tiktoken') as TiktokenWasm).get_encoding(
+    'o200k_base',
+  );
   const viaJsTiktoken = new TokenCounter({ backend: 'js-tiktoken' });
   return {
     list: [
@@ -61,7 +63,10 @@ function countAll(c: Contender, chunks: readonly string[]): number {
   return total;
 }
 
-async function throughputRows(corpora: Corpus[], rounds: number): Promise<{ rows: Row[]; notes: string[] }> {
+async function throughputRows(
+  corpora: Corpus[],
+  rounds: number,
+): Promise<{ rows: Row[]; notes: string[] }> {
   const rows: Row[] = [];
   const notes: string[] = [];
   const { list, free } = contenders();
@@ -127,21 +132,29 @@ async function throughputRows(corpora: Corpus[], rounds: number): Promise<{ rows
 /** Wall time of one `node -e <script>` in ms. */
 function nodeRun(script: string): number {
   const start = performance.now();
-  const r = spawnSync(process.execPath, ['-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(process.execPath, ['-e', script], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const ms = performance.now() - start;
-  if (r.status !== 0) throw new Error(`node -e ${JSON.stringify(script)} failed: ${r.stderr.toString()}`);
+  if (r.status !== 0)
+    throw new Error(`node -e ${JSON.stringify(script)} failed: ${r.stderr.toString()}`);
   return ms;
 }
 
 async function coldStartRows(runs: number): Promise<{ rows: Row[]; notes: string[] }> {
   if (!existsSync(join(root, 'dist', 'index.js'))) {
-    return { rows: [], notes: ['Cold import: dist/index.js is missing (run `npm run build`); skipped.'] };
+    return {
+      rows: [],
+      notes: ['Cold import: dist/index.js is missing (run `npm run build`); skipped.'],
+    };
   }
   const scripts = {
     bare: '',
     nest: "Promise.all([import('@nestjs/common'), import('@nestjs/core'), import('rxjs')])",
     tokencap: "import('./dist/index.js')",
-    firstCount: "import('./dist/counting/index.js').then((m) => m.countTokens('hello world', 'gpt-4o'))",
+    firstCount:
+      "import('./dist/counting/index.js').then((m) => m.countTokens('hello world', 'gpt-4o'))",
   };
   const times = await interleave(
     {
@@ -152,12 +165,14 @@ async function coldStartRows(runs: number): Promise<{ rows: Row[]; notes: string
     },
     runs,
   );
-  const added = (name: keyof typeof times, base: keyof typeof times) => times[name].map((t, i) => (t - times[base][i]) * 1000);
-  const show = (us: number[]) => `+${fmtUs(median(us))} (p10–p90 ${fmtUs(quantile(us, 0.1))} … ${fmtUs(quantile(us, 0.9))})`;
+  const added = (name: keyof typeof times, base: keyof typeof times) =>
+    times[name].map((t, i) => (t - times[base][i]) * 1000);
+  const show = (us: number[]) =>
+    `+${fmtUs(median(us))} (p10–p90 ${fmtUs(quantile(us, 0.1))} … ${fmtUs(quantile(us, 0.9))})`;
   return {
     rows: [
       {
-        case: "cold `import('tokencap')` vs `node -e \"\"`",
+        case: 'cold `import(\'tokencap\')` vs `node -e ""`',
         metric: 'added process wall time',
         result: show(added('tokencap', 'bare')),
       },
@@ -168,7 +183,7 @@ async function coldStartRows(runs: number): Promise<{ rows: Row[]; notes: string
       },
       {
         case: "cold import of tokencap's counting + first countTokens (loads o200k)",
-        metric: 'added process wall time vs `node -e \"\"`',
+        metric: 'added process wall time vs `node -e ""`',
         result: show(added('firstCount', 'bare')),
       },
     ],
@@ -181,7 +196,7 @@ async function coldStartRows(runs: number): Promise<{ rows: Row[]; notes: string
 export async function run(): Promise<SectionResult> {
   const corpora = loadCorpora(root, size(512 * 1024, 128 * 1024), 4096);
   const throughput = await throughputRows(corpora, size(7, 3));
-  const cold = await coldStartRows(size(20, 5));
+  const cold = await coldStartRows(size(8, 3));
   return {
     title: '3. Token counting',
     rows: [...throughput.rows, ...cold.rows],

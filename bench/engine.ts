@@ -2,7 +2,13 @@
 // one budget and with three nested ones (org > user > session), and on Redis with the number of
 // round trips each phase costs.
 
-import { type Budget, defineBudget, Ledger, MemoryLedgerStore, type ReserveRequest } from '../lib/core/index.js';
+import {
+  type Budget,
+  defineBudget,
+  Ledger,
+  MemoryLedgerStore,
+  type ReserveRequest,
+} from '../lib/core/index.js';
 import {
   fmtCount,
   fmtRatio,
@@ -26,17 +32,32 @@ export const ACTUAL = { tokens: 60, requests: 1 };
 
 /** Budgets that never run out during a benchmark. */
 export function nestedBudgets(session: string, depth: 1 | 3): Budget[] {
-  const sessionBudget = defineBudget({ scope: 'session', key: session, limit: 1e12, window: '1h', ttl: '2h' });
+  const sessionBudget = defineBudget({
+    scope: 'session',
+    key: session,
+    limit: 1e12,
+    window: '1h',
+    ttl: '2h',
+  });
   if (depth === 1) return [sessionBudget];
   return [
-    defineBudget({ scope: 'org', key: 'acme', limit: { tokens: 1e13, requests: 1e12 }, window: '30d' }),
+    defineBudget({
+      scope: 'org',
+      key: 'acme',
+      limit: { tokens: 1e13, requests: 1e12 },
+      window: '30d',
+    }),
     defineBudget({ scope: 'user', key: 'u-1', limit: 1e12, window: '1d' }),
     sessionBudget,
   ];
 }
 
 /** Runs `pairs` sequential reserve+commit pairs and returns pairs per second. */
-export async function pairsPerSecond(ledger: Ledger, budgets: readonly Budget[], pairs: number): Promise<number> {
+export async function pairsPerSecond(
+  ledger: Ledger,
+  budgets: readonly Budget[],
+  pairs: number,
+): Promise<number> {
   const start = performance.now();
   for (let i = 0; i < pairs; i++) {
     const reservation = await ledger.reserve(budgets, REQUEST);

@@ -14,7 +14,9 @@ export interface FakeServerProcess {
 /** Starts the fake server in a child process and resolves with its base URL. */
 export function spawnFakeServer(): Promise<FakeServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(import.meta.url), ['--serve'], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`fake server exited with ${code}`)));
     child.once('message', (message) => {
@@ -33,7 +35,11 @@ export function spawnFakeServer(): Promise<FakeServerProcess> {
 }
 
 if (process.argv.includes('--serve') && process.send) {
-  const server = await startFakeOpenAI({ recordRequests: false, promptCaching: false, replyTokens: 20 });
+  const server = await startFakeOpenAI({
+    recordRequests: false,
+    promptCaching: false,
+    replyTokens: 20,
+  });
   process.send({ baseURL: server.baseURL });
   process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
   process.on('disconnect', () => void server.close().then(() => process.exit(0)));

@@ -37,7 +37,10 @@ export function quantileSorted(sorted: readonly number[], q: number): number {
 
 /** Quantile of an unsorted array (copied, not mutated). */
 export function quantile(values: readonly number[], q: number): number {
-  return quantileSorted([...values].sort((x, y) => x - y), q);
+  return quantileSorted(
+    [...values].sort((x, y) => x - y),
+    q,
+  );
 }
 
 export function median(values: readonly number[]): number {
@@ -122,7 +125,8 @@ export async function compareSamples<K extends string>(
   options: AbOptions,
 ): Promise<Comparison<K>> {
   const names = Object.keys(variants) as K[];
-  const empty = () => Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
+  const empty = () =>
+    Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
   for (const name of names) await batchOf(variants[name], options.warmup, undefined);
   const result: Comparison<K> = { samples: empty(), rounds: [], cpu: [] };
   for (let round = 0; round < options.rounds; round++) {

@@ -54,14 +54,27 @@ async function consume(stream: AsyncIterable<unknown>): Promise<void> {
 function direct(client: OpenAI, headers?: Record<string, string>) {
   return {
     create: (body: ChatBody) => client.chat.completions.create(body),
-    stream: async (body: ChatBody) => consume(await client.chat.completions.create({ ...body, stream: true }, { headers })),
+    stream: async (body: ChatBody) =>
+      consume(await client.chat.completions.create({ ...body, stream: true }, { headers })),
   };
 }
 
 /** Raw client vs wrapped client inside `runWithBudgets` with a per-request session budget. */
-function contextSides(raw: OpenAI, wrapped: OpenAI, ledger: Ledger, headers?: Record<string, string>): Sides {
+function contextSides(
+  raw: OpenAI,
+  wrapped: OpenAI,
+  ledger: Ledger,
+  headers?: Record<string, string>,
+): Sides {
   const w = direct(wrapped, headers);
-  const session = () => [defineBudget({ scope: 'session', key: sessions.getStore() ?? 's-1', limit: 1e12, window: '1h' })];
+  const session = () => [
+    defineBudget({
+      scope: 'session',
+      key: sessions.getStore() ?? 's-1',
+      limit: 1e12,
+      window: '1h',
+    }),
+  ];
   return {
     label: 'runWithBudgets',
     raw: direct(raw, headers),
@@ -85,7 +98,13 @@ interface Sizes {
 
 function sizes(network: boolean): Sizes {
   const o = (rounds: number, batch: number, warmup: number): AbOptions =>
-    QUICK ? { rounds: Math.max(4, rounds >> 2), batch: Math.max(2, batch >> 2), warmup: Math.max(2, warmup >> 2) } : { rounds, batch, warmup };
+    QUICK
+      ? {
+          rounds: Math.max(4, rounds >> 2),
+          batch: Math.max(2, batch >> 2),
+          warmup: Math.max(2, warmup >> 2),
+        }
+      : { rounds, batch, warmup };
   return network
     ? { a: o(16, 40, 60), b: o(16, 20, 30), c: o(12, 5, 8), d: o(12, 3, 4) }
     : { a: o(20, 100, 200), b: o(20, 40, 60), c: o(16, 10, 20), d: o(16, 6, 8) };
@@ -104,7 +123,11 @@ interface CaseResult {
 }
 
 /** Runs (a)–(d) for one way of calling; each sample is inside its own session. */
-async function runCases(sides: Sides, size: Sizes, withEncoder: boolean): Promise<{ cases: CaseResult[]; encoderUs?: number }> {
+async function runCases(
+  sides: Sides,
+  size: Sizes,
+  withEncoder: boolean,
+): Promise<{ cases: CaseResult[]; encoder?: { us: number; countUs: number; ratio: number } }> {
   const inSession = <T>(id: string, fn: () => Promise<T>) => sessions.run(id, fn);
   const cases: CaseResult[] = [];
   const summarize = (name: string, r: AbResult, target?: CaseResult['target'], cpuPerCall = true) =>
@@ -122,7 +145,12 @@ async function runCases(sides: Sides, size: Sizes, withEncoder: boolean): Promis
   // Prompts are built before the clock starts.
   const pool = (n: number) => Array.from({ length: n }, () => largePrompt(next()));
   const total = size.b.warmup + size.b.rounds * size.b.batch;
-  const pools = { raw: pool(total), tokencap: pool(total), encoder: pool(total) };
+  const pools = {
+    raw: pool(total),
+    tokencap: pool(total),
+    encoder: pool(total),
+    count: pool(total),
+  };
   const take = (p: ChatBody[]) => p.pop() as ChatBody;
   const timedCall = (fn: () => Promise<unknown>) => async (): Promise<number> => {
     const start = performance.now();
@@ -131,7 +159,8 @@ async function runCases(sides: Sides, size: Sizes, withEncoder: boolean): Promis
   };
   const variants: Record<string, Sample> = {
     raw: () => inSession('s-b', () => timedCall(() => sides.raw.create(take(pools.raw)))()),
-    tokencap: () => inSession('s-b', () => timedCall(() => sides.tokencap.create(take(pools.tokencap)))()),
+    tokencap: () =>
+      inSession('s-b', () => timedCall(() => sides.tokencap.create(take(pools.tokencap)))()),
   };
   if (withEncoder) {
     variants.encoder = () => {
@@ -142,13 +171,32 @@ async function runCases(sides: Sides, size: Sizes, withEncoder: boolean): Promis
       if (n <= 0) throw new Error('no tokens');
       return (performance.now() - start) * 1000;
     };
+    // Tokencap's own count of the same kind of prompt, without a client around it.
+    variants.count = () => {
+      const body = take(pools.count);
+      const start = performance.now();
+      if (countChatTokens(body) <= 0) throw new Error('no tokens');
+      return (performance.now() - start) * 1000;
+    };
   }
   const b = await compareSamples(variants, size.b);
   const encoderUs = withEncoder ? median(b.samples.encoder) : undefined;
+  const encoder = withEncoder
+    ? {
+        us: median(b.samples.encoder),
+        countUs: median(b.samples.count),
+        ratio: median(b.rounds.map((round) => median(round.count) / median(round.encoder))),
+      }
+    : undefined;
   summarize(
     '(b) 1,000-token prompt + 3 tools',
     { a: b.samples.raw, b: b.samples.tokencap, ...pairRounds(b, 'raw', 'tokencap') },
-    encoderUs === undefined ? undefined : { text: `median ≤ 1.25 × encoder (${fmtUs(encoderUs)}) + 20 µs`, limit: 1.25 * encoderUs + 20 },
+    encoderUs === undefined
+      ? undefined
+      : {
+          text: `median ≤ 1.25 × encoder (${fmtUs(encoderUs)}) + 20 µs`,
+          limit: 1.25 * encoderUs + 20,
+        },
   );
 
   // (c) streamed 500-token reply, read to the end.
@@ -175,7 +223,7 @@ async function runCases(sides: Sides, size: Sizes, withEncoder: boolean): Promis
     };
   const d = await abSamples(loop(sides.raw), loop(sides.tokencap), size.d);
   summarize(`(d) agent loop, turn ${TURNS}`, d, { text: 'median ≤ 50 µs', limit: 50 }, false);
-  return { cases, encoderUs };
+  return { cases, encoder };
 }
 
 function rowsOf(provider: string, sides: Sides, cases: CaseResult[], judged: boolean): Row[] {
@@ -183,7 +231,8 @@ function rowsOf(provider: string, sides: Sides, cases: CaseResult[], judged: boo
     const s = c.summary;
     return {
       case: `${c.name}; ${provider}; ${sides.label}`,
-      metric: 'added per call: median wall (spread), p99 wall, CPU; throughput wrapped/raw',
+      metric:
+        'added per call: median wall (spread), p99 wall, CPU (all threads); throughput wrapped/raw',
       result:
         `${fmtUs(s.addedMedian)} (rounds p10–p90 ${fmtUs(s.deltaP10)} … ${fmtUs(s.deltaP90)}), p99 ${fmtUs(s.addedP99)}` +
         (c.cpuPerCall ? `, CPU ${fmtUs(s.cpuAdded)}` : '') +
@@ -205,11 +254,28 @@ export async function run(): Promise<SectionResult> {
   const turn = countChatTokens(turnBody(conversation(0, TURNS), TURNS));
 
   // (i) canned provider: the SDK's `fetch` option.
-  const options = { apiKey: 'bench', baseURL: 'http://canned.invalid/v1', fetch: cannedFetch, maxRetries: 0 };
+  const options = {
+    apiKey: 'bench',
+    baseURL: 'http://canned.invalid/v1',
+    fetch: cannedFetch,
+    maxRetries: 0,
+  };
   const cannedRaw = new OpenAI(options);
   const cannedWrapped = wrapOpenAI(new OpenAI(options));
   const canned = await runCases(contextSides(cannedRaw, cannedWrapped, ledger), sizes(false), true);
-  rows.push(...rowsOf('canned fetch', contextSides(cannedRaw, cannedWrapped, ledger), canned.cases, true));
+  rows.push(
+    ...rowsOf('canned fetch', contextSides(cannedRaw, cannedWrapped, ledger), canned.cases, true),
+  );
+  if (canned.encoder) {
+    const e = canned.encoder;
+    rows.push({
+      case: '(b) countChatTokens alone, same kind of prompt',
+      metric: 'median µs; × the bare encoder (median of rounds)',
+      result: `${fmtUs(e.countUs)} vs encoder ${fmtUs(e.us)}: ${fmtRatio(e.ratio)}`,
+      target: '≤ 1.25×',
+      met: e.ratio <= 1.25,
+    });
+  }
 
   const nest = await startNestApp(cannedRaw, cannedWrapped);
   try {

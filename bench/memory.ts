@@ -14,7 +14,9 @@ function heapUsed(): number {
 
 /** A session id as apps typically have them: 32 hex characters (a UUID without dashes). */
 function sessionId(i: number): string {
-  return (i * 2654435761 + 0x9e3779b9).toString(16).padStart(16, '0') + i.toString(16).padStart(16, '0');
+  return (
+    (i * 2654435761 + 0x9e3779b9).toString(16).padStart(16, '0') + i.toString(16).padStart(16, '0')
+  );
 }
 
 interface Measure {
@@ -42,12 +44,21 @@ async function measure(sessions: number): Promise<Measure> {
   for (let i = 0; i < sessions; i++) {
     // A budget is defined per request (from the session id) and dropped when the request ends,
     // as the Nest decorator does; only the store keeps anything.
-    const budgets = [defineBudget({ scope: 'session', key: sessionId(i), limit: 50_000, window: '1h', ttl: '30m' })];
+    const budgets = [
+      defineBudget({
+        scope: 'session',
+        key: sessionId(i),
+        limit: 50_000,
+        window: '1h',
+        ttl: '30m',
+      }),
+    ];
     const reservation = await ledger.reserve(budgets, REQUEST);
     await reservation.commit(ACTUAL);
   }
   const filled = heapUsed();
-  if (store.size !== sessions) throw new Error(`expected ${sessions} ledgers, store holds ${store.size}`);
+  if (store.size !== sessions)
+    throw new Error(`expected ${sessions} ledgers, store holds ${store.size}`);
   now += 2 * 60 * 60 * 1000;
   store.sweep(now);
   if (store.size !== 0) throw new Error(`sweep left ${store.size} ledgers`);
@@ -63,7 +74,8 @@ async function measure(sessions: number): Promise<Measure> {
 }
 
 export async function run(): Promise<SectionResult> {
-  if (typeof (globalThis as { gc?: unknown }).gc !== 'function') throw new Error('memory: run with --expose-gc');
+  if (typeof (globalThis as { gc?: unknown }).gc !== 'function')
+    throw new Error('memory: run with --expose-gc');
   const rows: Row[] = [];
   const sizes = QUICK ? [50_000, 100_000] : [100_000, 1_000_000];
   for (const sessions of sizes) {

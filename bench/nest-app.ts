@@ -61,7 +61,12 @@ export async function startNestApp(
 ): Promise<{ plain: ChatService; budgeted: ChatService; app: INestApplicationContext }> {
   @Module({
     imports: [TokencapModule.forRoot({ scopes: { session: () => sessions.getStore() } })],
-    providers: [{ provide: RAW, useValue: raw }, { provide: WRAPPED, useValue: wrapped }, PlainChat, BudgetedChat],
+    providers: [
+      { provide: RAW, useValue: raw },
+      { provide: WRAPPED, useValue: wrapped },
+      PlainChat,
+      BudgetedChat,
+    ],
   })
   class BenchModule {}
 

@@ -27,7 +27,8 @@ function sentences(): string[] {
       .join(' ')
       .split(/(?<=[.!?])\s+/)
       .filter((sentence) => sentence.length >= 40 && sentence.length <= 300);
-    if (pool.length < 100) throw new Error(`prompts: only ${pool.length} sentences in the prose corpus`);
+    if (pool.length < 100)
+      throw new Error(`prompts: only ${pool.length} sentences in the prose corpus`);
   }
   return pool;
 }
@@ -49,12 +50,18 @@ export function text(tag: string, tokens: number, seed: number): string {
 export function smallPrompt(i: number): ChatBody {
   return {
     model: MODEL,
-    messages: [{ role: 'user', content: `Request ${i}: suggest three names for a friendly garden robot.` }],
+    messages: [
+      { role: 'user', content: `Request ${i}: suggest three names for a friendly garden robot.` },
+    ],
   };
 }
 
 function tools(i: number): ChatTool[] {
-  const tool = (name: string, description: string, properties: Record<string, unknown>): ChatTool => ({
+  const tool = (
+    name: string,
+    description: string,
+    properties: Record<string, unknown>,
+  ): ChatTool => ({
     type: 'function',
     function: {
       name: `${name}_${i}`,
@@ -73,7 +80,11 @@ function tools(i: number): ChatTool[] {
     }),
     tool('create_ticket', text(`tool-c ${i}`, 30, i + 2), {
       subject: { type: 'string', description: 'A one-line summary of the problem.' },
-      priority: { type: 'string', enum: ['low', 'normal', 'high'], description: 'How urgent it is.' },
+      priority: {
+        type: 'string',
+        enum: ['low', 'normal', 'high'],
+        description: 'How urgent it is.',
+      },
     }),
   ];
 }
@@ -82,7 +93,10 @@ function tools(i: number): ChatTool[] {
 export function largePrompt(i: number): ChatBody {
   const messages: ChatMessage[] = [{ role: 'system', content: text(`system ${i}`, 120, i) }];
   for (let turn = 0; turn < 6; turn++) {
-    messages.push({ role: turn % 2 === 0 ? 'user' : 'assistant', content: text(`${i}.${turn}`, 85, i + turn) });
+    messages.push({
+      role: turn % 2 === 0 ? 'user' : 'assistant',
+      content: text(`${i}.${turn}`, 85, i + turn),
+    });
   }
   return { model: MODEL, messages, tools: tools(i) };
 }
@@ -101,14 +115,20 @@ const SYSTEM = text('agent', 120, 0);
 export function conversation(i: number, turns: number): ChatMessage[] {
   const messages: ChatMessage[] = [];
   for (let turn = 0; turn < turns; turn++) {
-    messages.push({ role: turn % 2 === 0 ? 'user' : 'assistant', content: text(`c${i}.${turn}`, 60, i + turn) });
+    messages.push({
+      role: turn % 2 === 0 ? 'user' : 'assistant',
+      content: text(`c${i}.${turn}`, 60, i + turn),
+    });
   }
   return messages;
 }
 
 /** The request of turn `turn` (1-based) of a conversation: the system prompt and `turn` messages. */
 export function turnBody(messages: readonly ChatMessage[], turn: number): ChatBody {
-  return { model: MODEL, messages: [{ role: 'system', content: SYSTEM }, ...messages.slice(0, turn)] };
+  return {
+    model: MODEL,
+    messages: [{ role: 'system', content: SYSTEM }, ...messages.slice(0, turn)],
+  };
 }
 
 // ---- canned answers (the provider that answers at once) -------------------------------------------
@@ -131,21 +151,36 @@ function completion(promptTokens: number): string {
         logprobs: null,
       },
     ],
-    usage: { prompt_tokens: promptTokens, completion_tokens: REPLY_TOKENS, total_tokens: promptTokens + REPLY_TOKENS },
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: REPLY_TOKENS,
+      total_tokens: promptTokens + REPLY_TOKENS,
+    },
   });
 }
 
 function sse(withUsage: boolean): Uint8Array {
-  const base = { id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o-mini-2024-07-18' };
+  const base = {
+    id: 'chatcmpl-bench',
+    object: 'chat.completion.chunk',
+    created: 1_700_000_000,
+    model: 'gpt-4o-mini-2024-07-18',
+  };
   const extra = withUsage ? { usage: null } : {};
   const lines: string[] = [];
   const chunk = (delta: Record<string, unknown>, finish: string | null) =>
-    lines.push(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }], ...extra })}\n\n`);
+    lines.push(
+      `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }], ...extra })}\n\n`,
+    );
   chunk({ role: 'assistant', content: '' }, null);
   for (let i = 0; i < STREAM_TOKENS; i++) chunk({ content: ' hello' }, null);
   chunk({}, 'stop');
   if (withUsage) {
-    const usage = { prompt_tokens: 20, completion_tokens: STREAM_TOKENS, total_tokens: 20 + STREAM_TOKENS };
+    const usage = {
+      prompt_tokens: 20,
+      completion_tokens: STREAM_TOKENS,
+      total_tokens: 20 + STREAM_TOKENS,
+    };
     lines.push(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
   }
   lines.push('data: [DONE]\n\n');
@@ -161,8 +196,14 @@ const SSE_USAGE = sse(true);
  * a canned stream (500 one-token chunks, with the usage chunk when the request asks for it). The
  * request body is parsed, as any server would, on both sides alike.
  */
-export async function cannedFetch(_url: string | URL | Request, init?: RequestInit): Promise<Response> {
-  const body = JSON.parse(String(init?.body ?? '{}')) as { stream?: boolean; stream_options?: { include_usage?: boolean } };
+export async function cannedFetch(
+  _url: string | URL | Request,
+  init?: RequestInit,
+): Promise<Response> {
+  const body = JSON.parse(String(init?.body ?? '{}')) as {
+    stream?: boolean;
+    stream_options?: { include_usage?: boolean };
+  };
   if (body.stream) {
     return new Response(body.stream_options?.include_usage ? SSE_USAGE : SSE_PLAIN, {
       headers: { 'content-type': 'text/event-stream' },

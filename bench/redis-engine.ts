@@ -25,7 +25,11 @@ async function commandCalls(client: Redis): Promise<Map<string, number>> {
   return calls;
 }
 
-function delta(before: Map<string, number>, after: Map<string, number>, ignore: string[]): Map<string, number> {
+function delta(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  ignore: string[],
+): Map<string, number> {
   const out = new Map<string, number>();
   for (const [name, n] of after) {
     const d = n - (before.get(name) ?? 0);
@@ -35,7 +39,11 @@ function delta(before: Map<string, number>, after: Map<string, number>, ignore: 
 }
 
 async function reachable(): Promise<boolean> {
-  const probe = new Redis(URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const probe = new Redis(URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   probe.on('error', () => undefined);
   try {
     await probe.connect();
@@ -48,9 +56,15 @@ async function reachable(): Promise<boolean> {
   }
 }
 
-export async function redisEngine(pairs: number, rounds: number): Promise<{ rows: Row[]; notes: string[] }> {
+export async function redisEngine(
+  pairs: number,
+  rounds: number,
+): Promise<{ rows: Row[]; notes: string[] }> {
   if (!(await reachable())) {
-    return { rows: [], notes: [`Redis: no server answered at ${URL} (set REDIS_URL); Redis rows skipped.`] };
+    return {
+      rows: [],
+      notes: [`Redis: no server answered at ${URL} (set REDIS_URL); Redis rows skipped.`],
+    };
   }
   const client = new Redis(URL);
   const admin = new Redis(URL);
@@ -83,11 +97,17 @@ export async function redisEngine(pairs: number, rounds: number): Promise<{ rows
       let s0 = sent;
       let c0 = await commandCalls(admin);
       for (let i = 0; i < k; i++) reservations.push(await ledger.reserve(budgets, REQUEST));
-      perPhase[`reserve, ${label}`] = { client: (sent - s0) / k, server: delta(c0, await commandCalls(admin), ['info', 'info.usec']) };
+      perPhase[`reserve, ${label}`] = {
+        client: (sent - s0) / k,
+        server: delta(c0, await commandCalls(admin), ['info', 'info.usec']),
+      };
       s0 = sent;
       c0 = await commandCalls(admin);
       for (const r of reservations) await r.commit(ACTUAL);
-      perPhase[`commit, ${label}`] = { client: (sent - s0) / k, server: delta(c0, await commandCalls(admin), ['info', 'info.usec']) };
+      perPhase[`commit, ${label}`] = {
+        client: (sent - s0) / k,
+        server: delta(c0, await commandCalls(admin), ['info', 'info.usec']),
+      };
     }
     for (const [phase, counts] of Object.entries(perPhase)) {
       // commandstats also counts the commands a script runs (redis.call): report them apart.

@@ -6,13 +6,26 @@
 import OpenAI from 'openai';
 import { defineBudget, Ledger, MemoryLedgerStore, runWithBudgets } from '../lib/core/index.js';
 import { wrapOpenAI } from '../lib/openai/wrap-openai.js';
-import { compareSamples, fmtUs, median, QUICK, quantile, type Row, type SectionResult } from './harness.js';
+import {
+  compareSamples,
+  fmtUs,
+  median,
+  QUICK,
+  quantile,
+  type Row,
+  type SectionResult,
+} from './harness.js';
 import { cannedFetch, type ChatBody, smallPrompt } from './prompts.js';
 
 type Create = (body: ChatBody) => Promise<unknown>;
 
 /** Runs waves of `sessions` concurrent calls until `calls` calls ran; returns µs per call. */
-async function waves(create: (session: number, body: ChatBody) => Promise<unknown>, sessions: number, calls: number, next: () => number) {
+async function waves(
+  create: (session: number, body: ChatBody) => Promise<unknown>,
+  sessions: number,
+  calls: number,
+  next: () => number,
+) {
   const count = Math.max(1, Math.round(calls / sessions));
   const start = performance.now();
   for (let w = 0; w < count; w++) {
@@ -24,7 +37,12 @@ async function waves(create: (session: number, body: ChatBody) => Promise<unknow
 }
 
 export async function run(): Promise<SectionResult> {
-  const options = { apiKey: 'bench', baseURL: 'http://canned.invalid/v1', fetch: cannedFetch, maxRetries: 0 };
+  const options = {
+    apiKey: 'bench',
+    baseURL: 'http://canned.invalid/v1',
+    fetch: cannedFetch,
+    maxRetries: 0,
+  };
   const raw = new OpenAI(options);
   const wrapped = wrapOpenAI(new OpenAI(options));
   const rawCreate: Create = (body) => raw.chat.completions.create(body);
@@ -39,8 +57,10 @@ export async function run(): Promise<SectionResult> {
     const ledger = new Ledger({ store: new MemoryLedgerStore() });
     // A budget per session, defined per call as a request handler would.
     const inSession = (create: Create) => (session: number, body: ChatBody) =>
-      runWithBudgets(ledger, [defineBudget({ scope: 'session', key: `s-${session}`, limit: 1e12, window: '1h' })], () =>
-        create(body),
+      runWithBudgets(
+        ledger,
+        [defineBudget({ scope: 'session', key: `s-${session}`, limit: 1e12, window: '1h' })],
+        () => create(body),
       );
     const calls = Math.max(sessions, QUICK ? 500 : 2_000);
     const r = await compareSamples(
