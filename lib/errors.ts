@@ -59,9 +59,18 @@ function describeRefusal(d: BudgetExceededDetails): string {
     d.dimension === 'usd' ? n.toFixed(6).replace(/\.?0+$/, '') : String(n);
   const remaining = Math.max(0, d.limit - d.used - d.reserved);
   return (
-    `Budget "${d.scope}" (key "${d.key}") exceeded: the call needs ${fmt(d.requested)} ${unit} but only ` +
+    `Budget "${d.scope}" (key ${quoteKey(d.key)}) exceeded: the call needs ${fmt(d.requested)} ${unit} but only ` +
     `${fmt(remaining)} of ${fmt(d.limit)} ${unit} remain (${fmt(d.used)} used, ${fmt(d.reserved)} reserved ` +
     `by calls in flight; policy ${d.policy}).`
+  );
+}
+
+// Keys come from clients (a session id header): quoted as JSON so a newline or a quote cannot
+// forge a log line, and cut short so an 8 KB id does not make an 8 KB message.
+const MAX_KEY_IN_MESSAGE = 64;
+function quoteKey(key: string): string {
+  return JSON.stringify(
+    key.length > MAX_KEY_IN_MESSAGE ? `${key.slice(0, MAX_KEY_IN_MESSAGE)}…` : key,
   );
 }
 

@@ -3,7 +3,13 @@ import { BudgetExceededError, StoreUnavailableError, TokencapConfigError } from 
 import { type Amounts, type Budget, DIMENSIONS, type Dimension, toUserUnits } from './budget.js';
 import { type Duration, parseDuration } from './duration.js';
 import type { BudgetUsage, DimensionUsage, TokencapEvent, UsageDetails } from './events.js';
-import type { CommitOutcome, LedgerSnapshot, LedgerStore } from './ledger-store.interface.js';
+import type {
+  CommitInput,
+  CommitOutcome,
+  LedgerSnapshot,
+  LedgerStore,
+  ReserveOutcome,
+} from './ledger-store.interface.js';
 import { MemoryLedgerStore } from './memory-ledger.store.js';
 import { Reservation } from './reservation.js';
 import { PriceTable, type PriceTableOptions } from '../pricing/price-table.js';
@@ -94,7 +100,19 @@ export class Ledger {
       now,
       expiresAt: now + this.reservationTtlMs,
     };
-    const { result: outcome, store } = await this.withStore((s) => s.reserve(input));
+    let held: { result: ReserveOutcome; store: LedgerStore };
+    const own = ownSync(this.store, 'reserve');
+    if (own) {
+      try {
+        held = { result: own.reserveSync(input), store: own };
+        this.recovered();
+      } catch (error) {
+        held = await this.afterFailure(error, (s) => s.reserve(input));
+      }
+    } else {
+      held = await this.withStore((s) => s.reserve(input));
+    }
+    const { result: outcome, store } = held;
     if (!outcome.ok) {
       const budget = budgets[outcome.index];
       const dim = outcome.dimension;
@@ -145,16 +163,42 @@ export class Ledger {
     await this.fallback?.close();
   }
 
-  /** @internal Commits through `store` (the one that holds the reservation) and publishes events. */
-  async settle(
+  /**
+   * @internal Commits through `store` (the one that holds the reservation) and publishes events.
+   * Returns nothing when the store committed synchronously (the in-memory store), else a promise.
+   */
+  settle(
     store: LedgerStore,
     reservationId: string,
     budgets: readonly Budget[],
     actual: Amounts,
     details?: UsageDetails,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const now = this.clock();
     const input = { reservationId, budgets, actual, now };
+    const own = ownSync(store, 'commit');
+    if (own) {
+      let outcome: CommitOutcome;
+      try {
+        outcome = own.commitSync(input);
+        if (store === this.store) this.recovered();
+      } catch (error) {
+        // As in settleAsync: the provider has already billed this call, so count it here.
+        this.failed(error);
+        outcome = this.local().commitSync(input);
+      }
+      this.publishCommit(budgets, outcome, now, details);
+      return undefined;
+    }
+    return this.settleAsync(store, input, details);
+  }
+
+  private async settleAsync(
+    store: LedgerStore,
+    input: CommitInput,
+    details: UsageDetails | undefined,
+  ): Promise<void> {
+    const { budgets, now } = input;
     let outcome: CommitOutcome;
     try {
       outcome = await store.commit(input);
@@ -167,8 +211,33 @@ export class Ledger {
     this.publishCommit(budgets, outcome, now, details);
   }
 
-  /** @internal Drops a reservation through `store`. */
-  async drop(store: LedgerStore, reservationId: string, budgets: readonly Budget[]): Promise<void> {
+  /**
+   * @internal Drops a reservation through `store`. Returns nothing when the store released it
+   * synchronously (the in-memory store), else a promise.
+   */
+  drop(
+    store: LedgerStore,
+    reservationId: string,
+    budgets: readonly Budget[],
+  ): Promise<void> | undefined {
+    const own = ownSync(store, 'release');
+    if (own) {
+      try {
+        own.releaseSync({ reservationId, budgets, now: this.clock() });
+      } catch (error) {
+        // As in dropAsync: the reservation lapses on its own at expiresAt.
+        this.failed(error);
+      }
+      return undefined;
+    }
+    return this.dropAsync(store, reservationId, budgets);
+  }
+
+  private async dropAsync(
+    store: LedgerStore,
+    reservationId: string,
+    budgets: readonly Budget[],
+  ): Promise<void> {
     try {
       await store.release({ reservationId, budgets, now: this.clock() });
     } catch (error) {
@@ -217,16 +286,24 @@ export class Ledger {
       this.recovered();
       return { result, store: this.store };
     } catch (error) {
-      this.failed(error);
-      if (this.onStoreError === 'fail-closed') {
-        throw new StoreUnavailableError(
-          `The budget store is unavailable, so the call was refused (onStoreError: 'fail-closed'): ${messageOf(error)}`,
-          { cause: error },
-        );
-      }
-      const local = this.local();
-      return { result: await op(local), store: local };
+      return this.afterFailure(error, op);
     }
+  }
+
+  /** What {@link withStore} does when the store failed: refuse (fail-closed) or use the local store. */
+  private async afterFailure<T>(
+    error: unknown,
+    op: (store: LedgerStore) => Promise<T>,
+  ): Promise<{ result: T; store: LedgerStore }> {
+    this.failed(error);
+    if (this.onStoreError === 'fail-closed') {
+      throw new StoreUnavailableError(
+        `The budget store is unavailable, so the call was refused (onStoreError: 'fail-closed'): ${messageOf(error)}`,
+        { cause: error },
+      );
+    }
+    const local = this.local();
+    return { result: await op(local), store: local };
   }
 
   private local(): MemoryLedgerStore {
@@ -246,6 +323,17 @@ export class Ledger {
   private recovered(): void {
     this.outage = false;
   }
+}
+
+// The in-memory store's methods are synchronous at heart: call their synchronous forms directly,
+// unless the async method was replaced on the instance or in a subclass (a test double, a spy).
+const OWN = MemoryLedgerStore.prototype;
+
+function ownSync(
+  store: LedgerStore,
+  method: 'reserve' | 'commit' | 'release',
+): MemoryLedgerStore | undefined {
+  return store instanceof MemoryLedgerStore && store[method] === OWN[method] ? store : undefined;
 }
 
 function messageOf(error: unknown): string {

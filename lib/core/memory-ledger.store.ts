@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Amounts, Budget, Dimension } from './budget.js';
 import { type Duration, parseDuration } from './duration.js';
 import { collectCrossings, decideReservation, windowStart } from './ledger-rules.js';
@@ -122,6 +123,23 @@ export class MemoryLedgerStore implements LedgerStore {
   }
 
   async reserve(input: ReserveInput): Promise<ReserveOutcome> {
+    return this.reserveSync(input);
+  }
+
+  async commit(input: CommitInput): Promise<CommitOutcome> {
+    return this.commitSync(input);
+  }
+
+  async release(input: ReleaseInput): Promise<boolean> {
+    return this.releaseSync(input);
+  }
+
+  // The synchronous forms of reserve, commit and release. The Ledger calls them directly when the
+  // async methods are this class's own (not overridden or spied on): each operation then costs no
+  // promise at all, which is most of what the in-memory store costs per call.
+
+  /** @internal Synchronous {@link reserve}. */
+  reserveSync(input: ReserveInput): ReserveOutcome {
     const ledgers = input.budgets.map((b) => this.ledger(b, input.now, true) as MemoryLedger);
     const decision = decideReservation(input, ledgers);
     if (!decision.ok) return { ...decision, snapshot: snapshotOf(ledgers[decision.index]) };
@@ -135,7 +153,8 @@ export class MemoryLedgerStore implements LedgerStore {
     };
   }
 
-  async commit(input: CommitInput): Promise<CommitOutcome> {
+  /** @internal Synchronous {@link commit}. */
+  commitSync(input: CommitInput): CommitOutcome {
     const crossings: Crossing[] = [];
     let released = false;
     const snapshots = input.budgets.map((budget, index) => {
@@ -148,7 +167,8 @@ export class MemoryLedgerStore implements LedgerStore {
     return { snapshots, crossings, released };
   }
 
-  async release(input: ReleaseInput): Promise<boolean> {
+  /** @internal Synchronous {@link release}. */
+  releaseSync(input: ReleaseInput): boolean {
     let released = false;
     for (const budget of input.budgets) {
       const ledger = this.ledger(budget, input.now, false);
@@ -178,18 +198,19 @@ export class MemoryLedgerStore implements LedgerStore {
   }
 
   private ledger(budget: Budget, now: number, touch: boolean): MemoryLedger | undefined {
-    let ledger = this.ledgers.get(budget.id);
+    const id = ledgerId(budget);
+    let ledger = this.ledgers.get(id);
     if (ledger) {
       ledger.expire(now);
       if (ledger.evictAt <= now && !ledger.reservations?.size) {
-        this.ledgers.delete(budget.id);
+        this.ledgers.delete(id);
         ledger = undefined;
       }
     }
     if (!ledger) {
       if (!touch) return undefined;
       ledger = new MemoryLedger();
-      this.ledgers.set(budget.id, ledger);
+      this.ledgers.set(id, ledger);
     }
     if (budget.windowMs !== undefined) {
       const start = windowStart(budget.windowMs, now);
@@ -198,6 +219,17 @@ export class MemoryLedgerStore implements LedgerStore {
     if (touch) ledger.evictAt = evictionTime(budget, ledger, now);
     return ledger;
   }
+}
+
+// Budget keys often come from clients (a session id header, up to Node's 16 KB header limit).
+// Longer ids are kept as their SHA-256, as the Redis store does, so each ledger costs the same
+// few hundred bytes however long its key. Scopes cannot start with '~', so no plain id collides.
+const MAX_ID_LENGTH = 256;
+
+function ledgerId(budget: Budget): string {
+  const { id } = budget;
+  if (id.length <= MAX_ID_LENGTH) return id;
+  return `~${createHash('sha256').update(id).digest('base64url')}`;
 }
 
 function evictionTime(budget: Budget, ledger: MemoryLedger, now: number): number {

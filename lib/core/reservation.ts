@@ -37,17 +37,28 @@ export class Reservation {
    * @param details shown on the `usage` events of this commit (model, cached and reasoning tokens).
    */
   async commit(actual: Amounts, details?: UsageDetails): Promise<boolean> {
+    const done = this.commitNow(actual, details);
+    if (typeof done === 'boolean') return done;
+    await done;
+    return true;
+  }
+
+  /**
+   * @internal {@link commit}, without a promise when the store commits synchronously (the
+   * in-memory store): `true` when committed, `false` when already settled, else a promise.
+   */
+  commitNow(actual: Amounts, details?: UsageDetails): boolean | Promise<void> {
     if (this.settled) return false;
     this.settled = true;
-    await this.ledger.settle(this.store, this.id, this.budgets, actual, details);
-    return true;
+    return this.ledger.settle(this.store, this.id, this.budgets, actual, details) ?? true;
   }
 
   /** Drops the reservation without recording usage. Resolves `false` if it was already settled. */
   async release(): Promise<boolean> {
     if (this.settled) return false;
     this.settled = true;
-    await this.ledger.drop(this.store, this.id, this.budgets);
+    const pending = this.ledger.drop(this.store, this.id, this.budgets);
+    if (pending) await pending;
     return true;
   }
 }

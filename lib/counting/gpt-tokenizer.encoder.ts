@@ -5,6 +5,8 @@ import type { EncodingName, TokenEncoder } from './token-encoder.interface.js';
 interface GptEncodingLike {
   countTokens(text: string, options: { disallowedSpecial: ReadonlySet<string> }): number;
   setMergeCacheSize(size: number): void;
+  /** Internal to gpt-tokenizer 4 (a pinned dependency); checked before it is used. */
+  bytePairEncodingCoreProcessor?: { mergeCache?: unknown; mergeCacheSize?: unknown };
 }
 interface GptEncodingModule {
   GptEncoding: {
@@ -17,11 +19,20 @@ interface GptEncodingModule {
 // no tokenizer code at all, and only the encoding a counted model needs is ever parsed.
 const require = createRequire(import.meta.url);
 
-// gpt-tokenizer keeps an LRU of merged out-of-vocabulary pieces. Its default of 100k entries
-// turns pathological once full: each eviction walks the Map's deleted slots, and 5 MB of random
-// base64 took 21.5 s instead of 3.4 s with no cache. 1000 entries keep most of the speed-up on
-// prose and code (~30%), cost ≤ 0.5 MB, and slow the worst case by ~20% only.
-const MERGE_CACHE_ENTRIES = 1_000;
+// gpt-tokenizer keeps an LRU of merged out-of-vocabulary pieces (a Map; its default holds 100k
+// entries). Its eviction takes the Map's first key, which walks every deleted slot V8 has not
+// compacted yet, so a full cache turns pathological: 5 MB of random base64 took 21.5 s with 100k
+// entries instead of 3.4 s with no cache, and 10k entries still doubled the time per MB of random
+// base64. The Map is therefore replaced by a MergeCache (same operations, oldest entry kept in a
+// linked list, nothing iterated), which makes 10k entries cost nothing on hostile input; they
+// speed up prose and JSON by keeping most of a conversation's unusual words merged. Pieces of
+// hostile text are long (CJK runs up to ~256 characters, each entry then holding as many token
+// ids), so the cache is also bounded in characters: 10k entries of CJK would otherwise keep ~21 MB.
+// With the bound it keeps at most ~1.5 MB. If the internals ever differ, the built-in cache is
+// used with 1k entries, the previous setting.
+const MERGE_CACHE_ENTRIES = 10_000;
+const MERGE_CACHE_CHARS = 100_000;
+const BUILT_IN_MERGE_CACHE_ENTRIES = 1_000;
 
 // An empty disallow-list makes `<|endoftext|>` and friends ordinary text instead of an error;
 // with no allow-list none of them can become a special token either.
@@ -54,6 +65,95 @@ function build(name: EncodingName): TokenEncoder {
   // singleton as soon as it is imported, and tuning a shared instance's merge cache would
   // affect other code in the process that uses gpt-tokenizer directly.
   const api = GptEncoding.getEncodingApi(name, () => ranks);
-  api.setMergeCacheSize(MERGE_CACHE_ENTRIES);
+  const core = api.bytePairEncodingCoreProcessor;
+  if (core && core.mergeCache instanceof Map && typeof core.mergeCacheSize === 'number') {
+    core.mergeCache = new MergeCache();
+    core.mergeCacheSize = MERGE_CACHE_ENTRIES;
+  } else {
+    api.setMergeCacheSize(BUILT_IN_MERGE_CACHE_ENTRIES);
+  }
   return { name, count: (text) => api.countTokens(text, AS_PLAIN_TEXT) };
+}
+
+interface MergeNode {
+  readonly key: string;
+  value: unknown;
+  newer: MergeNode | undefined;
+  older: MergeNode | undefined;
+}
+
+/**
+ * The subset of `Map` gpt-tokenizer 4's merge cache uses (`has`, `get`, `set`, `delete`, `size`,
+ * and `keys().next()` for the oldest key), with recency in a linked list so that finding the
+ * oldest entry never iterates the Map. Recency is insertion order, as with the Map it replaces
+ * (gpt-tokenizer refreshes an entry by deleting and setting it again).
+ */
+class MergeCache {
+  private readonly nodes = new Map<string, MergeNode>();
+  private newest: MergeNode | undefined;
+  private oldest: MergeNode | undefined;
+  private chars = 0;
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  has(key: string): boolean {
+    return this.nodes.has(key);
+  }
+
+  get(key: string): unknown {
+    return this.nodes.get(key)?.value;
+  }
+
+  set(key: string, value: unknown): this {
+    let node = this.nodes.get(key);
+    if (node !== undefined) {
+      node.value = value;
+      this.unlink(node);
+    } else {
+      node = { key, value, newer: undefined, older: undefined };
+      this.nodes.set(key, node);
+      this.chars += key.length;
+    }
+    node.older = this.newest;
+    if (this.newest !== undefined) this.newest.newer = node;
+    this.newest = node;
+    this.oldest ??= node;
+    while (this.chars > MERGE_CACHE_CHARS && this.oldest !== node) {
+      this.delete((this.oldest as MergeNode).key);
+    }
+    return this;
+  }
+
+  delete(key: string): boolean {
+    const node = this.nodes.get(key);
+    if (node === undefined) return false;
+    this.unlink(node);
+    this.nodes.delete(key);
+    this.chars -= key.length;
+    return true;
+  }
+
+  clear(): void {
+    this.nodes.clear();
+    this.newest = undefined;
+    this.oldest = undefined;
+    this.chars = 0;
+  }
+
+  /** Only `next()` of the first key is used: the oldest entry's. */
+  keys(): { next(): { value: string | undefined; done: boolean } } {
+    const oldest = this.oldest;
+    return { next: () => ({ value: oldest?.key, done: oldest === undefined }) };
+  }
+
+  private unlink(node: MergeNode): void {
+    if (node.newer !== undefined) node.newer.older = node.older;
+    else this.newest = node.older;
+    if (node.older !== undefined) node.older.newer = node.newer;
+    else this.oldest = node.newer;
+    node.newer = undefined;
+    node.older = undefined;
+  }
 }

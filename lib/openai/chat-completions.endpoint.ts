@@ -9,6 +9,7 @@ import {
   type StreamObserver,
   tokenCount,
 } from './endpoint.interface.js';
+import { unreadChatTokens } from './unread-text.estimator.js';
 
 const CAP_PARAMETERS: readonly ChatCapParameter[] = ['max_completion_tokens', 'max_tokens'];
 
@@ -25,9 +26,11 @@ export const chatCompletionsEndpoint: Endpoint = {
         ? body.functions.map((fn: unknown) => ({ type: 'function', function: fn }))
         : undefined);
     try {
-      return countChatTokens({ model, messages: body.messages, tools } as Parameters<
+      const counted = countChatTokens({ model, messages: body.messages, tools } as Parameters<
         typeof countChatTokens
       >[0]);
+      // The formula counts non-text values where text belongs as 0; count them conservatively.
+      return counted + unreadChatTokens(body.messages);
     } catch {
       // Shapes the counter does not know (new content parts): estimate rather than fail the call.
       return estimateTokens(JSON.stringify([body.messages, tools ?? null]));

@@ -3,7 +3,7 @@ import type { BudgetFrame } from '../core/budget-context.js';
 import type { UsageDetails } from '../core/events.js';
 import { thresholdAmount } from '../core/ledger-rules.js';
 import type { Reservation } from '../core/reservation.js';
-import { BudgetExceededError, type BudgetExceededDetails } from '../errors.js';
+import { BudgetExceededError, type BudgetExceededDetails, TokencapError } from '../errors.js';
 import type {
   ChatCapParameter,
   Endpoint,
@@ -46,6 +46,19 @@ interface StartedCall extends PromiseSource<unknown> {
   abandon(): void;
 }
 
+/**
+ * The most output tokens one choice reserves, whatever cap the request names. No model writes
+ * more in one call (the largest output windows are 128k tokens), so an absurd cap such as
+ * `max_tokens: 1e12` reserves this instead: one request cannot hold a `degrade` or `notify`
+ * budget's reservations at a trillion tokens, nor push the stores' sums past 2^53, where they stop
+ * being exact. Under `hard-stop` the request is also sent with the reserved cap, as for any cap
+ * larger than what was granted.
+ */
+export const MAX_OUTPUT_TOKENS = 1_000_000;
+
+/** The most choices (`n`) a call may ask for: the OpenAI API's own limit. */
+export const MAX_CHOICES = 128;
+
 // A promise the caller dropped unread is settled when it is garbage collected.
 const unread = new FinalizationRegistry<() => void>((cleanup) => cleanup());
 
@@ -62,9 +75,6 @@ export function meteredCreate(
   options: RequestOptionsLike | undefined,
 ): MeteredAPIPromise<unknown> {
   const started = startCall(settings, invoke, body, options);
-  // Errors reach the caller through the promise below; this only keeps Node from reporting them
-  // as unhandled when the caller never reads it (the SDK sends requests eagerly too).
-  started.catch(() => {});
   let read = false;
   const source: PromiseSource<unknown> = {
     parse: memo(() => {
@@ -81,14 +91,40 @@ export function meteredCreate(
     },
   };
   const promise = new MeteredAPIPromise(source);
-  unread.register(promise, () => {
-    if (!read)
-      void started.then(
-        (call) => call.abandon(),
-        () => {},
-      );
-  });
+  registerIfUnread(
+    started,
+    promise,
+    () => {
+      if (!read)
+        void started.then(
+          (call) => call.abandon(),
+          () => {},
+        );
+    },
+    () => read,
+  );
   return promise;
+}
+
+// V8 clears FinalizationRegistry targets only in full GCs, so registering every call keeps each
+// request and response alive through the young-generation GCs (bench: half of the per-call
+// overhead). Almost every caller awaits at once; only a promise still unread a few microtasks
+// later (once the call has started: reserving takes a few) is registered. The cleanup itself still
+// checks `read`, so a late reader is never charged twice. The rejection handler also keeps Node from
+// reporting a failed start as unhandled when the caller never reads the promise (errors reach the
+// caller through it; the SDK sends requests eagerly too).
+function registerIfUnread(
+  started: Promise<unknown>,
+  promise: object,
+  cleanup: () => void,
+  isRead: () => boolean,
+): void {
+  started.then(
+    () => {
+      if (!isRead()) unread.register(promise, cleanup);
+    },
+    () => {},
+  );
 }
 
 async function startCall(
@@ -102,12 +138,22 @@ async function startCall(
   const model = typeof body.model === 'string' ? body.model : '';
   const prompt = endpoint.countPrompt(body, model);
   const choices = endpoint.producesOutput ? endpoint.choices(body) : 0;
+  if (choices > MAX_CHOICES) {
+    throw new TokencapError(
+      `${endpoint.name}: n = ${choices} asks for more choices than Tokencap reserves for (at most ` +
+        `${MAX_CHOICES}, the OpenAI API's own limit); the request was not sent.`,
+    );
+  }
   const cap = endpoint.producesOutput ? endpoint.outputCap(body) : undefined;
   // Dollars are metered only where a budget counts them, so unpriced models work elsewhere.
   const prices = budgets.some((b) => b.limits.usd !== undefined) ? ledger.prices : undefined;
   const shape = reservationShape(model, prompt, choices, prices);
   const units = endpoint.producesOutput
-    ? { min: 1, max: cap ?? Infinity, ifUnbounded: settings.defaultMaxOutputTokens }
+    ? {
+        min: 1,
+        max: cap === undefined ? Infinity : Math.min(cap, MAX_OUTPUT_TOKENS),
+        ifUnbounded: settings.defaultMaxOutputTokens,
+      }
     : undefined;
 
   let reservation: Reservation;
@@ -213,15 +259,22 @@ class LiveCall implements StartedCall {
 
   // Called once (meteredCreate memoises it). Not memoised here: a stream's cleanup reaches this
   // call, and must not reach the metered stream through a cached result.
-  async parse(): Promise<Parsed<unknown>> {
-    let parsed: Parsed<unknown>;
+  // Chained rather than awaited: this runs on every call, and each async layer costs promises.
+  parse(): Promise<Parsed<unknown>> {
+    let parsing: PromiseLike<Parsed<unknown>>;
     try {
-      parsed = await unwrap(this.real);
+      parsing = unwrap(this.real);
     } catch (error) {
-      await this.failed();
-      throw error;
+      parsing = Promise.reject(error);
     }
-    return { data: await this.accept(parsed.data), props: parsed.props };
+    const accepted = parsing.then(
+      (parsed) => this.accept(parsed),
+      (error: unknown) =>
+        this.failed().then(() => {
+          throw error;
+        }),
+    );
+    return accepted instanceof Promise ? accepted : Promise.resolve(accepted);
   }
 
   response(): Promise<Response> {
@@ -257,12 +310,13 @@ class LiveCall implements StartedCall {
     void this.settleUnreadable();
   }
 
-  private async accept(data: unknown): Promise<unknown> {
+  private accept(parsed: Parsed<unknown>): Parsed<unknown> | Promise<Parsed<unknown>> {
+    const { data, props } = parsed;
     if (this.plan.stream && isSdkStream(data)) {
-      return meterStream(data, this.streamMetering(), this.settings.client);
+      return { data: meterStream(data, this.streamMetering(), this.settings.client), props };
     }
-    await this.settleFromData(data);
-    return data;
+    const settling = this.settleFromData(data);
+    return settling ? settling.then(() => parsed) : parsed;
   }
 
   /** The request failed: released when no response came (the provider bills nothing), else charged. */
@@ -271,10 +325,11 @@ class LiveCall implements StartedCall {
     else await this.reservation.release();
   }
 
-  private async settleFromData(data: unknown): Promise<void> {
+  /** Settles from a response's data; returns nothing when the store committed synchronously. */
+  private settleFromData(data: unknown): Promise<void> | undefined {
     const { endpoint } = this.settings;
     const reported = endpoint.reportedUsage(data);
-    await this.settle(reported, () => {
+    return this.settleNow(reported, () => {
       const counter = new OutputCounter(this.plan.model);
       endpoint.outputOf(data, counter);
       return counter.exact();
@@ -287,7 +342,15 @@ class LiveCall implements StartedCall {
   }
 
   private async settle(reported: ReportedUsage | undefined, counted: () => number): Promise<void> {
-    if (this.reservation.isSettled) return;
+    await this.settleNow(reported, counted);
+  }
+
+  /** {@link settle}, without a promise when the store commits synchronously (the in-memory store). */
+  private settleNow(
+    reported: ReportedUsage | undefined,
+    counted: () => number,
+  ): Promise<void> | undefined {
+    if (this.reservation.isSettled) return undefined;
     const prompt = reported?.prompt ?? this.plan.prompt;
     const output = reported?.output ?? counted();
     const usage = { prompt, output, cached: reported?.cached, reasoning: reported?.reasoning };
@@ -300,7 +363,8 @@ class LiveCall implements StartedCall {
     };
     if (usage.cached !== undefined) details.cachedTokens = usage.cached;
     if (usage.reasoning !== undefined) details.reasoningTokens = usage.reasoning;
-    await this.reservation.commit(this.amountsOf(usage), details);
+    const done = this.reservation.commitNow(this.amountsOf(usage), details);
+    return typeof done === 'boolean' ? undefined : done;
   }
 
   private amountsOf(usage: TokenUsage): Amounts {
@@ -365,11 +429,11 @@ class LiveCall implements StartedCall {
 }
 
 /** Reads the SDK's data and response props (for `_thenUnwrap` transforms) in one parse. */
-async function unwrap(real: ApiPromiseLike<unknown>): Promise<Parsed<unknown>> {
+function unwrap(real: ApiPromiseLike<unknown>): PromiseLike<Parsed<unknown>> {
   if (typeof real._thenUnwrap === 'function') {
     return real._thenUnwrap((data, props) => ({ data, props }));
   }
-  return { data: await real, props: undefined };
+  return real.then((data) => ({ data, props: undefined }));
 }
 
 function isSdkStream(

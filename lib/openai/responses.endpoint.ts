@@ -8,6 +8,7 @@ import {
   type StreamObserver,
   tokenCount,
 } from './endpoint.interface.js';
+import { unreadResponsesTokens } from './unread-text.estimator.js';
 
 // Base64 audio, not text: its tokens are only known from the final usage.
 const AUDIO_DELTA = 'response.audio.delta';
@@ -20,9 +21,11 @@ export const responsesEndpoint: Endpoint = {
   countPrompt(body, model) {
     const { input, instructions, tools } = body;
     try {
-      return countResponsesInput({ model, input, instructions, tools } as Parameters<
+      const counted = countResponsesInput({ model, input, instructions, tools } as Parameters<
         typeof countResponsesInput
       >[0]);
+      // The formula counts non-text values where text belongs as 0; count them conservatively.
+      return counted + unreadResponsesTokens(input, instructions);
     } catch {
       return estimateTokens(JSON.stringify([input ?? null, instructions ?? null, tools ?? null]));
     }

@@ -1,0 +1,263 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { randomBytes } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { defineBudget } from '../../lib/core/budget.js';
+import type { LedgerStore } from '../../lib/core/ledger-store.interface.js';
+import { MemoryLedgerStore } from '../../lib/core/memory-ledger.store.js';
+import { BudgetExceededError } from '../../lib/errors.js';
+import { RedisLedgerStore } from '../../lib/redis/index.js';
+import { type FakeOpenAIServer, startFakeOpenAI } from '../../lib/testing/index.js';
+import {
+  REDIS_URL,
+  deleteByPrefix,
+  keysByPrefix,
+  redisAvailable,
+  uniquePrefix,
+} from '../redis/support/redis-env.js';
+import { type Figures, printFigures } from './support/figures.js';
+import {
+  type LlmAppLimits,
+  llmAppModule,
+  SESSION_HEADER,
+  snapshotOf,
+  USER_HEADER,
+} from './support/llm-app.fixture.js';
+
+// Session ids are chosen by clients. A hostile client sends huge ids, ids with newlines or Redis
+// hash-tag braces, or a fresh id on every request. Each must stay one bounded ledger of its own,
+// and the user and global budgets around the session must cap total spend whatever the ids do.
+
+const available = await redisAvailable('the hostile session id tests on Redis');
+const REPLY = 40;
+const figures: Figures[] = [];
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+describe('hostile session ids', () => {
+  let server: FakeOpenAIServer;
+  let redis: Redis | undefined;
+  const prefix = uniquePrefix('reliability-hostile');
+
+  beforeAll(async () => {
+    server = await startFakeOpenAI({ replyTokens: REPLY });
+    if (available) redis = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    printFigures('rotating session ids', figures);
+    await server.close();
+    if (redis) {
+      await deleteByPrefix(redis, prefix);
+      await redis.quit();
+    }
+  });
+
+  let apps = 0;
+  const stores: [string, boolean, () => LedgerStore][] = [
+    ['memory', true, () => new MemoryLedgerStore({ sweepInterval: false })],
+    [
+      'redis',
+      available,
+      () =>
+        new RedisLedgerStore({
+          client: redis as Redis,
+          // One prefix per app, so the global budget of one test is not the next one's.
+          prefix: `${prefix}${++apps}:`,
+          commandTimeout: 10_000,
+        }),
+    ],
+  ];
+
+  describe.each(stores)('%s store', (_name, enabled, makeStore) => {
+    let app: INestApplication;
+    let store: LedgerStore;
+
+    afterEach(async () => {
+      await app?.close();
+      await server.settled();
+      server.reset();
+    });
+
+    async function start(limits?: Partial<LlmAppLimits>): Promise<void> {
+      store = makeStore();
+      const moduleRef = await Test.createTestingModule({
+        imports: [llmAppModule({ baseURL: server.baseURL, store, limits })],
+      }).compile();
+      app = moduleRef.createNestApplication({ logger: false });
+      await app.init();
+    }
+    const ask = (session: string, via: 'header' | 'body' = 'header') => {
+      const req = request(app.getHttpServer()).post('/ask');
+      if (via === 'header') req.set(SESSION_HEADER, session);
+      return req.send(via === 'body' ? { session } : {});
+    };
+    const used = async (key: string) => (await snapshotOf(store, 'session', key)).used.tokens ?? 0;
+
+    it.skipIf(!enabled)(
+      'an 8 KB id is one bounded ledger of its own; a 1 MB header never reaches the app',
+      async () => {
+        await start();
+        const huge = 'a'.repeat(8 * 1024);
+        const res = await ask(huge).expect(200);
+        const charged = res.body.usage.total_tokens;
+        expect(await used(huge)).toBe(charged);
+        // Another id sharing its first 8,000 characters is another ledger.
+        expect(await used(`${huge.slice(0, 8_000)}b`)).toBe(0);
+        if (store instanceof RedisLedgerStore) {
+          const keys = store.keysOf(defineBudget({ scope: 'session', key: huge, limit: 1 }));
+          expect(keys.ledger.length).toBeLessThan(prefix.length + 64);
+          expect(await (redis as Redis).exists(keys.ledger)).toBe(1);
+        }
+        // Node refuses headers over 16 KB with 431 before any handler runs: nothing is reserved.
+        const refused = await ask('a'.repeat(1024 * 1024)).catch((e: { status?: number }) => e);
+        expect(refused.status).toBe(431);
+        expect(server.requests).toHaveLength(1);
+      },
+    );
+
+    it.skipIf(!enabled)(
+      'ids with newlines (sent in the body) and Redis hash-tag braces stay distinct and in their own slot',
+      async () => {
+        await start();
+        const ids = [
+          'line\nbreak',
+          'line\r\nbreak',
+          'line',
+          '{global}',
+          '}{session:victim',
+          '{}',
+          'victim',
+        ];
+        for (const id of ids) await ask(id, 'body').expect(200);
+        const each = await Promise.all(ids.map(used));
+        // One call each, charged to its own ledger: no two ids share one.
+        expect(new Set(each).size).toBe(1);
+        expect(each[0]).toBeGreaterThan(0);
+        // The braces did not reach the global budget: it holds exactly the seven calls.
+        const global = await snapshotOf(store, 'global', 'global');
+        expect(global.used.tokens).toBe(each[0] * ids.length);
+        if (redis && store instanceof RedisLedgerStore) {
+          const keys = (await keysByPrefix(redis, prefix)).filter((k) => k.includes('{session:'));
+          for (const id of ids) {
+            const { ledger } = store.keysOf(defineBudget({ scope: 'session', key: id, limit: 1 }));
+            expect(keys).toContain(ledger);
+            // The slot is chosen by the text between the first '{' and the next '}': always
+            // 'session:<id>' for a plain id, 'session:~<sha256>' for one with braces or whitespace.
+            const tag = ledger.slice(ledger.indexOf('{') + 1, ledger.indexOf('}'));
+            expect(tag).toEqual(
+              /[{}\s]/.test(id) ? expect.stringMatching(/^session:~[\w-]{43}$/) : `session:${id}`,
+            );
+            expect(ledger.split('{')).toHaveLength(2);
+          }
+        }
+      },
+    );
+
+    it.skipIf(!enabled)(
+      'a fresh id on every request: the user and global budgets still cap total spend',
+      async () => {
+        // Each call costs about 50 tokens (prompt + 40), reserving prompt + 50 (its max_tokens).
+        const rows: [string, Partial<LlmAppLimits>, number][] = [
+          ['session only (no backstop)', { session: 1_000, user: 1e9, global: 1e9 }, Infinity],
+          ['user backstop 2,000', { session: 1_000, user: 2_000, global: 1e9 }, 2_000],
+          ['global backstop 2,000', { session: 1_000, user: 1e9, global: 2_000 }, 2_000],
+        ];
+        for (const [name, limits, cap] of rows) {
+          await start(limits);
+          const statuses = await Promise.all(
+            Array.from({ length: 200 }, (_, i) =>
+              request(app.getHttpServer())
+                .post('/ask')
+                .set(SESSION_HEADER, `rotating-${name}-${i}`)
+                .set(USER_HEADER, 'mallory')
+                .send({})
+                .then((r) => r.status),
+            ),
+          );
+          await server.settled();
+          const billed = server.tally.totalTokens;
+          const global = await snapshotOf(store, 'global', 'global');
+          const user = await snapshotOf(store, 'user', 'mallory');
+          figures.push({
+            store: _name,
+            budgets: name,
+            requests: 200,
+            answered: statuses.filter((s) => s === 200).length,
+            refused: statuses.filter((s) => s === 429).length,
+            billed,
+            'ledger (global)': global.used.tokens ?? 0,
+            'over limit': Number.isFinite(cap) ? Math.max(0, billed - cap) : 'n/a',
+          });
+          expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+          expect(billed).toBeLessThanOrEqual(cap);
+          expect(global.used.tokens).toBe(billed);
+          expect(user.used.tokens).toBe(billed);
+          expect(global.reserved).toEqual({});
+          if (Number.isFinite(cap))
+            expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(100);
+          else expect(statuses.every((s) => s === 200)).toBe(true);
+          if (store instanceof MemoryLedgerStore) {
+            // 200 session ledgers, one user, one global; the session ttl (1h) drops the sessions.
+            expect(store.size).toBe(202);
+            store.sweep(Date.now() + 3_600_001);
+            expect(store.size).toBe(2);
+          }
+          await app.close();
+          server.reset();
+        }
+      },
+    );
+  });
+
+  it('a refusal names a hostile key on one short line', () => {
+    const key = `x")\nERROR forged log line ${'y'.repeat(8 * 1024)}`;
+    const error = new BudgetExceededError({
+      scope: 'session',
+      key,
+      dimension: 'tokens',
+      limit: 10,
+      used: 10,
+      reserved: 0,
+      requested: 5,
+      policy: 'hard-stop',
+    });
+    expect(error.key).toBe(key);
+    expect(error.message).not.toMatch(/[\r\n]/);
+    expect(error.message).toContain('(key "x\\")\\nERROR forged log line yyy');
+    expect(error.message.length).toBeLessThan(300);
+  });
+
+  it('the memory store keeps a ledger with an 8 KB key in a few hundred bytes', async () => {
+    const store = new MemoryLedgerStore({ sweepInterval: false });
+    const settle = async () => {
+      for (let i = 0; i < 4; i++) {
+        gc();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      return process.memoryUsage().heapUsed;
+    };
+    const before = await settle();
+    const count = 2_000;
+    for (let i = 0; i < count; i++) {
+      // Each key is a fresh, distinct 8 KB string, as a header parsed per request would be.
+      const key = randomBytes(6 * 1024).toString('base64');
+      const budget = defineBudget({ scope: 'session', key, limit: 1_000, ttl: '1h' });
+      await store.commit({ reservationId: 'r', budgets: [budget], actual: { tokens: 1 }, now: 0 });
+    }
+    const perLedger = ((await settle()) - before) / count;
+    figures.push({
+      store: 'memory',
+      budgets: '8 KB keys',
+      requests: count,
+      'bytes per ledger': Math.round(perLedger),
+    });
+    expect(store.size).toBe(count);
+    // Keeping the key itself would cost over 8 KB (16 KB as UTF-16) per ledger.
+    expect(perLedger).toBeLessThan(1_024);
+  });
+});
