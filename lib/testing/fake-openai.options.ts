@@ -36,6 +36,12 @@ export interface FakeOpenAIOptions {
    * requests turn it off to keep memory flat.
    */
   recordRequests?: boolean;
+  /**
+   * Keeps connections open between requests, as the real API does. Tests that abort requests can
+   * turn it off so no pooled socket outlives a test: every response then closes its connection.
+   * Defaults to `true`.
+   */
+  keepAlive?: boolean;
   /** Clock in epoch milliseconds for `created` fields; tests can pin it. Defaults to `Date.now`. */
   now?: () => number;
 }
@@ -54,6 +60,7 @@ export interface ResolvedFakeOpenAIOptions {
   embeddingDimensions: number;
   modelSnapshots: Readonly<Record<string, string>>;
   recordRequests: boolean;
+  keepAlive: boolean;
   now: () => number;
 }
 
@@ -81,6 +88,7 @@ export function resolveFakeOpenAIOptions(
     ),
     modelSnapshots: { ...options.modelSnapshots },
     recordRequests: options.recordRequests ?? true,
+    keepAlive: options.keepAlive ?? true,
     now: options.now ?? Date.now,
   };
 }

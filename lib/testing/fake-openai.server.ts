@@ -157,6 +157,7 @@ class FakeOpenAI implements FakeOpenAIServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.active += 1;
+    if (!this.options.keepAlive) res.shouldKeepAlive = false;
     const connection = new ClientConnection(res);
     try {
       await this.exchange(req, res, connection);

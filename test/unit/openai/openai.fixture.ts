@@ -49,7 +49,9 @@ export function useHarness(options: FakeOpenAIOptions = {}): Harness {
   let subscription = ledger.events$.subscribe((e) => events.push(e));
 
   beforeAll(async () => {
-    server = await startFakeOpenAI(options);
+    // No pooled socket may outlive a test: an aborted request on a reused keep-alive socket has
+    // been seen (rarely, under load) to make the HTTP client resend the next test's request.
+    server = await startFakeOpenAI({ keepAlive: false, ...options });
   });
   afterAll(async () => {
     await server.close();

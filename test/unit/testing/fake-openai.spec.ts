@@ -468,3 +468,28 @@ describe('routing and bookkeeping', () => {
     });
   });
 });
+
+describe('keepAlive', () => {
+  it('keeps connections open by default and closes each one after its response when turned off', async () => {
+    const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    const post = (url: string) =>
+      fetch(`${url}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+    const kept = await startFakeOpenAI();
+    const closing = await startFakeOpenAI({ keepAlive: false });
+    try {
+      const a = await post(kept.baseURL);
+      const b = await post(closing.baseURL);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      expect(a.headers.get('connection')).toBe('keep-alive');
+      expect(b.headers.get('connection')).toBe('close');
+      await Promise.all([a.text(), b.text()]);
+    } finally {
+      await kept.close();
+      await closing.close();
+    }
+  });
+});
