@@ -73,6 +73,7 @@ export type { TokencapModuleAsyncOptions } from './nest/tokencap.module-definiti
 
 // OpenAI client wrapper (issue 4).
 export type { UsageDetails } from './core/events.js';
+export { OPENAI_OUTPUT_LIMITS } from './openai/model-output-limits.js';
 export { wrapOpenAI, type WrapOpenAIOptions } from './openai/wrap-openai.js';
 
 export { OPENAI_PRICES } from './pricing/openai-prices.js';

@@ -15,6 +15,7 @@ import { meter, reservationShape, type TokenUsage } from './meter.js';
 import { type PriceTable, PriceUnknownError } from '../pricing/price-table.js';
 import { OutputCounter } from './output.counter.js';
 import { meterRawStream, meterStream, type StreamMetering } from './streams.js';
+import type { ModelOutputLimits } from './model-output-limits.js';
 
 /** The parts of the SDK's `APIPromise` the wrapper uses; all are public methods. */
 export interface ApiPromiseLike<T> extends PromiseLike<T> {
@@ -37,6 +38,8 @@ export interface CallSettings {
   readonly frame: BudgetFrame;
   readonly defaultMaxOutputTokens: number;
   readonly chatOutputCapParameter: ChatCapParameter;
+  /** Each model's own output limit: an uncapped call is never capped above it. */
+  readonly outputLimits: ModelOutputLimits;
   /** The client, handed to the metered `Stream` as the SDK does. */
   readonly client: unknown;
 }
@@ -148,10 +151,14 @@ async function startCall(
   // Dollars are metered only where a budget counts them, so unpriced models work elsewhere.
   const prices = budgets.some((b) => b.limits.usd !== undefined) ? ledger.prices : undefined;
   const shape = reservationShape(model, prompt, choices, prices);
+  const limited = endpoint.producesOutput && hardLimited(budgets, shape.perUnit);
+  // Under hard-stop an uncapped call is capped at what its budget has left, but never above its
+  // model's own output limit, which the API would reject.
+  const ceiling = cap ?? (limited ? settings.outputLimits.limitFor(model) : undefined);
   const units = endpoint.producesOutput
     ? {
         min: 1,
-        max: cap === undefined ? Infinity : Math.min(cap, MAX_OUTPUT_TOKENS),
+        max: ceiling === undefined ? Infinity : Math.min(ceiling, MAX_OUTPUT_TOKENS),
         ifUnbounded: settings.defaultMaxOutputTokens,
       }
     : undefined;
@@ -185,9 +192,7 @@ async function startCall(
         fallbackModel: degrade.fallbackModel,
       });
     }
-    const limited = hardLimited(budgets, shape.perUnit);
-    const clamped =
-      endpoint.producesOutput && limited && (cap === undefined || cap > reservation.units);
+    const clamped = limited && (cap === undefined || cap > reservation.units);
     if (clamped)
       sent = endpoint.withOutputCap(sent, reservation.units, settings.chatOutputCapParameter);
 

@@ -8,6 +8,7 @@ import { embeddingsEndpoint } from './embeddings.endpoint.js';
 import type { ChatCapParameter, Endpoint, RequestBody } from './endpoint.interface.js';
 import { type ApiPromiseLike, meteredCreate, type RequestOptionsLike } from './metered-call.js';
 import { responsesEndpoint } from './responses.endpoint.js';
+import { ModelOutputLimits } from './model-output-limits.js';
 
 /** Options of {@link wrapOpenAI}. */
 export interface WrapOpenAIOptions {
@@ -34,6 +35,13 @@ export interface WrapOpenAIOptions {
    * @default 'max_completion_tokens'
    */
   chatOutputCapParameter?: ChatCapParameter;
+  /**
+   * Output limits (tokens) of models missing from the shipped table (`OPENAI_OUTPUT_LIMITS`), by
+   * name or name prefix. An uncapped call is never capped above its model's limit; a model in
+   * neither table is capped at what its budget has left.
+   * @default {}
+   */
+  modelOutputLimits?: Readonly<Record<string, number>>;
 }
 
 // Symbol.for: two copies of Tokencap in one process still recognise each other's wrapping.
@@ -90,6 +98,7 @@ interface ResolvedOptions {
   defaultFrame: BudgetFrame | undefined;
   defaultMaxOutputTokens: number;
   chatOutputCapParameter: ChatCapParameter;
+  outputLimits: ModelOutputLimits;
 }
 
 function resolveOptions(options: WrapOpenAIOptions): ResolvedOptions {
@@ -118,10 +127,19 @@ function resolveOptions(options: WrapOpenAIOptions): ResolvedOptions {
       `Invalid chatOutputCapParameter ${JSON.stringify(chatOutputCapParameter)} of wrapOpenAI: expected 'max_completion_tokens' or 'max_tokens'.`,
     );
   }
+  const limits = options.modelOutputLimits ?? {};
+  for (const [model, limit] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new TokencapConfigError(
+        `Invalid modelOutputLimits["${model}"] of wrapOpenAI: ${JSON.stringify(limit)}. Expected a positive whole number of tokens.`,
+      );
+    }
+  }
   return {
     defaultFrame: ledger && budgets.length > 0 ? { ledger, budgets } : undefined,
     defaultMaxOutputTokens,
     chatOutputCapParameter,
+    outputLimits: new ModelOutputLimits(limits),
   };
 }
 

@@ -1,4 +1,5 @@
 import { TokencapConfigError, TokencapError } from '../errors.js';
+import { findModelEntry } from './model-name.resolver.js';
 import { OPENAI_PRICES } from './openai-prices.js';
 
 /**
@@ -39,8 +40,6 @@ export class PriceUnknownError extends TokencapError {
   }
 }
 
-const DATED_SUFFIX = /-\d{4}-\d{2}-\d{2}$|-\d{4}$/;
-
 /**
  * Prices by model name. A name resolves exactly, then without a date suffix
  * (`gpt-4o-2024-08-06` → `gpt-4o`), then a fine-tune to its base (`ft:gpt-4o-mini-2024-07-18:org::id`
@@ -62,7 +61,7 @@ export class PriceTable {
   /** The price of `model`, or `undefined` when neither the table nor `defaultPrice` has one. */
   priceFor(model: string): ModelPrice | undefined {
     if (this.resolved.has(model)) return this.resolved.get(model);
-    const price = this.lookup(model) ?? this.defaultPrice;
+    const price = findModelEntry(model, this.models) ?? this.defaultPrice;
     // Model names come from requests; cap the memo so hostile names cannot grow it without bound.
     if (this.resolved.size >= 1_000) this.resolved.clear();
     this.resolved.set(model, price);
@@ -88,27 +87,6 @@ export class PriceTable {
       cached * (price.cachedInput ?? price.input) +
       usage.output * price.output;
     return Math.ceil(micros - 1e-9);
-  }
-
-  private lookup(model: string): ModelPrice | undefined {
-    const candidates = [model];
-    const fineTune = /^ft:([^:]+):/.exec(model);
-    if (fineTune) candidates.push(fineTune[1]);
-    for (const name of [...candidates]) {
-      if (DATED_SUFFIX.test(name)) candidates.push(name.replace(DATED_SUFFIX, ''));
-    }
-    for (const name of candidates) {
-      const exact = this.models.get(name);
-      if (exact) return exact;
-    }
-    for (const name of candidates) {
-      let best: string | undefined;
-      for (const known of this.models.keys()) {
-        if (name.startsWith(`${known}-`) && (!best || known.length > best.length)) best = known;
-      }
-      if (best) return this.models.get(best);
-    }
-    return undefined;
   }
 }
 
