@@ -10,11 +10,18 @@ function exportedNames(file: string): string[] {
   const names = new Set<string>();
   for (const [, list] of source.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}/g)) {
     for (const item of list.split(',')) {
-      const name = item.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop()?.trim();
+      const name = item
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)
+        .pop()
+        ?.trim();
       if (name) names.add(name);
     }
   }
-  for (const [, name] of source.matchAll(/export\s+(?:declare\s+)?(?:const|function|class|interface|type|enum)\s+(\w+)/g)) {
+  for (const [, name] of source.matchAll(
+    /export\s+(?:declare\s+)?(?:const|function|class|interface|type|enum)\s+(\w+)/g,
+  )) {
     names.add(name);
   }
   return [...names].sort();
