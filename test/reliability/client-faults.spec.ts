@@ -23,7 +23,7 @@ import { llmAppModule, SESSION_HEADER, snapshotOf } from './support/llm-app.fixt
 const REPLY = 40;
 
 describe('the caller aborts with an AbortSignal', () => {
-  const h = useHarness({ replyTokens: REPLY, chunkDelayMs: 2 });
+  const h = useHarness({ replyTokens: REPLY, chunkDelayMs: 2 }, { serverPerTest: true });
   const figures: Figures[] = [];
   afterAll(() => printFigures('caller aborts (AbortSignal)', figures));
 

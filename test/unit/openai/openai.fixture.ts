@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { type Budget, type BudgetDefinition, defineBudget } from '../../../lib/core/budget.js';
 import { runWithBudgets } from '../../../lib/core/budget-context.js';
 import type { TokencapEvent } from '../../../lib/core/events.js';
@@ -42,18 +42,24 @@ export interface Harness {
  * Starts one fake server for the file and a fresh ledger (and event log) per test.
  * Call at the top of a `describe` or file.
  */
-export function useHarness(options: FakeOpenAIOptions = {}): Harness {
+export function useHarness(
+  options: FakeOpenAIOptions = {},
+  { serverPerTest = false }: { serverPerTest?: boolean } = {},
+): Harness {
   let server: FakeOpenAIServer;
   let ledger = new Ledger({ store: new MemoryLedgerStore({ sweepInterval: false }) });
   const events: TokencapEvent[] = [];
   let subscription = ledger.events$.subscribe((e) => events.push(e));
+  // No pooled socket may outlive a test: an aborted request on a reused keep-alive socket has
+  // been seen (rarely, under load) to make the HTTP client resend the next test's request.
+  const start = () => startFakeOpenAI({ keepAlive: false, ...options });
 
-  beforeAll(async () => {
-    // No pooled socket may outlive a test: an aborted request on a reused keep-alive socket has
-    // been seen (rarely, under load) to make the HTTP client resend the next test's request.
-    server = await startFakeOpenAI({ keepAlive: false, ...options });
+  // Tests that abort requests can take a server of their own, so nothing a previous test left in
+  // flight can reach their tally.
+  (serverPerTest ? beforeEach : beforeAll)(async () => {
+    server = await start();
   });
-  afterAll(async () => {
+  (serverPerTest ? afterEach : afterAll)(async () => {
     await server.close();
   });
   afterEach(async () => {
