@@ -81,16 +81,27 @@ export function resolveFakeOpenAIOptions(
     tokensPerChunk: Math.max(1, wholeNumber('tokensPerChunk', options.tokensPerChunk, 1)),
     chunkDelayMs: wholeNumber('chunkDelayMs', options.chunkDelayMs, 0),
     apiKey: options.apiKey,
-    promptCaching: options.promptCaching ?? true,
+    promptCaching: flag('promptCaching', options.promptCaching),
     embeddingDimensions: Math.max(
       1,
       wholeNumber('embeddingDimensions', options.embeddingDimensions, 8),
     ),
     modelSnapshots: { ...options.modelSnapshots },
-    recordRequests: options.recordRequests ?? true,
-    keepAlive: options.keepAlive ?? true,
+    recordRequests: flag('recordRequests', options.recordRequests),
+    keepAlive: flag('keepAlive', options.keepAlive),
     now: options.now ?? Date.now,
   };
+}
+
+// A string such as 'false' would otherwise read as true.
+function flag(name: string, value: boolean | undefined): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'boolean') {
+    throw new RangeError(
+      `startFakeOpenAI: ${name} must be a boolean, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
 }
 
 function wholeNumber(name: string, value: number | undefined, fallback: number): number {

@@ -45,6 +45,9 @@ describe('startFakeOpenAI', () => {
 
   it('rejects nonsensical options', async () => {
     await expect(startFakeOpenAI({ replyTokens: -1 })).rejects.toThrow(RangeError);
+    await expect(startFakeOpenAI({ keepAlive: 'false' as never })).rejects.toThrow(
+      'startFakeOpenAI: keepAlive must be a boolean, got "false"',
+    );
   });
 });
 
