@@ -138,7 +138,7 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
   const expected = `a positive finite number of tokens, or an object with any of tokens, usd, requests`;
   const positive = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n > 0;
   if (typeof limit === 'number') {
-    if (!positive(limit)) {
+    if (!positive(limit) || Math.floor(limit) < 1) {
       throw new TokencapConfigError(
         `Invalid limit ${JSON.stringify(limit)} for ${where}: expected ${expected}.`,
       );
@@ -158,7 +158,8 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
       );
     }
     if (value === undefined) continue;
-    if (!positive(value)) {
+    // Tokens and requests are whole: 0.5 would floor to a limit of 0.
+    if (!positive(value) || (name !== 'usd' && Math.floor(value as number) < 1)) {
       throw new TokencapConfigError(
         `Invalid ${name} limit ${JSON.stringify(value)} for ${where}: expected a positive finite number.`,
       );
@@ -175,15 +176,36 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
   return Object.freeze(out);
 }
 
+/** The options a budget takes (`@Budget`'s third argument). */
+const OPTION_KEYS: readonly string[] = [
+  'policy',
+  'thresholds',
+  'window',
+  'ttl',
+  'maxReservation',
+  'fallbackModel',
+  'degradeAt',
+  'fallback',
+];
+const DEFINITION_KEYS: readonly string[] = ['scope', 'key', 'limit', ...OPTION_KEYS];
+
 /** Validates per-budget options; `where` names the budget in error messages. */
 export function normalizeOptions(
   options: BudgetOptions,
   where: string,
+  allowed: readonly string[] = OPTION_KEYS,
 ): Required<Pick<Budget, 'policy' | 'thresholds'>> &
   Pick<
     Budget,
     'windowMs' | 'ttlMs' | 'maxReservation' | 'fallbackModel' | 'degradeAt' | 'fallback'
   > {
+  // A typo such as { windw: '1h' } would otherwise leave the budget without its window.
+  const unknown = Object.keys(options).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0) {
+    throw new TokencapConfigError(
+      `Unknown option ${unknown.map((k) => `"${k}"`).join(', ')} for ${where}; known options: ${allowed.join(', ')}.`,
+    );
+  }
   const policy = options.policy ?? 'hard-stop';
   assertPolicy(policy, where);
   const thresholds = normalizeThresholds(options.thresholds ?? DEFAULT_THRESHOLDS, where);
@@ -262,7 +284,7 @@ export function defineBudget(definition: BudgetDefinition): Budget {
     );
   }
   const limits = normalizeLimit(definition.limit, where);
-  const options = normalizeOptions(definition, where);
+  const options = normalizeOptions(definition, where, DEFINITION_KEYS);
   return Object.freeze({
     id: `${definition.scope}:${definition.key}`,
     scope: definition.scope,

@@ -11,6 +11,7 @@ import type {
   ReserveOutcome,
 } from './ledger-store.interface.js';
 import { MemoryLedgerStore } from './memory-ledger.store.js';
+import { assertAmounts, assertBudgets, assertUnits } from './ledger-input.guard.js';
 import { Reservation } from './reservation.js';
 import { PriceTable, type PriceTableOptions } from '../pricing/price-table.js';
 
@@ -90,6 +91,10 @@ export class Ledger {
    * @throws StoreUnavailableError when the store is down and `onStoreError` is `fail-closed`.
    */
   async reserve(budgets: readonly Budget[], request: ReserveRequest): Promise<Reservation> {
+    assertBudgets(budgets, 'Ledger.reserve');
+    assertAmounts(request?.base, 'Ledger.reserve base');
+    if (request.perUnit !== undefined) assertAmounts(request.perUnit, 'Ledger.reserve perUnit');
+    assertUnits(request.units, 'Ledger.reserve');
     const now = this.clock();
     const input = {
       reservationId: `${processTag}-${++sequence}`,
@@ -103,12 +108,9 @@ export class Ledger {
     let held: { result: ReserveOutcome; store: LedgerStore };
     const own = ownSync(this.store, 'reserve');
     if (own) {
-      try {
-        held = { result: own.reserveSync(input), store: own };
-        this.recovered();
-      } catch (error) {
-        held = await this.afterFailure(error, (s) => s.reserve(input));
-      }
+      // The in-memory store does no I/O: an exception from it is a bug, never an outage.
+      held = { result: own.reserveSync(input), store: own };
+      this.recovered();
     } else {
       held = await this.withStore((s) => s.reserve(input));
     }
@@ -142,6 +144,8 @@ export class Ledger {
 
   /** Records usage that had no reservation (a client Tokencap does not wrap). Never refuses. */
   async charge(budgets: readonly Budget[], actual: Amounts): Promise<void> {
+    assertBudgets(budgets, 'Ledger.charge');
+    assertAmounts(actual, 'Ledger.charge');
     await this.settle(this.store, `${processTag}-${++sequence}`, budgets, actual);
   }
 

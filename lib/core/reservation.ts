@@ -2,6 +2,7 @@ import type { Amounts, Budget } from './budget.js';
 import type { UsageDetails } from './events.js';
 import type { LedgerSnapshot, LedgerStore } from './ledger-store.interface.js';
 import type { Ledger } from './ledger.js';
+import { assertAmounts } from './ledger-input.guard.js';
 
 /**
  * Capacity held for one call in flight. Settle it exactly once: `commit` the actual usage (the
@@ -37,6 +38,8 @@ export class Reservation {
    * @param details shown on the `usage` events of this commit (model, cached and reasoning tokens).
    */
   async commit(actual: Amounts, details?: UsageDetails): Promise<boolean> {
+    // Checked before settling, so a rejected commit leaves the reservation to commit or release.
+    assertAmounts(actual, 'Reservation.commit');
     const done = this.commitNow(actual, details);
     if (typeof done === 'boolean') return done;
     await done;

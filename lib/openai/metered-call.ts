@@ -1,4 +1,4 @@
-import type { Amounts, Budget, Dimension } from '../core/budget.js';
+import { type Amounts, type Budget, type Dimension, toUserUnits } from '../core/budget.js';
 import type { BudgetFrame } from '../core/budget-context.js';
 import type { UsageDetails } from '../core/events.js';
 import { thresholdAmount } from '../core/ledger-rules.js';
@@ -398,16 +398,18 @@ class LiveCall implements StartedCall {
         await settle();
         const output =
           reason === 'overrun' ? counter.exact() : this.plan.units * this.plan.choices + 1;
-        return this.stopError(this.plan.prompt + output);
+        return this.stopError({ prompt: this.plan.prompt, output });
       },
     };
   }
 
   /** The error that ends a stream the budget stopped; also published as a `refused` event. */
-  private async stopError(requested: number): Promise<BudgetExceededError> {
+  private async stopError(usage: TokenUsage): Promise<BudgetExceededError> {
     const { ledger } = this.settings.frame;
     const { budget, dimension } = bindingBudget(this.reservation);
-    const limit = budget.limits[dimension] as number;
+    // Every amount in the unit of the binding dimension: dollars for usd, not micro-dollars or tokens.
+    const limit = toUserUnits(dimension, budget.limits[dimension] as number);
+    const requested = toUserUnits(dimension, this.amountsOf(usage)[dimension] ?? 0);
     let used = 0;
     let reserved = 0;
     try {

@@ -73,7 +73,15 @@ export function wrapOpenAI<Client extends OpenAI>(
 ): Client {
   const settings = resolveOptions(options);
   const target = client as unknown as Record<PropertyKey, unknown>;
-  if (target[WRAPPED]) return client;
+  if (target[WRAPPED]) {
+    // Wrapping again must not change how the client is metered behind its first owner's back.
+    if (Object.values(options).some((v) => v !== undefined)) {
+      throw new TokencapConfigError(
+        'wrapOpenAI: this client is already wrapped; options can only be given the first time it is wrapped.',
+      );
+    }
+    return client;
+  }
   const chat = (client as { chat?: { completions?: Resource } }).chat;
   patch(chat?.completions, chatCompletionsEndpoint, settings, client);
   patch((client as { responses?: Resource }).responses, responsesEndpoint, settings, client);

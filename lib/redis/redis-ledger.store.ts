@@ -42,7 +42,7 @@ export interface RedisLedgerStoreOptions {
   /**
    * Hash tags for Redis Cluster. `per-budget` spreads budgets over slots but can only run calls
    * whose budgets share a slot; `single-slot` puts every ledger in one slot so any set of budgets
-   * is reserved atomically. See docs/redis.md, "Redis Cluster".
+   * is reserved atomically. See README.md, "Redis Cluster".
    * @default 'single-slot' for a `Cluster` client, 'per-budget' otherwise
    */
   hashTag?: HashTagMode;
@@ -107,6 +107,23 @@ export class RedisLedgerStore implements LedgerStore {
         `Invalid url ${JSON.stringify(url)} of RedisLedgerStore: expected redis:// or rediss://.`,
       );
     }
+    const timeoutMs = parseDuration(
+      options.commandTimeout ?? 500,
+      'commandTimeout of RedisLedgerStore',
+    );
+    const idleTtlMs =
+      options.idleTtl === false
+        ? 0
+        : parseDuration(options.idleTtl ?? '30d', 'idleTtl of RedisLedgerStore');
+    const hashTag = options.hashTag ?? (client?.isCluster ? 'single-slot' : 'per-budget');
+    this.keys = new LedgerKeyBuilder(
+      options.prefix ?? 'tokencap:',
+      hashTag,
+      options.maxKeyLength ?? 128,
+    );
+    this.encoder = new BudgetArgsEncoder(idleTtlMs);
+    // Created only once every option is valid: a client created before a throw would be left
+    // reconnecting forever, keeping the process alive.
     this.owned = client === undefined;
     if (client === undefined) {
       const created = new Redis(url as string);
@@ -117,21 +134,6 @@ export class RedisLedgerStore implements LedgerStore {
     } else {
       this.client = client;
     }
-    const timeoutMs = parseDuration(
-      options.commandTimeout ?? 500,
-      'commandTimeout of RedisLedgerStore',
-    );
-    const idleTtlMs =
-      options.idleTtl === false
-        ? 0
-        : parseDuration(options.idleTtl ?? '30d', 'idleTtl of RedisLedgerStore');
-    const hashTag = options.hashTag ?? (this.client.isCluster ? 'single-slot' : 'per-budget');
-    this.keys = new LedgerKeyBuilder(
-      options.prefix ?? 'tokencap:',
-      hashTag,
-      options.maxKeyLength ?? 128,
-    );
-    this.encoder = new BudgetArgsEncoder(idleTtlMs);
     this.runner = new ScriptRunner(this.client, timeoutMs);
   }
 

@@ -67,6 +67,15 @@ describe('defineBudget', () => {
       'Invalid maxReservation 1.5 for budget "session": expected a positive whole number of tokens.',
     ],
     [{ limit: 10, key: '' }, 'Invalid key "" for budget "session": expected a non-empty string.'],
+    [{ limit: 0.5 }, 'Invalid limit 0.5 for budget "session"'],
+    [
+      { limit: { requests: 0.5 } },
+      'Invalid requests limit 0.5 for budget "session": expected a positive finite number.',
+    ],
+    [
+      { limit: 10, windw: '1h' },
+      'Unknown option "windw" for budget "session"; known options: scope, key, limit, policy, thresholds, window, ttl, maxReservation, fallbackModel, degradeAt, fallback.',
+    ],
     [
       { limit: 10, scope: 'a:b' },
       `Budget scope "a:b" is invalid: expected 1-64 letters, digits, '_', '.' or '-'.`,

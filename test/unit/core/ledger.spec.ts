@@ -183,3 +183,53 @@ describe('Ledger when the store fails', () => {
     ]);
   });
 });
+
+describe('Ledger input checks', () => {
+  const b = defineBudget({ scope: 'session', key: 'k', limit: 1_000 });
+
+  it.each([
+    [
+      () => setup().ledger.charge([b], { tokens: -500 }),
+      'Ledger.charge: tokens is -500; expected a finite number >= 0.',
+    ],
+    [
+      () => setup().ledger.charge([b], { tokens: Number.NaN }),
+      'Ledger.charge: tokens is NaN; expected a finite number >= 0.',
+    ],
+    [
+      () => setup().ledger.charge([b], { euros: 5 } as never),
+      'Ledger.charge: unknown dimension "euros"; expected tokens, usd (micro-dollars) or requests.',
+    ],
+    [
+      () => setup().ledger.reserve([b], { base: { tokens: -900 } }),
+      'Ledger.reserve base: tokens is -900; expected a finite number >= 0.',
+    ],
+    [
+      () =>
+        setup().ledger.reserve([b], {
+          base: { tokens: 1 },
+          units: { min: 5, max: 2, ifUnbounded: 0 },
+        }),
+      'Ledger.reserve: units {"min":5,"max":2,"ifUnbounded":0} are invalid',
+    ],
+    [
+      () =>
+        setup().ledger.reserve([{ scope: 'session', key: 'k', limit: 10 }] as never, {
+          base: { tokens: 1 },
+        }),
+      'Ledger.reserve: budgets[0] is {"scope":"session","key":"k","limit":10}, not a budget; build budgets with defineBudget({ scope, key, limit }).',
+    ],
+  ])('rejects bad input with an error naming it (%#)', async (call, message) => {
+    const attempt = call();
+    await expect(attempt).rejects.toThrow(TokencapConfigError);
+    await expect(attempt).rejects.toThrow(message);
+  });
+
+  it('leaves a reservation open when its commit is rejected', async () => {
+    const { ledger } = setup();
+    const r = await ledger.reserve([b], { base: { tokens: 10 } });
+    await expect(r.commit({ tokens: -1 })).rejects.toThrow('Reservation.commit: tokens is -1');
+    expect(await r.commit({ tokens: 8 })).toBe(true);
+    expect((await ledger.usage([b]))[0]).toMatchObject({ used: 8, reserved: 0 });
+  });
+});

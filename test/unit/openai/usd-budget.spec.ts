@@ -84,6 +84,33 @@ describe('usd and requests budgets on wrapped calls', () => {
     expect(usage.dimensions.usd?.used).toBe(0.000995); // 25 + 970
   });
 
+  it('ends a stream cut short by a usd budget with an error in dollars', async () => {
+    const b = budget({ usd: 0.001 });
+    const error = await h
+      .within(b, async () => {
+        const stream = await h
+          .client()
+          .chat.completions.create(
+            { model: 'gpt-4o', messages: SAY_HELLO, stream: true },
+            { headers: { 'x-fake-reply-tokens': '5000' } },
+          );
+        for await (const _ of stream);
+      })
+      .catch((e: unknown) => e);
+    // Granted 97 output tokens (see above); the answer needed at least one more: 10 × 2.5 + 98 × 10.
+    expect(error).toBeInstanceOf(BudgetExceededError);
+    expect(error).toMatchObject({
+      dimension: 'usd',
+      limit: 0.001,
+      used: 0.000995,
+      reserved: 0,
+      requested: 0.001005,
+    });
+    expect((error as Error).message).toContain(
+      'the call needs 0.001005 USD but only 0.000005 of 0.001 USD remain',
+    );
+  });
+
   it('refuses a model with no price under a usd budget, before any request', async () => {
     const b = budget({ usd: 1 });
     await expect(

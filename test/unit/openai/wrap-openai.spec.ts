@@ -250,6 +250,14 @@ describe('wrapOpenAI: chat completions', () => {
     expect(await h.tokens(b)).toEqual({ used: h.server.tally.totalTokens, reserved: 0 });
   });
 
+  it('refuses options on a client that is already wrapped, rather than ignoring them', () => {
+    const client = h.client();
+    expect(() => wrapOpenAI(client, { defaultMaxOutputTokens: 100 })).toThrow(
+      'wrapOpenAI: this client is already wrapped; options can only be given the first time it is wrapped.',
+    );
+    expect(wrapOpenAI(client)).toBe(client);
+  });
+
   it('chat.completions.parse() charges once and still parses', async () => {
     const b = budget(10_000);
     const client = h.client();

@@ -1,0 +1,89 @@
+import { TokencapConfigError } from '../errors.js';
+import { type Amounts, type Budget, DIMENSIONS, type Dimension, POLICIES } from './budget.js';
+
+// The engine's public methods take budgets and amounts from user code; a negative, NaN or unknown
+// amount would silently corrupt a ledger (or lift a limit), so they are checked at the boundary.
+
+/** Checks that every element is a budget built by `defineBudget` (or `@Budget`). */
+export function assertBudgets(
+  budgets: unknown,
+  where: string,
+): asserts budgets is readonly Budget[] {
+  if (!Array.isArray(budgets)) {
+    throw new TokencapConfigError(
+      `${where}: expected an array of budgets, got ${describe(budgets)}.`,
+    );
+  }
+  budgets.forEach((b: Partial<Budget> | null, i) => {
+    const ok =
+      b !== null &&
+      typeof b === 'object' &&
+      typeof b.id === 'string' &&
+      typeof b.scope === 'string' &&
+      typeof b.key === 'string' &&
+      b.limits !== null &&
+      typeof b.limits === 'object' &&
+      POLICIES.includes(b.policy as Budget['policy']) &&
+      Array.isArray(b.thresholds);
+    if (!ok) {
+      throw new TokencapConfigError(
+        `${where}: budgets[${i}] is ${describe(b)}, not a budget; build budgets with defineBudget({ scope, key, limit }).`,
+      );
+    }
+  });
+}
+
+/** Checks amounts: known dimensions, each a finite number >= 0. */
+export function assertAmounts(amounts: unknown, where: string): asserts amounts is Amounts {
+  if (amounts === null || typeof amounts !== 'object' || Array.isArray(amounts)) {
+    throw new TokencapConfigError(
+      `${where}: expected amounts such as { tokens: 120 }, got ${describe(amounts)}.`,
+    );
+  }
+  for (const [dimension, value] of Object.entries(amounts)) {
+    if (!DIMENSIONS.includes(dimension as Dimension)) {
+      throw new TokencapConfigError(
+        `${where}: unknown dimension "${dimension}"; expected tokens, usd (micro-dollars) or requests.`,
+      );
+    }
+    if (
+      value !== undefined &&
+      (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    ) {
+      throw new TokencapConfigError(
+        `${where}: ${dimension} is ${describe(value)}; expected a finite number >= 0.`,
+      );
+    }
+  }
+}
+
+/** Checks a flexible-units request: whole numbers with 0 <= min <= max (max may be Infinity). */
+export function assertUnits(
+  units: { min: number; max: number; ifUnbounded: number } | undefined,
+  where: string,
+): void {
+  if (units === undefined) return;
+  const whole = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  if (
+    units === null ||
+    typeof units !== 'object' ||
+    !whole(units.min) ||
+    !(whole(units.max) || units.max === Infinity) ||
+    !whole(units.ifUnbounded) ||
+    units.min > units.max
+  ) {
+    throw new TokencapConfigError(
+      `${where}: units ${describe(units)} are invalid; expected whole numbers with 0 <= min <= max (max may be Infinity) and ifUnbounded >= 0.`,
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === Infinity) return 'Infinity';
+  if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
