@@ -57,7 +57,7 @@ export function assertAmounts(amounts: unknown, where: string): asserts amounts 
   }
 }
 
-/** Checks a flexible-units request: whole numbers with 0 <= min <= max (max may be Infinity). */
+/** Checks a flexible-units request: whole numbers >= 0 (max may be Infinity; a max below min grants min). */
 export function assertUnits(
   units: { min: number; max: number; ifUnbounded: number } | undefined,
   where: string,
@@ -69,11 +69,10 @@ export function assertUnits(
     typeof units !== 'object' ||
     !whole(units.min) ||
     !(whole(units.max) || units.max === Infinity) ||
-    !whole(units.ifUnbounded) ||
-    units.min > units.max
+    !whole(units.ifUnbounded)
   ) {
     throw new TokencapConfigError(
-      `${where}: units ${describe(units)} are invalid; expected whole numbers with 0 <= min <= max (max may be Infinity) and ifUnbounded >= 0.`,
+      `${where}: units ${describe(units)} are invalid; expected whole numbers >= 0 for min, max (or Infinity) and ifUnbounded.`,
     );
   }
 }

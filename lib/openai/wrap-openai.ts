@@ -9,6 +9,7 @@ import type { ChatCapParameter, Endpoint, RequestBody } from './endpoint.interfa
 import { type ApiPromiseLike, meteredCreate, type RequestOptionsLike } from './metered-call.js';
 import { responsesEndpoint } from './responses.endpoint.js';
 import { ModelOutputLimits } from './model-output-limits.js';
+import { assertBudgets } from '../core/ledger-input.guard.js';
 
 /** Options of {@link wrapOpenAI}. */
 export interface WrapOpenAIOptions {
@@ -112,9 +113,11 @@ interface ResolvedOptions {
 function resolveOptions(options: WrapOpenAIOptions): ResolvedOptions {
   const { ledger, budgets = [], defaultMaxOutputTokens = 4096 } = options;
   const chatOutputCapParameter = options.chatOutputCapParameter ?? 'max_completion_tokens';
-  if (!Array.isArray(budgets)) {
+  assertBudgets(budgets, 'wrapOpenAI option budgets');
+  // Duck-typed rather than instanceof, so a Ledger from another copy of the package still works.
+  if (ledger !== undefined && typeof (ledger as Partial<Ledger> | null)?.reserve !== 'function') {
     throw new TokencapConfigError(
-      `Invalid budgets option of wrapOpenAI: expected an array of budgets.`,
+      'Invalid ledger option of wrapOpenAI: expected a Ledger (new Ledger() or BudgetService.ledger).',
     );
   }
   if (budgets.length > 0 && !ledger) {

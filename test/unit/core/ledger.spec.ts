@@ -208,9 +208,9 @@ describe('Ledger input checks', () => {
       () =>
         setup().ledger.reserve([b], {
           base: { tokens: 1 },
-          units: { min: 5, max: 2, ifUnbounded: 0 },
+          units: { min: -1, max: 2, ifUnbounded: 0 },
         }),
-      'Ledger.reserve: units {"min":5,"max":2,"ifUnbounded":0} are invalid',
+      'Ledger.reserve: units {"min":-1,"max":2,"ifUnbounded":0} are invalid',
     ],
     [
       () =>

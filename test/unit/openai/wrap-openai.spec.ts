@@ -250,6 +250,20 @@ describe('wrapOpenAI: chat completions', () => {
     expect(await h.tokens(b)).toEqual({ used: h.server.tally.totalTokens, reserved: 0 });
   });
 
+  it('rejects default budgets that are not budgets, and a ledger that is not a Ledger', () => {
+    expect(() =>
+      wrapOpenAI(h.raw(), {
+        ledger: h.ledger,
+        budgets: [{ scope: 'user', key: 'u', limit: 10 }] as never,
+      }),
+    ).toThrow(
+      'wrapOpenAI option budgets: budgets[0] is {"scope":"user","key":"u","limit":10}, not a budget; build budgets with defineBudget({ scope, key, limit }).',
+    );
+    expect(() => wrapOpenAI(h.raw(), { ledger: {} as never, budgets: [budget(10)] })).toThrow(
+      'Invalid ledger option of wrapOpenAI: expected a Ledger (new Ledger() or BudgetService.ledger).',
+    );
+  });
+
   it('refuses options on a client that is already wrapped, rather than ignoring them', () => {
     const client = h.client();
     expect(() => wrapOpenAI(client, { defaultMaxOutputTokens: 100 })).toThrow(
