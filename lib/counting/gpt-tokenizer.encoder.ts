@@ -1,5 +1,10 @@
 import { createRequire } from 'node:module';
-import type { EncodingName, TokenEncoder } from './token-encoder.interface.js';
+import {
+  type EncodingName,
+  oncePerEncoding,
+  type TokenEncoder,
+  type TokenEncoderFactory,
+} from './token-encoder.interface.js';
 
 // Structural view of the parts of gpt-tokenizer 4 used here; its own typings are deep imports.
 interface GptEncodingLike {
@@ -38,19 +43,8 @@ const BUILT_IN_MERGE_CACHE_ENTRIES = 1_000;
 // with no allow-list none of them can become a special token either.
 const AS_PLAIN_TEXT = { disallowedSpecial: new Set<string>() } as const;
 
-// Rank tables are immutable and cost 0.2–0.8 s and ~15 MB of heap (o200k) to build, so every
-// counter in the process shares one instance per encoding.
-const loaded = new Map<EncodingName, TokenEncoder>();
-
-/** Returns the process-wide gpt-tokenizer encoder for `encoding`, building it on first call. */
-export function gptTokenizerEncoder(encoding: EncodingName): TokenEncoder {
-  let encoder = loaded.get(encoding);
-  if (encoder === undefined) {
-    encoder = build(encoding);
-    loaded.set(encoding, encoder);
-  }
-  return encoder;
-}
+/** Returns the process-wide gpt-tokenizer encoder for an encoding, building it on first call. */
+export const gptTokenizerEncoder: TokenEncoderFactory = oncePerEncoding(build);
 
 function build(name: EncodingName): TokenEncoder {
   const { GptEncoding } = require('gpt-tokenizer/GptEncoding') as GptEncodingModule;

@@ -1,5 +1,10 @@
 import { createRequire } from 'node:module';
-import type { EncodingName, TokenEncoder } from './token-encoder.interface.js';
+import {
+  type EncodingName,
+  oncePerEncoding,
+  type TokenEncoder,
+  type TokenEncoderFactory,
+} from './token-encoder.interface.js';
 
 interface TiktokenLike {
   encode(text: string, allowedSpecial: string[], disallowedSpecial: string[]): number[];
@@ -16,18 +21,8 @@ const require = createRequire(import.meta.url);
 // nor rejected (js-tiktoken throws on them by default).
 const NONE: string[] = [];
 
-// Building the rank map takes 0.7–2 s and ~70 MB of heap (o200k), so it happens once per process.
-const loaded = new Map<EncodingName, TokenEncoder>();
-
-/** Returns the process-wide js-tiktoken encoder for `encoding`, building it on first call. */
-export function jsTiktokenEncoder(encoding: EncodingName): TokenEncoder {
-  let encoder = loaded.get(encoding);
-  if (encoder === undefined) {
-    encoder = build(encoding);
-    loaded.set(encoding, encoder);
-  }
-  return encoder;
-}
+/** Returns the process-wide js-tiktoken encoder for an encoding, building it on first call. */
+export const jsTiktokenEncoder: TokenEncoderFactory = oncePerEncoding(build);
 
 function build(name: EncodingName): TokenEncoder {
   const { Tiktoken } = require('js-tiktoken/lite') as JsTiktokenLite;

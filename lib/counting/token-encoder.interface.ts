@@ -20,3 +20,19 @@ export interface TokenEncoder {
 
 /** Builds (or returns an already built) encoder for an encoding; lets callers plug in their own tokenizer. */
 export type TokenEncoderFactory = (encoding: EncodingName) => TokenEncoder;
+
+/**
+ * Wraps `build` so each encoding is built at most once per process: rank tables are immutable and
+ * costly to build (0.2–2 s, 15–70 MB of heap for o200k), so every counter shares one instance.
+ */
+export function oncePerEncoding(build: TokenEncoderFactory): TokenEncoderFactory {
+  const loaded = new Map<EncodingName, TokenEncoder>();
+  return (encoding) => {
+    let encoder = loaded.get(encoding);
+    if (encoder === undefined) {
+      encoder = build(encoding);
+      loaded.set(encoding, encoder);
+    }
+    return encoder;
+  };
+}
