@@ -42,7 +42,7 @@ export interface RedisLedgerStoreOptions {
   /**
    * Hash tags for Redis Cluster. `per-budget` spreads budgets over slots but can only run calls
    * whose budgets share a slot; `single-slot` puts every ledger in one slot so any set of budgets
-   * is reserved atomically. See README.md, "Redis Cluster".
+   * is reserved atomically. See docs/redis.md, "Redis Cluster".
    * @default 'single-slot' for a `Cluster` client, 'per-budget' otherwise
    */
   hashTag?: HashTagMode;

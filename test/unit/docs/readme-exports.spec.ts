@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 // Everything exported is documented: each name exported by a package entry point must appear in
-// README.md, so an export added without docs fails here.
+// README.md or a page of docs/, so an export added without docs fails here.
 const ENTRY_POINTS = ['lib/index.ts', 'lib/redis/index.ts', 'lib/testing/index.ts'];
 
 function exportedNames(file: string): string[] {
@@ -27,13 +27,19 @@ function exportedNames(file: string): string[] {
   return [...names].sort();
 }
 
-describe('README.md', () => {
+describe('README.md and docs/', () => {
   const readme = readFileSync('README.md', 'utf8');
+  const docs = [
+    readme,
+    ...readdirSync('docs')
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => readFileSync(`docs/${f}`, 'utf8')),
+  ].join('\n');
 
   it.each(ENTRY_POINTS)('documents every export of %s', (file) => {
     const names = exportedNames(file);
     expect(names.length).toBeGreaterThan(3);
-    const undocumented = names.filter((name) => !new RegExp(`\\b${name}\\b`).test(readme));
+    const undocumented = names.filter((name) => !new RegExp(`\\b${name}\\b`).test(docs));
     expect(undocumented).toEqual([]);
   });
 
