@@ -19,6 +19,11 @@ export interface Row {
   target?: string;
   /** Whether the target is met; absent when the row has no target. */
   met?: boolean;
+  /**
+   * A short figure for the side-by-side table of Node versions (`npm run bench` runs every
+   * section on each tested version); rows without one stay out of that table.
+   */
+  headline?: string;
 }
 
 /** What one section reports back to the runner. */

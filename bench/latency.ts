@@ -239,6 +239,7 @@ function rowsOf(provider: string, sides: Sides, cases: CaseResult[], judged: boo
         `; ${fmtRatio(s.ratio)} (raw median ${fmtUs(s.baseMedian)}, n=${c.samples})`,
       ...(c.target && { target: c.target.text }),
       ...(c.target && judged && { met: s.addedMedian <= c.target.limit }),
+      headline: `+${fmtUs(s.addedMedian)} on ${fmtUs(s.baseMedian)}`,
     };
   });
 }
@@ -274,6 +275,7 @@ export async function run(): Promise<SectionResult> {
       result: `${fmtUs(e.countUs)} vs encoder ${fmtUs(e.us)}: ${fmtRatio(e.ratio)}`,
       target: '≤ 1.25×',
       met: e.ratio <= 1.25,
+      headline: fmtRatio(e.ratio),
     });
   }
 

@@ -2,10 +2,13 @@
 // bench/RESULTS.md. `BENCH_QUICK=1` shrinks the sizes (a smoke run); `BENCH_ONLY=engine,memory`
 // runs some sections only (sections: latency, engine, counting, memory, scaling). Only a full
 // run of every section writes RESULTS.md. `REDIS_URL` points the Redis rows at another server.
+// Every section also runs on each other Node.js that CI tests (`BENCH_NODES`: a comma-separated
+// list of node binaries; default: the Node 22 and 24 that .ci/run installs, if present; `none`
+// runs the machine's Node only), and the rows with a headline figure are shown side by side.
 
 import { execFileSync, fork } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
+import { cpus, homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QUICK, type Row, type SectionResult } from './harness.js';
@@ -27,11 +30,27 @@ const SECTIONS: Section[] = [
   { name: 'scaling' },
 ];
 
-function runSection(section: Section): Promise<SectionResult> {
+/** The other Node.js binaries to run on (see the header comment). */
+function otherNodes(): string[] {
+  const listed = process.env.BENCH_NODES;
+  if (listed === 'none') return [];
+  if (listed) return listed.split(',').map((s) => s.trim());
+  const cache = process.env.TOKENCAP_NODE_CACHE ?? join(homedir(), '.cache', 'tokencap-ci');
+  return ['22', '24']
+    .map((major) => join(cache, `node${major}`, 'node_modules', 'node', 'bin', 'node'))
+    .filter((bin) => existsSync(bin) && bin !== process.execPath);
+}
+
+function versionOf(execPath: string): string {
+  return execFileSync(execPath, ['--version'], { encoding: 'utf8' }).trim();
+}
+
+function runSection(section: Section, execPath = process.execPath): Promise<SectionResult> {
   return new Promise((resolvePromise, reject) => {
     let result: SectionResult | undefined;
     const child = fork(join(here, 'child.js'), [section.name], {
       cwd: root,
+      execPath,
       execArgv: section.execArgv ?? [],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -58,6 +77,10 @@ function consoleTable(results: SectionResult[]): string {
     for (const row of section.rows)
       lines.push([row.case, row.metric, row.result, row.target ?? '', status(row)]);
   }
+  return alignColumns(lines);
+}
+
+function alignColumns(lines: string[][]): string {
   const widths = lines[0].map((_, c) => Math.min(70, Math.max(...lines.map((l) => l[c].length))));
   return lines
     .map((l) =>
@@ -73,7 +96,36 @@ function escape(cell: string): string {
   return cell.replace(/\|/g, '\\|');
 }
 
-function markdown(results: SectionResult[], environment: string[]): string {
+interface VersionRun {
+  version: string;
+  results: SectionResult[];
+}
+
+/** The rows that have a headline figure, one column per Node version. */
+function byVersion(runs: VersionRun[]): string[][] {
+  const header = ['Case', 'Metric', ...runs.map((r) => r.version)];
+  const lines: string[][] = [header];
+  const [first] = runs;
+  for (const section of first.results) {
+    for (const row of section.rows) {
+      if (row.headline === undefined) continue;
+      const cells = runs.map((run) => {
+        const same = run.results
+          .find((s) => s.title === section.title)
+          ?.rows.find((r) => r.case === row.case && r.metric === row.metric);
+        return same?.headline ?? 'n/a';
+      });
+      lines.push([row.case, row.metric.split(':')[0], ...cells]);
+    }
+  }
+  return lines;
+}
+
+function markdown(
+  results: SectionResult[],
+  environment: string[],
+  versions: string[][] | undefined,
+): string {
   const out: string[] = [
     '# Benchmark results',
     '',
@@ -86,6 +138,20 @@ function markdown(results: SectionResult[], environment: string[]): string {
     'per-call p99. Absolute times depend on the machine; the ratios and differences are what to compare.',
     '',
   ];
+  if (versions) {
+    out.push(
+      '## Headline figures by Node.js version',
+      '',
+      'Each section also ran, whole, on every Node.js version CI tests; the figures below are the',
+      'same rows on each (added latency: wrapped minus raw, on the raw median). The tables after this',
+      `one are the ${versions[0][2]} run.`,
+      '',
+      `| ${versions[0].map(escape).join(' | ')} |`,
+      `| ${versions[0].map(() => '---').join(' | ')} |`,
+      ...versions.slice(1).map((l) => `| ${l.map(escape).join(' | ')} |`),
+      '',
+    );
+  }
   for (const section of results) {
     out.push(
       `## ${section.title}`,
@@ -119,35 +185,48 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
   const sections = SECTIONS.filter((s) => !only || only.includes(s.name));
   const started = performance.now();
-  const results: SectionResult[] = [];
-  for (const section of sections) {
-    const t0 = performance.now();
-    console.log(`bench: ${section.name}…`);
-    try {
-      results.push(await runSection(section));
-    } catch (error) {
-      results.push({
-        title: section.name,
-        rows: [],
-        notes: [`FAILED: ${(error as Error).message}`],
-      });
-      process.exitCode = 1;
+  const runs: VersionRun[] = [];
+  for (const execPath of [process.execPath, ...otherNodes()]) {
+    const version = versionOf(execPath);
+    const results: SectionResult[] = [];
+    for (const section of sections) {
+      const t0 = performance.now();
+      console.log(`bench: ${section.name} on Node ${version}…`);
+      try {
+        results.push(await runSection(section, execPath));
+      } catch (error) {
+        results.push({
+          title: section.name,
+          rows: [],
+          notes: [`FAILED: ${(error as Error).message}`],
+        });
+        process.exitCode = 1;
+      }
+      console.log(
+        `bench: ${section.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
     }
-    console.log(`bench: ${section.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    runs.push({ version, results });
   }
+  const { results } = runs[0];
+  const versions = runs.length > 1 ? byVersion(runs) : undefined;
   const cpu = cpus();
   const environment = [
-    `Node ${process.version}, ${process.platform}/${process.arch}, ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}`,
+    `Node ${runs.map((r) => r.version).join(', ')}, ${process.platform}/${process.arch}, ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}`,
     `commit ${gitCommit()}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     `total ${((performance.now() - started) / 1000).toFixed(0)} s`,
   ];
   console.log('');
   console.log(consoleTable(results));
+  if (versions) {
+    console.log('\nHeadline figures by Node.js version:');
+    console.log(alignColumns(versions));
+  }
   for (const section of results) for (const note of section.notes) console.log(`  * ${note}`);
   // Only a full run of every section replaces the published results.
   if (!QUICK && sections.length === SECTIONS.length) {
     const file = join(root, 'bench', 'RESULTS.md');
-    writeFileSync(file, markdown(results, environment));
+    writeFileSync(file, markdown(results, environment, versions));
     console.log(`\nbench: wrote ${relative(process.cwd(), file)}`);
   } else {
     console.log('\nbench: partial or BENCH_QUICK run, bench/RESULTS.md left as it was');
