@@ -1,15 +1,17 @@
 import type OpenAI from 'openai';
-import type { Budget } from '../core/budget.js';
-import { type BudgetFrame, currentFrame } from '../core/budget-context.js';
-import type { Ledger } from '../core/ledger.js';
-import { TokencapConfigError } from '../errors.js';
-import { chatCompletionsEndpoint } from './chat-completions.endpoint.js';
+import type { Budget } from '../../core/budget.js';
+import { type BudgetFrame, currentFrame } from '../../core/budget-context.js';
+import type { Ledger } from '../../core/ledger.js';
+import { assertBudgets } from '../../core/ledger-input.guard.js';
+import { quoteClientValue, TokencapConfigError } from '../../errors.js';
+import type { MeteringContext } from '../../metering/call.planner.js';
+import { modelCatalogFor } from '../../models/catalog.binding.js';
+import type { ModelCatalog } from '../../models/model.catalog.js';
+import { validateOutputLimit } from '../../models/model-facts.validator.js';
+import { patchCreate } from '../sdk/create.patcher.js';
+import { type ChatCapParameter, chatCompletionsEndpoint } from './chat-completions.endpoint.js';
 import { embeddingsEndpoint } from './embeddings.endpoint.js';
-import type { ChatCapParameter, Endpoint, RequestBody } from './endpoint.interface.js';
-import { type ApiPromiseLike, meteredCreate, type RequestOptionsLike } from './metered-call.js';
 import { responsesEndpoint } from './responses.endpoint.js';
-import { ModelOutputLimits } from './model-output-limits.js';
-import { assertBudgets } from '../core/ledger-input.guard.js';
 
 /** Options of {@link wrapOpenAI}. */
 export interface WrapOpenAIOptions {
@@ -25,7 +27,8 @@ export interface WrapOpenAIOptions {
   budgets?: readonly Budget[];
   /**
    * Output tokens reserved for a call that sets no output cap when no `hard-stop` budget limits
-   * it (under `hard-stop` the call reserves, and is capped at, what the budget has left).
+   * it (never more than the model's own limit; under `hard-stop` the call reserves, and is capped
+   * at, what the budget has left).
    * @default 4096
    */
   defaultMaxOutputTokens?: number;
@@ -37,9 +40,9 @@ export interface WrapOpenAIOptions {
    */
   chatOutputCapParameter?: ChatCapParameter;
   /**
-   * Output limits (tokens) of models missing from the shipped table (`OPENAI_OUTPUT_LIMITS`), by
-   * name or name prefix. An uncapped call is never capped above its model's limit; a model in
-   * neither table is capped at what its budget has left.
+   * Output limits (tokens) of models missing from the model catalog, by name or name prefix, over
+   * the catalog of the ledger that charges the call. An uncapped call is never capped above its
+   * model's limit; a model with none is capped at what its budget has left.
    * @default {}
    */
   modelOutputLimits?: Readonly<Record<string, number>>;
@@ -47,11 +50,6 @@ export interface WrapOpenAIOptions {
 
 // Symbol.for: two copies of Tokencap in one process still recognise each other's wrapping.
 const WRAPPED = Symbol.for('tokencap.openai.wrapped');
-
-type Resource = { create?: unknown } | undefined;
-type Create = ((body: RequestBody, options?: RequestOptionsLike) => ApiPromiseLike<unknown>) & {
-  [WRAPPED]?: true;
-};
 
 /**
  * Meters an OpenAI client in place and returns it, with its type unchanged:
@@ -72,7 +70,7 @@ export function wrapOpenAI<Client extends OpenAI>(
   client: Client,
   options: WrapOpenAIOptions = {},
 ): Client {
-  const settings = resolveOptions(options);
+  const resolved = resolveOptions(options);
   const target = client as unknown as Record<PropertyKey, unknown>;
   if (target[WRAPPED]) {
     // Wrapping again must not change how the client is metered behind its first owner's back.
@@ -83,10 +81,12 @@ export function wrapOpenAI<Client extends OpenAI>(
     }
     return client;
   }
-  const chat = (client as { chat?: { completions?: Resource } }).chat;
-  patch(chat?.completions, chatCompletionsEndpoint, settings, client);
-  patch((client as { responses?: Resource }).responses, responsesEndpoint, settings, client);
-  patch((client as { embeddings?: Resource }).embeddings, embeddingsEndpoint, settings, client);
+  const contextOf = () => resolved.contextOf(currentFrame() ?? resolved.defaultFrame);
+  const chat = (client as { chat?: { completions?: unknown } }).chat;
+  const chatEndpoint = chatCompletionsEndpoint(resolved.chatOutputCapParameter);
+  patchCreate(chat?.completions, chatEndpoint, contextOf, client, WRAPPED);
+  patchCreate(target.responses, responsesEndpoint, contextOf, client, WRAPPED);
+  patchCreate(target.embeddings, embeddingsEndpoint, contextOf, client, WRAPPED);
 
   // `withOptions()` builds a new client with new resources: meter it the same way.
   const withOptions = target.withOptions;
@@ -105,9 +105,8 @@ export function wrapOpenAI<Client extends OpenAI>(
 
 interface ResolvedOptions {
   defaultFrame: BudgetFrame | undefined;
-  defaultMaxOutputTokens: number;
   chatOutputCapParameter: ChatCapParameter;
-  outputLimits: ModelOutputLimits;
+  contextOf(frame: BudgetFrame | undefined): MeteringContext | undefined;
 }
 
 function resolveOptions(options: WrapOpenAIOptions): ResolvedOptions {
@@ -138,41 +137,26 @@ function resolveOptions(options: WrapOpenAIOptions): ResolvedOptions {
       `Invalid chatOutputCapParameter ${JSON.stringify(chatOutputCapParameter)} of wrapOpenAI: expected 'max_completion_tokens' or 'max_tokens'.`,
     );
   }
-  const limits = options.modelOutputLimits ?? {};
-  for (const [model, limit] of Object.entries(limits)) {
-    if (!Number.isSafeInteger(limit) || limit < 1) {
-      throw new TokencapConfigError(
-        `Invalid modelOutputLimits["${model}"] of wrapOpenAI: ${JSON.stringify(limit)}. Expected a positive whole number of tokens.`,
-      );
-    }
+  const outputLimits = options.modelOutputLimits ?? {};
+  for (const [model, limit] of Object.entries(outputLimits)) {
+    validateOutputLimit(limit, `modelOutputLimits[${quoteClientValue(model)}] of wrapOpenAI`);
   }
+  const extend = Object.keys(outputLimits).length > 0;
+  // The limits extend whichever catalog the charging ledger has; built once per catalog.
+  const extended = new WeakMap<ModelCatalog, ModelCatalog>();
+  const catalogOf = (ledger: Ledger) => {
+    const base = modelCatalogFor(ledger);
+    if (!extend) return base;
+    let catalog = extended.get(base);
+    if (!catalog) extended.set(base, (catalog = base.extend({ outputLimits })));
+    return catalog;
+  };
   return {
     defaultFrame: ledger && budgets.length > 0 ? { ledger, budgets } : undefined,
-    defaultMaxOutputTokens,
     chatOutputCapParameter,
-    outputLimits: new ModelOutputLimits(limits),
+    contextOf: (frame) =>
+      frame && frame.budgets.length > 0
+        ? { frame, catalog: catalogOf(frame.ledger), defaultMaxOutputTokens }
+        : undefined,
   };
-}
-
-/** Replaces `resource.create` (on the instance only) with a metered one. */
-function patch(
-  resource: Resource,
-  endpoint: Endpoint,
-  options: ResolvedOptions,
-  client: unknown,
-): void {
-  const original = resource?.create as Create | undefined;
-  if (!resource || typeof original !== 'function' || original[WRAPPED]) return;
-  const invoke = (body: RequestBody, requestOptions: RequestOptionsLike | undefined) =>
-    original.call(resource, body, requestOptions);
-  const create: Create = function (body, requestOptions) {
-    const frame = currentFrame() ?? options.defaultFrame;
-    if (!frame || frame.budgets.length === 0 || typeof body !== 'object' || body === null) {
-      return invoke(body, requestOptions);
-    }
-    const settings = { endpoint, frame, client, ...options };
-    return meteredCreate(settings, invoke, body, requestOptions);
-  };
-  create[WRAPPED] = true;
-  Object.defineProperty(resource, 'create', { value: create, configurable: true, writable: true });
 }
