@@ -6,11 +6,7 @@ import type { Reservation } from '../core/reservation.js';
 import { BudgetExceededError, type BudgetExceededDetails } from '../errors.js';
 import type { ModelCatalog } from '../models/model.catalog.js';
 import { OutputCounter } from './output.counter.js';
-import type {
-  InputCount,
-  ProviderEndpoint,
-  ReportedUsage,
-} from './provider-endpoint.interface.js';
+import type { InputCount, ProviderEndpoint, ReportedUsage } from './provider-endpoint.interface.js';
 import type { StreamMetering } from './stream.meter.js';
 import { amountsOf } from './usage.meter.js';
 
@@ -122,7 +118,8 @@ export class MeteredCall {
       outputTokens = seen();
       if (plan.reasoning) outputTokens = Math.max(outputTokens, plan.units * plan.choices);
     }
-    const base = reported?.inputTokens === undefined ? plan.input : { inputTokens: reported.inputTokens };
+    const base =
+      reported?.inputTokens === undefined ? plan.input : { inputTokens: reported.inputTokens };
     const details: UsageDetails = {
       model: reported?.model ?? plan.model,
       ...base,

@@ -17,7 +17,14 @@ function claude(
 }
 
 // Sonnet 4 and 4.5 with the 1M-token context: prompts over 200K tokens cost more, for the whole call.
-const SONNET_4_LONG = { above: 200_000, input: 6, cacheWrite5m: 7.5, cacheWrite1h: 12, cachedInput: 0.6, output: 22.5 };
+const SONNET_4_LONG = {
+  above: 200_000,
+  input: 6,
+  cacheWrite5m: 7.5,
+  cacheWrite1h: 12,
+  cachedInput: 0.6,
+  output: 22.5,
+};
 
 const MODELS: Record<string, ModelFacts> = {
   'claude-fable-5-1': claude(10, 12.5, 20, 0.25, 50, 128_000),
@@ -55,11 +62,25 @@ const MODELS: Record<string, ModelFacts> = {
   'claude-sonnet-4-6': claude(3, 3.75, 6, 0.3, 15, 64_000),
   'claude-sonnet-4-5': {
     ...claude(3, 3.75, 6, 0.3, 15, 64_000),
-    price: { input: 3, cacheWrite5m: 3.75, cacheWrite1h: 6, cachedInput: 0.3, output: 15, longContext: SONNET_4_LONG },
+    price: {
+      input: 3,
+      cacheWrite5m: 3.75,
+      cacheWrite1h: 6,
+      cachedInput: 0.3,
+      output: 15,
+      longContext: SONNET_4_LONG,
+    },
   },
   'claude-sonnet-4': {
     ...claude(3, 3.75, 6, 0.3, 15, 64_000),
-    price: { input: 3, cacheWrite5m: 3.75, cacheWrite1h: 6, cachedInput: 0.3, output: 15, longContext: SONNET_4_LONG },
+    price: {
+      input: 3,
+      cacheWrite5m: 3.75,
+      cacheWrite1h: 6,
+      cachedInput: 0.3,
+      output: 15,
+      longContext: SONNET_4_LONG,
+    },
   },
   'claude-3-7-sonnet': claude(3, 3.75, 6, 0.3, 15, 64_000),
   'claude-haiku-4-5': claude(1, 1.25, 2, 0.1, 5, 64_000),

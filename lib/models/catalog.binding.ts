@@ -17,7 +17,9 @@ const catalogs = new WeakMap<Ledger, ModelCatalog>();
  */
 export function bindModelCatalog(ledger: Ledger, catalog: ModelCatalog): void {
   if (!(catalog instanceof ModelCatalog)) {
-    throw new TokencapConfigError('bindModelCatalog: expected a ModelCatalog (new ModelCatalog()).');
+    throw new TokencapConfigError(
+      'bindModelCatalog: expected a ModelCatalog (new ModelCatalog()).',
+    );
   }
   catalogs.set(ledger, catalog);
 }

@@ -27,7 +27,10 @@ export function validatePrice(price: unknown, where: string): ModelPrice {
   const above = long?.above;
   const longOk =
     p?.longContext === undefined ||
-    (longRates !== undefined && typeof above === 'number' && Number.isSafeInteger(above) && above >= 0);
+    (longRates !== undefined &&
+      typeof above === 'number' &&
+      Number.isSafeInteger(above) &&
+      above >= 0);
   if (!rates || !longOk) {
     throw new TokencapConfigError(`Invalid ${where}: ${describe(price)}. ${EXPECTED_PRICE}`);
   }
@@ -83,7 +86,11 @@ function validRates(
   extraKeys: readonly string[],
 ): TokenRates | undefined {
   const ok = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n >= 0;
-  if (Object.keys(p).some((k) => !(RATE_KEYS as readonly string[]).includes(k) && !extraKeys.includes(k))) {
+  if (
+    Object.keys(p).some(
+      (k) => !(RATE_KEYS as readonly string[]).includes(k) && !extraKeys.includes(k),
+    )
+  ) {
     return undefined;
   }
   if (!ok(p.input) || !ok(p.output)) return undefined;

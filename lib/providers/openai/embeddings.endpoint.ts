@@ -1,6 +1,9 @@
 import { countTokens, estimateTokens } from '../../counting/index.js';
 import { record, tokenCount } from '../../metering/json.guards.js';
-import type { ProviderEndpoint, ReportedUsage } from '../../metering/provider-endpoint.interface.js';
+import type {
+  ProviderEndpoint,
+  ReportedUsage,
+} from '../../metering/provider-endpoint.interface.js';
 import { modelOf, withModel } from './openai-request.js';
 
 /** `embeddings.create`: input tokens only, no output. */
@@ -31,7 +34,10 @@ export const embeddingsEndpoint: ProviderEndpoint = {
     const usage = record(response?.usage);
     if (!usage) return undefined;
     const model = response?.model;
-    const reported: ReportedUsage = { inputTokens: tokenCount(usage.prompt_tokens), outputTokens: 0 };
+    const reported: ReportedUsage = {
+      inputTokens: tokenCount(usage.prompt_tokens),
+      outputTokens: 0,
+    };
     return typeof model === 'string' ? { ...reported, model } : reported;
   },
 

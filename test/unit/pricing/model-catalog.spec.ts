@@ -72,9 +72,7 @@ describe('ModelCatalog prices', () => {
       table.costMicros('gpt-4o', { inputTokens: 1000, cachedInputTokens: 512, outputTokens: 200 }),
     ).toBe(3860);
     // gpt-4o-mini: 0.15 / 0.075 / 0.6. 7 × 0.15 + 3 × 0.6 = 1.05 + 1.8 = 2.85 → 3 micro-dollars.
-    expect(table.costMicros('gpt-4o-mini-2024-07-18', { inputTokens: 7, outputTokens: 3 })).toBe(
-      3,
-    );
+    expect(table.costMicros('gpt-4o-mini-2024-07-18', { inputTokens: 7, outputTokens: 3 })).toBe(3);
     // gpt-4 has no cached rate: cached tokens cost full input price. 100 × 30 + 10 × 60.
     expect(
       table.costMicros('gpt-4', { inputTokens: 100, cachedInputTokens: 50, outputTokens: 10 }),
