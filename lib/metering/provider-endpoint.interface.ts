@@ -31,7 +31,11 @@ export interface StreamObserver {
    * when the caller must not see the item (a usage chunk Tokencap asked for on their behalf).
    */
   observe(item: unknown, sink: OutputSink): boolean;
-  /** The usage the stream reported so far (input may come first, output at the end). */
+  /**
+   * The usage the stream reported so far. Input may come first (Anthropic's `message_start`);
+   * set `outputTokens` only from a final report (its `message_delta`, OpenAI's last chunk): a
+   * stream that ends without it is settled from an estimate.
+   */
   readonly usage: ReportedUsage | undefined;
   /** Whether the stream said the output cap cut it short. */
   readonly truncated: boolean;

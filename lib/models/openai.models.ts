@@ -8,6 +8,8 @@ const CL100K = 'cl100k_base' as const;
 // (see model-name.resolver.ts), so `gpt-4o-2024-08-06` and `ft:gpt-4o-mini-…` find these.
 // Families with no entry of their own (gpt-4o-audio-preview, o1-preview, gpt-5.1-codex, …) take
 // their prefix's. Entries without a price (gpt-oss, Azure's gpt-35-turbo) only give an encoding.
+// A fact an entry leaves out is its family's (the longest prefix that has it): say `false` where a
+// family's `true` must not apply.
 const reasoning = (input: number, cachedInput: number | undefined, output: number) => ({
   encoding: O200K,
   price: cachedInput === undefined ? { input, output } : { input, cachedInput, output },
@@ -46,6 +48,7 @@ const MODELS: Record<string, ModelFacts> = {
     encoding: O200K,
     price: { input: 1.25, cachedInput: 0.125, output: 10 },
     maxOutputTokens: 16_384,
+    reasoning: false, // not inherited from the gpt-5 family: the chat model does not reason
   },
   'gpt-4.1': {
     encoding: O200K,

@@ -154,3 +154,59 @@ describe('ModelCatalog prices', () => {
     expect(ANTHROPIC_MODELS.source).toContain('claude.com');
   });
 });
+
+describe('the one name rule, for every fact of every shipped model', () => {
+  const catalog = new ModelCatalog();
+  const names = [OPENAI_MODELS, ANTHROPIC_MODELS].flatMap((t) => Object.keys(t.models));
+  const decorations: [string, (name: string) => string][] = [
+    ['a snapshot date', (name) => `${name}-2026-01-31`],
+    ['an Anthropic snapshot date', (name) => `${name}-20260131`],
+    ['a provider prefix', (name) => `gateway/${name}`],
+    ['a fine-tune', (name) => `ft:${name}:acme::abc123`],
+    ['a family suffix', (name) => `${name}-preview`],
+  ];
+
+  it.each(decorations)('a name with %s resolves every fact to its base entry', (_, decorate) => {
+    for (const name of names) {
+      expect(catalog.facts(decorate(name)), decorate(name)).toEqual(catalog.facts(name));
+    }
+  });
+
+  it('gives every shipped entry a valid price, limit and flag, and Claude the documented cache-write rates', () => {
+    for (const name of names) {
+      // Validates through the same path as user options: a typo in the tables fails here.
+      const { encoding: _, ...facts } = catalog.facts(name);
+      expect(() => new ModelCatalog({ models: { [name]: facts } }), name).not.toThrow();
+    }
+    for (const [name, facts] of Object.entries(ANTHROPIC_MODELS.models)) {
+      const { input, cacheWrite5m, cacheWrite1h, cachedInput } = facts.price!;
+      // Anthropic's table prices Haiku 3's 5-minute writes at $0.30, not 1.25 × $0.25.
+      const write5m = name === 'claude-3-haiku' ? 0.3 : input * 1.25;
+      expect([name, cacheWrite5m, cacheWrite1h]).toEqual([name, write5m, input * 2]);
+      expect(cachedInput).toBeLessThan(input);
+      expect(facts.maxOutputTokens).toBeGreaterThan(0);
+    }
+  });
+
+  it('flags the reasoning models, and only them', () => {
+    for (const model of [
+      'o1',
+      'o3-mini-2025-01-31',
+      'o4-mini',
+      'gpt-5',
+      'gpt-5.4-mini',
+      'claude-sonnet-4-5',
+    ]) {
+      expect(catalog.isReasoning(model), model).toBe(true);
+    }
+    for (const model of [
+      'gpt-4o',
+      'gpt-4.1-mini',
+      'gpt-5-chat-latest',
+      'claude-3-5-haiku-latest',
+      'llama-3-70b',
+    ]) {
+      expect(catalog.isReasoning(model), model).toBe(false);
+    }
+  });
+});
