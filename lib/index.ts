@@ -83,6 +83,7 @@ export {
   OPENAI_MODELS,
   PriceUnknownError,
 } from './models/index.js';
+export type { MeteringOptions } from './metering/metering-context.resolver.js';
 export { wrapOpenAI, type WrapOpenAIOptions } from './providers/openai/wrap-openai.js';
 
 // Token counting: exact for OpenAI models (tiktoken's BPE via gpt-tokenizer), estimated for others.
