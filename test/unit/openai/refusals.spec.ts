@@ -33,6 +33,39 @@ describe('an endpoint minimum output under hard-stop', () => {
     expect(await h.tokens(b)).toEqual({ used: 0, reserved: 0 });
   });
 
+  it.each([
+    [
+      'a stream',
+      (c: ReturnType<typeof h.client>) =>
+        c.responses.create({ model: MODEL, input: INPUT, stream: true }),
+    ],
+    [
+      'withResponse()',
+      (c: ReturnType<typeof h.client>) =>
+        c.responses.create({ model: MODEL, input: INPUT }).withResponse(),
+    ],
+    [
+      'asResponse()',
+      (c: ReturnType<typeof h.client>) =>
+        c.responses.create({ model: MODEL, input: INPUT }).asResponse(),
+    ],
+    [
+      'responses.stream()',
+      (c: ReturnType<typeof h.client>) =>
+        c.responses.stream({ model: MODEL, input: INPUT }).finalResponse(),
+    ],
+  ] as const)('Responses through %s: 8 left refuses before sending', async (_, call) => {
+    const b = budget(inputOf() + 8);
+    const error = await h.within(b, () => call(h.client())).catch((e: unknown) => e);
+    // The SDK's stream helpers wrap what their request throws in an OpenAIError, as its `cause`.
+    const cause = (error as { cause?: unknown }).cause;
+    expect(error instanceof BudgetExceededError ? error : cause).toBeInstanceOf(
+      BudgetExceededError,
+    );
+    expect(h.server.requests).toHaveLength(0);
+    expect(refusals()).toHaveLength(1);
+  });
+
   it('Responses: exactly 16 left is sent, capped at 16', async () => {
     const b = budget(inputOf() + 16);
     await h.within(b, () => h.client().responses.create({ model: MODEL, input: INPUT }));
