@@ -8,7 +8,7 @@ import { countTokens as encodeCount } from 'gpt-tokenizer/encoding/o200k_base';
 import OpenAI from 'openai';
 import { defineBudget, Ledger, MemoryLedgerStore, runWithBudgets } from '../lib/core/index.js';
 import { countChatTokens } from '../lib/counting/index.js';
-import { wrapOpenAI } from '../lib/openai/wrap-openai.js';
+import { wrapOpenAI } from '../lib/providers/openai/wrap-openai.js';
 import { spawnFakeServer } from './fake-server.js';
 import {
   type AbOptions,

@@ -5,7 +5,7 @@
 
 import OpenAI from 'openai';
 import { defineBudget, Ledger, MemoryLedgerStore, runWithBudgets } from '../lib/core/index.js';
-import { wrapOpenAI } from '../lib/openai/wrap-openai.js';
+import { wrapOpenAI } from '../lib/providers/openai/wrap-openai.js';
 import {
   compareSamples,
   fmtUs,

@@ -59,19 +59,40 @@ function describeRefusal(d: BudgetExceededDetails): string {
     d.dimension === 'usd' ? n.toFixed(6).replace(/\.?0+$/, '') : String(n);
   const remaining = Math.max(0, d.limit - d.used - d.reserved);
   return (
-    `Budget "${d.scope}" (key ${quoteKey(d.key)}) exceeded: the call needs ${fmt(d.requested)} ${unit} but only ` +
+    `Budget "${d.scope}" (key ${quoteClientValue(d.key)}) exceeded: the call needs ${fmt(d.requested)} ${unit} but only ` +
     `${fmt(remaining)} of ${fmt(d.limit)} ${unit} remain (${fmt(d.used)} used, ${fmt(d.reserved)} reserved ` +
     `by calls in flight; policy ${d.policy}).`
   );
 }
 
-// Keys come from clients (a session id header): quoted as JSON so a newline or a quote cannot
-// forge a log line, and cut short so an 8 KB id does not make an 8 KB message.
-const MAX_KEY_IN_MESSAGE = 64;
-function quoteKey(key: string): string {
-  return JSON.stringify(
-    key.length > MAX_KEY_IN_MESSAGE ? `${key.slice(0, MAX_KEY_IN_MESSAGE)}…` : key,
-  );
+/** The most characters of a client-controlled string an error message shows. */
+export const MAX_QUOTED_CHARS = 64;
+
+/**
+ * A client-controlled string (a budget key, a model name from a request) as error messages show
+ * it: quoted as JSON, so a newline or a quote cannot forge a log line, and cut to
+ * {@link MAX_QUOTED_CHARS} characters (then ending in `…`), so an 8 KB id does not make an 8 KB
+ * message. Non-strings are described by their JSON (or `String()`) form, cut the same way.
+ */
+export function quoteClientValue(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+  }
+  // Cut on a code point boundary: half a surrogate pair would show as U+FFFD in a log.
+  let end = 0;
+  let count = 0;
+  for (const char of text) {
+    if (count === MAX_QUOTED_CHARS) return JSON.stringify(`${text.slice(0, end)}…`);
+    end += char.length;
+    count += 1;
+  }
+  return JSON.stringify(text);
 }
 
 /** A scope resolver returned no key for this request. Mapped to HTTP 400 by the Nest module. */

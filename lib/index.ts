@@ -71,19 +71,20 @@ export { BUILT_IN_SCOPES, type BuiltInScope } from './nest/tokencap-options.vali
 export { TokencapModule } from './nest/tokencap.module.js';
 export type { TokencapModuleAsyncOptions } from './nest/tokencap.module-definition.js';
 
-// OpenAI client wrapper (issue 4).
-export type { UsageDetails } from './core/events.js';
-export { OPENAI_OUTPUT_LIMITS } from './openai/model-output-limits.js';
-export { wrapOpenAI, type WrapOpenAIOptions } from './openai/wrap-openai.js';
-
-export { OPENAI_PRICES } from './pricing/openai-prices.js';
+// Client wrappers, and the model catalog they count, price and cap calls with.
+export type { Usage, UsageDetails } from './core/events.js';
 export {
+  ANTHROPIC_MODELS,
+  bindModelCatalog,
+  type ModelFacts,
   type ModelPrice,
-  type PricedUsage,
-  PriceTable,
-  type PriceTableOptions,
+  ModelCatalog,
+  type ModelCatalogOptions,
+  OPENAI_MODELS,
   PriceUnknownError,
-} from './pricing/price-table.js';
+} from './models/index.js';
+export type { MeteringOptions } from './metering/metering-context.resolver.js';
+export { wrapOpenAI, type WrapOpenAIOptions } from './providers/openai/wrap-openai.js';
 
 // Token counting: exact for OpenAI models (tiktoken's BPE via gpt-tokenizer), estimated for others.
 export {

@@ -55,26 +55,40 @@ export interface RefusedEvent extends BudgetEventBase {
   requested: number;
 }
 
-/** What a client wrapper knows about the call behind a commit; amounts stay in the budget fields. */
-export interface UsageDetails {
-  /** The model the provider answered with (it may name a dated snapshot). */
-  model?: string;
-  /** Input tokens billed, cached ones included. */
-  promptTokens?: number;
-  /** Output tokens billed, reasoning ones included. */
-  outputTokens?: number;
-  /** Input tokens served from the provider's prompt cache. */
-  cachedTokens?: number;
-  /** Hidden reasoning tokens, part of `outputTokens`. */
+/**
+ * Token counts of one call: the one usage record of the library, used by counting, pricing,
+ * provider adapters and `usage` events. Every field is a whole number of tokens.
+ */
+export interface Usage {
+  /** Every input token, cache reads and cache writes included. */
+  inputTokens: number;
+  /** Every output token, hidden reasoning included. */
+  outputTokens: number;
+  /** Of `inputTokens`, those read from the provider's prompt cache. */
+  cachedInputTokens?: number;
+  /** Of `inputTokens`, those written to a prompt cache that lives 5 minutes (Anthropic). */
+  cacheWrite5mTokens?: number;
+  /** Of `inputTokens`, those written to a prompt cache that lives 1 hour (Anthropic). */
+  cacheWrite1hTokens?: number;
+  /** Of `outputTokens`, the hidden reasoning (thinking) tokens. */
   reasoningTokens?: number;
-  /** `provider` when the numbers are the provider's usage report, `estimate` when Tokencap counted them. */
-  source?: 'provider' | 'estimate';
+}
+
+/** The usage behind a commit, as a `usage` event reports it: the {@link Usage} record, plus whose numbers they are. */
+export interface UsageDetails extends Usage {
+  /** The model the provider answered with (it may name a dated snapshot). */
+  model: string;
+  /**
+   * `provider` when the counts are the provider's usage report; `estimate` when Tokencap counted
+   * them, or charged what the call may have cost, because the report never came or was malformed.
+   */
+  source: 'provider' | 'estimate';
 }
 
 /** Usage was committed; one per budget per commit, for meters and dashboards. */
 export interface UsageEvent extends BudgetEventBase, Omit<BudgetUsage, 'scope' | 'key'> {
   type: 'usage';
-  /** Set when the commit came with details (the OpenAI wrapper always sends them). */
+  /** Set when the commit came with details (the client wrappers always send them). */
   details?: UsageDetails;
 }
 

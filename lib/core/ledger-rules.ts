@@ -40,6 +40,7 @@ export function decideReservation(
   const perUnit = input.perUnit ?? ONE_TOKEN;
   const units = input.units ?? { min: 0, max: 0, ifUnbounded: 0 };
   let max = units.max;
+  let maxReservation = Infinity;
   for (let i = 0; i < input.budgets.length; i++) {
     const budget = input.budgets[i];
     if (budget.policy === 'notify') continue;
@@ -49,7 +50,9 @@ export function decideReservation(
       const held = (snapshot.used[dim] ?? 0) + (snapshot.reserved[dim] ?? 0);
       const need = Math.ceil((input.base[dim] ?? 0) + units.min * (perUnit[dim] ?? 0));
       if (budget.policy === 'degrade') {
-        if (held >= limit)
+        // Degrade decides on committed usage: calls in flight (an uncapped one holds its default
+        // output allowance) must not refuse the others while nothing has been spent.
+        if ((snapshot.used[dim] ?? 0) >= limit)
           return { ok: false, index: i, dimension: dim, snapshot, requested: need };
         continue;
       }
@@ -58,11 +61,13 @@ export function decideReservation(
       const per = perUnit[dim] ?? 0;
       if (per > 0) max = Math.min(max, Math.floor((limit - held - (input.base[dim] ?? 0)) / per));
     }
-    if (budget.policy === 'hard-stop' && budget.maxReservation !== undefined) {
-      max = Math.min(max, budget.maxReservation);
+    if (budget.maxReservation !== undefined) {
+      maxReservation = Math.min(maxReservation, budget.maxReservation);
     }
   }
   let granted = Number.isFinite(max) ? Math.max(units.min, max) : units.ifUnbounded;
+  // maxReservation caps what one call holds on hard-stop and degrade budgets alike.
+  granted = Math.max(units.min, Math.min(granted, maxReservation));
   let amounts = amountsFor(input.base, perUnit, granted);
   // Money rounds up per call, so the floor above can leave one unit too many: step back until it fits.
   while (granted > units.min && !fits(input.budgets, snapshots, amounts)) {

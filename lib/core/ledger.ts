@@ -13,7 +13,6 @@ import type {
 import { MemoryLedgerStore } from './memory-ledger.store.js';
 import { assertAmounts, assertBudgets, assertUnits } from './ledger-input.guard.js';
 import { Reservation } from './reservation.js';
-import { PriceTable, type PriceTableOptions } from '../pricing/price-table.js';
 
 /** What to do when the store fails. */
 export type StoreErrorMode = 'fail-closed' | 'fail-open';
@@ -34,11 +33,6 @@ export interface LedgerOptions {
   onStoreError?: StoreErrorMode;
   /** Receives one warning per store outage. @default console */
   logger?: { warn(message: string): void };
-  /**
-   * Model prices for `usd` budgets: the shipped OpenAI table, extended or overridden by `prices`,
-   * with `defaultPrice` for models found nowhere (without it they are refused under a usd budget).
-   */
-  prices?: PriceTableOptions;
 }
 
 /** What a call asks to reserve: a fixed part plus as many flexible units (output tokens) as fit. */
@@ -63,8 +57,6 @@ export class Ledger {
   readonly events$: Observable<TokencapEvent> = this.subject.asObservable();
   readonly store: LedgerStore;
   readonly clock: () => number;
-  /** Prices used to meter `usd` budgets. */
-  readonly prices: PriceTable;
   private readonly reservationTtlMs: number;
   private readonly onStoreError: StoreErrorMode;
   private readonly logger: { warn(message: string): void };
@@ -82,7 +74,6 @@ export class Ledger {
       );
     }
     this.logger = options.logger ?? console;
-    this.prices = new PriceTable(options.prices);
   }
 
   /**

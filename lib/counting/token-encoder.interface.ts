@@ -1,5 +1,7 @@
-/** The tiktoken encodings this library can count exactly. */
-export type EncodingName = 'o200k_base' | 'cl100k_base';
+import type { EncodingName } from '../models/model-facts.js';
+
+// Defined with the other model facts (lib/models), where each model's encoding is recorded.
+export type { EncodingName };
 
 /** Built-in tokenizer implementations a {@link TokenCounter} can use. */
 export type TokenizerBackend = 'gpt-tokenizer' | 'js-tiktoken';

@@ -3,7 +3,7 @@ import type { Policy } from '../core/budget.js';
 import type { Duration } from '../core/duration.js';
 import type { StoreErrorMode } from '../core/ledger.js';
 import type { LedgerStore } from '../core/ledger-store.interface.js';
-import type { ModelPrice } from '../pricing/price-table.js';
+import type { ModelPrice } from '../models/model-facts.js';
 
 /** What a scope resolver may return; `undefined`, `null`, `''` and non-finite numbers mean "no key". */
 export type ScopeKey = string | number | undefined | null;
@@ -71,8 +71,8 @@ export interface TokencapModuleOptions {
   /** Receives one warning per store outage. @default new Logger('Tokencap') */
   logger?: { warn(message: string): void };
   /**
-   * Model prices for `usd` budgets, in USD per 1M tokens, replacing or extending the shipped OpenAI
-   * table (names resolve by prefix: `gpt-4o-2024-08-06` finds `gpt-4o`).
+   * Model prices for `usd` budgets, in USD per 1M tokens, replacing or extending the shipped model
+   * catalog (names resolve by prefix: `gpt-4o-2024-08-06` finds `gpt-4o`).
    * @default {} (the shipped table only)
    * @example
    * prices: { 'my-finetune': { input: 3, cachedInput: 1.5, output: 12 } }

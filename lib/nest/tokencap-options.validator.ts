@@ -16,7 +16,7 @@ import type {
   ScopeResolver,
   TokencapModuleOptions,
 } from './tokencap-options.interface.js';
-import { PriceTable, type PriceTableOptions } from '../pricing/price-table.js';
+import { ModelCatalog, type ModelCatalogOptions } from '../models/model.catalog.js';
 
 /** Injection token of the validated options, defaults applied. */
 export const TOKENCAP_OPTIONS = Symbol('TOKENCAP_OPTIONS');
@@ -40,7 +40,10 @@ export interface ResolvedTokencapOptions {
   readonly reservationTtlMs: number;
   readonly onMissingKey: MissingKeyMode;
   readonly logger: { warn(message: string): void };
-  readonly prices: PriceTableOptions;
+  /** The `prices` and `defaultPrice` options, as given. */
+  readonly prices: ModelCatalogOptions;
+  /** The catalog built from them, bound to the app's ledger. */
+  readonly catalog: ModelCatalog;
 }
 
 const KNOWN_OPTIONS: readonly (keyof TokencapModuleOptions)[] = [
@@ -126,7 +129,7 @@ export function resolveTokencapOptions(
     );
   }
 
-  const prices: PriceTableOptions = { prices: raw.prices, defaultPrice: raw.defaultPrice };
+  const prices: ModelCatalogOptions = { prices: raw.prices, defaultPrice: raw.defaultPrice };
   if (
     raw.prices !== undefined &&
     (raw.prices === null || typeof raw.prices !== 'object' || Array.isArray(raw.prices))
@@ -135,11 +138,12 @@ export function resolveTokencapOptions(
       `Invalid ${option('prices')}: ${JSON.stringify(raw.prices)}. Expected an object of model name to { input, cachedInput?, output } in USD per 1M tokens.`,
     );
   }
-  // Built once here so a malformed price fails at bootstrap, naming the model.
-  new PriceTable(prices);
+  // Built here so a malformed price fails at bootstrap, naming the model.
+  const catalog = new ModelCatalog(prices);
 
   return Object.freeze({
     prices,
+    catalog,
     scopes: resolveScopes(raw.scopes),
     thresholds,
     policy,

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { Ledger } from '../core/ledger.js';
+import { bindModelCatalog } from '../models/catalog.binding.js';
 import { BudgetExceptionFilter } from './budget-exception.filter.js';
 import { BudgetExplorer } from './budget.explorer.js';
 import { BudgetInterceptor } from './budget.interceptor.js';
@@ -44,14 +45,17 @@ import {
     },
     {
       provide: Ledger,
-      useFactory: (options: ResolvedTokencapOptions) =>
-        new Ledger({
+      useFactory: (options: ResolvedTokencapOptions) => {
+        const ledger = new Ledger({
           store: options.store,
           reservationTtl: options.reservationTtlMs,
           onStoreError: options.onStoreError,
           logger: options.logger,
-          prices: options.prices,
-        }),
+        });
+        // Wrapped clients find the app's prices through the ledger of the budget frame.
+        bindModelCatalog(ledger, options.catalog);
+        return ledger;
+      },
       inject: [TOKENCAP_OPTIONS],
     },
     BudgetRequestContext,

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Policy } from '../../lib/core/budget.js';
 import { BudgetExceededError, TokencapError } from '../../lib/errors.js';
-import { MAX_OUTPUT_TOKENS } from '../../lib/openai/metered-call.js';
+import { MAX_OUTPUT_TOKENS } from '../../lib/metering/call.planner.js';
 import { budget, MESSAGES, MODEL, promptOf, useHarness } from '../unit/openai/openai.fixture.js';
 import { type Figures, printFigures } from './support/figures.js';
 

@@ -9,7 +9,7 @@ import { currentFrame, runWithBudgets } from '../../lib/core/budget-context.js';
 import { Ledger } from '../../lib/core/ledger.js';
 import { MemoryLedgerStore } from '../../lib/core/memory-ledger.store.js';
 import { BudgetExceededError } from '../../lib/errors.js';
-import { wrapOpenAI } from '../../lib/openai/wrap-openai.js';
+import { wrapOpenAI } from '../../lib/providers/openai/wrap-openai.js';
 import type { FakeOpenAITally } from '../../lib/testing/index.js';
 
 // `npm run soak`: SOAK_CALLS wrapped chat completions (default 1,000,000; a quarter of them

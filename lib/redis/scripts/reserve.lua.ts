@@ -43,6 +43,7 @@ local function refuse(i, d)
 end
 
 local max = maxUnits
+local maxRes = math.huge
 for i, b in ipairs(budgets) do
   if b.policy ~= 'n' then
     local s = st[i]
@@ -50,14 +51,14 @@ for i, b in ipairs(budgets) do
       local d = lim.dim
       local held = s.used[d] + s.res[d]
       if b.policy == 'd' then
-        if held >= lim.limit then return refuse(i, d) end
+        if s.used[d] >= lim.limit then return refuse(i, d) end
       else
         if held + need[d] > lim.limit then return refuse(i, d) end
         local p = per[d] or 0
         if p > 0 then max = math.min(max, math.floor((lim.limit - held - (base[d] or 0)) / p)) end
       end
     end
-    if b.policy == 'h' and b.maxRes > 0 then max = math.min(max, b.maxRes) end
+    if b.maxRes > 0 then maxRes = math.min(maxRes, b.maxRes) end
   end
 end
 
@@ -88,6 +89,7 @@ end
 
 local granted = ifUnbounded
 if max ~= math.huge then granted = math.max(minUnits, max) end
+granted = math.max(minUnits, math.min(granted, maxRes))
 local amounts = amountsFor(granted)
 while granted > minUnits and not fits(amounts) do
   granted = granted - 1

@@ -9,7 +9,7 @@ import { defineBudget } from '../../../lib/core/budget.js';
 import type { TokencapEvent } from '../../../lib/core/events.js';
 import { Ledger } from '../../../lib/core/ledger.js';
 import { BudgetExceededError } from '../../../lib/errors.js';
-import { wrapOpenAI } from '../../../lib/openai/wrap-openai.js';
+import { wrapOpenAI } from '../../../lib/providers/openai/wrap-openai.js';
 import { RedisEventRelay, RedisLedgerStore } from '../../../lib/redis/index.js';
 
 export interface WorkerConfig {

@@ -15,7 +15,7 @@ import { defineBudget } from '../../../lib/core/budget.js';
 import type { LedgerSnapshot, LedgerStore } from '../../../lib/core/ledger-store.interface.js';
 import { Budget } from '../../../lib/nest/budget.decorator.js';
 import { TokencapModule } from '../../../lib/nest/tokencap.module.js';
-import { wrapOpenAI } from '../../../lib/openai/wrap-openai.js';
+import { wrapOpenAI } from '../../../lib/providers/openai/wrap-openai.js';
 
 export const MODEL = 'gpt-4o';
 export const SESSION_HEADER = 'x-session-id';

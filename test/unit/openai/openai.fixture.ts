@@ -6,7 +6,7 @@ import type { TokencapEvent } from '../../../lib/core/events.js';
 import { Ledger } from '../../../lib/core/ledger.js';
 import { MemoryLedgerStore } from '../../../lib/core/memory-ledger.store.js';
 import { countChatTokens } from '../../../lib/counting/index.js';
-import { wrapOpenAI, type WrapOpenAIOptions } from '../../../lib/openai/wrap-openai.js';
+import { wrapOpenAI, type WrapOpenAIOptions } from '../../../lib/providers/openai/wrap-openai.js';
 import {
   type FakeOpenAIOptions,
   type FakeOpenAIServer,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TokencapConfigError } from '../../../lib/errors.js';
-import { ModelOutputLimits } from '../../../lib/openai/model-output-limits.js';
-import { wrapOpenAI } from '../../../lib/openai/wrap-openai.js';
+import { ModelCatalog } from '../../../lib/models/index.js';
+import { wrapOpenAI } from '../../../lib/providers/openai/wrap-openai.js';
 import { budget, MESSAGES, promptOf, useHarness } from './openai.fixture.js';
 
 describe('model output limits', () => {
@@ -25,13 +25,13 @@ describe('model output limits', () => {
   });
 
   it('resolves dated and fine-tuned names, and takes extra limits from the options', async () => {
-    const limits = new ModelOutputLimits({ 'my-model': 2_048 });
-    expect(limits.limitFor('gpt-4o-2024-08-06')).toBe(16_384);
-    expect(limits.limitFor('gpt-4o-2024-05-13')).toBe(4_096);
-    expect(limits.limitFor('ft:gpt-4.1-mini-2025-04-14:acme::abc')).toBe(32_768);
-    expect(limits.limitFor('o3-mini-2025-01-31')).toBe(100_000);
-    expect(limits.limitFor('my-model-v2')).toBe(2_048);
-    expect(limits.limitFor('llama-3-70b')).toBeUndefined();
+    const limits = new ModelCatalog({ outputLimits: { 'my-model': 2_048 } });
+    expect(limits.outputLimit('gpt-4o-2024-08-06')).toBe(16_384);
+    expect(limits.outputLimit('gpt-4o-2024-05-13')).toBe(4_096);
+    expect(limits.outputLimit('ft:gpt-4.1-mini-2025-04-14:acme::abc')).toBe(32_768);
+    expect(limits.outputLimit('o3-mini-2025-01-31')).toBe(100_000);
+    expect(limits.outputLimit('my-model-v2')).toBe(2_048);
+    expect(limits.outputLimit('llama-3-70b')).toBeUndefined();
 
     const client = wrapOpenAI(h.raw(), { modelOutputLimits: { 'llama-3': 1_000 } });
     await h.within(budget(100_000), () =>

@@ -3,8 +3,8 @@ import { Ledger } from '../../../lib/core/ledger.js';
 import { MemoryLedgerStore } from '../../../lib/core/memory-ledger.store.js';
 import { runWithBudgets } from '../../../lib/core/budget-context.js';
 import { BudgetExceededError } from '../../../lib/errors.js';
-import { PriceUnknownError } from '../../../lib/pricing/price-table.js';
-import { wrapOpenAI } from '../../../lib/openai/wrap-openai.js';
+import { bindModelCatalog, ModelCatalog, PriceUnknownError } from '../../../lib/models/index.js';
+import { wrapOpenAI } from '../../../lib/providers/openai/wrap-openai.js';
 import { budget, promptOf, useHarness } from './openai.fixture.js';
 
 const SAY_HELLO = [{ role: 'user' as const, content: 'Say hello.' }];
@@ -129,10 +129,8 @@ describe('usd and requests budgets on wrapped calls', () => {
   });
 
   it('uses the configured default price for unknown models', async () => {
-    const ledger = new Ledger({
-      store: new MemoryLedgerStore({ sweepInterval: false }),
-      prices: { defaultPrice: { input: 1, output: 2 } },
-    });
+    const ledger = new Ledger({ store: new MemoryLedgerStore({ sweepInterval: false }) });
+    bindModelCatalog(ledger, new ModelCatalog({ defaultPrice: { input: 1, output: 2 } }));
     const b = budget({ usd: 1 });
     await runWithBudgets(ledger, [b], () =>
       wrapOpenAI(h.raw()).chat.completions.create(

@@ -1,7 +1,7 @@
 import OpenAI, { APIPromise } from 'openai';
 import { describe, expect, it, vi } from 'vitest';
 import { BudgetExceededError, TokencapConfigError } from '../../../lib/errors.js';
-import { wrapOpenAI } from '../../../lib/openai/wrap-openai.js';
+import { wrapOpenAI } from '../../../lib/providers/openai/wrap-openai.js';
 import { REPLY_TOKENS_HEADER } from '../../../lib/testing/index.js';
 import { budget, MESSAGES, MODEL, promptOf, usageEvents, useHarness } from './openai.fixture.js';
 
@@ -44,9 +44,9 @@ describe('wrapOpenAI: chat completions', () => {
     expect(usageEvents(h.events, b)).toHaveLength(1);
     expect(usageEvents(h.events, b)[0].details).toEqual({
       model: MODEL,
-      promptTokens: promptOf(),
+      inputTokens: promptOf(),
       outputTokens: 30,
-      cachedTokens: 0,
+      cachedInputTokens: 0,
       reasoningTokens: 0,
       source: 'provider',
     });
@@ -369,9 +369,9 @@ describe('wrapOpenAI: chat completions', () => {
     const prompt = promptOf(messages, 'o3-mini');
     expect(usageEvents(h.events, b)[0].details).toEqual({
       model: 'o3-mini',
-      promptTokens: prompt,
+      inputTokens: prompt,
       outputTokens: 21,
-      cachedTokens: 64,
+      cachedInputTokens: 64,
       reasoningTokens: 16,
       source: 'provider',
     });

@@ -1,75 +1,67 @@
-import { countResponsesInput, estimateTokens } from '../counting/index.js';
-import {
-  type Endpoint,
-  type OutputSink,
-  positiveCap,
-  record,
-  type ReportedUsage,
-  type StreamObserver,
-  tokenCount,
-} from './endpoint.interface.js';
+import { countResponsesInput, estimateTokens } from '../../counting/index.js';
+import { positiveCap, record, tokenCount } from '../../metering/json.guards.js';
+import type {
+  OutputSink,
+  ProviderEndpoint,
+  ReportedUsage,
+  RequestBody,
+  StreamObserver,
+} from '../../metering/provider-endpoint.interface.js';
+import { modelOf, withModel } from './openai-request.js';
 import { unreadResponsesTokens } from './unread-text.estimator.js';
 
 // Base64 audio, not text: its tokens are only known from the final usage.
 const AUDIO_DELTA = 'response.audio.delta';
 
+/**
+ * The smallest `max_output_tokens` the Responses API accepts: below it the API answers HTTP 400,
+ * so a budget that cannot grant this many output tokens refuses the call instead of sending it.
+ */
+export const RESPONSES_MIN_OUTPUT_TOKENS = 16;
+
 /** `responses.create`: plain and streamed. */
-export const responsesEndpoint: Endpoint = {
+export const responsesEndpoint: ProviderEndpoint = {
   name: 'responses',
-  producesOutput: true,
-
-  countPrompt(body, model) {
-    const { input, instructions, tools } = body;
-    try {
-      const counted = countResponsesInput({ model, input, instructions, tools } as Parameters<
-        typeof countResponsesInput
-      >[0]);
-      // The formula counts non-text values where text belongs as 0; count them conservatively.
-      return counted + unreadResponsesTokens(input, instructions);
-    } catch {
-      return estimateTokens(JSON.stringify([input ?? null, instructions ?? null, tools ?? null]));
-    }
-  },
-
-  outputCap(body) {
-    return positiveCap(body.max_output_tokens);
-  },
-
-  choices() {
-    return 1;
-  },
-
-  withOutputCap(body, cap) {
-    return {
+  modelOf,
+  withModel,
+  countInput: (body, model) => ({ inputTokens: countInput(body, model) }),
+  output: {
+    requested: (body) => positiveCap(body.max_output_tokens),
+    minimum: () => RESPONSES_MIN_OUTPUT_TOKENS,
+    choices: () => 1,
+    withCap: (body, cap) => ({
       ...body,
       max_output_tokens: Math.min(positiveCap(body.max_output_tokens) ?? Infinity, cap),
-    };
+    }),
   },
-
-  prepareStream(body) {
-    // Streamed responses always end with an event carrying the whole response and its usage.
-    return { body, injected: false };
-  },
-
-  reportedUsage(data) {
+  isStream: (body) => body.stream === true,
+  // Streamed responses always end with an event carrying the whole response and its usage.
+  prepareStream: (body) => ({ body, injected: false }),
+  usageOf(data) {
     const response = record(data);
     return response && usageOf(response.usage, response.model);
   },
-
   outputOf(data, sink) {
     const output = record(data)?.output;
     if (!Array.isArray(output)) return;
     output.forEach((item, i) => addItem(sink, String(i), record(item)));
   },
-
-  truncated(data) {
-    return isCutByCap(record(data));
-  },
-
-  streamObserver() {
-    return new ResponsesStreamObserver();
-  },
+  truncated: (data) => isCutByCap(record(data)),
+  streamObserver: () => new ResponsesStreamObserver(),
 };
+
+function countInput(body: RequestBody, model: string): number {
+  const { input, instructions, tools } = body;
+  try {
+    const counted = countResponsesInput({ model, input, instructions, tools } as Parameters<
+      typeof countResponsesInput
+    >[0]);
+    // The formula counts non-text values where text belongs as 0; count them conservatively.
+    return counted + unreadResponsesTokens(input, instructions);
+  } catch {
+    return estimateTokens(JSON.stringify([input ?? null, instructions ?? null, tools ?? null]));
+  }
+}
 
 class ResponsesStreamObserver implements StreamObserver {
   usage: ReportedUsage | undefined;
@@ -123,10 +115,10 @@ function usageOf(value: unknown, model: unknown): ReportedUsage | undefined {
   const usage = record(value);
   if (!usage) return undefined;
   return {
-    prompt: tokenCount(usage.input_tokens),
-    output: tokenCount(usage.output_tokens),
-    cached: tokenCount(record(usage.input_tokens_details)?.cached_tokens),
-    reasoning: tokenCount(record(usage.output_tokens_details)?.reasoning_tokens),
+    inputTokens: tokenCount(usage.input_tokens),
+    outputTokens: tokenCount(usage.output_tokens),
+    cachedInputTokens: tokenCount(record(usage.input_tokens_details)?.cached_tokens),
+    reasoningTokens: tokenCount(record(usage.output_tokens_details)?.reasoning_tokens),
     model: typeof model === 'string' ? model : undefined,
   };
 }

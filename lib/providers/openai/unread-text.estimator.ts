@@ -1,5 +1,5 @@
-import { estimateTokens } from '../counting/index.js';
-import { record } from './endpoint.interface.js';
+import { estimateTokens } from '../../counting/index.js';
+import { record } from '../../metering/json.guards.js';
 
 /**
  * Collects request values the counting formulas skip because they are not text where the API

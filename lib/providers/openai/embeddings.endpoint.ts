@@ -1,12 +1,19 @@
-import { countTokens, estimateTokens } from '../counting/index.js';
-import { type Endpoint, record, type ReportedUsage, tokenCount } from './endpoint.interface.js';
+import { countTokens, estimateTokens } from '../../counting/index.js';
+import { record, tokenCount } from '../../metering/json.guards.js';
+import type {
+  ProviderEndpoint,
+  ReportedUsage,
+} from '../../metering/provider-endpoint.interface.js';
+import { modelOf, withModel } from './openai-request.js';
 
 /** `embeddings.create`: input tokens only, no output. */
-export const embeddingsEndpoint: Endpoint = {
+export const embeddingsEndpoint: ProviderEndpoint = {
   name: 'embeddings',
-  producesOutput: false,
+  modelOf,
+  withModel,
+  output: undefined,
 
-  countPrompt(body, model) {
+  countInput(body, model) {
     // A string, an array of strings, an array of token ids, or an array of token-id arrays.
     const input = body.input;
     const items: unknown[] =
@@ -16,43 +23,27 @@ export const embeddingsEndpoint: Endpoint = {
       if (typeof item === 'string') total += countText(item, model);
       else if (Array.isArray(item)) total += item.length;
     }
-    return total;
+    return { inputTokens: total };
   },
 
-  outputCap() {
-    return 0;
-  },
+  isStream: () => false,
+  prepareStream: (body) => ({ body, injected: false }),
 
-  choices() {
-    return 1;
-  },
-
-  withOutputCap(body) {
-    return body;
-  },
-
-  prepareStream(body) {
-    return { body, injected: false };
-  },
-
-  reportedUsage(data) {
+  usageOf(data) {
     const response = record(data);
     const usage = record(response?.usage);
     if (!usage) return undefined;
     const model = response?.model;
-    const reported: ReportedUsage = { prompt: tokenCount(usage.prompt_tokens), output: 0 };
+    const reported: ReportedUsage = {
+      inputTokens: tokenCount(usage.prompt_tokens),
+      outputTokens: 0,
+    };
     return typeof model === 'string' ? { ...reported, model } : reported;
   },
 
   outputOf() {},
-
-  truncated() {
-    return false;
-  },
-
-  streamObserver() {
-    return { usage: undefined, truncated: false, observe: () => true };
-  },
+  truncated: () => false,
+  streamObserver: () => ({ usage: undefined, truncated: false, observe: () => true }),
 };
 
 function countText(text: string, model: string): number {

@@ -1,5 +1,5 @@
 import { countTokens, estimateTokens } from '../counting/index.js';
-import type { OutputSink } from './endpoint.interface.js';
+import type { OutputSink } from './provider-endpoint.interface.js';
 
 /**
  * Counts the output of one response as it arrives. Each delta is counted on arrival, a running

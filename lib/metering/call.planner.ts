@@ -1,0 +1,156 @@
+import type { Budget } from '../core/budget.js';
+import type { BudgetFrame } from '../core/budget-context.js';
+import {
+  budgetSetTheCap,
+  capsOutput,
+  degradeTarget,
+  fallbackBudget,
+  mayDegrade,
+} from '../core/policies.js';
+import type { Reservation } from '../core/reservation.js';
+import { BudgetExceededError, TokencapError } from '../errors.js';
+import type { ModelCatalog } from '../models/model.catalog.js';
+import { MeteredCall } from './metered-call.js';
+import type { ProviderEndpoint, RequestBody } from './provider-endpoint.interface.js';
+import { reservationShape } from './usage.meter.js';
+
+/**
+ * The most output tokens one choice reserves, whatever cap the request names. No model writes
+ * more in one call, so an absurd cap such as `max_tokens: 1e12` reserves this instead: one request
+ * cannot hold a `degrade` or `notify` budget at a trillion tokens, nor push the stores' sums past
+ * 2^53, where they stop being exact. Under `hard-stop` the request is also sent with the reserved
+ * cap, as for any cap larger than what was granted.
+ */
+export const MAX_OUTPUT_TOKENS = 1_000_000;
+
+/** The most choices (`n`) a call may ask for: the OpenAI API's own limit. */
+export const MAX_CHOICES = 128;
+
+/** What a metered call needs besides its request: the budgets, the model facts, the defaults. */
+export interface MeteringContext {
+  readonly frame: BudgetFrame;
+  readonly catalog: ModelCatalog;
+  /**
+   * Output tokens reserved for a call that names no cap when no `hard-stop` budget caps it (never
+   * more than the model's own limit).
+   */
+  readonly defaultMaxOutputTokens: number;
+}
+
+/** A call ready to go out (`send` this body, then settle through `call`), or a `degrade` budget's fallback answer. */
+export type PlannedCall =
+  | { readonly kind: 'send'; readonly body: RequestBody; readonly call: MeteredCall }
+  | { readonly kind: 'fallback'; readonly data: unknown; readonly budget: Budget };
+
+/**
+ * Plans one metered call, before anything is sent: applies the policies (a `degrade` budget's
+ * fallback model is chosen first, so the call is counted, priced and capped as the model it goes
+ * to), counts the input, reserves on every budget of the frame (all or none; the endpoint's
+ * minimum output must fit under `hard-stop`, else the call is refused), and clamps the output cap
+ * to what was granted. A `degrade` budget with a `fallback` that refuses answers instead.
+ * @throws BudgetExceededError when a budget cannot hold the call (a `refused` event fires first).
+ * @throws PriceUnknownError when a `usd` budget applies and the model has no price.
+ */
+export async function planCall(
+  context: MeteringContext,
+  endpoint: ProviderEndpoint,
+  body: RequestBody,
+): Promise<PlannedCall> {
+  const { frame, catalog } = context;
+  const { ledger, budgets } = frame;
+  const requested = endpoint.modelOf(body);
+  const degrade = mayDegrade(budgets, requested)
+    ? degradeTarget(budgets, await ledger.usage(budgets), requested)
+    : undefined;
+  const model = degrade?.fallbackModel ?? requested;
+
+  const input = await endpoint.countInput(body, model);
+  const output = endpoint.output;
+  const choices = output ? output.choices(body) : 0;
+  if (choices > MAX_CHOICES) {
+    throw new TokencapError(
+      `${endpoint.name}: n = ${choices} asks for more choices than Tokencap reserves for (at most ` +
+        `${MAX_CHOICES}, the OpenAI API's own limit); the request was not sent.`,
+    );
+  }
+  // Dollars are metered only where a budget counts them, so unpriced models work elsewhere.
+  const priced = budgets.some((b) => b.limits.usd !== undefined) ? catalog : undefined;
+  const shape = reservationShape(model, input, choices, priced);
+  const cap = output?.requested(body);
+  const limited = output !== undefined && capsOutput(budgets, shape.perUnit);
+  const modelLimit = catalog.outputLimit(model);
+  // Under hard-stop an uncapped call is capped at what its budget has left, but never above the
+  // model's own output limit, which the API would reject.
+  const ceiling = cap ?? (limited ? modelLimit : undefined);
+  const units = output && {
+    min: output.minimum(body),
+    max: Math.min(ceiling ?? Infinity, MAX_OUTPUT_TOKENS),
+    ifUnbounded: Math.min(context.defaultMaxOutputTokens, modelLimit ?? Infinity),
+  };
+
+  let reservation: Reservation;
+  try {
+    reservation = await ledger.reserve(budgets, { ...shape, units });
+  } catch (error) {
+    const budget = error instanceof BudgetExceededError && fallbackBudget(budgets, error);
+    if (!budget) throw error;
+    return answerWithFallback(frame, budget, body, requested);
+  }
+
+  try {
+    let sent = body;
+    if (degrade) {
+      sent = endpoint.withModel(sent, model);
+      ledger.publish({
+        type: 'degraded',
+        action: 'fallback-model',
+        scope: degrade.scope,
+        key: degrade.key,
+        at: ledger.clock(),
+        model: requested,
+        fallbackModel: model,
+      });
+    }
+    const clamped = limited && (cap === undefined || cap > reservation.units);
+    if (clamped) sent = output.withCap(sent, reservation.units);
+    const stream = endpoint.isStream(sent);
+    let injected = false;
+    if (stream) ({ body: sent, injected } = endpoint.prepareStream(sent));
+    const call = new MeteredCall(frame, endpoint, reservation, {
+      model,
+      catalog: priced,
+      reasoning: catalog.isReasoning(model),
+      input,
+      units: reservation.units,
+      choices,
+      outputLimit: limited ? reservation.units * choices : undefined,
+      budgetCut: clamped && budgetSetTheCap(reservation, shape.perUnit),
+      stream,
+      injected,
+    });
+    return { kind: 'send', body: sent, call };
+  } catch (error) {
+    await reservation.release();
+    throw error;
+  }
+}
+
+async function answerWithFallback(
+  frame: BudgetFrame,
+  budget: Budget,
+  body: RequestBody,
+  model: string,
+): Promise<PlannedCall> {
+  const fallback = budget.fallback as (request: RequestBody) => unknown;
+  const data = await fallback(body);
+  const { ledger } = frame;
+  ledger.publish({
+    type: 'degraded',
+    action: 'fallback-response',
+    scope: budget.scope,
+    key: budget.key,
+    at: ledger.clock(),
+    model,
+  });
+  return { kind: 'fallback', data, budget };
+}

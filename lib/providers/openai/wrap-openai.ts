@@ -1,0 +1,81 @@
+import type OpenAI from 'openai';
+import { TokencapConfigError } from '../../errors.js';
+import {
+  type MeteringOptions,
+  meteringContextResolver,
+} from '../../metering/metering-context.resolver.js';
+import { patchCreate } from '../sdk/create.patcher.js';
+import { type ChatCapParameter, chatCompletionsEndpoint } from './chat-completions.endpoint.js';
+import { embeddingsEndpoint } from './embeddings.endpoint.js';
+import { responsesEndpoint } from './responses.endpoint.js';
+
+/** Options of {@link wrapOpenAI}: the options of every wrapper, and the chat cap parameter. */
+export interface WrapOpenAIOptions extends MeteringOptions {
+  /**
+   * The chat parameter Tokencap sets when it caps a request that had none. A request that names
+   * `max_tokens` or `max_completion_tokens` keeps its own. Use `'max_tokens'` for servers that only
+   * know the older parameter.
+   * @default 'max_completion_tokens'
+   */
+  chatOutputCapParameter?: ChatCapParameter;
+}
+
+// Symbol.for: two copies of Tokencap in one process still recognise each other's wrapping.
+const WRAPPED = Symbol.for('tokencap.openai.wrapped');
+
+/**
+ * Meters an OpenAI client in place and returns it, with its type unchanged:
+ * `chat.completions.create` (plain and streamed), `responses.create` (plain and streamed) and
+ * `embeddings.create` reserve on the caller's budgets before the request is sent, cap output under
+ * `hard-stop`, and commit the provider's usage. Helpers built on them (`chat.completions.stream()`,
+ * `.parse()`, `.runTools()`, `responses.stream()`, `responses.parse()`) are metered once per request
+ * they send. Calls outside a budget context pass straight through unless `options.budgets` are set.
+ * Wrapping an already wrapped client changes nothing (the first options stay in force).
+ * @throws TokencapConfigError when an option is invalid.
+ * @example
+ * const openai = wrapOpenAI(new OpenAI());
+ * await runWithBudgets(ledger, [defineBudget({ scope: 'user', key: id, limit: 50_000 })], () =>
+ *   openai.chat.completions.create({ model: 'gpt-4o-mini', messages }),
+ * );
+ */
+export function wrapOpenAI<Client extends OpenAI>(
+  client: Client,
+  options: WrapOpenAIOptions = {},
+): Client {
+  const contextOf = meteringContextResolver(options, 'wrapOpenAI');
+  const capParameter = options.chatOutputCapParameter ?? 'max_completion_tokens';
+  if (capParameter !== 'max_completion_tokens' && capParameter !== 'max_tokens') {
+    throw new TokencapConfigError(
+      `Invalid chatOutputCapParameter ${JSON.stringify(capParameter)} of wrapOpenAI: expected 'max_completion_tokens' or 'max_tokens'.`,
+    );
+  }
+  const target = client as unknown as Record<PropertyKey, unknown>;
+  if (target[WRAPPED]) {
+    // Wrapping again must not change how the client is metered behind its first owner's back.
+    if (Object.values(options).some((v) => v !== undefined)) {
+      throw new TokencapConfigError(
+        'wrapOpenAI: this client is already wrapped; options can only be given the first time it is wrapped.',
+      );
+    }
+    return client;
+  }
+  const chat = (client as { chat?: { completions?: unknown } }).chat;
+  const chatEndpoint = chatCompletionsEndpoint(capParameter);
+  patchCreate(chat?.completions, chatEndpoint, contextOf, client, WRAPPED);
+  patchCreate(target.responses, responsesEndpoint, contextOf, client, WRAPPED);
+  patchCreate(target.embeddings, embeddingsEndpoint, contextOf, client, WRAPPED);
+
+  // `withOptions()` builds a new client with new resources: meter it the same way.
+  const withOptions = target.withOptions;
+  if (typeof withOptions === 'function') {
+    Object.defineProperty(client, 'withOptions', {
+      value: function (this: unknown, ...args: unknown[]) {
+        return wrapOpenAI(withOptions.apply(this, args) as Client, options);
+      },
+      configurable: true,
+      writable: true,
+    });
+  }
+  Object.defineProperty(client, WRAPPED, { value: true });
+  return client;
+}

@@ -1,0 +1,233 @@
+import { type MeteringContext, planCall } from '../../metering/call.planner.js';
+import type { MeteredCall } from '../../metering/metered-call.js';
+import type { ProviderEndpoint, RequestBody } from '../../metering/provider-endpoint.interface.js';
+import { meterCopy } from '../../metering/stream.meter.js';
+import { memo, MeteredAPIPromise, type Parsed, type PromiseSource } from './metered-api-promise.js';
+import { isSdkStream, meterSdkStream } from './sdk-stream.meter.js';
+import { serverSentData } from './sse.reader.js';
+
+// The glue between the metered call (lib/metering) and the SDKs Stainless generates (`openai`,
+// `@anthropic-ai/sdk`): both return an `APIPromise` and a `Stream` with the same public methods.
+
+/** The parts of the SDK's `APIPromise` the wrapper uses; all are public methods. */
+export interface ApiPromiseLike<T> extends PromiseLike<T> {
+  asResponse(): Promise<Response>;
+  _thenUnwrap?<U>(transform: (data: T, props: unknown) => U): ApiPromiseLike<U>;
+}
+
+/** The SDK's per-request options, as far as the wrapper touches them. */
+export type RequestOptionsLike = { signal?: AbortSignal | null } & Record<string, unknown>;
+
+/** Calls the original method of the resource. */
+export type Invoke = (
+  body: RequestBody,
+  options: RequestOptionsLike | undefined,
+) => ApiPromiseLike<unknown>;
+
+/** Everything one metered SDK call needs besides its arguments. */
+export interface SdkCallSettings extends MeteringContext {
+  readonly endpoint: ProviderEndpoint;
+  /** The client, handed to the metered `Stream` as the SDK does. */
+  readonly client: unknown;
+}
+
+interface StartedCall extends PromiseSource<unknown> {
+  /** Settles a call whose promise was dropped without ever being read. */
+  abandon(): void;
+}
+
+// A promise the caller dropped unread is settled when it is garbage collected.
+const unread = new FinalizationRegistry<() => void>((cleanup) => cleanup());
+
+/**
+ * Runs one metered SDK call: plans it (policies, reservation, clamp) before anything is sent,
+ * sends the planned request through `invoke`, and settles the reservation exactly once however
+ * the caller reads the result (`await`, `.withResponse()`, `.asResponse()`, a stream, or never).
+ */
+export function meteredCreate(
+  settings: SdkCallSettings,
+  invoke: Invoke,
+  body: RequestBody,
+  options: RequestOptionsLike | undefined,
+): MeteredAPIPromise<unknown> {
+  const started = startCall(settings, invoke, body, options);
+  let read = false;
+  const reading =
+    <T>(fn: (call: StartedCall) => Promise<T>) =>
+    () => {
+      read = true;
+      return started.then(fn);
+    };
+  const promise = new MeteredAPIPromise<unknown>({
+    parse: memo(reading((call) => call.parse())),
+    response: reading((call) => call.response()),
+    rawForCaller: reading((call) => call.rawForCaller()),
+  });
+  registerIfUnread(started, promise, () => read);
+  return promise;
+}
+
+// V8 clears FinalizationRegistry targets only in full GCs, so registering every call keeps each
+// request and response alive through young-generation GCs (bench: half the per-call overhead).
+// Almost every caller awaits at once; only a promise still unread once the call has started is
+// registered, and the cleanup checks `isRead` again, so a late reader is never charged twice. The
+// rejection handler keeps Node from reporting a failed start as unhandled when nobody reads it.
+// In functions of their own so no cleanup closure can reach (and so keep alive) the promise.
+function registerIfUnread(
+  started: Promise<StartedCall>,
+  promise: object,
+  isRead: () => boolean,
+): void {
+  started.then(
+    (call) => {
+      if (!isRead()) unread.register(promise, cleanupOf(call, isRead));
+    },
+    () => {},
+  );
+}
+
+function cleanupOf(call: StartedCall, isRead: () => boolean): () => void {
+  return () => {
+    if (!isRead()) call.abandon();
+  };
+}
+
+async function startCall(
+  settings: SdkCallSettings,
+  invoke: Invoke,
+  body: RequestBody,
+  options: RequestOptionsLike | undefined,
+): Promise<StartedCall> {
+  const planned = await planCall(settings, settings.endpoint, body);
+  if (planned.kind === 'fallback') return fallbackCall(planned.data, planned.budget.scope);
+  const { call } = planned;
+  let requestOptions = options;
+  let abort: AbortController | undefined;
+  if (call.plan.stream) {
+    // Lets the wrapper stop a stream whose raw body the caller reads through asResponse().
+    abort = new AbortController();
+    const signal = options?.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+    requestOptions = { ...options, signal };
+  }
+  let real: ApiPromiseLike<unknown>;
+  try {
+    real = invoke(planned.body, requestOptions);
+  } catch (error) {
+    await call.release();
+    throw error;
+  }
+  return new SdkCall(settings.client, call, real, abort);
+}
+
+class SdkCall implements StartedCall {
+  /** Whether a response arrived (its body may still fail to parse); false on HTTP and network errors. */
+  private readonly arrived: Promise<boolean>;
+
+  constructor(
+    private readonly client: unknown,
+    private readonly call: MeteredCall,
+    private readonly real: ApiPromiseLike<unknown>,
+    private readonly abort: AbortController | undefined,
+  ) {
+    this.arrived = real.asResponse().then(
+      () => true,
+      () => false,
+    );
+  }
+
+  // Called once (meteredCreate memoises it). Chained rather than awaited: this runs on every
+  // call, and each async layer costs promises.
+  parse(): Promise<Parsed<unknown>> {
+    let parsing: PromiseLike<Parsed<unknown>>;
+    try {
+      parsing = unwrap(this.real);
+    } catch (error) {
+      parsing = Promise.reject(error);
+    }
+    const accepted = parsing.then(
+      (parsed) => this.accept(parsed),
+      (error: unknown) =>
+        this.failed().then(() => {
+          throw error;
+        }),
+    );
+    return accepted instanceof Promise ? accepted : Promise.resolve(accepted);
+  }
+
+  response(): Promise<Response> {
+    return this.real.asResponse();
+  }
+
+  async rawForCaller(): Promise<Response> {
+    let response: Response;
+    try {
+      response = await this.real.asResponse();
+    } catch (error) {
+      await this.failed();
+      throw error;
+    }
+    let copy: Response;
+    try {
+      copy = response.clone();
+    } catch {
+      return response; // The body is already being read by parse(), which meters it.
+    }
+    if (this.call.plan.stream) {
+      void meterCopy(serverSentData(copy.body), this.call.streamMetering(), () =>
+        this.abort?.abort(),
+      );
+    } else {
+      copy.json().then(
+        (data) => this.call.settleFromData(data),
+        () => this.call.chargeReservation(),
+      );
+    }
+    return response;
+  }
+
+  abandon(): void {
+    void this.call.chargeReservation();
+  }
+
+  private accept(parsed: Parsed<unknown>): Parsed<unknown> | Promise<Parsed<unknown>> {
+    const { data, props } = parsed;
+    if (this.call.plan.stream && isSdkStream(data)) {
+      return { data: meterSdkStream(data, this.call.streamMetering(), this.client), props };
+    }
+    const settling = this.call.settleFromData(data);
+    return settling ? settling.then(() => parsed) : parsed;
+  }
+
+  /** The request failed: released when no response came (the provider bills nothing), else charged. */
+  private async failed(): Promise<void> {
+    if (await this.arrived) await this.call.chargeReservation();
+    else await this.call.release();
+  }
+}
+
+/** Reads the SDK's data and response props (for `_thenUnwrap` transforms) in one parse. */
+function unwrap(real: ApiPromiseLike<unknown>): PromiseLike<Parsed<unknown>> {
+  if (typeof real._thenUnwrap === 'function') {
+    return real._thenUnwrap((data, props) => ({ data, props }));
+  }
+  return real.then((data) => ({ data, props: undefined }));
+}
+
+/**
+ * A `degrade` budget's fallback answer, returned as is. Its synthetic response names the budget's
+ * scope (a name the app chose), never its key: keys come from clients, and a header can carry
+ * neither their characters (non-Latin-1, CR/LF) nor their secrecy.
+ */
+function fallbackCall(data: unknown, scope: string): StartedCall {
+  const response = () =>
+    new Response(JSON.stringify(data ?? null), {
+      status: 200,
+      headers: { 'content-type': 'application/json', 'x-tokencap-fallback': scope },
+    });
+  return {
+    parse: async () => ({ data, props: undefined }),
+    response: async () => response(),
+    rawForCaller: async () => response(),
+    abandon: () => {},
+  };
+}
