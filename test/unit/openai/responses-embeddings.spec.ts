@@ -26,18 +26,19 @@ describe('wrapOpenAI: responses', () => {
   });
 
   it('caps max_output_tokens under hard-stop and keeps withResponse()', async () => {
-    const b = budget(inputTokens() + 11);
+    // 20, not less: the Responses API (and the fake) refuses max_output_tokens below 16.
+    const b = budget(inputTokens() + 20);
     const client = h.client();
     const { data, request_id } = await h.within(b, () =>
       client.responses
         .create({ model: MODEL, input: INPUT, instructions: INSTRUCTIONS })
         .withResponse(),
     );
-    expect(h.server.requests[0].body).toMatchObject({ max_output_tokens: 11 });
+    expect(h.server.requests[0].body).toMatchObject({ max_output_tokens: 20 });
     expect(data.status).toBe('incomplete');
-    expect(data.output_text).toBe(' hello'.repeat(11));
+    expect(data.output_text).toBe(' hello'.repeat(20));
     expect(request_id).toMatch(/^req_fake_/);
-    expect(await h.tokens(b)).toEqual({ used: inputTokens() + 11, reserved: 0 });
+    expect(await h.tokens(b)).toEqual({ used: inputTokens() + 20, reserved: 0 });
   });
 
   it('refuses before sending when the input does not fit', async () => {
