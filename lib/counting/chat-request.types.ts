@@ -65,9 +65,27 @@ export interface ChatTool {
   };
 }
 
-/** What {@link countChatTokens} needs from a Chat Completions request. */
+/**
+ * What {@link countChatTokens} needs from a Chat Completions request. A whole request body is
+ * assignable; fields that do not reach the model (sampling settings, `metadata`, …) are ignored.
+ */
 export interface ChatTokenRequest {
   readonly model: string;
   readonly messages: readonly ChatMessage[];
-  readonly tools?: readonly ChatTool[];
+  readonly tools?: readonly ChatTool[] | null;
+  /** Deprecated tool definitions; counted as tools when `tools` is absent. */
+  readonly functions?: readonly ChatFunctionDefinition[] | null;
+  /** A structured-output format; a `json_schema` format's schema is counted whole. */
+  readonly response_format?: ChatResponseFormat | null;
+}
+
+/** `response_format`: `{ type: 'text' }`, `{ type: 'json_object' }` or `{ type: 'json_schema', json_schema }`. */
+export interface ChatResponseFormat {
+  readonly type: string;
+  readonly json_schema?: {
+    readonly name: string;
+    readonly description?: string;
+    readonly schema?: { readonly [key: string]: unknown };
+    readonly strict?: boolean | null;
+  };
 }

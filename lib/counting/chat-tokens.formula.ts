@@ -2,6 +2,8 @@ import type { CountContext } from './count-context.interface.js';
 import type { ChatTokenRequest } from './chat-request.types.js';
 import { countContent, countIfString as text } from './message-content.formula.js';
 import { isObject } from './object.guard.js';
+import { countResponseFormat } from './response-format.formula.js';
+import { schemaContext } from './schema-text.budget.js';
 import { countToolDefinitions } from './tool-definitions.formula.js';
 
 // The OpenAI cookbook's `num_tokens_from_messages` constants ("How to count tokens with
@@ -14,8 +16,10 @@ const REPLY_PRIMING = 3;
 
 /**
  * Prompt tokens of a Chat Completions request by the cookbook's formula: per message 3 + the
- * role + every string field, +1 with a `name`; 3 for reply priming; plus the cookbook's tool
- * definition formula ({@link countToolDefinitions}).
+ * role + every string field, +1 with a `name`; 3 for reply priming; plus the tool definitions
+ * ({@link countToolDefinitions}: the cookbook's formula and every string it leaves out) and a
+ * structured-output `response_format` ({@link countResponseFormat}). Deprecated `functions` count
+ * as the tools they stand for when `tools` is absent.
  *
  * Shapes the cookbook does not cover, counted by its "encode every string value" rule:
  * array `content` counts each text and refusal part, each image part as `ctx.imageTokens`,
@@ -28,7 +32,15 @@ export function countChatPrompt(request: ChatTokenRequest, ctx: CountContext): n
   const messages: readonly unknown[] = Array.isArray(request.messages) ? request.messages : [];
   let total = REPLY_PRIMING;
   for (const message of messages) total += countMessage(message, ctx);
-  return total + countToolDefinitions(request.tools, ctx);
+  const schemas = schemaContext(ctx);
+  total += countToolDefinitions(request.tools ?? legacyFunctions(request.functions), schemas);
+  return total + countResponseFormat(request.response_format, schemas);
+}
+
+/** Deprecated `functions: [{ name, description, parameters }]` as the tools they stand for. */
+function legacyFunctions(functions: unknown): unknown {
+  if (!Array.isArray(functions)) return undefined;
+  return functions.map((fn: unknown) => ({ type: 'function', function: fn }));
 }
 
 function countMessage(message: unknown, ctx: CountContext): number {

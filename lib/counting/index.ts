@@ -8,6 +8,7 @@ export type {
   ChatMessage,
   ChatOtherPart,
   ChatRefusalPart,
+  ChatResponseFormat,
   ChatTextPart,
   ChatTokenRequest,
   ChatTool,
@@ -16,6 +17,7 @@ export type {
 export { encodingForModel } from './model-encoding.resolver.js';
 export type {
   ResponsesInputItem,
+  ResponsesTextFormat,
   ResponsesTokenRequest,
   ResponsesTool,
 } from './responses-request.types.js';

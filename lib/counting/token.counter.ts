@@ -82,12 +82,14 @@ export class TokenCounter {
 
   /** Prompt tokens of a Chat Completions request; see {@link countChatTokens}. */
   countChat(request: ChatTokenRequest): number {
-    return countChatPrompt(request, this.context(encodingForModel(request?.model)));
+    const count = countChatPrompt(request, this.context(encodingForModel(request?.model)));
+    return Math.min(count, Number.MAX_SAFE_INTEGER);
   }
 
   /** Input tokens of a Responses request; see {@link countResponsesInput}. */
   countResponses(request: ResponsesTokenRequest): number {
-    return countResponsesPrompt(request, this.context(encodingForModel(request?.model)));
+    const count = countResponsesPrompt(request, this.context(encodingForModel(request?.model)));
+    return Math.min(count, Number.MAX_SAFE_INTEGER);
   }
 
   /** Loads encodings ahead of the first request (0.2–0.8 s each with gpt-tokenizer). */

@@ -22,7 +22,7 @@ export interface ReportedTotals {
 
 /** Snapshot of everything the fake billed since start or the last `reset()`. */
 export interface FakeOpenAITally extends TokenTotals {
-  /** The same totals split by the model named in each request. */
+  /** The same totals split by the model named in each request (an object with no prototype). */
   byModel: Record<string, TokenTotals>;
   /** What the usage objects sent to clients added up to. */
   reported: ReportedTotals;
@@ -74,7 +74,7 @@ export class BillingTally {
   snapshot(): FakeOpenAITally {
     return {
       ...this.totals,
-      byModel: Object.fromEntries([...this.byModel].map(([model, t]) => [model, { ...t }])),
+      byModel: byModelRecord(this.byModel),
       reported: { ...this.reported },
     };
   }
@@ -85,6 +85,14 @@ export class BillingTally {
     this.byModel = new Map();
     this.reported = emptyReported();
   }
+}
+
+// No prototype: `byModel.constructor` or `byModel.toString` of a model never billed is
+// undefined, and a model named `__proto__` is an ordinary key.
+function byModelRecord(byModel: ReadonlyMap<string, TokenTotals>): Record<string, TokenTotals> {
+  const record = Object.create(null) as Record<string, TokenTotals>;
+  for (const [model, totals] of byModel) record[model] = { ...totals };
+  return record;
 }
 
 function emptyTotals(): TokenTotals {

@@ -4,9 +4,10 @@ import { countChatTokens } from '../counting/index.js';
 import type { BilledUsage } from './billing.tally.js';
 import { invalidRequest } from './openai-error.factory.js';
 import { resolveCachedTokens } from './cached-tokens.resolver.js';
-import { planReply, readOutputCap, replyText } from './reply.planner.js';
+import { MIN_OUTPUT_CAP, planReply, readOutputCap, replyText } from './reply.planner.js';
 import {
   optionalArray,
+  optionalInteger,
   optionalObject,
   requireArray,
   requireObjectBody,
@@ -49,12 +50,23 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
   const stream = body.stream === true;
   const includeUsage = stream && optionalObject(body, 'stream_options')?.include_usage === true;
 
-  const promptTokens = countPrompt(model, messages, tools);
-  const cachedTokens = resolveCachedTokens(ctx, model, [tools, ...messages], promptTokens);
+  const promptTokens = countPrompt({
+    model,
+    messages,
+    tools,
+    functions: body.functions,
+    response_format: body.response_format,
+  });
+  const cachedTokens = resolveCachedTokens(
+    ctx,
+    model,
+    [tools, body.response_format ?? undefined, ...messages],
+    promptTokens,
+  );
   const plan = planReply({
     model,
     headers: ctx.request.headers,
-    cap: readOutputCap(body, ['max_completion_tokens', 'max_tokens']),
+    cap: readOutputCap(body, ['max_completion_tokens', 'max_tokens'], MIN_OUTPUT_CAP.chat),
     defaultReplyTokens: ctx.options.replyTokens,
     defaultReasoningTokens: ctx.options.reasoningTokens,
   });
@@ -169,16 +181,12 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
 }
 
 function readChoiceCount(body: Record<string, unknown>): number {
-  const n = body.n ?? 1;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 128) {
-    throw invalidRequest(`Invalid 'n': expected an integer between 1 and 128.`, 'n');
-  }
-  return n;
+  return optionalInteger(body, 'n', { min: 1, max: 128 }) ?? 1;
 }
 
-function countPrompt(model: string, messages: unknown[], tools: unknown[] | undefined): number {
+function countPrompt(request: Record<string, unknown>): number {
   try {
-    return countChatTokens({ model, messages, tools } as Parameters<typeof countChatTokens>[0]);
+    return countChatTokens(request as unknown as Parameters<typeof countChatTokens>[0]);
   } catch (error) {
     throw invalidRequest(`Invalid 'messages': ${(error as Error).message}`, 'messages');
   }

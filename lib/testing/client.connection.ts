@@ -1,5 +1,8 @@
 import type { ServerResponse } from 'node:http';
 
+/** Longest delay one `setTimeout` honours; longer ones fire after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /**
  * Tracks whether the client of one exchange is still there. Billing depends on it: the fake stops
  * generating, and stops billing, as soon as the client goes away.
@@ -28,19 +31,29 @@ export class ClientConnection {
 
   /**
    * Waits `ms` milliseconds (or one event-loop turn when 0, so aborts get a chance to be seen).
+   * Waits longer than Node's timer limit (2³¹−1 ms, which `setTimeout` turns into 1 ms) are
+   * chained timers, so a delay of 2³¹ ms really waits that long.
    * @returns false if the client went away meanwhile.
    */
   pause(ms: number): Promise<boolean> {
     if (this.gone) return Promise.resolve(false);
     return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let immediate: NodeJS.Immediate | undefined;
       const done = () => {
         clearTimeout(timer);
         clearImmediate(immediate);
         this.waiters.delete(done);
         resolve(!this.gone);
       };
-      const timer = ms > 0 ? setTimeout(done, ms) : undefined;
-      const immediate = ms > 0 ? undefined : setImmediate(done);
+      const wait = (left: number) => {
+        timer =
+          left > MAX_TIMER_MS
+            ? setTimeout(() => wait(left - MAX_TIMER_MS), MAX_TIMER_MS)
+            : setTimeout(done, left);
+      };
+      if (ms > 0) wait(ms);
+      else immediate = setImmediate(done);
       this.waiters.add(done);
     });
   }

@@ -1,6 +1,7 @@
 import { countTokens } from '../counting/index.js';
 import { invalidRequest } from './openai-error.factory.js';
-import { requireObjectBody, requireString } from './request-body.validator.js';
+import { MAX_EMBEDDING_DIMENSIONS } from './fake-openai.options.js';
+import { optionalInteger, requireObjectBody, requireString } from './request-body.validator.js';
 import { reportedModel, sendJson, type RouteContext } from './route.context.js';
 import { reportUsage, type UsageFormat } from './usage.reporter.js';
 
@@ -81,15 +82,7 @@ function countText(text: string, model: string): number {
 }
 
 function readDimensions(body: Record<string, unknown>, fallback: number): number {
-  const value = body.dimensions;
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > 4096) {
-    throw invalidRequest(
-      `Invalid 'dimensions': expected an integer between 1 and 4096.`,
-      'dimensions',
-    );
-  }
-  return value;
+  return optionalInteger(body, 'dimensions', { min: 1, max: MAX_EMBEDDING_DIMENSIONS }) ?? fallback;
 }
 
 /**

@@ -1,3 +1,14 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http';
+
+import { DELAY_RANGE } from './fake-openai.options.js';
+import {
+  functionOption,
+  integerOption,
+  invalidOption,
+  isPlainObject,
+  numberOption,
+  plainOptions,
+} from './kit-options.validator.js';
 import type { OpenAIErrorFields } from './openai-error.factory.js';
 import type { RecordedRequest } from './request.log.js';
 
@@ -10,8 +21,9 @@ export interface ErrorFault extends OpenAIErrorFields {
   headers?: Readonly<Record<string, string>>;
 }
 
-/** Hold the response back for `ms` (on top of `latencyMs`), then answer normally; for timeout
- * tests. A client that gives up during the delay is billed nothing. */
+/** Hold the response back for `ms` (on top of `latencyMs`; an integer from 0 to
+ * `Number.MAX_SAFE_INTEGER`), then answer normally; for timeout tests. A client that gives up
+ * during the delay is billed nothing. */
 export interface DelayFault {
   kind: 'delay';
   ms: number;
@@ -42,8 +54,9 @@ export interface MalformedUsageFault {
   usage?: unknown;
 }
 
-/** Report more usage than was produced: each reported count is `real * factor + extraTokens`
- * (defaults: factor 2, extra 0). Billing keeps the real counts; `tally.reported` shows the lie. */
+/** Report more usage than was produced: each reported count is `ceil(real * factor) + extraTokens`
+ * (defaults: factor 2, extra 0; `factor` from 1 to 1,000,000, `extraTokens` an integer from 0 to
+ * 1,000,000,000). Billing keeps the real counts; `tally.reported` shows the lie. */
 export interface OverReportUsageFault {
   kind: 'over-report-usage';
   factor?: number;
@@ -93,14 +106,22 @@ interface Rule {
 export class FaultInjector {
   private rules: Rule[] = [];
 
-  /** Schedules `fault`; see {@link FailOptions}. */
-  add(fault: FakeFault, options: FailOptions = {}): FaultHandle {
-    const times = options.times ?? 1;
-    if (!(times === Infinity || (Number.isSafeInteger(times) && times >= 1))) {
-      throw new RangeError(`fail(): times must be a positive integer or Infinity, got ${times}`);
-    }
-    validate(fault);
-    const rule: Rule = { fault, remaining: times, applied: 0, when: options.when };
+  /**
+   * Schedules a validated copy of `fault` (later changes to the caller's object have no effect);
+   * see {@link FailOptions}.
+   * @throws TokencapConfigError naming the bad parameter: an unknown kind or key, a value of the
+   * wrong type or out of range.
+   */
+  add(fault: FakeFault, options?: FailOptions): FaultHandle {
+    const given = plainOptions('fail()', options, ['times', 'when']);
+    const times =
+      given.times === Infinity ? Infinity : integerOption('fail()', 'times', given.times, TIMES);
+    const when = functionOption<(request: RecordedRequest) => boolean>(
+      'fail()',
+      'when',
+      given.when,
+    );
+    const rule: Rule = { fault: validFault(fault), remaining: times, applied: 0, when };
     this.rules.push(rule);
     return {
       get remaining() {
@@ -137,31 +158,123 @@ export class FaultInjector {
   }
 }
 
-function validate(fault: FakeFault): void {
-  const bad = (what: string) => new RangeError(`fail(${fault.kind}): ${what}`);
-  switch (fault.kind) {
-    case 'error':
-      if (!Number.isInteger(fault.status) || fault.status < 400 || fault.status > 599) {
-        throw bad(`status must be an HTTP error status (400-599), got ${fault.status}`);
-      }
-      break;
-    case 'delay':
-      if (!(fault.ms >= 0)) throw bad(`ms must be >= 0, got ${fault.ms}`);
-      break;
-    case 'cut-stream':
-      if (!Number.isInteger(fault.afterChunks) || fault.afterChunks < 0) {
-        throw bad(`afterChunks must be a non-negative integer, got ${fault.afterChunks}`);
-      }
-      break;
-    case 'over-report-usage':
-      if ((fault.factor ?? 2) < 1 || (fault.extraTokens ?? 0) < 0) {
-        throw bad('factor must be >= 1 and extraTokens >= 0 (it reports MORE than reality)');
-      }
-      break;
-    case 'omit-usage':
-    case 'malformed-usage':
-      break;
-    default:
-      throw new RangeError(`fail(): unknown fault kind ${(fault as { kind: unknown }).kind}`);
+const TIMES = { min: 1, max: Number.MAX_SAFE_INTEGER, fallback: 1 } as const;
+const FACTOR = { min: 1, max: 1_000_000, fallback: 2 } as const;
+const EXTRA_TOKENS = { min: 0, max: 1_000_000_000, fallback: 0 } as const;
+const COUNT = { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 } as const;
+const STATUS = { min: 400, max: 599, fallback: 500 } as const;
+const DELAY = { ...DELAY_RANGE, fallback: 0 } as const;
+
+/** The parameters each fault kind takes besides `kind`; a `Map` so no kind is found on a prototype. */
+const PARAMETERS = new Map<string, readonly string[]>([
+  ['error', ['status', 'headers', 'message', 'type', 'param', 'code']],
+  ['delay', ['ms']],
+  ['cut-stream', ['afterChunks']],
+  ['omit-usage', []],
+  ['malformed-usage', ['usage']],
+  ['over-report-usage', ['factor', 'extraTokens']],
+]);
+
+/** Checks every parameter of `fault` and returns a frozen copy holding exactly them. */
+function validFault(fault: unknown): FakeFault {
+  if (!isPlainObject(fault)) throw invalidOption('fail()', 'the fault', 'a plain object', fault);
+  const kind = fault.kind;
+  const parameters = typeof kind === 'string' ? PARAMETERS.get(kind) : undefined;
+  if (parameters === undefined) {
+    throw invalidOption('fail()', 'kind', `one of ${[...PARAMETERS.keys()].join(', ')}`, kind);
   }
+  const where = `fail(${kind})`;
+  const given = plainOptions(where, fault, ['kind', ...parameters]);
+  switch (kind) {
+    case 'error':
+      return Object.freeze({
+        kind,
+        status: integerOption(where, 'status', required(where, 'status', given.status), STATUS),
+        ...optionalStrings(where, given, ['message', 'type'], false),
+        ...optionalStrings(where, given, ['param', 'code'], true),
+        ...(given.headers === undefined ? {} : { headers: headers(where, given.headers) }),
+      } as ErrorFault);
+    case 'delay':
+      return Object.freeze({
+        kind,
+        ms: integerOption(where, 'ms', required(where, 'ms', given.ms), DELAY),
+      });
+    case 'cut-stream':
+      return Object.freeze({
+        kind,
+        afterChunks: integerOption(
+          where,
+          'afterChunks',
+          required(where, 'afterChunks', given.afterChunks),
+          COUNT,
+        ),
+      });
+    case 'malformed-usage':
+      return Object.freeze({ kind, usage: serialisable(where, given.usage) });
+    case 'over-report-usage':
+      return Object.freeze({
+        kind,
+        factor: numberOption(where, 'factor', given.factor, FACTOR),
+        extraTokens: integerOption(where, 'extraTokens', given.extraTokens, EXTRA_TOKENS),
+      });
+    default:
+      return Object.freeze({ kind: 'omit-usage' });
+  }
+}
+
+/** A parameter the fault kind cannot do without (no default). */
+function required(where: string, name: string, value: unknown): unknown {
+  if (value === undefined) throw invalidOption(where, name, 'given', value);
+  return value;
+}
+
+function optionalStrings(
+  where: string,
+  given: Readonly<Record<string, unknown>>,
+  names: readonly string[],
+  nullable: boolean,
+): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const name of names) {
+    const value = given[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' && !(nullable && value === null)) {
+      throw invalidOption(where, name, nullable ? 'a string or null' : 'a string', value);
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Response headers, checked as Node checks them when the response is written. */
+function headers(where: string, value: unknown): Readonly<Record<string, string>> {
+  if (!isPlainObject(value)) throw invalidOption(where, 'headers', 'a plain object', value);
+  const out: Record<string, string> = {};
+  for (const [name, header] of Object.entries(value)) {
+    const label = `headers[${JSON.stringify(name)}]`;
+    try {
+      validateHeaderName(name);
+    } catch {
+      throw invalidOption(where, 'each header name', 'a valid HTTP header name', name);
+    }
+    if (typeof header !== 'string') throw invalidOption(where, label, 'a string', header);
+    try {
+      validateHeaderValue(name, header);
+    } catch {
+      throw invalidOption(where, label, 'a valid HTTP header value', header);
+    }
+    out[name] = header;
+  }
+  return out;
+}
+
+/** A `usage` payload the fake can put on the wire as JSON. */
+function serialisable(where: string, usage: unknown): unknown {
+  if (usage === undefined) return undefined;
+  try {
+    if (JSON.stringify(usage) !== undefined) return usage;
+  } catch {
+    // Falls through: a cycle or a BigInt cannot be sent.
+  }
+  throw invalidOption(where, 'usage', 'a JSON-serialisable value', usage);
 }

@@ -1,6 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
+import { MAX_REPLY_TOKENS } from './fake-openai.options.js';
+import { describeValue } from './kit-options.validator.js';
 import { invalidRequest } from './openai-error.factory.js';
+import { optionalInteger } from './request-body.validator.js';
 
 /**
  * The unit of every fake reply. `' hello'` is exactly one token in o200k_base, cl100k_base and the
@@ -72,37 +75,52 @@ export function replyText(tokens: number): string {
 }
 
 /**
- * Reads a non-negative integer header.
- * @throws FakeHttpError 400 when present but not a non-negative integer, so a typo in a test shows
- * up as an error instead of a silently default-length reply.
+ * Reads a non-negative integer header, at most {@link MAX_REPLY_TOKENS}.
+ * @throws FakeHttpError 400 when present but not such an integer, so a typo in a test shows up as
+ * an error instead of a silently default-length reply.
  */
 export function readTokenHeader(headers: IncomingHttpHeaders, name: string): number | undefined {
   const raw = headers[name];
   if (raw === undefined) return undefined;
   const text = Array.isArray(raw) ? raw[0] : raw;
   const value = Number(text);
-  if (text === undefined || text.trim() === '' || !Number.isSafeInteger(value) || value < 0) {
-    throw invalidRequest(`Header ${name} must be a non-negative integer, got "${String(raw)}".`);
+  if (
+    text === undefined ||
+    text.trim() === '' ||
+    !Number.isInteger(value) ||
+    value < 0 ||
+    value > MAX_REPLY_TOKENS
+  ) {
+    throw invalidRequest(
+      `Header ${name} must be an integer from 0 to ${MAX_REPLY_TOKENS}, got ${describeValue(String(raw))}.`,
+    );
   }
   return value;
 }
 
+/** The smallest output cap each endpoint accepts, as the API enforces it. */
+export const MIN_OUTPUT_CAP = {
+  /** `max_completion_tokens` / `max_tokens` of Chat Completions. */
+  chat: 1,
+  /** `max_output_tokens` of the Responses API, which refuses anything below 16. */
+  responses: 16,
+} as const;
+
 /**
- * Returns the first of `fields` present in the body as an output cap; `null` counts as absent,
- * as in the API.
- * @throws FakeHttpError 400 when the value is not a positive integer.
+ * Validates every output-cap field present (`null` counts as absent, as in the API) and returns
+ * the first of `fields` present.
+ * @throws FakeHttpError 400 as the API answers: `invalid_type` for a non-integer,
+ * `integer_below_min_value` below `min` (default 1), with `param` naming the field.
  */
 export function readOutputCap(
   body: Record<string, unknown>,
   fields: readonly string[],
+  min: number = MIN_OUTPUT_CAP.chat,
 ): number | undefined {
+  let cap: number | undefined;
   for (const field of fields) {
-    const value = body[field];
-    if (value === undefined || value === null) continue;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-      throw invalidRequest(`Invalid '${field}': expected an integer >= 1.`, field);
-    }
-    return value;
+    const value = optionalInteger(body, field, { min, max: Number.MAX_SAFE_INTEGER });
+    cap ??= value;
   }
-  return undefined;
+  return cap;
 }

@@ -1,4 +1,4 @@
-import { invalidRequest } from './openai-error.factory.js';
+import { FakeHttpError, invalidRequest } from './openai-error.factory.js';
 
 /**
  * Checks that a request body is a JSON object.
@@ -55,4 +55,54 @@ export function optionalObject(
     throw invalidRequest(`Invalid type for '${field}': expected an object.`, field);
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Returns `body[field]` as an integer in `[min, max]`, or `undefined` when absent or null, as
+ * the API reads an integer parameter.
+ * @throws FakeHttpError 400 worded as the API words it: `invalid_type` for a string, a boolean,
+ * an object or a decimal number; `integer_below_min_value` / `integer_above_max_value` for an
+ * integer out of range, with `param` naming the field.
+ */
+export function optionalInteger(
+  body: Record<string, unknown>,
+  field: string,
+  range: { readonly min: number; readonly max: number },
+): number | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw parameterError(
+      `Invalid type for '${field}': expected an integer, but got ${jsonType(value)} instead.`,
+      field,
+      'invalid_type',
+    );
+  }
+  if (value < range.min) {
+    throw parameterError(
+      `Invalid '${field}': integer below minimum value. Expected a value >= ${range.min}, but got ${value} instead.`,
+      field,
+      'integer_below_min_value',
+    );
+  }
+  if (value > range.max) {
+    throw parameterError(
+      `Invalid '${field}': integer above maximum value. Expected a value <= ${range.max}, but got ${value} instead.`,
+      field,
+      'integer_above_max_value',
+    );
+  }
+  return value;
+}
+
+function parameterError(message: string, param: string, code: string): FakeHttpError {
+  return new FakeHttpError(400, { message, type: 'invalid_request_error', param, code });
+}
+
+/** The API's name for a JSON value's type, as in "expected an integer, but got a string". */
+function jsonType(value: unknown): string {
+  if (typeof value === 'number') return 'a decimal number';
+  if (typeof value === 'string') return 'a string';
+  if (typeof value === 'boolean') return 'a boolean';
+  return Array.isArray(value) ? 'an array' : 'an object';
 }

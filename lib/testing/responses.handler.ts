@@ -4,7 +4,13 @@ import { countResponsesInput } from '../counting/index.js';
 import type { BilledUsage } from './billing.tally.js';
 import { resolveCachedTokens } from './cached-tokens.resolver.js';
 import { invalidRequest } from './openai-error.factory.js';
-import { isReasoningModel, planReply, readOutputCap, replyText } from './reply.planner.js';
+import {
+  isReasoningModel,
+  MIN_OUTPUT_CAP,
+  planReply,
+  readOutputCap,
+  replyText,
+} from './reply.planner.js';
 import {
   buildResponse,
   finalOutput,
@@ -40,18 +46,25 @@ export async function handleResponses(ctx: RouteContext): Promise<void> {
   const instructions = typeof body.instructions === 'string' ? body.instructions : undefined;
   const tools = optionalArray(body, 'tools');
 
-  const promptTokens = countInput(model, input, instructions, tools);
+  const promptTokens = countInput({
+    model,
+    input,
+    instructions,
+    tools,
+    text: body.text,
+    prompt: body.prompt,
+  });
   const items = typeof input === 'string' ? [input] : input;
   const cachedTokens = resolveCachedTokens(
     ctx,
     model,
-    [tools, instructions, ...items],
+    [tools, (body.text as { format?: unknown } | undefined)?.format, instructions, ...items],
     promptTokens,
   );
   const plan = planReply({
     model,
     headers: ctx.request.headers,
-    cap: readOutputCap(body, ['max_output_tokens']),
+    cap: readOutputCap(body, ['max_output_tokens'], MIN_OUTPUT_CAP.responses),
     defaultReplyTokens: ctx.options.replyTokens,
     defaultReasoningTokens: ctx.options.reasoningTokens,
   });
@@ -183,16 +196,9 @@ export async function handleResponses(ctx: RouteContext): Promise<void> {
   }
 }
 
-function countInput(
-  model: string,
-  input: string | unknown[],
-  instructions: string | undefined,
-  tools: unknown[] | undefined,
-): number {
+function countInput(request: Record<string, unknown>): number {
   try {
-    return countResponsesInput({ model, input, instructions, tools } as Parameters<
-      typeof countResponsesInput
-    >[0]);
+    return countResponsesInput(request as unknown as Parameters<typeof countResponsesInput>[0]);
   } catch (error) {
     throw invalidRequest(`Invalid 'input': ${(error as Error).message}`, 'input');
   }

@@ -46,5 +46,5 @@ export function nowSeconds(ctx: RouteContext): number {
 
 /** The model name to report: the requested one, or its configured snapshot. */
 export function reportedModel(ctx: RouteContext, model: string): string {
-  return ctx.options.modelSnapshots[model] ?? model;
+  return ctx.options.modelSnapshots.get(model) ?? model;
 }

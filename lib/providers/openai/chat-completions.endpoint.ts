@@ -78,9 +78,12 @@ function countChat(body: Readonly<Record<string, unknown>>, model: string): numb
       ? body.functions.map((fn: unknown) => ({ type: 'function', function: fn }))
       : undefined);
   try {
-    const counted = countChatTokens({ model, messages: body.messages, tools } as Parameters<
-      typeof countChatTokens
-    >[0]);
+    const counted = countChatTokens({
+      model,
+      messages: body.messages,
+      tools,
+      response_format: body.response_format,
+    } as Parameters<typeof countChatTokens>[0]);
     // The formula counts non-text values where text belongs as 0; count them conservatively.
     return counted + unreadChatTokens(body.messages);
   } catch {

@@ -51,11 +51,16 @@ export const responsesEndpoint: ProviderEndpoint = {
 };
 
 function countInput(body: RequestBody, model: string): number {
-  const { input, instructions, tools } = body;
+  const { input, instructions, tools, text, prompt } = body;
   try {
-    const counted = countResponsesInput({ model, input, instructions, tools } as Parameters<
-      typeof countResponsesInput
-    >[0]);
+    const counted = countResponsesInput({
+      model,
+      input,
+      instructions,
+      tools,
+      text,
+      prompt,
+    } as Parameters<typeof countResponsesInput>[0]);
     // The formula counts non-text values where text belongs as 0; count them conservatively.
     return counted + unreadResponsesTokens(input, instructions);
   } catch {

@@ -168,14 +168,14 @@ describe('countChatTokens beyond the cookbook examples', () => {
     const extra =
       countChatTokens({ model: MODEL, messages, tools: [nested] }) -
       countChatTokens({ model: MODEL, messages, tools: [flat] });
-    // prop_init + 2 × prop_key + lines + (enum_init + 2 × (enum_item + item)).
-    expect(extra).toBe(
-      3 +
-        2 * 3 +
-        t('email:string:Contact email') +
-        t('tier:string:') +
-        (-3 + 3 + t('free') + 3 + t('pro')),
-    );
+    // The formula reads top-level properties only; the nested `properties` member is added on top
+    // as its JSON: every key and string, 2 tokens per member, 1 per element and per container.
+    const member = (key: string, value: number) => t(key) + 2 + value;
+    const email = 1 + member('type', t('string')) + member('description', t('Contact email.'));
+    const tierEnum = 1 + (1 + t('free')) + (1 + t('pro'));
+    const tier = 1 + member('type', t('string')) + member('enum', tierEnum);
+    const properties = 1 + member('email', email) + member('tier', tier);
+    expect(extra).toBe(1 + member('properties', properties));
   });
 
   it('counts custom tools by name, description and format strings', () => {
@@ -189,8 +189,15 @@ describe('countChatTokens beyond the cookbook examples', () => {
         },
       },
     ];
+    // max(formula, the strings it reads counted one by one) + the format as JSON (see above).
+    const formula = 7 + t('run_sql:Runs SQL');
+    const strings = ['type', 'custom', 'custom', 'name', 'run_sql', 'description', 'Runs SQL.'];
+    const read = strings.reduce((sum, text) => sum + t(text), 0);
+    const member = (key: string, value: number) => t(key) + 2 + value;
+    const grammar = 1 + member('syntax', t('lark')) + member('definition', t('start: "SELECT"'));
+    const format = 1 + member('type', t('grammar')) + member('grammar', grammar);
     expect(countChatTokens({ model: MODEL, messages: [], tools })).toBe(
-      3 + 12 + 7 + t('run_sql:Runs SQL') + t('grammar') + t('lark') + t('start: "SELECT"'),
+      3 + 12 + Math.max(formula, read) + 1 + member('format', format),
     );
   });
 

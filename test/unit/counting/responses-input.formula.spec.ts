@@ -101,12 +101,19 @@ describe('countResponsesInput', () => {
     const input = [
       { type: 'web_search_call', id: 'ws_1', status: 'completed' },
     ] as unknown as ResponseInput;
+    // Every key and string, as JSON: 2 tokens per member, 1 per container.
+    const member = (key: string, value: string) => t(key) + 2 + t(value);
     expect(countResponsesInput({ model: MODEL, input })).toBe(
-      3 + 3 + t('web_search_call') + t('ws_1') + t('completed'),
+      3 +
+        3 +
+        1 +
+        member('type', 'web_search_call') +
+        member('id', 'ws_1') +
+        member('status', 'completed'),
     );
     const tools: Tool[] = [{ type: 'web_search' }];
     expect(countResponsesInput({ model: MODEL, input: '', tools })).toBe(
-      3 + 3 + t('user') + 12 + 7 + t('web_search'),
+      3 + 3 + t('user') + 12 + 7 + 1 + member('type', 'web_search'),
     );
   });
 

@@ -2,6 +2,7 @@ import OpenAI, { APIError } from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { countChatTokens, countTokens } from '../../../lib/counting/index.js';
+import { TokencapConfigError } from '../../../lib/errors.js';
 import {
   REPLY_TOKENS_HEADER,
   startFakeOpenAI,
@@ -93,9 +94,9 @@ describe('error faults', () => {
   });
 
   it('rejects invalid fault definitions', () => {
-    expect(() => server.fail({ kind: 'error', status: 200 })).toThrow(RangeError);
-    expect(() => server.fail({ kind: 'cut-stream', afterChunks: -1 })).toThrow(RangeError);
-    expect(() => server.fail({ kind: 'delay', ms: 1 }, { times: 0 })).toThrow(RangeError);
+    expect(() => server.fail({ kind: 'error', status: 200 })).toThrow(TokencapConfigError);
+    expect(() => server.fail({ kind: 'cut-stream', afterChunks: -1 })).toThrow(TokencapConfigError);
+    expect(() => server.fail({ kind: 'delay', ms: 1 }, { times: 0 })).toThrow(TokencapConfigError);
   });
 });
 

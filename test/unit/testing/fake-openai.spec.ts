@@ -2,6 +2,7 @@ import OpenAI, { APIError } from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { countChatTokens, countResponsesInput, countTokens } from '../../../lib/counting/index.js';
+import { TokencapConfigError } from '../../../lib/errors.js';
 import {
   CACHED_TOKENS_HEADER,
   REASONING_TOKENS_HEADER,
@@ -44,9 +45,9 @@ describe('startFakeOpenAI', () => {
   );
 
   it('rejects nonsensical options', async () => {
-    await expect(startFakeOpenAI({ replyTokens: -1 })).rejects.toThrow(RangeError);
+    await expect(startFakeOpenAI({ replyTokens: -1 })).rejects.toThrow(TokencapConfigError);
     await expect(startFakeOpenAI({ keepAlive: 'false' as never })).rejects.toThrow(
-      'startFakeOpenAI: keepAlive must be a boolean, got "false"',
+      'startFakeOpenAI: keepAlive must be a boolean, got "false".',
     );
   });
 });
@@ -324,7 +325,7 @@ describe('POST /v1/responses', () => {
     const stream = await client.responses.create({
       model: 'gpt-4o',
       input: 'Stream please.',
-      max_output_tokens: 10,
+      max_output_tokens: 16,
       stream: true,
     });
     const events: OpenAI.Responses.ResponseStreamEvent[] = [];
@@ -335,7 +336,7 @@ describe('POST /v1/responses', () => {
       'response.in_progress',
       'response.output_item.added',
       'response.content_part.added',
-      ...Array<string>(4).fill('response.output_text.delta'),
+      ...Array<string>(6).fill('response.output_text.delta'),
       'response.output_text.done',
       'response.content_part.done',
       'response.output_item.done',
@@ -346,9 +347,9 @@ describe('POST /v1/responses', () => {
       e.type === 'response.output_text.delta' ? [e.delta] : [],
     );
     const last = events.at(-1) as OpenAI.Responses.ResponseIncompleteEvent;
-    expect(countTokens(deltas.join(''), 'gpt-4o')).toBe(10);
-    expect(last.response.usage).toMatchObject({ output_tokens: 10 });
-    expect(server.tally.completionTokens).toBe(10);
+    expect(countTokens(deltas.join(''), 'gpt-4o')).toBe(16);
+    expect(last.response.usage).toMatchObject({ output_tokens: 16 });
+    expect(server.tally.completionTokens).toBe(16);
   });
 
   it('works with the SDK stream helper and its final response', async () => {
