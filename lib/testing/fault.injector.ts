@@ -77,8 +77,8 @@ export interface FaultHandle {
   cancel(): void;
 }
 
-interface Rule {
-  fault: FakeFault;
+interface Rule<F> {
+  fault: F;
   remaining: number;
   applied: number;
   when: ((request: RecordedRequest) => boolean) | undefined;
@@ -89,18 +89,23 @@ interface Rule {
  * that matches it, so a test can queue "500, then 429" with two `fail()` calls. Only requests
  * that reach a known endpoint with a valid key and a JSON body draw faults; a 404 or a 401 does
  * not use one up.
+ *
+ * Generic over the fault vocabulary so each fake provider keeps its own fault kinds (and their
+ * validation, passed as `check`) while sharing the scheduling rules; the default is OpenAI's.
  */
-export class FaultInjector {
-  private rules: Rule[] = [];
+export class FaultInjector<F extends { kind: string } = FakeFault> {
+  private rules: Rule<F>[] = [];
+
+  constructor(private readonly check: (fault: F) => void = validate as (fault: F) => void) {}
 
   /** Schedules `fault`; see {@link FailOptions}. */
-  add(fault: FakeFault, options: FailOptions = {}): FaultHandle {
+  add(fault: F, options: FailOptions = {}): FaultHandle {
     const times = options.times ?? 1;
     if (!(times === Infinity || (Number.isSafeInteger(times) && times >= 1))) {
       throw new RangeError(`fail(): times must be a positive integer or Infinity, got ${times}`);
     }
-    validate(fault);
-    const rule: Rule = { fault, remaining: times, applied: 0, when: options.when };
+    this.check(fault);
+    const rule: Rule<F> = { fault, remaining: times, applied: 0, when: options.when };
     this.rules.push(rule);
     return {
       get remaining() {
@@ -117,7 +122,7 @@ export class FaultInjector {
   }
 
   /** Returns the fault for this request, if any, and uses up one of its `times`. */
-  take(request: RecordedRequest): FakeFault | undefined {
+  take(request: RecordedRequest): F | undefined {
     const rule = this.rules.find((r) => r.remaining > 0 && (r.when?.(request) ?? true));
     if (!rule) return undefined;
     rule.remaining -= 1;
