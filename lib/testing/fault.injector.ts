@@ -90,8 +90,8 @@ export interface FaultHandle {
   cancel(): void;
 }
 
-interface Rule {
-  fault: FakeFault;
+interface Rule<F> {
+  fault: F;
   remaining: number;
   applied: number;
   when: ((request: RecordedRequest) => boolean) | undefined;
@@ -102,9 +102,17 @@ interface Rule {
  * that matches it, so a test can queue "500, then 429" with two `fail()` calls. Only requests
  * that reach a known endpoint with a valid key and a JSON body draw faults; a 404 or a 401 does
  * not use one up.
+ *
+ * Generic over the fault vocabulary so each fake provider keeps its own fault kinds (and their
+ * validation, passed as `check`) while sharing the scheduling rules; the default is OpenAI's.
  */
-export class FaultInjector {
-  private rules: Rule[] = [];
+export class FaultInjector<F extends { kind: string } = FakeFault> {
+  private rules: Rule<F>[] = [];
+
+  constructor(
+    /** Validates a fault; may return the normalised copy to schedule. */
+    private readonly check: (fault: F) => F | void = validFault as unknown as (fault: F) => F,
+  ) {}
 
   /**
    * Schedules a validated copy of `fault` (later changes to the caller's object have no effect);
@@ -112,7 +120,7 @@ export class FaultInjector {
    * @throws TokencapConfigError naming the bad parameter: an unknown kind or key, a value of the
    * wrong type or out of range.
    */
-  add(fault: FakeFault, options?: FailOptions): FaultHandle {
+  add(fault: F, options?: FailOptions): FaultHandle {
     const given = plainOptions('fail()', options, ['times', 'when']);
     const times =
       given.times === Infinity ? Infinity : integerOption('fail()', 'times', given.times, TIMES);
@@ -121,7 +129,14 @@ export class FaultInjector {
       'when',
       given.when,
     );
-    const rule: Rule = { fault: validFault(fault), remaining: times, applied: 0, when };
+    // A frozen copy: later changes to the caller's object have no effect.
+    const valid = this.check(fault) ?? Object.freeze({ ...fault });
+    const rule: Rule<F> = {
+      fault: valid,
+      remaining: times,
+      applied: 0,
+      when,
+    };
     this.rules.push(rule);
     return {
       get remaining() {
@@ -138,7 +153,7 @@ export class FaultInjector {
   }
 
   /** Returns the fault for this request, if any, and uses up one of its `times`. */
-  take(request: RecordedRequest): FakeFault | undefined {
+  take(request: RecordedRequest): F | undefined {
     const rule = this.rules.find((r) => r.remaining > 0 && (r.when?.(request) ?? true));
     if (!rule) return undefined;
     rule.remaining -= 1;

@@ -1,5 +1,8 @@
 /**
- * `tokencap/testing`: a fake OpenAI-compatible server for tests, benchmarks and offline demos.
+ * `tokencap/testing`: fake provider servers on loopback for tests, benchmarks and offline demos: an
+ * OpenAI-compatible one (`startFakeOpenAI`, described below) and an Anthropic Messages API one
+ * (`startFakeAnthropic`, with its own token counter, prompt cache and tally; see
+ * `docs/testing-kit.md`).
  *
  * ```ts
  * const server = await startFakeOpenAI();
@@ -49,3 +52,26 @@ export {
   REPLY_TOKENS_HEADER,
   REPLY_UNIT,
 } from './reply.planner.js';
+export { startFakeAnthropic, type FakeAnthropicServer } from './anthropic/fake-anthropic.server.js';
+export type {
+  FakeAnthropicOptions,
+  FakeClaudeModelOptions,
+} from './anthropic/fake-anthropic.options.js';
+export type {
+  AnthropicReportedTotals,
+  AnthropicTokenTotals,
+  FakeAnthropicTally,
+} from './anthropic/anthropic-billing.tally.js';
+export type {
+  AnthropicCutStreamFault,
+  AnthropicDelayFault,
+  AnthropicErrorFault,
+  AnthropicMalformedUsageFault,
+  AnthropicOmitUsageFault,
+  AnthropicOverReportUsageFault,
+  AnthropicStreamErrorFault,
+  AnthropicUnderReportUsageFault,
+  FakeAnthropicFault,
+} from './anthropic/anthropic-fault.types.js';
+export type { AnthropicErrorBody } from './anthropic/anthropic-error.factory.js';
+export { THINKING_TOKENS_HEADER } from './anthropic/claude-reply.planner.js';
