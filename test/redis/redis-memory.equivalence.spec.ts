@@ -127,7 +127,7 @@ describe.skipIf(!available)('RedisLedgerStore matches MemoryLedgerStore', () => 
           const redis = new RedisLedgerStore({ client, prefix, commandTimeout: 10_000 });
           let now = T0;
           const ids: string[] = [];
-          const both = async <T>(fn: (store: LedgerStore) => Promise<T>) => {
+          const both = async <T>(fn: (store: LedgerStore) => T | Promise<T>) => {
             const [m, r] = [await fn(memory), await fn(redis)];
             expect(r).toEqual(m);
           };

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { defineBudget } from '../../lib/core/budget.js';
 import type { LedgerStore } from '../../lib/core/ledger-store.interface.js';
 import { MemoryLedgerStore } from '../../lib/core/memory-ledger.store.js';
@@ -139,7 +139,7 @@ describe('hostile session ids', () => {
         expect(new Set(each).size).toBe(1);
         expect(each[0]).toBeGreaterThan(0);
         // The braces did not reach the global budget: it holds exactly the seven calls.
-        const global = await snapshotOf(store, 'global', 'global');
+        const global = await snapshotOf(store, 'global', 'global', '1d');
         expect(global.used.tokens).toBe(each[0] * ids.length);
         if (redis && store instanceof RedisLedgerStore) {
           const keys = (await keysByPrefix(redis, prefix)).filter((k) => k.includes('{session:'));
@@ -161,57 +161,75 @@ describe('hostile session ids', () => {
     it.skipIf(!enabled)(
       'a fresh id on every request: the user and global budgets still cap total spend',
       async () => {
-        // Each call costs about 50 tokens (prompt + 40), reserving prompt + 50 (its max_tokens).
-        const rows: [string, Partial<LlmAppLimits>, number][] = [
-          ['session only (no backstop)', { session: 1_000, user: 1e9, global: 1e9 }, Infinity],
-          ['user backstop 2,000', { session: 1_000, user: 2_000, global: 1e9 }, 2_000],
-          ['global backstop 2,000', { session: 1_000, user: 1e9, global: 2_000 }, 2_000],
-        ];
-        for (const [name, limits, cap] of rows) {
-          await start(limits);
-          const statuses = await Promise.all(
-            Array.from({ length: 200 }, (_, i) =>
-              request(app.getHttpServer())
-                .post('/ask')
-                .set(SESSION_HEADER, `rotating-${name}-${i}`)
-                .set(USER_HEADER, 'mallory')
-                .send({})
-                .then((r) => r.status),
-            ),
-          );
-          await server.settled();
-          const billed = server.tally.totalTokens;
-          const global = await snapshotOf(store, 'global', 'global');
-          const user = await snapshotOf(store, 'user', 'mallory');
-          figures.push({
-            store: _name,
-            budgets: name,
-            requests: 200,
-            answered: statuses.filter((s) => s === 200).length,
-            refused: statuses.filter((s) => s === 429).length,
-            billed,
-            'ledger (global)': global.used.tokens ?? 0,
-            'over limit': Number.isFinite(cap) ? Math.max(0, billed - cap) : 'n/a',
-          });
-          expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
-          expect(billed).toBeLessThanOrEqual(cap);
-          expect(global.used.tokens).toBe(billed);
-          expect(user.used.tokens).toBe(billed);
-          expect(global.reserved).toEqual({});
-          if (Number.isFinite(cap))
-            expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(100);
-          else expect(statuses.every((s) => s === 200)).toBe(true);
-          if (store instanceof MemoryLedgerStore) {
-            // 200 session ledgers, one user, one global; the session ttl (1h) drops the sessions.
-            expect(store.size).toBe(202);
-            store.sweep(Date.now() + 3_600_001);
-            expect(store.size).toBe(2);
-          }
-          await app.close();
-          server.reset();
+        // The app's user and global budgets have day windows (epoch-aligned: they end at midnight
+        // UTC). A wall clock within an hour of midnight would end them before the sessions' 1h ttl,
+        // so the sweep below would drop them too: the clock is pinned to noon UTC instead.
+        const DAY = 86_400_000;
+        const noon = Math.floor(Date.now() / DAY) * DAY + DAY / 2;
+        vi.useFakeTimers({ toFake: ['Date'], now: noon });
+        try {
+          await spendWithRotatingIds(noon + DAY / 2);
+        } finally {
+          vi.useRealTimers();
         }
       },
     );
+
+    /** `dayEnd`: when the user and global budgets' day window ends. */
+    async function spendWithRotatingIds(dayEnd: number): Promise<void> {
+      // Each call costs about 50 tokens (prompt + 40), reserving prompt + 50 (its max_tokens).
+      const rows: [string, Partial<LlmAppLimits>, number][] = [
+        ['session only (no backstop)', { session: 1_000, user: 1e9, global: 1e9 }, Infinity],
+        ['user backstop 2,000', { session: 1_000, user: 2_000, global: 1e9 }, 2_000],
+        ['global backstop 2,000', { session: 1_000, user: 1e9, global: 2_000 }, 2_000],
+      ];
+      for (const [name, limits, cap] of rows) {
+        await start(limits);
+        const statuses = await Promise.all(
+          Array.from({ length: 200 }, (_, i) =>
+            request(app.getHttpServer())
+              .post('/ask')
+              .set(SESSION_HEADER, `rotating-${name}-${i}`)
+              .set(USER_HEADER, 'mallory')
+              .send({})
+              .then((r) => r.status),
+          ),
+        );
+        await server.settled();
+        const billed = server.tally.totalTokens;
+        const global = await snapshotOf(store, 'global', 'global', '1d');
+        const user = await snapshotOf(store, 'user', 'mallory', '1d');
+        figures.push({
+          store: _name,
+          budgets: name,
+          requests: 200,
+          answered: statuses.filter((s) => s === 200).length,
+          refused: statuses.filter((s) => s === 429).length,
+          billed,
+          'ledger (global)': global.used.tokens ?? 0,
+          'over limit': Number.isFinite(cap) ? Math.max(0, billed - cap) : 'n/a',
+        });
+        expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+        expect(billed).toBeLessThanOrEqual(cap);
+        expect(global.used.tokens).toBe(billed);
+        expect(user.used.tokens).toBe(billed);
+        expect(global.reserved).toEqual({});
+        if (Number.isFinite(cap))
+          expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(100);
+        else expect(statuses.every((s) => s === 200)).toBe(true);
+        if (store instanceof MemoryLedgerStore) {
+          // 200 session ledgers, one user, one global; the session ttl (1h) drops the sessions,
+          // the end of the day the other two.
+          expect(store.size).toBe(202);
+          store.sweep(Date.now() + 3_600_001);
+          expect(store.size).toBe(2);
+          store.sweep(dayEnd);
+          expect(store.size).toBe(0);
+        }
+        await app.close();
+        server.reset();
+      }
+    }
   });
 
   it('a refusal names a hostile key on one short line', () => {

@@ -8,6 +8,7 @@ import {
   DIMENSIONS,
   defineBudget,
 } from '../../lib/core/budget.js';
+import { windowBounds } from '../../lib/core/budget-window.js';
 import type { TokencapEvent } from '../../lib/core/events.js';
 import { Ledger } from '../../lib/core/ledger.js';
 import { thresholdAmount } from '../../lib/core/ledger-rules.js';
@@ -189,8 +190,9 @@ async function checkRun(
     }
     if (!t.exists && !touch) return;
     t.exists = true;
-    if (budget.windowMs !== undefined) {
-      const start = now - (now % budget.windowMs);
+    if (budget.window !== undefined) {
+      const { start } = windowBounds(budget.window, now);
+      // Windows only move forward (the clock here never goes back).
       if (t.windowStart !== start) {
         t.period += 1;
         t.late = {};
@@ -201,8 +203,8 @@ async function checkRun(
       t.evictAt =
         budget.ttlMs !== undefined
           ? now + budget.ttlMs
-          : budget.windowMs !== undefined
-            ? (t.windowStart as number) + budget.windowMs
+          : budget.window !== undefined
+            ? (t.windowStart as number) + budget.window.ms
             : Infinity;
     }
   };

@@ -20,7 +20,7 @@ describe('defineBudget', () => {
       limits: { usd: 1_500_000, requests: 200 },
       policy: 'hard-stop',
       thresholds: [0.5, 0.9],
-      windowMs: 86_400_000,
+      window: { kind: 'fixed', ms: 86_400_000, tag: '86400000ms' },
       ttlMs: undefined,
       maxReservation: undefined,
     });
