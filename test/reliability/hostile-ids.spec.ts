@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import fc from 'fast-check';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import request from 'supertest';
@@ -6,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { defineBudget } from '../../lib/core/budget.js';
+import { type Budget, type BudgetDefinition, defineBudget } from '../../lib/core/budget.js';
+import { encodeLedgerId, ledgerIdOf } from '../../lib/core/ledger-id.js';
 import type { LedgerStore } from '../../lib/core/ledger-store.interface.js';
 import { MemoryLedgerStore } from '../../lib/core/memory-ledger.store.js';
 import { BudgetExceededError } from '../../lib/errors.js';
@@ -278,4 +280,191 @@ describe('hostile session ids', () => {
     // Keeping the key itself would cost over 8 KB (16 KB as UTF-16) per ledger.
     expect(perLedger).toBeLessThan(1_024);
   });
+});
+
+// Ids are chosen by clients, so the ledger id must be injective over every string JavaScript can
+// hold: lone surrogates (which UTF-8 encoding turns into U+FFFD), braces, colons, whitespace,
+// control characters, '~' (the hash marker), '@' (the window separator), prototype names, and
+// ids long enough to be hashed.
+const PIECES = [
+  '\uD800',
+  '\uDBFF',
+  '\uDC00',
+  '\uDFFF',
+  '\uFFFD',
+  '{',
+  '}',
+  ':',
+  '@',
+  '~',
+  '|',
+  ' ',
+  '\n',
+  '\t',
+  '\u0000',
+  '\u007F',
+  '"',
+  '\\',
+  '__proto__',
+  'constructor',
+  'é',
+  'a',
+  'session',
+];
+const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
+const piece = fc.oneof(fc.constantFrom(...PIECES), codeUnit);
+const hostileKey = fc.oneof(
+  { weight: 6, arbitrary: fc.array(piece, { minLength: 1, maxLength: 12 }).map((p) => p.join('')) },
+  // Around the readable/hashed boundary (128 characters) and far past it (10 KB).
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.constantFrom(127, 128, 129, 10_240), piece)
+      .map(([n, tail]) => 'k'.repeat(n - 1) + tail),
+  },
+  { weight: 1, arbitrary: fc.constantFrom('a\uD800', 'a\uDBFF', 'a\uFFFD', '~a', 'a~', '@') },
+);
+// Keys from a small alphabet of look-alikes (each lone surrogate and U+FFFD, '~', ':', '{'),
+// short and past the memory store's old hashing length, so a run often holds two that an encoding
+// could merge.
+const confusableKey = fc
+  .tuple(
+    fc.constantFrom('', 'k'.repeat(300)),
+    fc.array(fc.constantFrom('a', '\uD800', '\uDBFF', '\uDC00', '\uFFFD', '~', ':', ' ', '{'), {
+      minLength: 1,
+      maxLength: 3,
+    }),
+  )
+  .map(([prefix, pieces]) => prefix + pieces.join(''));
+const scopeName = fc.constantFrom('session', 'user', 'a.b', 'x-y_z', 'Session');
+const windowOption = fc.constantFrom<BudgetDefinition['window']>(
+  undefined,
+  1_000,
+  '1h',
+  3_600_000,
+  '1d',
+);
+const identity = fc.record({
+  scope: scopeName,
+  key: fc.oneof(hostileKey, confusableKey),
+  window: windowOption,
+});
+// Few scopes and windows, look-alike keys: many near-collisions per run.
+const confusableIdentity = fc.record({
+  scope: fc.constantFrom('session', 'user'),
+  key: confusableKey,
+  window: windowOption,
+});
+type Identity = { scope: string; key: string; window: BudgetDefinition['window'] };
+const budgetOf = (i: Identity, limit = 1e12): Budget =>
+  defineBudget({
+    scope: i.scope,
+    key: i.key,
+    limit,
+    ...(i.window !== undefined && { window: i.window }),
+  });
+/** The identity as the ledger sees it: '1h' and 3_600_000 are one window. */
+const identityOf = (b: Budget) => JSON.stringify([b.scope, b.key, b.window?.tag ?? null]);
+
+describe('ledger ids are injective over hostile identities', () => {
+  it('distinct (scope, key, window) never share a storage id; equal ones always do', () => {
+    fc.assert(
+      fc.property(fc.array(identity, { minLength: 2, maxLength: 30 }), (identities) => {
+        const byId = new Map<string, string>();
+        for (const i of identities) {
+          const b = budgetOf(i);
+          const id = ledgerIdOf(b);
+          const known = byId.get(id);
+          if (known !== undefined) expect(known, `id ${JSON.stringify(id)}`).toBe(identityOf(b));
+          byId.set(id, identityOf(b));
+          // An equal identity built again (another limit) gets the same id.
+          expect(ledgerIdOf(budgetOf(i, 5))).toBe(id);
+          // Ids stay bounded and free of what could move a Redis Cluster hash slot.
+          expect(id.length).toBeLessThan(64 + 64 + 2 + 128 + 1);
+          expect(id).not.toMatch(/[{}\s]/);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps lone surrogates apart from U+FFFD at any length, and hand-made scopes apart', () => {
+    for (const pad of [0, 300]) {
+      const keys = ['a\uD800', 'a\uDBFF', 'a\uFFFD', 'a\uDC00'].map((k) => 'p'.repeat(pad) + k);
+      const ids = keys.map((key) => encodeLedgerId('session', key));
+      expect(new Set(ids).size).toBe(keys.length);
+    }
+    // Scopes defineBudget would refuse (a hand-made Budget) cannot forge another identity either.
+    expect(encodeLedgerId('a:b', 'c')).not.toBe(encodeLedgerId('a', 'b:c'));
+    expect(encodeLedgerId('a@1ms', 'c')).not.toBe(encodeLedgerId('a', 'c', '1ms'));
+    expect(encodeLedgerId('s', 'k', 'x:y')).not.toBe(encodeLedgerId('s', 'y:k', 'x'));
+    // A plain key cannot pose as another key's hash.
+    const hashed = encodeLedgerId('session', 'john doe');
+    expect(hashed).toMatch(/^session:~[\w-]{43}$/);
+    expect(encodeLedgerId('session', hashed.slice('session:'.length))).not.toBe(hashed);
+  });
+
+  const stores: [string, boolean, () => LedgerStore][] = [
+    ['memory', true, () => new MemoryLedgerStore({ sweepInterval: false })],
+    [
+      'redis',
+      available,
+      () =>
+        new RedisLedgerStore({
+          client: propertyRedis as Redis,
+          prefix: `${propertyPrefix}${++propertyRuns}:`,
+          commandTimeout: 10_000,
+        }),
+    ],
+  ];
+  let propertyRedis: Redis | undefined;
+  let propertyRuns = 0;
+  const propertyPrefix = uniquePrefix('reliability-ids');
+  beforeAll(() => {
+    if (available) propertyRedis = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    if (propertyRedis) {
+      await deleteByPrefix(propertyRedis, propertyPrefix);
+      await propertyRedis.quit();
+    }
+  });
+
+  it.each(stores)(
+    '%s store: charging one identity never changes another one’s usage',
+    async (_name, enabled, makeStore) => {
+      if (!enabled) return;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.uniqueArray(fc.oneof(identity, confusableIdentity, confusableIdentity), {
+            minLength: 2,
+            maxLength: 10,
+            selector: (i) => identityOf(budgetOf(i)),
+          }),
+          async (identities) => {
+            const store = makeStore();
+            try {
+              const budgets = identities.map((i) => budgetOf(i));
+              const now = 1_700_006_400_000;
+              // Identity i is charged i + 1 tokens: any two sharing a ledger would read a sum.
+              for (const [i, b] of budgets.entries()) {
+                await store.commit({
+                  reservationId: `c${i}`,
+                  budgets: [b],
+                  actual: { tokens: i + 1 },
+                  now,
+                });
+              }
+              const snapshots = await store.snapshot(budgets, now);
+              expect(snapshots.map((s) => s.used.tokens)).toEqual(budgets.map((_, i) => i + 1));
+            } finally {
+              await store.close?.();
+            }
+          },
+        ),
+        { numRuns: _name === 'redis' ? 60 : 300 },
+      );
+    },
+    60_000,
+  );
 });
