@@ -44,6 +44,8 @@ class MemoryLedger {
   /** What the held reservations add up to; the shared {@link NOTHING} while none is held. */
   reserved: Amounts = NOTHING;
   reservations: Map<string, HeldReservation> | undefined = undefined;
+  /** No held reservation expires before this (a lower bound), so most accesses skip the scan. */
+  private nextExpiry = Infinity;
   private fired: Set<string> | undefined = undefined;
   /** The current window, once the ledger has one. */
   windowStart: number | undefined = undefined;
@@ -78,6 +80,7 @@ class MemoryLedger {
     if (previous !== undefined) add(this.reserved, previous.amounts, -1);
     this.reservations.set(reservationId, held);
     add(this.reserved, held.amounts, 1);
+    if (held.expiresAt < this.nextExpiry) this.nextExpiry = held.expiresAt;
   }
 
   /** Drops a held reservation; false when it is not held. */
@@ -88,15 +91,24 @@ class MemoryLedger {
     return true;
   }
 
+  /** Whether a held reservation may have expired at `now` (cheap; no closure needed otherwise). */
+  mayExpire(now: number): boolean {
+    return this.reservations !== undefined && now >= this.nextExpiry;
+  }
+
   /** Lapses the reservations expired at `now`, reporting each so the store can remember it. */
   expire(now: number, lapsed: (reservationId: string, expiresAt: number) => void): void {
-    if (this.reservations === undefined) return;
+    if (this.reservations === undefined || now < this.nextExpiry) return;
+    let next = Infinity;
     for (const [id, held] of this.reservations) {
       if (held.expiresAt <= now) {
         this.unhold(id, held);
         lapsed(id, held.expiresAt);
+      } else if (held.expiresAt < next) {
+        next = held.expiresAt;
       }
     }
+    this.nextExpiry = next;
   }
 
   private unhold(reservationId: string, held: HeldReservation): void {
@@ -105,6 +117,7 @@ class MemoryLedger {
     if (reservations.size === 0) {
       this.reservations = undefined;
       this.reserved = NOTHING;
+      this.nextExpiry = Infinity;
     } else {
       add(this.reserved, held.amounts, -1);
     }
@@ -234,7 +247,7 @@ export class MemoryLedgerStore implements LedgerStore {
     const id = ledgerIdOf(budget);
     let ledger = this.ledgers.get(id);
     if (ledger) {
-      if (ledger.reservations !== undefined) {
+      if (ledger.mayExpire(now)) {
         ledger.expire(now, (reservationId, expiresAt) => this.lapsed(id, reservationId, expiresAt));
       }
       if (ledger.evictAt <= now && !ledger.reservations?.size) {
