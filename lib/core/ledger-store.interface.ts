@@ -66,14 +66,18 @@ export interface CommitInput {
   now: number;
   /**
    * - `charge`: record the usage (usage is never dropped for want of a reservation).
-   * - `skip`: record nothing. The Ledger retries with this after an attempt whose reply it never
-   *   saw: if that attempt ran, the reservation is gone because it committed it.
+   * - `skip`: record nothing, unless the ledger started after `reservedAt` (it was evicted, or lost
+   *   with a Redis restart, since the reservation was made: it never held it) or has no state at
+   *   all. The Ledger retries with this after an attempt whose reply it never saw: if that attempt
+   *   ran, the reservation is gone because it committed it.
    * - `charge-once`: record the usage and remember the id for `SETTLEMENT_MEMORY_MS`, so a retry
    *   of the same id records nothing (usage without a reservation: `Ledger.charge`, fail-open
    *   replays).
    * @default 'charge'
    */
   ifUnknown?: UnknownReservationMode;
+  /** When the reservation was made (epoch ms, ledger clock), for `ifUnknown: 'skip'`. */
+  reservedAt?: number;
 }
 
 /** A threshold or the limit itself first reached by a commit. */

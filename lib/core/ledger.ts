@@ -313,6 +313,7 @@ export class Ledger {
     if (job.kind === 'commit' && !job.replay && job.ifUnknown !== 'charge-once') {
       job.ifUnknown = this.unknownMode(job);
     }
+    if (job.expiresAt !== undefined) job.reservedAt = job.expiresAt - this.reservationTtlMs;
     let result: MaybePromise<CommitOutcome | boolean>;
     try {
       result =

@@ -51,8 +51,14 @@ class MemoryLedger {
   windowStart: number | undefined = undefined;
   windowEnd = Infinity;
   evictAt = 0;
+  /** Created by the operation running now (it had no state before). */
+  fresh = true;
 
-  constructor(readonly id: string) {}
+  constructor(
+    readonly id: string,
+    /** When this ledger started (it is new after an eviction). */
+    readonly bornAt: number,
+  ) {}
 
   /** Threshold markers already fired in this window (see {@link collectCrossings}). */
   has(marker: string): boolean {
@@ -162,11 +168,15 @@ export class MemoryLedgerStore implements LedgerStore {
   reserve(input: ReserveInput): ReserveOutcome {
     const ledgers = this.open(input.budgets, input.now, true);
     const decision = decideReservation(input, ledgers);
-    if (!decision.ok) return { ...decision, snapshot: snapshotOf(ledgers[decision.index]) };
+    if (!decision.ok) {
+      settled(ledgers);
+      return { ...decision, snapshot: snapshotOf(ledgers[decision.index]) };
+    }
     const held = { amounts: decision.amounts, expiresAt: input.expiresAt };
     for (let i = 0; i < ledgers.length; i++) {
       if (firstOf(ledgers, i)) ledgers[i].hold(input.reservationId, held);
     }
+    settled(ledgers);
     return {
       ok: true,
       units: decision.units,
@@ -185,11 +195,12 @@ export class MemoryLedgerStore implements LedgerStore {
       if (firstOf(ledgers, i)) {
         let record = true;
         if (ledger.drop(reservationId)) released = true;
-        else record = this.settleUnknown(ledger.id, reservationId, input.ifUnknown, now);
+        else record = this.settleUnknown(ledger, input);
         if (record) addAll(ledger.used, actual);
       }
       collectCrossings(i, budgets[i], ledger.used, ledger, crossings);
     }
+    settled(ledgers);
     return { snapshots: ledgers.map(snapshotOf), crossings, released };
   }
 
@@ -257,7 +268,7 @@ export class MemoryLedgerStore implements LedgerStore {
     }
     if (!ledger) {
       if (!create) return undefined;
-      ledger = new MemoryLedger(id);
+      ledger = new MemoryLedger(id, now);
       this.ledgers.set(id, ledger);
     }
     if (budget.window !== undefined) {
@@ -282,12 +293,10 @@ export class MemoryLedgerStore implements LedgerStore {
   }
 
   /** Whether a commit of a reservation this ledger does not hold is recorded (see CommitInput). */
-  private settleUnknown(
-    ledgerId: string,
-    reservationId: string,
-    mode: UnknownReservationMode = 'charge',
-    now: number,
-  ): boolean {
+  private settleUnknown(ledger: MemoryLedger, input: CommitInput): boolean {
+    const { reservationId, now, reservedAt } = input;
+    const mode: UnknownReservationMode = input.ifUnknown ?? 'charge';
+    const ledgerId = ledger.id;
     const marks = this.marks.get(ledgerId);
     if (marks !== undefined) {
       const lapsed = marks.get(`l${reservationId}`);
@@ -298,11 +307,20 @@ export class MemoryLedgerStore implements LedgerStore {
       const charged = marks.get(`c${reservationId}`);
       if (charged !== undefined && charged > now) return false;
     }
-    if (mode === 'skip') return false;
+    // Skip only where a first attempt could have recorded the commit: a ledger with no state, or
+    // one started after the reservation was made (evicted or lost since), never held it.
+    if (mode === 'skip') {
+      return ledger.fresh || (reservedAt !== undefined && ledger.bornAt > reservedAt);
+    }
     if (mode === 'charge-once')
       this.mark(ledgerId, `c${reservationId}`, now + SETTLEMENT_MEMORY_MS);
     return true;
   }
+}
+
+/** Marks the ledgers of a finished operation as no longer fresh. */
+function settled(ledgers: readonly MemoryLedger[]): void {
+  for (let i = 0; i < ledgers.length; i++) ledgers[i].fresh = false;
 }
 
 /** Whether `ledgers[i]` appears there for the first time (a ledger shared by two budgets of a call). */

@@ -18,6 +18,7 @@ import { type LuaScript, SCRIPTS } from './lua.script.js';
 import {
   BudgetArgsEncoder,
   amountArgs,
+  numArg,
   reserveArgs,
   unknownModeArg,
 } from './script-args.encoder.js';
@@ -182,6 +183,7 @@ export class RedisLedgerStore implements LedgerStore {
     const args = [
       input.reservationId,
       unknownModeArg(input.ifUnknown),
+      input.reservedAt === undefined ? '' : numArg(input.reservedAt, 'reservedAt'),
       ...amountArgs(input.actual),
       ...this.encoder.encode(budgets, input.now),
     ];

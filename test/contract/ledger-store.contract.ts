@@ -485,6 +485,38 @@ export function describeLedgerStoreContract(
         ]);
       });
 
+      it('a retried commit is recorded where the ledger started after the reservation (evicted or lost)', async () => {
+        const kept = budget({ key: 'kept', limit: 1_000 });
+        const gone = budget({ key: 'gone', limit: 1_000, ttl: '1m' });
+        const later = budget({ key: 'later', limit: 1_000 });
+        await commit(`seed-${run}`, [kept, gone], 1);
+        // Reserved at T0; `gone` is then evicted (idle past its ttl) and `later` starts afresh.
+        const reservedAt = T0;
+        const now = T0 + 2 * 60_000;
+        await commit(`other-${run}`, [later], 2, 'charge', now - 1);
+        // None holds this id: only `kept` has state a first attempt could have written to.
+        const c = await store.commit({
+          reservationId: `lost-${run}`,
+          budgets: [kept, gone, later],
+          actual: { tokens: 40 },
+          now,
+          ifUnknown: 'skip',
+          reservedAt,
+        });
+        expect(c.snapshots).toEqual([
+          { used: { tokens: 1 }, reserved: {} },
+          { used: { tokens: 40 }, reserved: {} },
+          { used: { tokens: 42 }, reserved: {} },
+        ]);
+        // Without reservedAt, only a ledger with no state at all records it.
+        const fresh = budget({ key: 'fresh', limit: 1_000 });
+        const d = await commit(`lost2-${run}`, [kept, fresh], 5, 'skip', now);
+        expect(d.snapshots).toEqual([
+          { used: { tokens: 1 }, reserved: {} },
+          { used: { tokens: 5 }, reserved: {} },
+        ]);
+      });
+
       it('charge-once records usage without a reservation once, whatever the retries', async () => {
         const outer = budget({ key: 'outer', limit: 1_000 });
         const inner = budget({ key: 'inner', limit: 1_000 });

@@ -4,10 +4,10 @@ import { PRELUDE_LUA } from './prelude.lua.js';
 // first reached in this window (MemoryLedgerStore.commit and collectCrossings of
 // lib/core/ledger-rules.ts). A ledger that holds the reservation drops it and records the usage;
 // one that remembers it as lapsed records it; otherwise \`ifUnknown\` decides: 'c' (charge) records
-// it, 's' (skip) does not, 'o' (charge-once) records it unless it is remembered as charged, and
-// remembers it.
-// ARGV after the deadline: reservation id, ifUnknown (c, s or o), actual (one per dimension), now,
-// budgets.
+// it, 's' (skip) does not unless the ledger has no state or started after reservedAt, 'o'
+// (charge-once) records it unless it is remembered as charged, and remembers it.
+// ARGV after the deadline: reservation id, ifUnknown (c, s or o), reservedAt ('' for none), actual
+// (one per dimension), now, budgets.
 // Reply: { 'ok', server ms, released (0/1), snapshots, crossings as (index, dimension, threshold
 // index or -1 for exhaustion) triples from 0 }, or { 'late', server ms }.
 export const COMMIT_LUA = `${PRELUDE_LUA}
@@ -15,6 +15,7 @@ local srv, late = begin()
 if late then return { 'late', fmt(srv) } end
 local id = str()
 local mode = str()
+local reservedAt = optnum()
 local actual = {}
 for d = 1, NDIM do actual[d] = num() end
 local now = num()
@@ -31,8 +32,12 @@ for i, b in ipairs(budgets) do
       released = 1
     elseif kept(s, 'l' .. id, now) then
       redis.call('ZREM', s.M, 'l' .. id)
-    elseif kept(s, 'c' .. id, now) or mode == 's' then
+    elseif kept(s, 'c' .. id, now) then
       record = false
+    elseif mode == 's' then
+      -- Skip only where a first attempt could have recorded it: a ledger with state that started
+      -- no later than the reservation (one evicted or lost since never held it).
+      record = not s.existed or (reservedAt ~= nil and s.born ~= nil and s.born > reservedAt)
     elseif mode == 'o' then
       mark(s, 'c' .. id, now + MEMORY)
     end

@@ -12,7 +12,8 @@ export const EXPIRY_GRACE_MS = 60_000;
 // KEYS: for each budget, its ledger hash, its reservation index (a sorted set) and its marks (a
 // sorted set).
 //   ledger hash fields: ws, we (current window's start and end), ev (evict-at, ledger clock),
-//   f (fired markers, as '|tokens:1000@0.8|tokens:1000@x|'), u1..uN (used), r1..rN (reserved),
+//   f (fired markers, as '|tokens:1000@0.8|tokens:1000@x|'), b (when the ledger started: it starts
+//   again after an eviction), u1..uN (used), r1..rN (reserved),
 //   and '#<reservation id>' holding the reserved amounts ('a1 a2 a3').
 //   reservation index: reservation id -> its expiresAt.
 //   marks: 'l<id>' (a reservation that lapsed uncommitted) or 'c<id>' (a charge-once commit),
@@ -29,8 +30,8 @@ local NDIM = ${DIMENSIONS.length}
 local DIM = { ${DIMENSIONS.map((d) => `'${d}'`).join(', ')} }
 local MAX = ${MAX_AMOUNT}
 local MEMORY = ${SETTLEMENT_MEMORY_MS}
-local FIELDS = { 'ws', 'we', 'ev', 'f' }
-for d = 1, NDIM do FIELDS[4 + d] = 'u' .. d; FIELDS[4 + NDIM + d] = 'r' .. d end
+local FIELDS = { 'ws', 'we', 'ev', 'f', 'b' }
+for d = 1, NDIM do FIELDS[5 + d] = 'u' .. d; FIELDS[5 + NDIM + d] = 'r' .. d end
 
 local argi = 1
 local function str()
@@ -148,9 +149,10 @@ local function load(i, b, now, write)
   if v[2] then s.we = tonumber(v[2]) end
   if v[3] then s.ev = tonumber(v[3]) end
   if v[4] then s.fired = v[4] end
+  if v[5] then s.born = tonumber(v[5]) end
   for d = 1, NDIM do
-    if v[4 + d] then s.used[d] = tonumber(v[4 + d]) end
-    if v[4 + NDIM + d] then s.res[d] = tonumber(v[4 + NDIM + d]) end
+    if v[5 + d] then s.used[d] = tonumber(v[5 + d]) end
+    if v[5 + NDIM + d] then s.res[d] = tonumber(v[5 + NDIM + d]) end
   end
   local expired = redis.call('ZRANGEBYSCORE', s.Z, '-inf', fmt(now), 'WITHSCORES')
   local live = redis.call('ZCARD', s.Z) - #expired / 2
@@ -171,6 +173,8 @@ local function load(i, b, now, write)
     if write and s.exists then redis.call('DEL', L) end
     s.used, s.res, s.fired, s.ws, s.we, s.ev, s.exists = zero(), zero(), '', nil, nil, nil, false
   end
+  -- A ledger starts (again, after an eviction) now; one written before births were kept has none.
+  if not s.exists then s.born = now end
   -- Windows only move forward: a caller whose clock lags charges the newest window instead of
   -- starting an old one afresh (which would reset usage).
   if b.ws and (s.ws == nil or b.ws > s.ws) then
@@ -178,6 +182,8 @@ local function load(i, b, now, write)
     s.used = zero()
     s.fired = ''
   end
+  -- Whether the ledger had any state before this script (it was not evicted nor lost).
+  s.existed = s.exists
   states[L] = s
   order[#order + 1] = s
   return s
@@ -243,6 +249,7 @@ local function persist(s, now)
   put('we', s.we, true)
   put('ev', s.ev)
   put('f', s.fired)
+  put('b', s.born, true)
   for d = 1, NDIM do
     put('u' .. d, s.used[d])
     put('r' .. d, s.res[d])
