@@ -126,7 +126,13 @@ export class Ledger {
     this.prices = new PriceTable(options.prices);
     this.pending = new SettlementRetryQueue(
       (job) => this.write(job),
-      (job) => this.giveUp([job], 'too many settlements were waiting for the store'),
+      (job, reason) =>
+        this.giveUp(
+          [job],
+          reason === 'full'
+            ? 'too many settlements were waiting for the store'
+            : 'the ledger was closed before the store took it',
+        ),
     );
   }
 

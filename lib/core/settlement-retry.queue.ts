@@ -19,11 +19,11 @@ export class SettlementRetryQueue<T> {
 
   /**
    * @param attempt writes one job; resolves (or returns) whether the store took it.
-   * @param dropped receives a job given up because the queue was full.
+   * @param dropped receives a job given up: the queue was full (the oldest goes), or closed.
    */
   constructor(
     private readonly attempt: (job: T) => boolean | Promise<boolean>,
-    private readonly dropped: (job: T) => void,
+    private readonly dropped: (job: T, reason: 'full' | 'closed') => void,
     private readonly max = MAX_PENDING_SETTLEMENTS,
   ) {}
 
@@ -31,12 +31,16 @@ export class SettlementRetryQueue<T> {
     return this.jobs.size;
   }
 
-  /** Queues a job for retry (after the backoff delay). */
+  /** Queues a job for retry (after the backoff delay); after close() it is given up at once. */
   add(job: T): void {
+    if (this.stopped) {
+      this.dropped(job, 'closed');
+      return;
+    }
     if (this.jobs.size >= this.max) {
       const oldest = this.jobs.values().next().value as T;
       this.jobs.delete(oldest);
-      this.dropped(oldest);
+      this.dropped(oldest, 'full');
     }
     this.jobs.add(job);
     this.schedule();

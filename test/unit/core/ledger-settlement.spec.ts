@@ -344,3 +344,40 @@ describe('Ledger settlement', () => {
     await ledger2.close();
   });
 });
+
+describe('Ledger settlement after close()', () => {
+  it('reports a settlement that fails after close() instead of keeping it unseen', async () => {
+    const store = new FlakyStore(true);
+    const { ledger, events, warn } = setup(store);
+    const b = defineBudget({ scope: 'session', key: 'late', limit: 100 });
+    const r = await ledger.reserve([b], { base: { tokens: 10 } });
+    await ledger.close();
+    store.mode = 'down';
+    expect(await r.commit({ tokens: 4 })).toBe(true);
+    expect(ledger.pendingSettlements).toBe(0);
+    expect(warn.mock.calls.at(-1)?.[0]).toContain(
+      `1 settlement(s) not written to the budget store (the ledger was closed before the store took it): commit ${r.id}`,
+    );
+    // events$ completed at close(): the logger is the one left to tell.
+    expect(events.filter((e) => e.type === 'store-error' && e.unwritten)).toEqual([]);
+  });
+});
+
+describe('Ledger amount bounds', () => {
+  it('refuses an amount over MAX_AMOUNT, naming it, before it reaches the store', async () => {
+    const store = new FlakyStore(true);
+    const { ledger } = setup(store);
+    const b = defineBudget({ scope: 'session', key: 'huge', limit: 100 });
+    await expect(ledger.charge([b], { tokens: Number.MAX_VALUE })).rejects.toThrow(
+      'Ledger.charge: tokens is 1.7976931348623157e+308; expected at most 1000000000000000 (MAX_AMOUNT, in store units).',
+    );
+    await expect(ledger.reserve([b], { base: { usd: 2e15 } })).rejects.toThrow(
+      'Ledger.reserve base: usd is 2000000000000000; expected at most 1000000000000000',
+    );
+    // Inherited amounts are checked too: the stores would read them.
+    const inherited = Object.create({ tokens: 1e300 }) as { tokens: number };
+    await expect(ledger.charge([b], inherited)).rejects.toThrow('tokens is 1e+300');
+    expect(store.calls).toEqual([]);
+    await ledger.close();
+  });
+});
