@@ -190,7 +190,11 @@ describe.skipIf(!available)('RedisLedgerStore keys and TTLs', () => {
     for (let i = 0; i < 50; i++)
       await store.commit({ reservationId: `r${i}`, budgets: [b], actual: { tokens: 1 }, now: T0 });
     expect(await keysByPrefix(client, p)).toEqual([store.keysOf(b).ledger]);
-    expect(Object.keys(await client.hgetall(store.keysOf(b).ledger)).sort()).toEqual(['b', 'ev', 'u1']);
+    expect(Object.keys(await client.hgetall(store.keysOf(b).ledger)).sort()).toEqual([
+      'b',
+      'ev',
+      'u1',
+    ]);
   });
 
   it('closes a client it created from url, and never one it was given', async () => {
