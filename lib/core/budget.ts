@@ -1,4 +1,5 @@
 import { TokencapConfigError } from '../errors.js';
+import { type BudgetWindow, parseWindow } from './budget-window.js';
 import { type Duration, parseDuration } from './duration.js';
 
 /**
@@ -33,7 +34,11 @@ export interface BudgetOptions {
   policy?: Policy;
   /** Fractions of the limit at which a `threshold` event fires, each in (0, 1]. @default [0.8, 0.9] */
   thresholds?: readonly number[];
-  /** Usage resets when the window rolls over; windows are aligned to the epoch so every replica agrees. */
+  /**
+   * Usage resets when the window rolls over; windows are aligned to the epoch so every replica
+   * agrees. The window is part of the ledger's identity: `@Budget('user', 1000, { window: '1h' })`
+   * and `@Budget('user', 5000, { window: '1d' })` are two ledgers, and both hold.
+   */
   window?: Duration;
   /** The ledger is dropped after it has been idle this long. */
   ttl?: Duration;
@@ -63,16 +68,22 @@ export interface BudgetDefinition extends BudgetOptions {
   limit: BudgetLimit;
 }
 
-/** A validated, immutable budget. Amounts are in store units (micro-dollars for `usd`). */
+/**
+ * A validated, immutable budget. Amounts are in store units (micro-dollars for `usd`).
+ *
+ * Its ledger (the usage it is checked against) is identified by scope, key and window: budgets
+ * that share all three share one usage, each checked against its own limit and policy.
+ */
 export interface Budget {
-  /** `scope:key`, unique per budget. */
+  /** `scope:key`, for messages and logs. Not unique: budgets with other windows or limits share it. */
   readonly id: string;
   readonly scope: string;
   readonly key: string;
   readonly limits: Readonly<Amounts>;
   readonly policy: Policy;
   readonly thresholds: readonly number[];
-  readonly windowMs?: number;
+  /** When usage starts afresh; none: it never does (see `ttl`). */
+  readonly window?: BudgetWindow;
   readonly ttlMs?: number;
   readonly maxReservation?: number;
   readonly fallbackModel?: string;
@@ -86,7 +97,23 @@ export const DEFAULT_THRESHOLDS: readonly number[] = Object.freeze([0.8, 0.9]);
 /** Micro-dollars in one dollar: money is kept as integers so totals never drift. */
 export const MICROS_PER_USD = 1_000_000;
 
+/**
+ * The largest amount, in store units, of any limit or charge: 10^15 tokens or requests, or
+ * $1,000,000,000 (10^15 micro-dollars). Larger amounts are refused; usage that adds up past it
+ * stays at it (both stores saturate), so every total stays an exact integer in a double.
+ */
+export const MAX_AMOUNT = 1e15;
+
 const SCOPE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * `object[key]` if the object has it as an own property, else undefined: an option inherited
+ * through the prototype (`JSON.parse('{"__proto__": {"policy": "notify"}}')`, a polluted
+ * `Object.prototype`) must never configure a budget.
+ */
+function ownOption<T extends object, K extends keyof T>(object: T, key: K): T[K] | undefined {
+  return Object.prototype.hasOwnProperty.call(object, key) ? object[key] : undefined;
+}
 
 /** Converts a store amount to the unit users see (dollars for `usd`). */
 export function toUserUnits(dimension: Dimension, amount: number): number {
@@ -133,7 +160,7 @@ export function normalizeThresholds(thresholds: unknown, where: string): readonl
   return Object.freeze([...new Set(thresholds as number[])].sort((a, b) => a - b));
 }
 
-/** Validates a limit and converts it to store units. */
+/** Validates a limit and converts it to store units. Reads only the limit object's own properties. */
 export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts> {
   const expected = `a positive finite number of tokens, or an object with any of tokens, usd, requests`;
   const positive = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n > 0;
@@ -143,6 +170,7 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
         `Invalid limit ${JSON.stringify(limit)} for ${where}: expected ${expected}.`,
       );
     }
+    if (limit > MAX_AMOUNT) throw tooLarge('', limit, 'tokens', where);
     return Object.freeze({ tokens: Math.floor(limit) });
   }
   if (limit === null || typeof limit !== 'object' || Array.isArray(limit)) {
@@ -151,22 +179,28 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
     );
   }
   const out: Amounts = {};
+  // Object.entries lists own enumerable properties only: an inherited `tokens` limits nothing.
   for (const [name, value] of Object.entries(limit)) {
     if (!DIMENSIONS.includes(name as Dimension)) {
       throw new TokencapConfigError(
-        `Invalid limit for ${where}: unknown dimension "${name}"; expected tokens, usd or requests.`,
+        `Invalid limit for ${where}: unknown dimension ${JSON.stringify(name.slice(0, 64))}; expected tokens, usd or requests.`,
       );
     }
     if (value === undefined) continue;
+    const dimension = name as Dimension;
     // Tokens and requests are whole: 0.5 would floor to a limit of 0.
-    if (!positive(value) || (name !== 'usd' && Math.floor(value as number) < 1)) {
+    const stored = positive(value)
+      ? dimension === 'usd'
+        ? toStoreUnits('usd', value as number)
+        : Math.floor(value as number)
+      : 0;
+    if (stored < 1) {
       throw new TokencapConfigError(
         `Invalid ${name} limit ${JSON.stringify(value)} for ${where}: expected a positive finite number.`,
       );
     }
-    const dimension = name as Dimension;
-    out[dimension] =
-      dimension === 'usd' ? toStoreUnits('usd', value as number) : Math.floor(value as number);
+    if (stored > MAX_AMOUNT) throw tooLarge(`${name} `, value as number, dimension, where);
+    out[dimension] = stored;
   }
   if (Object.keys(out).length === 0) {
     throw new TokencapConfigError(
@@ -174,6 +208,18 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
     );
   }
   return Object.freeze(out);
+}
+
+function tooLarge(
+  what: string,
+  value: number,
+  dimension: Dimension,
+  where: string,
+): TokencapConfigError {
+  const max = dimension === 'usd' ? `${MAX_AMOUNT / MICROS_PER_USD} dollars` : `${MAX_AMOUNT}`;
+  return new TokencapConfigError(
+    `Invalid ${what}limit ${JSON.stringify(value)} for ${where}: at most ${max} (MAX_AMOUNT).`,
+  );
 }
 
 /** The options a budget takes (`@Budget`'s third argument). */
@@ -189,31 +235,36 @@ const OPTION_KEYS: readonly string[] = [
 ];
 const DEFINITION_KEYS: readonly string[] = ['scope', 'key', 'limit', ...OPTION_KEYS];
 
-/** Validates per-budget options; `where` names the budget in error messages. */
+/**
+ * Validates per-budget options; `where` names the budget in error messages. Reads own properties
+ * only, so nothing inherited through the prototype configures a budget.
+ */
 export function normalizeOptions(
   options: BudgetOptions,
   where: string,
   allowed: readonly string[] = OPTION_KEYS,
 ): Required<Pick<Budget, 'policy' | 'thresholds'>> &
-  Pick<
-    Budget,
-    'windowMs' | 'ttlMs' | 'maxReservation' | 'fallbackModel' | 'degradeAt' | 'fallback'
-  > {
-  // A typo such as { windw: '1h' } would otherwise leave the budget without its window.
+  Pick<Budget, 'window' | 'ttlMs' | 'maxReservation' | 'fallbackModel' | 'degradeAt' | 'fallback'> {
+  // A typo such as { windw: '1h' } would otherwise leave the budget without its window. An own
+  // `__proto__` key (what JSON.parse makes of one) is unknown too.
   const unknown = Object.keys(options).filter((k) => !allowed.includes(k));
   if (unknown.length > 0) {
     throw new TokencapConfigError(
-      `Unknown option ${unknown.map((k) => `"${k}"`).join(', ')} for ${where}; known options: ${allowed.join(', ')}.`,
+      `Unknown option ${unknown.map((k) => JSON.stringify(k.slice(0, 64))).join(', ')} for ${where}; known options: ${allowed.join(', ')}.`,
     );
   }
-  const policy = options.policy ?? 'hard-stop';
+  const policy = ownOption(options, 'policy') ?? 'hard-stop';
   assertPolicy(policy, where);
-  const thresholds = normalizeThresholds(options.thresholds ?? DEFAULT_THRESHOLDS, where);
-  const windowMs =
-    options.window === undefined ? undefined : parseDuration(options.window, `window of ${where}`);
-  const ttlMs =
-    options.ttl === undefined ? undefined : parseDuration(options.ttl, `ttl of ${where}`);
-  const { maxReservation } = options;
+  const thresholds = normalizeThresholds(
+    ownOption(options, 'thresholds') ?? DEFAULT_THRESHOLDS,
+    where,
+  );
+  const windowOption = ownOption(options, 'window');
+  const window =
+    windowOption === undefined ? undefined : parseWindow(windowOption, `window of ${where}`);
+  const ttl = ownOption(options, 'ttl');
+  const ttlMs = ttl === undefined ? undefined : parseDuration(ttl, `ttl of ${where}`);
+  const maxReservation = ownOption(options, 'maxReservation');
   if (
     maxReservation !== undefined &&
     (typeof maxReservation !== 'number' ||
@@ -224,7 +275,9 @@ export function normalizeOptions(
       `Invalid maxReservation ${JSON.stringify(maxReservation)} for ${where}: expected a positive whole number of tokens.`,
     );
   }
-  const { fallbackModel, degradeAt, fallback } = options;
+  const fallbackModel = ownOption(options, 'fallbackModel');
+  const degradeAt = ownOption(options, 'degradeAt');
+  const fallback = ownOption(options, 'fallback');
   if (
     fallbackModel !== undefined &&
     (typeof fallbackModel !== 'string' || fallbackModel.length === 0)
@@ -247,7 +300,7 @@ export function normalizeOptions(
     );
   }
   const degradeOnly = (['fallbackModel', 'degradeAt', 'fallback'] as const).filter(
-    (k) => options[k] !== undefined,
+    (k) => ownOption(options, k) !== undefined,
   );
   if (degradeOnly.length > 0 && policy !== 'degrade') {
     throw new TokencapConfigError(
@@ -261,7 +314,7 @@ export function normalizeOptions(
     policy === 'degrade'
       ? { fallbackModel, degradeAt: fallbackModel ? (degradeAt ?? 0.9) : undefined, fallback }
       : {};
-  return { policy, thresholds, windowMs, ttlMs, maxReservation, ...degrade };
+  return { policy, thresholds, window, ttlMs, maxReservation, ...degrade };
 }
 
 /**
@@ -276,20 +329,16 @@ export function defineBudget(definition: BudgetDefinition): Budget {
       `Invalid budget definition ${JSON.stringify(definition)}: expected an object.`,
     );
   }
-  assertScopeName(definition.scope);
-  const where = `budget "${definition.scope}"`;
-  if (typeof definition.key !== 'string' || definition.key.length === 0) {
+  const scope = ownOption(definition, 'scope');
+  assertScopeName(scope);
+  const where = `budget "${scope}"`;
+  const key = ownOption(definition, 'key');
+  if (typeof key !== 'string' || key.length === 0) {
     throw new TokencapConfigError(
-      `Invalid key ${JSON.stringify(definition.key)} for ${where}: expected a non-empty string.`,
+      `Invalid key ${JSON.stringify(key)?.slice(0, 64)} for ${where}: expected a non-empty string.`,
     );
   }
-  const limits = normalizeLimit(definition.limit, where);
+  const limits = normalizeLimit(ownOption(definition, 'limit'), where);
   const options = normalizeOptions(definition, where, DEFINITION_KEYS);
-  return Object.freeze({
-    id: `${definition.scope}:${definition.key}`,
-    scope: definition.scope,
-    key: definition.key,
-    limits,
-    ...options,
-  });
+  return Object.freeze({ id: `${scope}:${key}`, scope, key, limits, ...options });
 }

@@ -100,12 +100,27 @@ export interface DegradedEvent extends BudgetEventBase {
   fallbackModel?: string;
 }
 
+/** A commit or release the Ledger could not write to its store (see `StoreErrorEvent.unwritten`). */
+export interface UnwrittenSettlement {
+  kind: 'commit' | 'release';
+  reservationId: string;
+  /** The budgets it settles. */
+  budgets: { scope: string; key: string }[];
+  /** For a commit: the usage that never reached the store, in user units (dollars for `usd`). */
+  amounts?: Partial<Record<Dimension, number>>;
+}
+
 /** The ledger store failed; `mode` says what Tokencap did about it. */
 export interface StoreErrorEvent {
   type: 'store-error';
   at: number;
   mode: 'fail-closed' | 'fail-open';
   message: string;
+  /**
+   * Set when settlements are given up: the ones `Ledger.close()` could not write before its
+   * deadline, or the oldest one dropped when too many were waiting for the store.
+   */
+  unwritten?: UnwrittenSettlement[];
 }
 
 /** Everything `events$` publishes, discriminated on `type`. */

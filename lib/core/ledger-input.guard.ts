@@ -1,5 +1,12 @@
 import { TokencapConfigError } from '../errors.js';
-import { type Amounts, type Budget, DIMENSIONS, type Dimension, POLICIES } from './budget.js';
+import {
+  type Amounts,
+  type Budget,
+  DIMENSIONS,
+  type Dimension,
+  MAX_AMOUNT,
+  POLICIES,
+} from './budget.js';
 
 // The engine's public methods take budgets and amounts from user code; a negative, NaN or unknown
 // amount would silently corrupt a ledger (or lift a limit), so they are checked at the boundary.
@@ -33,25 +40,33 @@ export function assertBudgets(
   });
 }
 
-/** Checks amounts: known dimensions, each a finite number >= 0. */
+/** Checks amounts: known dimensions, each a finite number from 0 to MAX_AMOUNT. */
 export function assertAmounts(amounts: unknown, where: string): asserts amounts is Amounts {
   if (amounts === null || typeof amounts !== 'object' || Array.isArray(amounts)) {
     throw new TokencapConfigError(
       `${where}: expected amounts such as { tokens: 120 }, got ${describe(amounts)}.`,
     );
   }
-  for (const [dimension, value] of Object.entries(amounts)) {
-    if (!DIMENSIONS.includes(dimension as Dimension)) {
+  // Stores read amounts both ways (for...in, and amounts.tokens), inherited properties included,
+  // so both are checked: every enumerable key, and every dimension as a store reads it.
+  for (const key in amounts) {
+    if (!DIMENSIONS.includes(key as Dimension)) {
       throw new TokencapConfigError(
-        `${where}: unknown dimension "${dimension}"; expected tokens, usd (micro-dollars) or requests.`,
+        `${where}: unknown dimension ${JSON.stringify(key.slice(0, 64))}; expected tokens, usd (micro-dollars) or requests.`,
       );
     }
-    if (
-      value !== undefined &&
-      (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-    ) {
+  }
+  for (const dimension of DIMENSIONS) {
+    const value = (amounts as Amounts)[dimension];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       throw new TokencapConfigError(
         `${where}: ${dimension} is ${describe(value)}; expected a finite number >= 0.`,
+      );
+    }
+    if (value > MAX_AMOUNT) {
+      throw new TokencapConfigError(
+        `${where}: ${dimension} is ${describe(value)}; expected at most ${MAX_AMOUNT} (MAX_AMOUNT, in store units).`,
       );
     }
   }

@@ -1,4 +1,4 @@
-import type { Amounts, Budget, Dimension } from './budget.js';
+import { type Amounts, type Budget, type Dimension, MAX_AMOUNT } from './budget.js';
 import type {
   Crossing,
   LedgerSnapshot,
@@ -11,19 +11,34 @@ import type {
 
 const ONE_TOKEN: Amounts = { tokens: 1 };
 
+/**
+ * How long a store remembers a reservation id it must not forget: a reservation that lapsed
+ * uncommitted (so a commit retried with `ifUnknown: 'skip'` is still charged) is remembered this
+ * long past its expiry, and a charge made with `ifUnknown: 'charge-once'` this long past its commit.
+ */
+export const SETTLEMENT_MEMORY_MS = 15 * 60_000;
+
+/** `used + amount`, saturating at {@link MAX_AMOUNT} so a total can never become Infinity. */
+export function addUsage(used: number, amount: number): number {
+  return Math.min(used + amount, MAX_AMOUNT);
+}
+
 /** The amount in store units at which `threshold` of `limit` counts as reached. */
 export function thresholdAmount(threshold: number, limit: number): number {
   // 0.9 * 50_000 is 45000.000000000004 in binary floating point; the tolerance keeps it 45_000.
   return Math.ceil(threshold * limit - 1e-9);
 }
 
-/** Amounts of `base + units × perUnit`, money rounded up to a whole micro-dollar. */
+/**
+ * Amounts of `base + units × perUnit`, money rounded up to a whole micro-dollar, each at most
+ * {@link MAX_AMOUNT} (only a budget that never refuses can be asked to hold more).
+ */
 export function amountsFor(base: Amounts, perUnit: Amounts, units: number): Amounts {
   const out: Amounts = {};
   for (const dim of Object.keys(base) as Dimension[]) out[dim] = base[dim] ?? 0;
   if (units > 0) {
     for (const dim of Object.keys(perUnit) as Dimension[]) {
-      out[dim] = Math.ceil((out[dim] ?? 0) + units * (perUnit[dim] ?? 0));
+      out[dim] = Math.min(Math.ceil((out[dim] ?? 0) + units * (perUnit[dim] ?? 0)), MAX_AMOUNT);
     }
   }
   return out;
@@ -92,9 +107,18 @@ function fits(
   return true;
 }
 
-/** Marker of a threshold already fired in this window (`tokens@0.8`, `tokens@x` for exhaustion). */
-export function firedMarker(dimension: Dimension, threshold: number | 'x'): string {
-  return `${dimension}@${threshold}`;
+/**
+ * The part of a fired marker naming a declared limit (`tokens:1000`). Budgets sharing a ledger
+ * but declaring different limits fire their thresholds apart; the Redis scripts append
+ * `@<threshold>` to it exactly as {@link firedMarker} does.
+ */
+export function markerPrefix(dimension: Dimension, limit: number): string {
+  return `${dimension}:${limit}`;
+}
+
+/** Marker of a threshold already fired in this window (`tokens:1000@0.8`; `@x` for exhaustion). */
+export function firedMarker(dimension: Dimension, limit: number, threshold: number | 'x'): string {
+  return `${markerPrefix(dimension, limit)}@${threshold}`;
 }
 
 /**
@@ -113,22 +137,17 @@ export function collectCrossings(
     const value = used[dim] ?? 0;
     for (const threshold of budget.thresholds) {
       if (value < thresholdAmount(threshold, limit)) break;
-      const marker = firedMarker(dim, threshold);
+      const marker = firedMarker(dim, limit, threshold);
       if (fired.has(marker)) continue;
       fired.add(marker);
       out.push({ index, dimension: dim, threshold, exhausted: false });
     }
     if (value >= limit) {
-      const marker = firedMarker(dim, 'x');
+      const marker = firedMarker(dim, limit, 'x');
       if (!fired.has(marker)) {
         fired.add(marker);
         out.push({ index, dimension: dim, threshold: 1, exhausted: true });
       }
     }
   }
-}
-
-/** Start of the fixed window holding `now`; windows are aligned to the epoch so replicas agree. */
-export function windowStart(windowMs: number, now: number): number {
-  return now - (now % windowMs);
 }

@@ -44,12 +44,40 @@ export type ReserveOutcome =
       requested: number;
     };
 
-/** Records actual usage and drops the reservation (if it is still held). */
+/**
+ * What a store does with a commit whose reservation it neither holds nor remembers (see
+ * {@link CommitInput.ifUnknown}).
+ */
+export type UnknownReservationMode = 'charge' | 'skip' | 'charge-once';
+
+/**
+ * Records actual usage and drops the reservation (if it is still held).
+ *
+ * Commits settle a reservation once per ledger: a held reservation is dropped and its usage
+ * recorded; a reservation that lapsed uncommitted is remembered for `SETTLEMENT_MEMORY_MS` past its
+ * expiry, and a commit for it is recorded (a slow call is still charged) once. What happens to a
+ * reservation id the store knows nothing of (committed already, or never reserved here, or its
+ * state was lost) is `ifUnknown`'s choice.
+ */
 export interface CommitInput {
   reservationId: string;
   budgets: readonly Budget[];
   actual: Amounts;
   now: number;
+  /**
+   * - `charge`: record the usage (usage is never dropped for want of a reservation).
+   * - `skip`: record nothing, unless the ledger started after `reservedAt` (it was evicted, or lost
+   *   with a Redis restart, since the reservation was made: it never held it) or has no state at
+   *   all. The Ledger retries with this after an attempt whose reply it never saw: if that attempt
+   *   ran, the reservation is gone because it committed it.
+   * - `charge-once`: record the usage and remember the id for `SETTLEMENT_MEMORY_MS`, so a retry
+   *   of the same id records nothing (usage without a reservation: `Ledger.charge`, fail-open
+   *   replays).
+   * @default 'charge'
+   */
+  ifUnknown?: UnknownReservationMode;
+  /** When the reservation was made (epoch ms, ledger clock), for `ifUnknown: 'skip'`. */
+  reservedAt?: number;
 }
 
 /** A threshold or the limit itself first reached by a commit. */
@@ -70,24 +98,35 @@ export interface CommitOutcome {
   released: boolean;
 }
 
-/** Drops a reservation without recording usage. */
+/** Drops a reservation without recording usage. Idempotent: releasing twice drops it once. */
 export interface ReleaseInput {
   reservationId: string;
   budgets: readonly Budget[];
   now: number;
 }
 
+/** A value, or a promise of it: stores that do no I/O answer synchronously. */
+export type MaybePromise<T> = T | Promise<T>;
+
 /**
  * Where ledgers live. Every operation is atomic across all the budgets it names, and every
- * duration is in milliseconds. Implementations: `MemoryLedgerStore`, `RedisLedgerStore`.
+ * duration is in milliseconds. Implementations: `MemoryLedgerStore` (answers synchronously),
+ * `RedisLedgerStore` (answers with promises); callers handle both.
+ *
+ * A ledger is identified by its budget's scope, key and window (`ledgerIdOf`). Budgets of one call
+ * that share a ledger are held and charged once, and each is checked against its own limit and
+ * policy and fires its own thresholds.
+ *
+ * A store error may carry `mayHaveApplied: false` to say the operation certainly changed nothing
+ * (it was never sent, or ran past its deadline); otherwise the Ledger assumes it may have applied.
  */
 export interface LedgerStore {
-  reserve(input: ReserveInput): Promise<ReserveOutcome>;
-  commit(input: CommitInput): Promise<CommitOutcome>;
-  /** Resolves `true` when the reservation was held and is now dropped, `false` if it was already gone. */
-  release(input: ReleaseInput): Promise<boolean>;
+  reserve(input: ReserveInput): MaybePromise<ReserveOutcome>;
+  commit(input: CommitInput): MaybePromise<CommitOutcome>;
+  /** `true` when the reservation was held and is now dropped, `false` if it was already gone. */
+  release(input: ReleaseInput): MaybePromise<boolean>;
   /** Current state of each budget, in order; a budget never charged reads as zero. */
-  snapshot(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]>;
+  snapshot(budgets: readonly Budget[], now: number): MaybePromise<LedgerSnapshot[]>;
   /** Stops timers and releases what the store created (never a client the user passed in). */
   close?(): Promise<void>;
 }

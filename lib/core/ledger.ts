@@ -2,17 +2,27 @@ import { Observable, Subject } from 'rxjs';
 import { BudgetExceededError, StoreUnavailableError, TokencapConfigError } from '../errors.js';
 import { type Amounts, type Budget, DIMENSIONS, type Dimension, toUserUnits } from './budget.js';
 import { type Duration, parseDuration } from './duration.js';
-import type { BudgetUsage, DimensionUsage, TokencapEvent, UsageDetails } from './events.js';
+import type {
+  BudgetUsage,
+  DimensionUsage,
+  TokencapEvent,
+  UnwrittenSettlement,
+  UsageDetails,
+} from './events.js';
+import { SETTLEMENT_MEMORY_MS } from './ledger-rules.js';
 import type {
   CommitInput,
   CommitOutcome,
   LedgerSnapshot,
   LedgerStore,
-  ReserveOutcome,
+  MaybePromise,
+  ReleaseInput,
+  UnknownReservationMode,
 } from './ledger-store.interface.js';
 import { MemoryLedgerStore } from './memory-ledger.store.js';
 import { assertAmounts, assertBudgets, assertUnits } from './ledger-input.guard.js';
 import { Reservation } from './reservation.js';
+import { SettlementRetryQueue } from './settlement-retry.queue.js';
 
 /** What to do when the store fails. */
 export type StoreErrorMode = 'fail-closed' | 'fail-open';
@@ -27,12 +37,19 @@ export interface LedgerOptions {
   reservationTtl?: Duration;
   /**
    * `fail-closed` refuses calls with `StoreUnavailableError` while the store is down; `fail-open`
-   * lets them through, counting usage in this process until the store returns.
+   * lets them through, counting usage in this process until the store returns (and then writing
+   * it to the store).
    * @default 'fail-closed'
    */
   onStoreError?: StoreErrorMode;
-  /** Receives one warning per store outage. @default console */
+  /** Receives one warning per store outage, and one per settlement given up. @default console */
   logger?: { warn(message: string): void };
+  /**
+   * How long `close()` keeps retrying commits and releases the store has not taken yet before it
+   * gives them up (reporting each).
+   * @default '2s'
+   */
+  closeTimeout?: Duration;
 }
 
 /** What a call asks to reserve: a fixed part plus as many flexible units (output tokens) as fit. */
@@ -44,12 +61,33 @@ export interface ReserveRequest {
   units?: { min: number; max: number; ifUnbounded: number };
 }
 
+/**
+ * One commit or release on its way to the shared store: it is its own store input (so the common
+ * case, written at once, allocates nothing more) plus what a retry needs.
+ */
+interface Settlement extends CommitInput {
+  kind: 'commit' | 'release';
+  details: UsageDetails | undefined;
+  /** When the reservation lapses in the store; undefined for usage without a reservation. */
+  expiresAt: number | undefined;
+  /** Usage counted elsewhere already (fail-open replays): only its crossings are published. */
+  replay: boolean;
+  /** An attempt failed in a way that may have applied it (its reply was lost). */
+  ambiguous: boolean;
+  /** Counted in the local fallback store (fail-open) while waiting for the shared one. */
+  countedLocally: boolean;
+}
+
 let sequence = 0;
 const processTag = Math.random().toString(36).slice(2, 10);
 
 /**
  * The budget engine: two-phase spending (reserve, then commit or release) over any
  * {@link LedgerStore}, and the event stream. Framework-free; the Nest module owns one per app.
+ *
+ * Settlement is durable: a commit or release the store does not take (an outage, a lost reply) is
+ * retried in the background until it does, without making the caller wait, and counted once
+ * whatever the retries (see docs/redis.md, "When Redis fails").
  */
 export class Ledger {
   private readonly subject = new Subject<TokencapEvent>();
@@ -58,8 +96,10 @@ export class Ledger {
   readonly store: LedgerStore;
   readonly clock: () => number;
   private readonly reservationTtlMs: number;
+  private readonly closeTimeoutMs: number;
   private readonly onStoreError: StoreErrorMode;
   private readonly logger: { warn(message: string): void };
+  private readonly pending: SettlementRetryQueue<Settlement>;
   private fallback: MemoryLedgerStore | undefined;
   private outage = false;
 
@@ -67,6 +107,7 @@ export class Ledger {
     this.store = options.store ?? new MemoryLedgerStore();
     this.clock = options.clock ?? Date.now;
     this.reservationTtlMs = parseDuration(options.reservationTtl ?? '15m', 'reservationTtl');
+    this.closeTimeoutMs = parseDuration(options.closeTimeout ?? '2s', 'closeTimeout');
     this.onStoreError = options.onStoreError ?? 'fail-closed';
     if (this.onStoreError !== 'fail-closed' && this.onStoreError !== 'fail-open') {
       throw new TokencapConfigError(
@@ -74,6 +115,21 @@ export class Ledger {
       );
     }
     this.logger = options.logger ?? console;
+    this.pending = new SettlementRetryQueue(
+      (job) => this.write(job),
+      (job, reason) =>
+        this.giveUp(
+          [job],
+          reason === 'full'
+            ? 'too many settlements were waiting for the store'
+            : 'the ledger was closed before the store took it',
+        ),
+    );
+  }
+
+  /** Commits and releases waiting to be written to the store (it was down, or lost a reply). */
+  get pendingSettlements(): number {
+    return this.pending.size;
   }
 
   /**
@@ -96,16 +152,8 @@ export class Ledger {
       now,
       expiresAt: now + this.reservationTtlMs,
     };
-    let held: { result: ReserveOutcome; store: LedgerStore };
-    const own = ownSync(this.store, 'reserve');
-    if (own) {
-      // The in-memory store does no I/O: an exception from it is a bug, never an outage.
-      held = { result: own.reserveSync(input), store: own };
-      this.recovered();
-    } else {
-      held = await this.withStore((s) => s.reserve(input));
-    }
-    const { result: outcome, store } = held;
+    const held = this.withStore((s) => s.reserve(input));
+    const { result: outcome, store } = isPromise(held) ? await held : held;
     if (!outcome.ok) {
       const budget = budgets[outcome.index];
       const dim = outcome.dimension;
@@ -130,19 +178,26 @@ export class Ledger {
       outcome.units,
       outcome.amounts,
       outcome.snapshots,
+      input.expiresAt,
     );
   }
 
-  /** Records usage that had no reservation (a client Tokencap does not wrap). Never refuses. */
+  /**
+   * Records usage that had no reservation (a client Tokencap does not wrap). Never refuses. If the
+   * store does not take it, it is retried in the background (counted once) and this resolves.
+   */
   async charge(budgets: readonly Budget[], actual: Amounts): Promise<void> {
     assertBudgets(budgets, 'Ledger.charge');
     assertAmounts(actual, 'Ledger.charge');
-    await this.settle(this.store, `${processTag}-${++sequence}`, budgets, actual);
+    const job = this.settlement('commit', `${processTag}-${++sequence}`, budgets, actual);
+    job.ifUnknown = 'charge-once';
+    await this.submit(job);
   }
 
   /** Current usage of each budget, in order. */
   async usage(budgets: readonly Budget[]): Promise<BudgetUsage[]> {
-    const { result } = await this.withStore((s) => s.snapshot(budgets, this.clock()));
+    const read = this.withStore((s) => s.snapshot(budgets, this.clock()));
+    const { result } = isPromise(read) ? await read : read;
     return budgets.map((b, i) => usageOf(b, result[i]));
   }
 
@@ -151,8 +206,15 @@ export class Ledger {
     this.subject.next(event);
   }
 
-  /** Completes `events$` and closes the store. */
+  /**
+   * Writes the commits and releases still waiting for the store (for up to `closeTimeout`),
+   * reports those it could not write (a warning and a `store-error` event listing each), then
+   * completes `events$` and closes the store.
+   */
   async close(): Promise<void> {
+    // Real time, not the ledger's clock (which a test may have frozen).
+    const left = await this.pending.close(Date.now() + this.closeTimeoutMs);
+    if (left.length > 0) this.giveUp(left, 'the ledger closed before the store took them');
     this.subject.complete();
     await this.store.close?.();
     await this.fallback?.close();
@@ -160,7 +222,8 @@ export class Ledger {
 
   /**
    * @internal Commits through `store` (the one that holds the reservation) and publishes events.
-   * Returns nothing when the store committed synchronously (the in-memory store), else a promise.
+   * Returns nothing when the store committed synchronously (the in-memory store), else a promise
+   * that resolves once the commit was written or queued for retry.
    */
   settle(
     store: LedgerStore,
@@ -168,91 +231,154 @@ export class Ledger {
     budgets: readonly Budget[],
     actual: Amounts,
     details?: UsageDetails,
+    expiresAt?: number,
   ): Promise<void> | undefined {
-    const now = this.clock();
-    const input = { reservationId, budgets, actual, now };
-    const own = ownSync(store, 'commit');
-    if (own) {
-      let outcome: CommitOutcome;
-      try {
-        outcome = own.commitSync(input);
-        if (store === this.store) this.recovered();
-      } catch (error) {
-        // As in settleAsync: the provider has already billed this call, so count it here.
-        this.failed(error);
-        outcome = this.local().commitSync(input);
-      }
-      this.publishCommit(budgets, outcome, now, details);
-      return undefined;
-    }
-    return this.settleAsync(store, input, details);
+    const job = this.settlement('commit', reservationId, budgets, actual, details, expiresAt);
+    if (store !== this.store) return this.replay(store as MemoryLedgerStore, job);
+    return this.submit(job);
   }
 
-  private async settleAsync(
-    store: LedgerStore,
-    input: CommitInput,
-    details: UsageDetails | undefined,
-  ): Promise<void> {
-    const { budgets, now } = input;
-    let outcome: CommitOutcome;
-    try {
-      outcome = await store.commit(input);
-      if (store === this.store) this.recovered();
-    } catch (error) {
-      // The provider has already billed this call: never lose it. Count it here, whatever the mode.
-      this.failed(error);
-      outcome = await this.local().commit(input);
-    }
-    this.publishCommit(budgets, outcome, now, details);
-  }
-
-  /**
-   * @internal Drops a reservation through `store`. Returns nothing when the store released it
-   * synchronously (the in-memory store), else a promise.
-   */
+  /** @internal Drops a reservation through `store`, like {@link settle}. */
   drop(
     store: LedgerStore,
     reservationId: string,
     budgets: readonly Budget[],
   ): Promise<void> | undefined {
-    const own = ownSync(store, 'release');
-    if (own) {
-      try {
-        own.releaseSync({ reservationId, budgets, now: this.clock() });
-      } catch (error) {
-        // As in dropAsync: the reservation lapses on its own at expiresAt.
-        this.failed(error);
-      }
+    // A reservation held by the local fallback holds nothing in the shared store.
+    if (store !== this.store) {
+      (store as MemoryLedgerStore).release({ reservationId, budgets, now: this.clock() });
       return undefined;
     }
-    return this.dropAsync(store, reservationId, budgets);
+    return this.submit(this.settlement('release', reservationId, budgets, NO_USAGE));
   }
 
-  private async dropAsync(
-    store: LedgerStore,
+  private settlement(
+    kind: Settlement['kind'],
     reservationId: string,
     budgets: readonly Budget[],
-  ): Promise<void> {
-    try {
-      await store.release({ reservationId, budgets, now: this.clock() });
-    } catch (error) {
-      // The reservation lapses on its own at expiresAt; nothing is lost but held capacity.
-      this.failed(error);
+    actual: Amounts,
+    details?: UsageDetails,
+    expiresAt?: number,
+  ): Settlement {
+    return {
+      kind,
+      reservationId,
+      budgets,
+      actual,
+      now: 0,
+      ifUnknown: 'charge',
+      details,
+      expiresAt,
+      replay: false,
+      ambiguous: false,
+      countedLocally: false,
+    };
+  }
+
+  /** Writes a settlement now; if the store does not take it, queues it for retry. */
+  private submit(job: Settlement): Promise<void> | undefined {
+    const written = this.write(job);
+    if (typeof written === 'boolean') {
+      if (!written) this.pending.add(job);
+      return undefined;
     }
+    return written.then((ok) => {
+      if (!ok) this.pending.add(job);
+    });
+  }
+
+  /**
+   * A commit of a reservation held by the local fallback (made during a fail-open outage): counted
+   * there now, and queued for the shared store, which records it once when it answers again.
+   */
+  private replay(local: MemoryLedgerStore, job: Settlement): undefined {
+    job.now = this.clock();
+    const outcome = local.commit(job);
+    this.publishCommit(job.budgets, outcome, job.now, job.details, false);
+    job.replay = true;
+    job.ifUnknown = 'charge-once';
+    this.pending.add(job);
+    return undefined;
+  }
+
+  /**
+   * One attempt at writing a settlement to the shared store: the only path, first try or retry,
+   * synchronous store or not. Returns whether the store took it.
+   */
+  private write(job: Settlement): MaybePromise<boolean> {
+    job.now = this.clock();
+    if (job.kind === 'commit' && !job.replay && job.ifUnknown !== 'charge-once') {
+      job.ifUnknown = this.unknownMode(job);
+    }
+    if (job.expiresAt !== undefined) job.reservedAt = job.expiresAt - this.reservationTtlMs;
+    let result: MaybePromise<CommitOutcome | boolean>;
+    try {
+      result =
+        job.kind === 'commit' ? this.store.commit(job) : this.store.release(job as ReleaseInput);
+    } catch (error) {
+      return this.notWritten(job, error);
+    }
+    if (isPromise(result)) {
+      return result.then(
+        (outcome) => this.written(job, outcome),
+        (error: unknown) => this.notWritten(job, error),
+      );
+    }
+    return this.written(job, result);
+  }
+
+  private written(job: Settlement, outcome: CommitOutcome | boolean): true {
+    this.recovered();
+    if (job.kind === 'commit') {
+      this.publishCommit(job.budgets, outcome as CommitOutcome, job.now, job.details, job.replay);
+    }
+    return true;
+  }
+
+  private notWritten(job: Settlement, error: unknown): false {
+    this.failed(error);
+    if (mayHaveApplied(error)) job.ambiguous = true;
+    // Under fail-open, calls go on counting in this process: the usage waiting for the store is
+    // part of it (silently: its events come when the store records it).
+    if (
+      this.onStoreError === 'fail-open' &&
+      job.kind === 'commit' &&
+      !job.replay &&
+      !job.countedLocally
+    ) {
+      job.countedLocally = true;
+      this.local().commit({ ...job, ifUnknown: 'charge' });
+    }
+    return false;
+  }
+
+  /**
+   * How the store should treat a reservation it no longer holds. After an attempt that may have
+   * applied (its reply was lost), a missing reservation means that attempt committed it: skip.
+   * Once the store may have forgotten a lapsed reservation (SETTLEMENT_MEMORY_MS past its expiry),
+   * charge again rather than risk losing the usage: an error, if any, counts too much.
+   */
+  private unknownMode(job: Settlement): UnknownReservationMode {
+    if (!job.ambiguous) return 'charge';
+    const forgetsAt = (job.expiresAt ?? -Infinity) + SETTLEMENT_MEMORY_MS;
+    return job.now < forgetsAt ? 'skip' : 'charge';
   }
 
   private publishCommit(
     budgets: readonly Budget[],
     outcome: CommitOutcome,
     at: number,
-    details?: UsageDetails,
+    details: UsageDetails | undefined,
+    crossingsOnly: boolean,
   ): void {
     // Events are hot and unbuffered: with no subscriber there is nobody to build them for.
     if (!this.subject.observed) return;
-    budgets.forEach((budget, index) => {
-      const usage = usageOf(budget, outcome.snapshots[index]);
-      this.publish({ type: 'usage', at, ...usage, ...(details && { details }) });
-    });
+    if (!crossingsOnly) {
+      budgets.forEach((budget, index) => {
+        const usage = usageOf(budget, outcome.snapshots[index]);
+        this.publish({ type: 'usage', at, ...usage, ...(details && { details }) });
+      });
+    }
     for (const c of outcome.crossings) {
       const budget = budgets[c.index];
       const used = toUserUnits(c.dimension, outcome.snapshots[c.index].used[c.dimension] ?? 0);
@@ -273,22 +399,32 @@ export class Ledger {
     }
   }
 
-  private async withStore<T>(
-    op: (store: LedgerStore) => Promise<T>,
-  ): Promise<{ result: T; store: LedgerStore }> {
+  /** Runs `op` on the store; on failure refuses (fail-closed) or runs it on the local store. */
+  private withStore<T>(
+    op: (store: LedgerStore) => MaybePromise<T>,
+  ): MaybePromise<{ result: T; store: LedgerStore }> {
+    let result: MaybePromise<T>;
     try {
-      const result = await op(this.store);
-      this.recovered();
-      return { result, store: this.store };
+      result = op(this.store);
     } catch (error) {
       return this.afterFailure(error, op);
     }
+    if (isPromise(result)) {
+      return result.then(
+        (value) => {
+          this.recovered();
+          return { result: value, store: this.store };
+        },
+        (error: unknown) => this.afterFailure(error, op),
+      );
+    }
+    this.recovered();
+    return { result, store: this.store };
   }
 
-  /** What {@link withStore} does when the store failed: refuse (fail-closed) or use the local store. */
   private async afterFailure<T>(
     error: unknown,
-    op: (store: LedgerStore) => Promise<T>,
+    op: (store: LedgerStore) => MaybePromise<T>,
   ): Promise<{ result: T; store: LedgerStore }> {
     this.failed(error);
     if (this.onStoreError === 'fail-closed') {
@@ -317,18 +453,57 @@ export class Ledger {
 
   private recovered(): void {
     this.outage = false;
+    if (this.pending.size > 0) this.pending.kick();
+  }
+
+  /** Reports settlements that will never be written: one warning and one `store-error` event. */
+  private giveUp(jobs: readonly Settlement[], why: string): void {
+    const unwritten = jobs.map(describeSettlement);
+    const list = unwritten
+      .map(
+        (u) =>
+          `${u.kind} ${u.reservationId} on ${u.budgets.map((b) => `${b.scope}:${JSON.stringify(b.key.slice(0, 64))}`).join(', ')}` +
+          (u.amounts ? ` (${JSON.stringify(u.amounts)})` : ''),
+      )
+      .join('; ');
+    const message = `${jobs.length} settlement(s) not written to the budget store (${why}): ${list}`;
+    this.logger.warn(`Tokencap: ${message}.`);
+    this.publish({
+      type: 'store-error',
+      at: this.clock(),
+      mode: this.onStoreError,
+      message,
+      unwritten,
+    });
   }
 }
 
-// The in-memory store's methods are synchronous at heart: call their synchronous forms directly,
-// unless the async method was replaced on the instance or in a subclass (a test double, a spy).
-const OWN = MemoryLedgerStore.prototype;
+const NO_USAGE: Amounts = Object.freeze({});
 
-function ownSync(
-  store: LedgerStore,
-  method: 'reserve' | 'commit' | 'release',
-): MemoryLedgerStore | undefined {
-  return store instanceof MemoryLedgerStore && store[method] === OWN[method] ? store : undefined;
+function describeSettlement(job: Settlement): UnwrittenSettlement {
+  const out: UnwrittenSettlement = {
+    kind: job.kind,
+    reservationId: job.reservationId,
+    budgets: job.budgets.map((b) => ({ scope: b.scope, key: b.key })),
+  };
+  if (job.kind === 'commit') {
+    const amounts: Partial<Record<Dimension, number>> = {};
+    for (const dim of DIMENSIONS) {
+      const value = job.actual[dim];
+      if (value !== undefined) amounts[dim] = toUserUnits(dim, value);
+    }
+    out.amounts = amounts;
+  }
+  return out;
+}
+
+/** Whether a store error leaves open that the operation ran (see LedgerStore). */
+function mayHaveApplied(error: unknown): boolean {
+  return (error as { mayHaveApplied?: unknown } | null)?.mayHaveApplied !== false;
+}
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function messageOf(error: unknown): string {

@@ -1,7 +1,13 @@
-import { createHash } from 'node:crypto';
 import type { Amounts, Budget, Dimension } from './budget.js';
+import { windowBounds } from './budget-window.js';
 import { type Duration, parseDuration } from './duration.js';
-import { collectCrossings, decideReservation, windowStart } from './ledger-rules.js';
+import { ledgerIdOf } from './ledger-id.js';
+import {
+  SETTLEMENT_MEMORY_MS,
+  addUsage,
+  collectCrossings,
+  decideReservation,
+} from './ledger-rules.js';
 import type {
   CommitInput,
   CommitOutcome,
@@ -11,6 +17,7 @@ import type {
   ReleaseInput,
   ReserveInput,
   ReserveOutcome,
+  UnknownReservationMode,
 } from './ledger-store.interface.js';
 
 /** Options of {@link MemoryLedgerStore}. */
@@ -37,9 +44,21 @@ class MemoryLedger {
   /** What the held reservations add up to; the shared {@link NOTHING} while none is held. */
   reserved: Amounts = NOTHING;
   reservations: Map<string, HeldReservation> | undefined = undefined;
+  /** No held reservation expires before this (a lower bound), so most accesses skip the scan. */
+  private nextExpiry = Infinity;
   private fired: Set<string> | undefined = undefined;
-  windowStart = 0;
+  /** The current window, once the ledger has one. */
+  windowStart: number | undefined = undefined;
+  windowEnd = Infinity;
   evictAt = 0;
+  /** Created by the operation running now (it had no state before). */
+  fresh = true;
+
+  constructor(
+    readonly id: string,
+    /** When this ledger started (it is new after an eviction). */
+    readonly bornAt: number,
+  ) {}
 
   /** Threshold markers already fired in this window (see {@link collectCrossings}). */
   has(marker: string): boolean {
@@ -50,8 +69,9 @@ class MemoryLedger {
     (this.fired ??= new Set()).add(marker);
   }
 
-  resetWindow(start: number): void {
+  resetWindow(start: number, end: number): void {
     this.windowStart = start;
+    this.windowEnd = end;
     this.used = {};
     this.fired = undefined;
   }
@@ -61,8 +81,12 @@ class MemoryLedger {
       this.reservations = new Map();
       this.reserved = {};
     }
+    const previous = this.reservations.get(reservationId);
+    // A reservation id reserved again replaces its earlier hold instead of adding to it.
+    if (previous !== undefined) add(this.reserved, previous.amounts, -1);
     this.reservations.set(reservationId, held);
     add(this.reserved, held.amounts, 1);
+    if (held.expiresAt < this.nextExpiry) this.nextExpiry = held.expiresAt;
   }
 
   /** Drops a held reservation; false when it is not held. */
@@ -73,11 +97,24 @@ class MemoryLedger {
     return true;
   }
 
-  expire(now: number): void {
-    if (this.reservations === undefined) return;
+  /** Whether a held reservation may have expired at `now` (cheap; no closure needed otherwise). */
+  mayExpire(now: number): boolean {
+    return this.reservations !== undefined && now >= this.nextExpiry;
+  }
+
+  /** Lapses the reservations expired at `now`, reporting each so the store can remember it. */
+  expire(now: number, lapsed: (reservationId: string, expiresAt: number) => void): void {
+    if (this.reservations === undefined || now < this.nextExpiry) return;
+    let next = Infinity;
     for (const [id, held] of this.reservations) {
-      if (held.expiresAt <= now) this.unhold(id, held);
+      if (held.expiresAt <= now) {
+        this.unhold(id, held);
+        lapsed(id, held.expiresAt);
+      } else if (held.expiresAt < next) {
+        next = held.expiresAt;
+      }
     }
+    this.nextExpiry = next;
   }
 
   private unhold(reservationId: string, held: HeldReservation): void {
@@ -86,6 +123,7 @@ class MemoryLedger {
     if (reservations.size === 0) {
       this.reservations = undefined;
       this.reserved = NOTHING;
+      this.nextExpiry = Infinity;
     } else {
       add(this.reserved, held.amounts, -1);
     }
@@ -99,11 +137,16 @@ const EMPTY: LedgerSnapshot = Object.freeze({
 
 /**
  * The default store: ledgers in this process's memory, no network. Atomic because each operation
- * runs to completion on the event loop. Idle ledgers (past their `ttl`, or past their window with
- * nothing in flight) are evicted on access and by one unref'd sweep, so memory stays bounded.
+ * runs to completion on the event loop, and synchronous: its methods return values, not promises.
+ * Idle ledgers (past their `ttl`, or past their window with nothing in flight) are evicted on
+ * access and by one unref'd sweep, so memory stays bounded.
  */
 export class MemoryLedgerStore implements LedgerStore {
   private readonly ledgers = new Map<string, MemoryLedger>();
+  // Reservation ids a ledger must remember (see SETTLEMENT_MEMORY_MS), by ledger id: `l<id>` for a
+  // reservation that lapsed uncommitted, `c<id>` for a charge-once commit, each with its end.
+  // Kept apart from the ledgers so an evicted ledger's memory of them survives, as in Redis.
+  private readonly marks = new Map<string, Map<string, number>>();
   private readonly clock: () => number;
   private sweeper: ReturnType<typeof setInterval> | undefined;
 
@@ -122,29 +165,18 @@ export class MemoryLedgerStore implements LedgerStore {
     return this.ledgers.size;
   }
 
-  async reserve(input: ReserveInput): Promise<ReserveOutcome> {
-    return this.reserveSync(input);
-  }
-
-  async commit(input: CommitInput): Promise<CommitOutcome> {
-    return this.commitSync(input);
-  }
-
-  async release(input: ReleaseInput): Promise<boolean> {
-    return this.releaseSync(input);
-  }
-
-  // The synchronous forms of reserve, commit and release. The Ledger calls them directly when the
-  // async methods are this class's own (not overridden or spied on): each operation then costs no
-  // promise at all, which is most of what the in-memory store costs per call.
-
-  /** @internal Synchronous {@link reserve}. */
-  reserveSync(input: ReserveInput): ReserveOutcome {
-    const ledgers = input.budgets.map((b) => this.ledger(b, input.now, true) as MemoryLedger);
+  reserve(input: ReserveInput): ReserveOutcome {
+    const ledgers = this.open(input.budgets, input.now, true);
     const decision = decideReservation(input, ledgers);
-    if (!decision.ok) return { ...decision, snapshot: snapshotOf(ledgers[decision.index]) };
+    if (!decision.ok) {
+      settled(ledgers);
+      return { ...decision, snapshot: snapshotOf(ledgers[decision.index]) };
+    }
     const held = { amounts: decision.amounts, expiresAt: input.expiresAt };
-    for (const ledger of ledgers) ledger.hold(input.reservationId, held);
+    for (let i = 0; i < ledgers.length; i++) {
+      if (firstOf(ledgers, i)) ledgers[i].hold(input.reservationId, held);
+    }
+    settled(ledgers);
     return {
       ok: true,
       units: decision.units,
@@ -153,31 +185,38 @@ export class MemoryLedgerStore implements LedgerStore {
     };
   }
 
-  /** @internal Synchronous {@link commit}. */
-  commitSync(input: CommitInput): CommitOutcome {
+  commit(input: CommitInput): CommitOutcome {
+    const { budgets, reservationId, actual, now } = input;
+    const ledgers = this.open(budgets, now, true);
     const crossings: Crossing[] = [];
     let released = false;
-    const snapshots = input.budgets.map((budget, index) => {
-      const ledger = this.ledger(budget, input.now, true) as MemoryLedger;
-      released = ledger.drop(input.reservationId) || released;
-      add(ledger.used, input.actual, 1);
-      collectCrossings(index, budget, ledger.used, ledger, crossings);
-      return snapshotOf(ledger);
-    });
-    return { snapshots, crossings, released };
+    for (let i = 0; i < ledgers.length; i++) {
+      const ledger = ledgers[i];
+      if (firstOf(ledgers, i)) {
+        let record = true;
+        if (ledger.drop(reservationId)) released = true;
+        else record = this.settleUnknown(ledger, input);
+        if (record) addAll(ledger.used, actual);
+      }
+      collectCrossings(i, budgets[i], ledger.used, ledger, crossings);
+    }
+    settled(ledgers);
+    return { snapshots: ledgers.map(snapshotOf), crossings, released };
   }
 
-  /** @internal Synchronous {@link release}. */
-  releaseSync(input: ReleaseInput): boolean {
+  release(input: ReleaseInput): boolean {
     let released = false;
-    for (const budget of input.budgets) {
-      const ledger = this.ledger(budget, input.now, false);
-      if (ledger) released = ledger.drop(input.reservationId) || released;
+    const { budgets, reservationId, now } = input;
+    for (let i = 0; i < budgets.length; i++) {
+      const ledger = this.ledger(budgets[i], now, false);
+      if (ledger && ledger.drop(reservationId)) released = true;
+      // A lapsed reservation released is settled too: nothing is left to charge for it.
+      this.marks.get(ledgerIdOf(budgets[i]))?.delete(`l${reservationId}`);
     }
     return released;
   }
 
-  async snapshot(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]> {
+  snapshot(budgets: readonly Budget[], now: number): LedgerSnapshot[] {
     return budgets.map((b) => {
       const ledger = this.ledger(b, now, false);
       return ledger ? snapshotOf(ledger) : EMPTY;
@@ -192,51 +231,108 @@ export class MemoryLedgerStore implements LedgerStore {
   /** Evicts every ledger that is idle at `now`. Runs on the sweep timer; public for tests. */
   sweep(now: number): void {
     for (const [id, ledger] of this.ledgers) {
-      ledger.expire(now);
+      ledger.expire(now, (reservationId, expiresAt) => this.lapsed(id, reservationId, expiresAt));
       if (ledger.evictAt <= now && !ledger.reservations?.size) this.ledgers.delete(id);
+    }
+    for (const [id, marks] of this.marks) {
+      for (const [member, until] of marks) if (until <= now) marks.delete(member);
+      if (marks.size === 0) this.marks.delete(id);
     }
   }
 
-  private ledger(budget: Budget, now: number, touch: boolean): MemoryLedger | undefined {
-    const id = ledgerId(budget);
+  /** The ledger of each budget (budgets sharing a ledger get the same object), touched if asked. */
+  private open(budgets: readonly Budget[], now: number, touch: boolean): MemoryLedger[] {
+    const ledgers: MemoryLedger[] = [];
+    for (let i = 0; i < budgets.length; i++) {
+      const ledger = this.ledger(budgets[i], now, touch) as MemoryLedger;
+      ledgers.push(ledger);
+      if (!touch) continue;
+      // Declarations sharing a ledger may differ in ttl: the ledger lives as long as the longest.
+      const evictAt = evictionTime(budgets[i], ledger, now);
+      ledger.evictAt = firstOf(ledgers, i) ? evictAt : Math.max(ledger.evictAt, evictAt);
+    }
+    return ledgers;
+  }
+
+  private ledger(budget: Budget, now: number, create: boolean): MemoryLedger | undefined {
+    const id = ledgerIdOf(budget);
     let ledger = this.ledgers.get(id);
     if (ledger) {
-      ledger.expire(now);
+      if (ledger.mayExpire(now)) {
+        ledger.expire(now, (reservationId, expiresAt) => this.lapsed(id, reservationId, expiresAt));
+      }
       if (ledger.evictAt <= now && !ledger.reservations?.size) {
         this.ledgers.delete(id);
         ledger = undefined;
       }
     }
     if (!ledger) {
-      if (!touch) return undefined;
-      ledger = new MemoryLedger();
+      if (!create) return undefined;
+      ledger = new MemoryLedger(id, now);
       this.ledgers.set(id, ledger);
     }
-    if (budget.windowMs !== undefined) {
-      const start = windowStart(budget.windowMs, now);
-      if (ledger.windowStart !== start) ledger.resetWindow(start);
+    if (budget.window !== undefined) {
+      const { start, end } = windowBounds(budget.window, now);
+      // Windows only move forward: a caller whose clock lags charges the newest window instead of
+      // starting an old one afresh (which would reset usage).
+      if (ledger.windowStart === undefined || start > ledger.windowStart) {
+        ledger.resetWindow(start, end);
+      }
     }
-    if (touch) ledger.evictAt = evictionTime(budget, ledger, now);
     return ledger;
+  }
+
+  private lapsed(ledgerId: string, reservationId: string, expiresAt: number): void {
+    this.mark(ledgerId, `l${reservationId}`, expiresAt + SETTLEMENT_MEMORY_MS);
+  }
+
+  private mark(ledgerId: string, member: string, until: number): void {
+    let marks = this.marks.get(ledgerId);
+    if (marks === undefined) this.marks.set(ledgerId, (marks = new Map()));
+    marks.set(member, until);
+  }
+
+  /** Whether a commit of a reservation this ledger does not hold is recorded (see CommitInput). */
+  private settleUnknown(ledger: MemoryLedger, input: CommitInput): boolean {
+    const { reservationId, now, reservedAt } = input;
+    const mode: UnknownReservationMode = input.ifUnknown ?? 'charge';
+    const ledgerId = ledger.id;
+    const marks = this.marks.get(ledgerId);
+    if (marks !== undefined) {
+      const lapsed = marks.get(`l${reservationId}`);
+      if (lapsed !== undefined && lapsed > now) {
+        marks.delete(`l${reservationId}`);
+        return true;
+      }
+      const charged = marks.get(`c${reservationId}`);
+      if (charged !== undefined && charged > now) return false;
+    }
+    // Skip only where a first attempt could have recorded the commit: a ledger with no state, or
+    // one started after the reservation was made (evicted or lost since), never held it.
+    if (mode === 'skip') {
+      return ledger.fresh || (reservedAt !== undefined && ledger.bornAt > reservedAt);
+    }
+    if (mode === 'charge-once')
+      this.mark(ledgerId, `c${reservationId}`, now + SETTLEMENT_MEMORY_MS);
+    return true;
   }
 }
 
-// Budget keys often come from clients (a session id header, up to Node's 16 KB header limit).
-// Longer ids are kept as their SHA-256, as the Redis store does, so each ledger costs the same
-// few hundred bytes however long its key. Scopes cannot start with '~', so no plain id collides.
-const MAX_ID_LENGTH = 256;
+/** Marks the ledgers of a finished operation as no longer fresh. */
+function settled(ledgers: readonly MemoryLedger[]): void {
+  for (let i = 0; i < ledgers.length; i++) ledgers[i].fresh = false;
+}
 
-function ledgerId(budget: Budget): string {
-  const { id } = budget;
-  if (id.length <= MAX_ID_LENGTH) return id;
-  return `~${createHash('sha256').update(id).digest('base64url')}`;
+/** Whether `ledgers[i]` appears there for the first time (a ledger shared by two budgets of a call). */
+function firstOf(ledgers: readonly MemoryLedger[], i: number): boolean {
+  for (let j = 0; j < i; j++) if (ledgers[j] === ledgers[i]) return false;
+  return true;
 }
 
 function evictionTime(budget: Budget, ledger: MemoryLedger, now: number): number {
   if (budget.ttlMs !== undefined) return now + budget.ttlMs;
   // Past its window a ledger holds nothing but in-flight reservations, so it can go once they settle.
-  if (budget.windowMs !== undefined) return ledger.windowStart + budget.windowMs;
-  return Infinity;
+  return ledger.windowEnd;
 }
 
 function add(target: Amounts, amounts: Amounts, sign: 1 | -1): void {
@@ -246,6 +342,15 @@ function add(target: Amounts, amounts: Amounts, sign: 1 | -1): void {
     // Entries that fall to zero stay (deleting would turn the object into a slow dictionary);
     // snapshots leave them out.
     target[dim as Dimension] = (target[dim as Dimension] ?? 0) + sign * value;
+  }
+}
+
+/** Adds usage, saturating each total at MAX_AMOUNT as the Redis scripts do. */
+function addAll(used: Amounts, actual: Amounts): void {
+  for (const dim in actual) {
+    const value = actual[dim as Dimension];
+    if (!value) continue;
+    used[dim as Dimension] = addUsage(used[dim as Dimension] ?? 0, value);
   }
 }
 

@@ -25,6 +25,8 @@ export class Reservation {
     readonly amounts: Amounts,
     /** Each budget's state right after the reservation, in order. */
     readonly snapshots: readonly LedgerSnapshot[],
+    /** @internal When the store lets the reservation lapse, epoch ms (ledger clock). */
+    readonly expiresAt?: number,
   ) {}
 
   /** Whether commit or release has already run. */
@@ -53,7 +55,15 @@ export class Reservation {
   commitNow(actual: Amounts, details?: UsageDetails): boolean | Promise<void> {
     if (this.settled) return false;
     this.settled = true;
-    return this.ledger.settle(this.store, this.id, this.budgets, actual, details) ?? true;
+    const pending = this.ledger.settle(
+      this.store,
+      this.id,
+      this.budgets,
+      actual,
+      details,
+      this.expiresAt,
+    );
+    return pending ?? true;
   }
 
   /** Drops the reservation without recording usage. Resolves `false` if it was already settled. */

@@ -15,7 +15,13 @@ import type {
 import { TokencapConfigError } from '../errors.js';
 import { type HashTagMode, LedgerKeyBuilder } from './ledger-key.builder.js';
 import { type LuaScript, SCRIPTS } from './lua.script.js';
-import { BudgetArgsEncoder, amountArgs, reserveArgs } from './script-args.encoder.js';
+import {
+  BudgetArgsEncoder,
+  amountArgs,
+  numArg,
+  reserveArgs,
+  unknownModeArg,
+} from './script-args.encoder.js';
 import { type RedisClient, ScriptRunner, malformed } from './script.runner.js';
 
 /** Options of {@link RedisLedgerStore}. Give `client` or `url`. */
@@ -52,12 +58,6 @@ export interface RedisLedgerStoreOptions {
    * @default '30d'
    */
   idleTtl?: Duration | false;
-  /**
-   * Budget keys (`@Budget` key values) longer than this many bytes, or holding braces, whitespace
-   * or control characters, are stored as `~` + their SHA-256 (43 characters).
-   * @default 128
-   */
-  maxKeyLength?: number;
 }
 
 const NDIM = DIMENSIONS.length;
@@ -115,12 +115,14 @@ export class RedisLedgerStore implements LedgerStore {
       options.idleTtl === false
         ? 0
         : parseDuration(options.idleTtl ?? '30d', 'idleTtl of RedisLedgerStore');
+    if (Object.prototype.hasOwnProperty.call(options, 'maxKeyLength')) {
+      throw new TokencapConfigError(
+        'The maxKeyLength option of RedisLedgerStore is gone: both stores now name a ledger by one rule ' +
+          '(keys over 128 plain ASCII characters, or holding anything else, are stored as a SHA-256). Remove it.',
+      );
+    }
     const hashTag = options.hashTag ?? (client?.isCluster ? 'single-slot' : 'per-budget');
-    this.keys = new LedgerKeyBuilder(
-      options.prefix ?? 'tokencap:',
-      hashTag,
-      options.maxKeyLength ?? 128,
-    );
+    this.keys = new LedgerKeyBuilder(options.prefix ?? 'tokencap:', hashTag);
     this.encoder = new BudgetArgsEncoder(idleTtlMs);
     // Created only once every option is valid: a client created before a throw would be left
     // reconnecting forever, keeping the process alive.
@@ -137,8 +139,11 @@ export class RedisLedgerStore implements LedgerStore {
     this.runner = new ScriptRunner(this.client, timeoutMs);
   }
 
-  /** The Redis keys of `budget`: its ledger hash and its reservation index (for tooling and tests). */
-  keysOf(budget: Budget): { ledger: string; reservations: string } {
+  /**
+   * The Redis keys of `budget`'s ledger (for tooling and tests): its hash, its reservation index
+   * and its marks (reservations it must remember; exists only while one is kept).
+   */
+  keysOf(budget: Budget): { ledger: string; reservations: string; marks: string } {
     return { ...this.keys.keysOf(budget) };
   }
 
@@ -177,6 +182,8 @@ export class RedisLedgerStore implements LedgerStore {
     const script = SCRIPTS.commit;
     const args = [
       input.reservationId,
+      unknownModeArg(input.ifUnknown),
+      input.reservedAt === undefined ? '' : numArg(input.reservedAt, 'reservedAt'),
       ...amountArgs(input.actual),
       ...this.encoder.encode(budgets, input.now),
     ];
@@ -244,7 +251,7 @@ export class RedisLedgerStore implements LedgerStore {
     const list: string[] = [];
     for (const budget of budgets) {
       const keys = this.keys.keysOf(budget);
-      list.push(keys.ledger, keys.reservations);
+      list.push(keys.ledger, keys.reservations, keys.marks);
     }
     return list;
   }

@@ -17,14 +17,25 @@ export type RedisStoreErrorReason =
 
 /**
  * A Redis operation of {@link RedisLedgerStore} failed. The `Ledger` turns it into a `store-error`
- * event and, under `onStoreError: 'fail-closed'`, a `StoreUnavailableError` carrying it as `cause`.
+ * event and, under `onStoreError: 'fail-closed'`, a `StoreUnavailableError` carrying it as `cause`;
+ * a commit or release that failed is retried until Redis takes it.
  */
 export class RedisStoreError extends TokencapError {
+  /**
+   * Whether the script may have run although the call failed (its reply was lost or late):
+   * `false` when it certainly changed nothing (never sent, refused by Redis, or past its deadline).
+   * The Ledger uses it so a retried commit never counts twice.
+   */
+  readonly mayHaveApplied: boolean;
+
   constructor(
     readonly reason: RedisStoreErrorReason,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; mayHaveApplied?: boolean },
   ) {
     super(message, options);
+    this.mayHaveApplied =
+      options?.mayHaveApplied ??
+      (reason === 'timeout' || reason === 'redis' || reason === 'malformed-reply');
   }
 }

@@ -1,6 +1,7 @@
 import { type Amounts, type Budget, DIMENSIONS, type Dimension } from '../core/budget.js';
-import { thresholdAmount } from '../core/ledger-rules.js';
-import type { ReserveInput } from '../core/ledger-store.interface.js';
+import { windowBounds } from '../core/budget-window.js';
+import { markerPrefix, thresholdAmount } from '../core/ledger-rules.js';
+import type { ReserveInput, UnknownReservationMode } from '../core/ledger-store.interface.js';
 import { RedisStoreError } from './redis-store.error.js';
 
 const POLICY_CODE = { 'hard-stop': 'h', degrade: 'd', notify: 'n' } as const;
@@ -18,8 +19,10 @@ export function numArg(value: number, what: string): string {
 }
 
 /**
- * Encodes budgets for the scripts (see readBudgets in scripts/prelude.lua.ts). Threshold amounts
- * are computed here with the core's `thresholdAmount`, so both stores fire at the same amount.
+ * Encodes budgets for the scripts (see readBudgets in scripts/prelude.lua.ts). Window bounds,
+ * threshold amounts and fired markers are computed here with the core's `windowBounds`,
+ * `thresholdAmount` and `markerPrefix`, so both stores agree on all three and the scripts never
+ * compute a window.
  */
 export class BudgetArgsEncoder {
   private readonly cache = new WeakMap<Budget, readonly string[]>();
@@ -29,14 +32,22 @@ export class BudgetArgsEncoder {
 
   encode(budgets: readonly Budget[], now: number): string[] {
     const out = [numArg(now, 'now'), String(budgets.length)];
-    for (const budget of budgets) out.push(...this.budgetArgs(budget));
+    for (const budget of budgets) {
+      if (budget.window === undefined) {
+        out.push('', '');
+      } else {
+        const { start, end } = windowBounds(budget.window, now);
+        out.push(numArg(start, 'window start'), numArg(end, 'window end'));
+      }
+      out.push(...this.budgetArgs(budget));
+    }
     return out;
   }
 
   private budgetArgs(budget: Budget): readonly string[] {
     let args = this.cache.get(budget);
     if (args) return args;
-    const evictTtl = budget.ttlMs ?? (budget.windowMs === undefined ? this.idleTtlMs : 0);
+    const evictTtl = budget.ttlMs ?? (budget.window === undefined ? this.idleTtlMs : 0);
     const policy = POLICY_CODE[budget.policy];
     if (!policy)
       throw new RedisStoreError(
@@ -45,7 +56,6 @@ export class BudgetArgsEncoder {
       );
     const dims = Object.keys(budget.limits) as Dimension[];
     const list: string[] = [
-      numArg(budget.windowMs ?? 0, 'window'),
       numArg(evictTtl, 'ttl'),
       policy,
       numArg(budget.maxReservation ?? 0, 'maxReservation'),
@@ -55,7 +65,7 @@ export class BudgetArgsEncoder {
     ];
     for (const dim of dims) {
       const limit = budget.limits[dim] as number;
-      list.push(String(dimIndex(dim) + 1), numArg(limit, 'limit'));
+      list.push(String(dimIndex(dim) + 1), numArg(limit, 'limit'), markerPrefix(dim, limit));
       for (const t of budget.thresholds) list.push(String(thresholdAmount(t, limit)));
     }
     args = Object.freeze(list);
@@ -83,6 +93,24 @@ export function reserveArgs(input: ReserveInput): string[] {
   const max = units.max === Infinity ? 'inf' : numArg(units.max, 'units.max');
   out.push(min, max, numArg(units.ifUnbounded, 'units.ifUnbounded'));
   return out;
+}
+
+const MODE_CODE: Record<UnknownReservationMode, string> = {
+  charge: 'c',
+  skip: 's',
+  'charge-once': 'o',
+};
+
+/** The commit script's `ifUnknown` argument. */
+export function unknownModeArg(mode: UnknownReservationMode = 'charge'): string {
+  const code = MODE_CODE[mode];
+  if (!Object.prototype.hasOwnProperty.call(MODE_CODE, mode)) {
+    throw new RedisStoreError(
+      'invalid-input',
+      `Invalid ifUnknown ${JSON.stringify(mode)}: expected 'charge', 'skip' or 'charge-once'.`,
+    );
+  }
+  return code;
 }
 
 /** Amounts as one argument per dimension. */

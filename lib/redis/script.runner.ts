@@ -65,6 +65,7 @@ export class ScriptRunner {
           throw new RedisStoreError(
             'timeout',
             `Redis ran ${script.name} after its deadline, so it changed nothing.`,
+            { mayHaveApplied: false },
           );
         }
         return reply;
@@ -131,7 +132,13 @@ function wrap(error: unknown, script: LuaScript): RedisStoreError {
       { cause: error },
     );
   }
-  return new RedisStoreError('redis', `Redis ${script.name} failed: ${message}`, { cause: error });
+  // An error reply (ReplyError: OOM, BUSY, LOADING, a script error before any write) means the
+  // script did not run; a connection lost while waiting leaves it open.
+  const replied = error instanceof Error && error.name === 'ReplyError';
+  return new RedisStoreError('redis', `Redis ${script.name} failed: ${message}`, {
+    cause: error,
+    mayHaveApplied: !replied,
+  });
 }
 
 /** The error for a reply that does not have the shape the script returns. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type BudgetDefinition, defineBudget } from '../../lib/core/budget.js';
+import { type BudgetDefinition, MAX_AMOUNT, defineBudget } from '../../lib/core/budget.js';
 import type { LedgerStore, ReserveInput } from '../../lib/core/ledger-store.interface.js';
 
 export interface StoreHarness {
@@ -308,6 +308,269 @@ export function describeLedgerStoreContract(
         t.used.tokens === 4_000 ? ['task@0.8', 'task@0.9', 'task@limit'] : ['task@0.8', 'task@0.9'],
       );
       expect(crossings.filter((c) => !c.startsWith('task@'))).toEqual([]);
+    });
+
+    describe('ledger identity: scope, key and window', () => {
+      const HOUR = 3_600_000;
+      const commit = (budgets: ReserveInput['budgets'], tokens: number, now = T0) =>
+        store.commit({ reservationId: `c${++seq}-${run}`, budgets, actual: { tokens }, now });
+
+      it('keeps an hourly and a daily budget of one key apart: alternating calls reset neither', async () => {
+        const hourly = budget({ key: 'u', limit: 1_000, window: '1h' });
+        const daily = budget({ key: 'u', limit: 5_000, window: '1d' });
+        const granted = { hourly: 0, daily: 0 };
+        // 60 calls of 40 tokens each, alternating, all in one hour: the hourly budget admits 25.
+        for (let i = 0; i < 60; i++) {
+          const [name, b] =
+            i % 2 === 0 ? (['hourly', hourly] as const) : (['daily', daily] as const);
+          const now = T0 + i * 1_000;
+          const r = await reserve([b], 40, { now, expiresAt: now + 60_000 });
+          if (!r.ok) continue;
+          granted[name] += 1;
+          await store.commit({
+            reservationId: `r${seq}-${run}`,
+            budgets: [b],
+            actual: { tokens: 40 },
+            now,
+          });
+        }
+        expect(granted).toEqual({ hourly: 25, daily: 30 });
+        expect(await store.snapshot([hourly, daily], T0 + 60_000)).toEqual([
+          { used: { tokens: 1_000 }, reserved: {} },
+          { used: { tokens: 1_200 }, reserved: {} },
+        ]);
+        // The hour rolls over; the day goes on.
+        expect(await store.snapshot([hourly, daily], T0 + HOUR)).toEqual([
+          { used: {}, reserved: {} },
+          { used: { tokens: 1_200 }, reserved: {} },
+        ]);
+        // A budget without a window is a third ledger.
+        expect(await store.snapshot([budget({ key: 'u', limit: 10 })], T0)).toEqual([
+          { used: {}, reserved: {} },
+        ]);
+      });
+
+      it('shares one usage between declarations of one ledger, each checked against its own limit', async () => {
+        const loose = budget({ key: 'shared', limit: 1_000 });
+        const tight = budget({ key: 'shared', limit: 100, policy: 'hard-stop' });
+        await commit([loose], 90);
+        // The loose declaration alone still has room; the tight one binds.
+        expect((await reserve([loose], 50)).ok).toBe(true);
+        const id = `r${seq}-${run}`;
+        await store.release({ reservationId: id, budgets: [loose], now: T0 });
+        expect(await reserve([tight], 11)).toMatchObject({
+          ok: false,
+          index: 0,
+          requested: 11,
+          snapshot: { used: { tokens: 90 }, reserved: {} },
+        });
+        // Named together (a controller's @Budget and a service's): held and charged once.
+        const both = await reserve([loose, tight], 10, {
+          units: { min: 0, max: 500, ifUnbounded: 0 },
+        });
+        expect(both).toMatchObject({ ok: true, units: 0, amounts: { tokens: 10 } });
+        expect(await store.snapshot([loose, tight], T0)).toEqual([
+          { used: { tokens: 90 }, reserved: { tokens: 10 } },
+          { used: { tokens: 90 }, reserved: { tokens: 10 } },
+        ]);
+        const c = await store.commit({
+          reservationId: `r${seq}-${run}`,
+          budgets: [loose, tight],
+          actual: { tokens: 10 },
+          now: T0,
+        });
+        expect(c.released).toBe(true);
+        expect(c.snapshots).toEqual([
+          { used: { tokens: 100 }, reserved: {} },
+          { used: { tokens: 100 }, reserved: {} },
+        ]);
+        // The first commit the tight declaration sees reports all it reached, once; the loose
+        // declaration's 80 % is at 800.
+        expect(c.crossings).toEqual([
+          { index: 1, dimension: 'tokens', threshold: 0.8, exhausted: false },
+          { index: 1, dimension: 'tokens', threshold: 0.9, exhausted: false },
+          { index: 1, dimension: 'tokens', threshold: 1, exhausted: true },
+        ]);
+        expect(await reserve([loose, tight], 1)).toMatchObject({ ok: false, index: 1 });
+        expect((await reserve([loose], 1)).ok).toBe(true);
+      });
+
+      it("fires each declaration's thresholds once per window, however the declarations are combined", async () => {
+        const loose = budget({ key: 't', limit: 1_000, window: '1h' });
+        const tight = budget({ key: 't', limit: 100, window: '1h' });
+        const fired = (c: { crossings: { index: number; threshold: number }[] }, names: string[]) =>
+          c.crossings.map((x) => `${names[x.index]}@${x.threshold}`);
+        // 80 tokens: the tight declaration's 80 %; the loose one has not reached 800.
+        expect(fired(await commit([tight], 80), ['tight'])).toEqual(['tight@0.8']);
+        // Its marker must not stop the loose declaration's 80 % (tokens@0.8 used to be shared).
+        expect(fired(await commit([loose, tight], 720), ['loose', 'tight'])).toEqual([
+          'loose@0.8',
+          'tight@0.9',
+          'tight@1',
+        ]);
+        expect(fired(await commit([tight, loose], 100), ['tight', 'loose'])).toEqual(['loose@0.9']);
+        expect(fired(await commit([loose], 100), ['loose'])).toEqual(['loose@1']);
+        expect(fired(await commit([loose, tight], 1), ['loose', 'tight'])).toEqual([]);
+        // The next hour, each fires again once.
+        expect(fired(await commit([loose, tight], 850, T0 + HOUR), ['loose', 'tight'])).toEqual([
+          'loose@0.8',
+          'tight@0.8',
+          'tight@0.9',
+          'tight@1',
+        ]);
+      });
+
+      it('keeps a ledger as long as its longest-lived declaration wants it', async () => {
+        const brief = budget({ key: 'ttl', limit: 100, ttl: '1m' });
+        const lasting = budget({ key: 'ttl', limit: 100, ttl: '10m' });
+        await commit([brief, lasting], 5);
+        expect(await store.snapshot([brief], T0 + 5 * 60_000)).toEqual([
+          { used: { tokens: 5 }, reserved: {} },
+        ]);
+        expect(await store.snapshot([brief], T0 + 10 * 60_000 + 1)).toEqual([
+          { used: {}, reserved: {} },
+        ]);
+      });
+
+      it('never moves a window back: a caller whose clock lags charges the newest window', async () => {
+        const b = budget({ key: 'skew', limit: 100, window: '1m' });
+        await commit([b], 30, T0 + 60_500); // a replica whose clock is ahead opens the second minute
+        const lagging = await commit([b], 20, T0 + 59_900); // one whose clock lags is still in the first
+        expect(lagging.snapshots).toEqual([{ used: { tokens: 50 }, reserved: {} }]);
+        expect(await store.snapshot([b], T0 + 61_000)).toEqual([
+          { used: { tokens: 50 }, reserved: {} },
+        ]);
+        expect(await store.snapshot([b], T0 + 120_000)).toEqual([{ used: {}, reserved: {} }]);
+      });
+    });
+
+    describe('settlement is idempotent by reservation id', () => {
+      const commit = (
+        reservationId: string,
+        budgets: ReserveInput['budgets'],
+        tokens: number,
+        ifUnknown?: 'charge' | 'skip' | 'charge-once',
+        now = T0,
+      ) => store.commit({ reservationId, budgets, actual: { tokens }, now, ifUnknown });
+
+      it('a commit retried after its first attempt applied (a lost reply) counts once', async () => {
+        const b = budget({ limit: 1_000 });
+        await reserve([b], 100);
+        const id = `r${seq}-${run}`;
+        expect((await commit(id, [b], 60)).released).toBe(true);
+        const retry = await commit(id, [b], 60, 'skip');
+        expect(retry.released).toBe(false);
+        expect(retry.snapshots).toEqual([{ used: { tokens: 60 }, reserved: {} }]);
+        expect(retry.crossings).toEqual([]);
+      });
+
+      it('a commit retried after an attempt that did not apply is recorded, held or lapsed', async () => {
+        const b = budget({ limit: 1_000 });
+        await reserve([b], 100);
+        const held = `r${seq}-${run}`;
+        expect((await commit(held, [b], 60, 'skip')).snapshots).toEqual([
+          { used: { tokens: 60 }, reserved: {} },
+        ]);
+        // A reservation that lapsed uncommitted is remembered: its late commit counts, once.
+        await reserve([b], 100, { expiresAt: T0 + 1_000 });
+        const lapsed = `r${seq}-${run}`;
+        expect(await store.snapshot([b], T0 + 2_000)).toEqual([
+          { used: { tokens: 60 }, reserved: {} },
+        ]);
+        const late = await commit(lapsed, [b], 70, 'skip', T0 + 3_000);
+        expect(late.released).toBe(false);
+        expect(late.snapshots).toEqual([{ used: { tokens: 130 }, reserved: {} }]);
+        expect((await commit(lapsed, [b], 70, 'skip', T0 + 4_000)).snapshots).toEqual([
+          { used: { tokens: 130 }, reserved: {} },
+        ]);
+      });
+
+      it('a retried commit is recorded where the ledger started after the reservation (evicted or lost)', async () => {
+        const kept = budget({ key: 'kept', limit: 1_000 });
+        const gone = budget({ key: 'gone', limit: 1_000, ttl: '1m' });
+        const later = budget({ key: 'later', limit: 1_000 });
+        await commit(`seed-${run}`, [kept, gone], 1);
+        // Reserved at T0; `gone` is then evicted (idle past its ttl) and `later` starts afresh.
+        const reservedAt = T0;
+        const now = T0 + 2 * 60_000;
+        await commit(`other-${run}`, [later], 2, 'charge', now - 1);
+        // None holds this id: only `kept` has state a first attempt could have written to.
+        const c = await store.commit({
+          reservationId: `lost-${run}`,
+          budgets: [kept, gone, later],
+          actual: { tokens: 40 },
+          now,
+          ifUnknown: 'skip',
+          reservedAt,
+        });
+        expect(c.snapshots).toEqual([
+          { used: { tokens: 1 }, reserved: {} },
+          { used: { tokens: 40 }, reserved: {} },
+          { used: { tokens: 42 }, reserved: {} },
+        ]);
+        // Without reservedAt, only a ledger with no state at all records it.
+        const fresh = budget({ key: 'fresh', limit: 1_000 });
+        const d = await commit(`lost2-${run}`, [kept, fresh], 5, 'skip', now);
+        expect(d.snapshots).toEqual([
+          { used: { tokens: 1 }, reserved: {} },
+          { used: { tokens: 5 }, reserved: {} },
+        ]);
+      });
+
+      it('charge-once records usage without a reservation once, whatever the retries', async () => {
+        const outer = budget({ key: 'outer', limit: 1_000 });
+        const inner = budget({ key: 'inner', limit: 1_000 });
+        const id = `charge-${run}`;
+        for (let i = 0; i < 3; i++) {
+          const c = await commit(id, [outer, inner], 25, 'charge-once', T0 + i);
+          expect(c.snapshots).toEqual([
+            { used: { tokens: 25 }, reserved: {} },
+            { used: { tokens: 25 }, reserved: {} },
+          ]);
+        }
+        // By default (charge) an unknown id is recorded: usage is never dropped for want of a hold.
+        expect((await commit(`other-${run}`, [outer], 5)).snapshots).toEqual([
+          { used: { tokens: 30 }, reserved: {} },
+        ]);
+      });
+
+      it('a release retried drops the hold once and never touches usage', async () => {
+        const b = budget({ limit: 100 });
+        await commit(`x-${run}`, [b], 20);
+        await reserve([b], 50);
+        const id = `r${seq}-${run}`;
+        expect(await store.release({ reservationId: id, budgets: [b], now: T0 })).toBe(true);
+        expect(await store.release({ reservationId: id, budgets: [b], now: T0 })).toBe(false);
+        expect(await store.snapshot([b], T0)).toEqual([{ used: { tokens: 20 }, reserved: {} }]);
+        // A released reservation is settled: a retried commit of it records nothing.
+        expect((await commit(id, [b], 50, 'skip')).snapshots).toEqual([
+          { used: { tokens: 20 }, reserved: {} },
+        ]);
+      });
+    });
+
+    it('saturates totals at MAX_AMOUNT instead of overflowing, and keeps working', async () => {
+      const b = budget({ limit: MAX_AMOUNT, policy: 'notify' });
+      const c1 = await store.commit({
+        reservationId: `big1-${run}`,
+        budgets: [b],
+        actual: { tokens: MAX_AMOUNT },
+        now: T0,
+      });
+      expect(c1.snapshots).toEqual([{ used: { tokens: MAX_AMOUNT }, reserved: {} }]);
+      // Past the bound (a store used directly, without the Ledger's validation): still saturated.
+      const c2 = await store.commit({
+        reservationId: `big2-${run}`,
+        budgets: [b],
+        actual: { tokens: Number.MAX_VALUE },
+        now: T0,
+      });
+      expect(c2.snapshots).toEqual([{ used: { tokens: MAX_AMOUNT }, reserved: {} }]);
+      const r = await reserve([b], 1, { units: { min: 0, max: Infinity, ifUnbounded: 1e300 } });
+      expect(r).toMatchObject({ ok: true, amounts: { tokens: MAX_AMOUNT } });
+      expect(await store.snapshot([b], T0)).toEqual([
+        { used: { tokens: MAX_AMOUNT }, reserved: { tokens: MAX_AMOUNT } },
+      ]);
     });
   });
 }

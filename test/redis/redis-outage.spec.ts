@@ -100,18 +100,30 @@ describe.skipIf(!binary)('RedisLedgerStore when Redis fails', () => {
     expect(openWarn).toHaveBeenCalledOnce();
     expect((await open.usage([session]))[0].used).toBe(200); // counted in this process meanwhile
 
-    // Same port, empty server (no persistence): the store reconnects, reloads its scripts, and
-    // both ledgers go back to Redis.
+    // Commits that did not reach Redis wait in each ledger: those of calls in flight when it died,
+    // and the fail-open calls counted in this process.
+    const queued = closed.pendingSettlements;
+    expect(open.pendingSettlements).toBe(20);
+
+    // Same port, empty server (no persistence): the store reconnects, reloads its scripts, both
+    // ledgers write what was waiting, and go back to Redis. What Redis held before is gone.
     await server.start();
     await vi.waitFor(() => expect(client.status).toBe('ready'), { timeout: 5_000, interval: 20 });
+    await vi.waitFor(() => expect(closed.pendingSettlements + open.pendingSettlements).toBe(0), {
+      timeout: 10_000,
+      interval: 20,
+    });
     await call(closed);
     const held = await open.reserve([session], { base: { tokens: 7 } });
+    const replayed = 10 * queued + 200;
     expect((await store.snapshot([session], Date.now()))[0]).toEqual({
-      used: { tokens: 10 },
+      used: { tokens: replayed + 10 },
       reserved: { tokens: 7 },
     });
     await held.commit({ tokens: 7 });
-    expect((await store.snapshot([session], Date.now()))[0].used).toEqual({ tokens: 17 });
+    expect((await store.snapshot([session], Date.now()))[0].used).toEqual({
+      tokens: replayed + 17,
+    });
     expect(openEvents.filter((e) => e.type === 'store-error')).toHaveLength(1);
     await closed.close();
     await open.close();

@@ -1,12 +1,14 @@
 import type { INestApplication } from '@nestjs/common';
+import fc from 'fast-check';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { defineBudget } from '../../lib/core/budget.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type Budget, type BudgetDefinition, defineBudget } from '../../lib/core/budget.js';
+import { encodeLedgerId, ledgerIdOf } from '../../lib/core/ledger-id.js';
 import type { LedgerStore } from '../../lib/core/ledger-store.interface.js';
 import { MemoryLedgerStore } from '../../lib/core/memory-ledger.store.js';
 import { BudgetExceededError } from '../../lib/errors.js';
@@ -139,7 +141,7 @@ describe('hostile session ids', () => {
         expect(new Set(each).size).toBe(1);
         expect(each[0]).toBeGreaterThan(0);
         // The braces did not reach the global budget: it holds exactly the seven calls.
-        const global = await snapshotOf(store, 'global', 'global');
+        const global = await snapshotOf(store, 'global', 'global', '1d');
         expect(global.used.tokens).toBe(each[0] * ids.length);
         if (redis && store instanceof RedisLedgerStore) {
           const keys = (await keysByPrefix(redis, prefix)).filter((k) => k.includes('{session:'));
@@ -161,57 +163,75 @@ describe('hostile session ids', () => {
     it.skipIf(!enabled)(
       'a fresh id on every request: the user and global budgets still cap total spend',
       async () => {
-        // Each call costs about 50 tokens (prompt + 40), reserving prompt + 50 (its max_tokens).
-        const rows: [string, Partial<LlmAppLimits>, number][] = [
-          ['session only (no backstop)', { session: 1_000, user: 1e9, global: 1e9 }, Infinity],
-          ['user backstop 2,000', { session: 1_000, user: 2_000, global: 1e9 }, 2_000],
-          ['global backstop 2,000', { session: 1_000, user: 1e9, global: 2_000 }, 2_000],
-        ];
-        for (const [name, limits, cap] of rows) {
-          await start(limits);
-          const statuses = await Promise.all(
-            Array.from({ length: 200 }, (_, i) =>
-              request(app.getHttpServer())
-                .post('/ask')
-                .set(SESSION_HEADER, `rotating-${name}-${i}`)
-                .set(USER_HEADER, 'mallory')
-                .send({})
-                .then((r) => r.status),
-            ),
-          );
-          await server.settled();
-          const billed = server.tally.totalTokens;
-          const global = await snapshotOf(store, 'global', 'global');
-          const user = await snapshotOf(store, 'user', 'mallory');
-          figures.push({
-            store: _name,
-            budgets: name,
-            requests: 200,
-            answered: statuses.filter((s) => s === 200).length,
-            refused: statuses.filter((s) => s === 429).length,
-            billed,
-            'ledger (global)': global.used.tokens ?? 0,
-            'over limit': Number.isFinite(cap) ? Math.max(0, billed - cap) : 'n/a',
-          });
-          expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
-          expect(billed).toBeLessThanOrEqual(cap);
-          expect(global.used.tokens).toBe(billed);
-          expect(user.used.tokens).toBe(billed);
-          expect(global.reserved).toEqual({});
-          if (Number.isFinite(cap))
-            expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(100);
-          else expect(statuses.every((s) => s === 200)).toBe(true);
-          if (store instanceof MemoryLedgerStore) {
-            // 200 session ledgers, one user, one global; the session ttl (1h) drops the sessions.
-            expect(store.size).toBe(202);
-            store.sweep(Date.now() + 3_600_001);
-            expect(store.size).toBe(2);
-          }
-          await app.close();
-          server.reset();
+        // The app's user and global budgets have day windows (epoch-aligned: they end at midnight
+        // UTC). A wall clock within an hour of midnight would end them before the sessions' 1h ttl,
+        // so the sweep below would drop them too: the clock is pinned to noon UTC instead.
+        const DAY = 86_400_000;
+        const noon = Math.floor(Date.now() / DAY) * DAY + DAY / 2;
+        vi.useFakeTimers({ toFake: ['Date'], now: noon });
+        try {
+          await spendWithRotatingIds(noon + DAY / 2);
+        } finally {
+          vi.useRealTimers();
         }
       },
     );
+
+    /** `dayEnd`: when the user and global budgets' day window ends. */
+    async function spendWithRotatingIds(dayEnd: number): Promise<void> {
+      // Each call costs about 50 tokens (prompt + 40), reserving prompt + 50 (its max_tokens).
+      const rows: [string, Partial<LlmAppLimits>, number][] = [
+        ['session only (no backstop)', { session: 1_000, user: 1e9, global: 1e9 }, Infinity],
+        ['user backstop 2,000', { session: 1_000, user: 2_000, global: 1e9 }, 2_000],
+        ['global backstop 2,000', { session: 1_000, user: 1e9, global: 2_000 }, 2_000],
+      ];
+      for (const [name, limits, cap] of rows) {
+        await start(limits);
+        const statuses = await Promise.all(
+          Array.from({ length: 200 }, (_, i) =>
+            request(app.getHttpServer())
+              .post('/ask')
+              .set(SESSION_HEADER, `rotating-${name}-${i}`)
+              .set(USER_HEADER, 'mallory')
+              .send({})
+              .then((r) => r.status),
+          ),
+        );
+        await server.settled();
+        const billed = server.tally.totalTokens;
+        const global = await snapshotOf(store, 'global', 'global', '1d');
+        const user = await snapshotOf(store, 'user', 'mallory', '1d');
+        figures.push({
+          store: _name,
+          budgets: name,
+          requests: 200,
+          answered: statuses.filter((s) => s === 200).length,
+          refused: statuses.filter((s) => s === 429).length,
+          billed,
+          'ledger (global)': global.used.tokens ?? 0,
+          'over limit': Number.isFinite(cap) ? Math.max(0, billed - cap) : 'n/a',
+        });
+        expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+        expect(billed).toBeLessThanOrEqual(cap);
+        expect(global.used.tokens).toBe(billed);
+        expect(user.used.tokens).toBe(billed);
+        expect(global.reserved).toEqual({});
+        if (Number.isFinite(cap))
+          expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(100);
+        else expect(statuses.every((s) => s === 200)).toBe(true);
+        if (store instanceof MemoryLedgerStore) {
+          // 200 session ledgers, one user, one global; the session ttl (1h) drops the sessions,
+          // the end of the day the other two.
+          expect(store.size).toBe(202);
+          store.sweep(Date.now() + 3_600_001);
+          expect(store.size).toBe(2);
+          store.sweep(dayEnd);
+          expect(store.size).toBe(0);
+        }
+        await app.close();
+        server.reset();
+      }
+    }
   });
 
   it('a refusal names a hostile key on one short line', () => {
@@ -260,4 +280,191 @@ describe('hostile session ids', () => {
     // Keeping the key itself would cost over 8 KB (16 KB as UTF-16) per ledger.
     expect(perLedger).toBeLessThan(1_024);
   });
+});
+
+// Ids are chosen by clients, so the ledger id must be injective over every string JavaScript can
+// hold: lone surrogates (which UTF-8 encoding turns into U+FFFD), braces, colons, whitespace,
+// control characters, '~' (the hash marker), '@' (the window separator), prototype names, and
+// ids long enough to be hashed.
+const PIECES = [
+  '\uD800',
+  '\uDBFF',
+  '\uDC00',
+  '\uDFFF',
+  '\uFFFD',
+  '{',
+  '}',
+  ':',
+  '@',
+  '~',
+  '|',
+  ' ',
+  '\n',
+  '\t',
+  '\u0000',
+  '\u007F',
+  '"',
+  '\\',
+  '__proto__',
+  'constructor',
+  'é',
+  'a',
+  'session',
+];
+const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
+const piece = fc.oneof(fc.constantFrom(...PIECES), codeUnit);
+const hostileKey = fc.oneof(
+  { weight: 6, arbitrary: fc.array(piece, { minLength: 1, maxLength: 12 }).map((p) => p.join('')) },
+  // Around the readable/hashed boundary (128 characters) and far past it (10 KB).
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.constantFrom(127, 128, 129, 10_240), piece)
+      .map(([n, tail]) => 'k'.repeat(n - 1) + tail),
+  },
+  { weight: 1, arbitrary: fc.constantFrom('a\uD800', 'a\uDBFF', 'a\uFFFD', '~a', 'a~', '@') },
+);
+// Keys from a small alphabet of look-alikes (each lone surrogate and U+FFFD, '~', ':', '{'),
+// short and past the memory store's old hashing length, so a run often holds two that an encoding
+// could merge.
+const confusableKey = fc
+  .tuple(
+    fc.constantFrom('', 'k'.repeat(300)),
+    fc.array(fc.constantFrom('a', '\uD800', '\uDBFF', '\uDC00', '\uFFFD', '~', ':', ' ', '{'), {
+      minLength: 1,
+      maxLength: 3,
+    }),
+  )
+  .map(([prefix, pieces]) => prefix + pieces.join(''));
+const scopeName = fc.constantFrom('session', 'user', 'a.b', 'x-y_z', 'Session');
+const windowOption = fc.constantFrom<BudgetDefinition['window']>(
+  undefined,
+  1_000,
+  '1h',
+  3_600_000,
+  '1d',
+);
+const identity = fc.record({
+  scope: scopeName,
+  key: fc.oneof(hostileKey, confusableKey),
+  window: windowOption,
+});
+// Few scopes and windows, look-alike keys: many near-collisions per run.
+const confusableIdentity = fc.record({
+  scope: fc.constantFrom('session', 'user'),
+  key: confusableKey,
+  window: windowOption,
+});
+type Identity = { scope: string; key: string; window: BudgetDefinition['window'] };
+const budgetOf = (i: Identity, limit = 1e12): Budget =>
+  defineBudget({
+    scope: i.scope,
+    key: i.key,
+    limit,
+    ...(i.window !== undefined && { window: i.window }),
+  });
+/** The identity as the ledger sees it: '1h' and 3_600_000 are one window. */
+const identityOf = (b: Budget) => JSON.stringify([b.scope, b.key, b.window?.tag ?? null]);
+
+describe('ledger ids are injective over hostile identities', () => {
+  it('distinct (scope, key, window) never share a storage id; equal ones always do', () => {
+    fc.assert(
+      fc.property(fc.array(identity, { minLength: 2, maxLength: 30 }), (identities) => {
+        const byId = new Map<string, string>();
+        for (const i of identities) {
+          const b = budgetOf(i);
+          const id = ledgerIdOf(b);
+          const known = byId.get(id);
+          if (known !== undefined) expect(known, `id ${JSON.stringify(id)}`).toBe(identityOf(b));
+          byId.set(id, identityOf(b));
+          // An equal identity built again (another limit) gets the same id.
+          expect(ledgerIdOf(budgetOf(i, 5))).toBe(id);
+          // Ids stay bounded and free of what could move a Redis Cluster hash slot.
+          expect(id.length).toBeLessThan(64 + 64 + 2 + 128 + 1);
+          expect(id).not.toMatch(/[{}\s]/);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps lone surrogates apart from U+FFFD at any length, and hand-made scopes apart', () => {
+    for (const pad of [0, 300]) {
+      const keys = ['a\uD800', 'a\uDBFF', 'a\uFFFD', 'a\uDC00'].map((k) => 'p'.repeat(pad) + k);
+      const ids = keys.map((key) => encodeLedgerId('session', key));
+      expect(new Set(ids).size).toBe(keys.length);
+    }
+    // Scopes defineBudget would refuse (a hand-made Budget) cannot forge another identity either.
+    expect(encodeLedgerId('a:b', 'c')).not.toBe(encodeLedgerId('a', 'b:c'));
+    expect(encodeLedgerId('a@1ms', 'c')).not.toBe(encodeLedgerId('a', 'c', '1ms'));
+    expect(encodeLedgerId('s', 'k', 'x:y')).not.toBe(encodeLedgerId('s', 'y:k', 'x'));
+    // A plain key cannot pose as another key's hash.
+    const hashed = encodeLedgerId('session', 'john doe');
+    expect(hashed).toMatch(/^session:~[\w-]{43}$/);
+    expect(encodeLedgerId('session', hashed.slice('session:'.length))).not.toBe(hashed);
+  });
+
+  const stores: [string, boolean, () => LedgerStore][] = [
+    ['memory', true, () => new MemoryLedgerStore({ sweepInterval: false })],
+    [
+      'redis',
+      available,
+      () =>
+        new RedisLedgerStore({
+          client: propertyRedis as Redis,
+          prefix: `${propertyPrefix}${++propertyRuns}:`,
+          commandTimeout: 10_000,
+        }),
+    ],
+  ];
+  let propertyRedis: Redis | undefined;
+  let propertyRuns = 0;
+  const propertyPrefix = uniquePrefix('reliability-ids');
+  beforeAll(() => {
+    if (available) propertyRedis = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    if (propertyRedis) {
+      await deleteByPrefix(propertyRedis, propertyPrefix);
+      await propertyRedis.quit();
+    }
+  });
+
+  it.each(stores)(
+    '%s store: charging one identity never changes another one’s usage',
+    async (_name, enabled, makeStore) => {
+      if (!enabled) return;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.uniqueArray(fc.oneof(identity, confusableIdentity, confusableIdentity), {
+            minLength: 2,
+            maxLength: 10,
+            selector: (i) => identityOf(budgetOf(i)),
+          }),
+          async (identities) => {
+            const store = makeStore();
+            try {
+              const budgets = identities.map((i) => budgetOf(i));
+              const now = 1_700_006_400_000;
+              // Identity i is charged i + 1 tokens: any two sharing a ledger would read a sum.
+              for (const [i, b] of budgets.entries()) {
+                await store.commit({
+                  reservationId: `c${i}`,
+                  budgets: [b],
+                  actual: { tokens: i + 1 },
+                  now,
+                });
+              }
+              const snapshots = await store.snapshot(budgets, now);
+              expect(snapshots.map((s) => s.used.tokens)).toEqual(budgets.map((_, i) => i + 1));
+            } finally {
+              await store.close?.();
+            }
+          },
+        ),
+        { numRuns: _name === 'redis' ? 60 : 300 },
+      );
+    },
+    60_000,
+  );
 });

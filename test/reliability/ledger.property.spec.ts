@@ -8,6 +8,7 @@ import {
   DIMENSIONS,
   defineBudget,
 } from '../../lib/core/budget.js';
+import { windowBounds } from '../../lib/core/budget-window.js';
 import type { TokencapEvent } from '../../lib/core/events.js';
 import { Ledger } from '../../lib/core/ledger.js';
 import { thresholdAmount } from '../../lib/core/ledger-rules.js';
@@ -37,6 +38,11 @@ import {
 // 3. Every threshold (and exhaustion) fires at most once per budget, dimension and window (a
 //    ledger evicted after its ttl starts a new one), and only once usage has reached it.
 // 4. Used and reserved are never negative.
+//
+// Each session has a second declaration on the same ledger (same scope, key and window, half the
+// limit, its own policy and thresholds), as a service's @Budget('session', 100) inside a
+// controller's @Budget('session', 1000): calls naming both are held and charged once, and every
+// invariant above holds for each declaration against its own limit.
 
 const available = await redisAvailable('the ledger property tests on Redis');
 const T0 = 1_700_006_400_000;
@@ -49,6 +55,8 @@ type Op =
       user: number;
       session: number;
       depth: number;
+      /** Also name the inner declaration of the session (when the chain reaches the session). */
+      inner: boolean;
       base: number;
       request: boolean;
       units?: { min: number; max: number; ifUnbounded: number };
@@ -76,6 +84,10 @@ const budgetDefs = fc.record({
   // Mostly hard-stop; a degrade or notify budget in the chain must not weaken the others.
   user: budgetDef(['hard-stop', 'hard-stop', 'degrade', 'notify'], 100, 2_000),
   session: budgetDef(['hard-stop', 'hard-stop', 'degrade', 'notify'], 50, 1_000),
+  inner: fc.record({
+    policy: fc.constantFrom<BudgetDefinition['policy']>('hard-stop', 'degrade', 'notify'),
+    thresholds: fc.subarray([0.25, 0.5, 0.8, 0.9, 1]),
+  }),
 });
 
 const op: fc.Arbitrary<Op> = fc.oneof(
@@ -87,6 +99,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
         user: fc.integer({ min: 0, max: 1 }),
         session: fc.integer({ min: 0, max: 1 }),
         depth: fc.integer({ min: 1, max: 3 }),
+        inner: fc.boolean(),
         base: fc.integer({ min: 0, max: 250 }),
         request: fc.boolean(),
         units: fc.record({
@@ -95,7 +108,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
           ifUnbounded: fc.integer({ min: 0, max: 300 }),
         }),
       },
-      { requiredKeys: ['kind', 'user', 'session', 'depth', 'base', 'request'] },
+      { requiredKeys: ['kind', 'user', 'session', 'depth', 'inner', 'base', 'request'] },
     ),
   },
   {
@@ -148,7 +161,9 @@ const totals = { runs: 0, ops: 0, reserved: 0, refused: 0, late: 0, events: 0, o
 async function checkRun(
   make: (clock: () => number) => StoreUnderTest,
   run: string,
-  defs: Record<'global' | 'user' | 'session', Omit<BudgetDefinition, 'scope' | 'key'>>,
+  defs: Record<'global' | 'user' | 'session', Omit<BudgetDefinition, 'scope' | 'key'>> & {
+    inner: Pick<BudgetDefinition, 'policy' | 'thresholds'>;
+  },
   ops: readonly Op[],
   settleAtEnd: boolean,
 ): Promise<void> {
@@ -158,26 +173,52 @@ async function checkRun(
   const events: TokencapEvent[] = [];
   const subscription = ledger.events$.subscribe((e) => events.push(e));
 
-  // budgets[0] global, [1..2] users, [3..6] sessions (user u, session s at 3 + 2u + s).
+  // budgets[0] global, [1..2] users, [3..6] sessions (user u, session s at 3 + 2u + s), [7..10]
+  // the sessions' inner declarations (same ledgers, half the limit).
+  const half = (limit: BudgetDefinition['limit']): BudgetDefinition['limit'] =>
+    typeof limit === 'number'
+      ? Math.max(1, Math.floor(limit / 2))
+      : Object.fromEntries(
+          Object.entries(limit).map(([d, v]) => [d, Math.max(1, Math.floor((v as number) / 2))]),
+        );
+  const sessionKey = (i: number) => `${run}-u${i >> 1}-s${i & 1}`;
   const budgets: Budget[] = [
     defineBudget({ ...defs.global, scope: 'global', key: `${run}` }),
     ...[0, 1].map((u) => defineBudget({ ...defs.user, scope: 'user', key: `${run}-u${u}` })),
     ...[0, 1, 2, 3].map((i) =>
-      defineBudget({ ...defs.session, scope: 'session', key: `${run}-u${i >> 1}-s${i & 1}` }),
+      defineBudget({ ...defs.session, scope: 'session', key: sessionKey(i) }),
+    ),
+    ...[0, 1, 2, 3].map((i) =>
+      defineBudget({
+        ...defs.session,
+        ...defs.inner,
+        ...(defs.inner.policy === 'degrade' ? {} : { fallbackModel: undefined }),
+        limit: half(defs.session.limit),
+        scope: 'session',
+        key: sessionKey(i),
+      }),
     ),
   ];
-  const tracked: Tracked[] = budgets.map(() => ({
+  // A ledger's life (window, eviction) is the ledger's, so an inner declaration shares its
+  // session's record; both have the session's window and ttl.
+  const tracked: Tracked[] = budgets.slice(0, 7).map(() => ({
     exists: false,
     evictAt: Infinity,
     windowStart: undefined,
     period: 0,
     late: {},
   }));
+  for (let i = 0; i < 4; i++) tracked.push(tracked[3 + i]);
   const held: Held[] = [];
   const fired = new Map<string, number>();
 
+  // Which ledger a budget index charges: an inner declaration charges its session's.
+  const ledgerOf = (index: number) => (index >= 7 ? index - 4 : index);
   const live = (index: number) =>
-    held.some((h) => !h.settled && h.expiresAt > now && h.budgets.includes(index));
+    held.some(
+      (h) =>
+        !h.settled && h.expiresAt > now && h.budgets.some((b) => ledgerOf(b) === ledgerOf(index)),
+    );
   // Mirrors when a store drops a ledger (idle past evict-at, nothing in flight) or rolls its window.
   const access = (index: number, touch: boolean) => {
     const t = tracked[index];
@@ -189,8 +230,9 @@ async function checkRun(
     }
     if (!t.exists && !touch) return;
     t.exists = true;
-    if (budget.windowMs !== undefined) {
-      const start = now - (now % budget.windowMs);
+    if (budget.window !== undefined) {
+      const { start } = windowBounds(budget.window, now);
+      // Windows only move forward (the clock here never goes back).
       if (t.windowStart !== start) {
         t.period += 1;
         t.late = {};
@@ -201,12 +243,15 @@ async function checkRun(
       t.evictAt =
         budget.ttlMs !== undefined
           ? now + budget.ttlMs
-          : budget.windowMs !== undefined
-            ? (t.windowStart as number) + budget.windowMs
+          : budget.window !== undefined
+            ? (t.windowStart as number) + budget.window.ms
             : Infinity;
     }
   };
 
+  // An inner declaration binds the calls that name it: usage from calls outside it (naming only
+  // the session) may pass its limit. So it is checked right after a call naming it was granted.
+  let namedInner: number[] = [];
   const check = async (where: string) => {
     const snapshots = await store.snapshot(budgets, now);
     budgets.forEach((budget, i) => {
@@ -219,6 +264,7 @@ async function checkRun(
         );
       }
       if (budget.policy !== 'hard-stop') return;
+      if (i >= 7 && !namedInner.includes(i)) return;
       for (const dim of Object.keys(budget.limits) as (keyof Amounts)[]) {
         const total = (used[dim] ?? 0) + (reserved[dim] ?? 0);
         const limit = budget.limits[dim] as number;
@@ -235,14 +281,17 @@ async function checkRun(
     for (const e of events.splice(0)) {
       if (e.type !== 'threshold' && e.type !== 'exhausted') continue;
       totals.events += 1;
-      const index = budgets.findIndex((b) => b.scope === e.scope && b.key === e.key);
+      // Declarations sharing a ledger differ in limit: the event's limit says whose it is.
+      const index = budgets.findIndex(
+        (b) => b.scope === e.scope && b.key === e.key && b.limits[e.dimension] === e.limit,
+      );
       const budget = budgets[index];
       const threshold = e.type === 'threshold' ? e.threshold : 1;
       const limit = budget.limits[e.dimension] as number;
       expect(e.used, `${e.type} ${budget.id} ${e.dimension}@${threshold}`).toBeGreaterThanOrEqual(
         thresholdAmount(threshold, limit),
       );
-      const marker = `${budget.id}|${tracked[index].period}|${e.dimension}@${e.type === 'threshold' ? threshold : 'x'}`;
+      const marker = `${index}|${tracked[index].period}|${e.dimension}@${e.type === 'threshold' ? threshold : 'x'}`;
       fired.set(marker, (fired.get(marker) ?? 0) + 1);
       expect(fired.get(marker), `fired twice in one window: ${marker}`).toBe(1);
     }
@@ -279,6 +328,7 @@ async function checkRun(
       const where = `step ${step} (${o.kind})`;
       if (o.kind === 'reserve') {
         const chain = [0, 1 + o.user, 3 + 2 * o.user + o.session].slice(0, o.depth);
+        if (o.depth === 3 && o.inner) chain.push(7 + 2 * o.user + o.session);
         chain.forEach((i) => access(i, true));
         const base: Amounts = { tokens: o.base, ...(o.request ? { requests: 1 } : {}) };
         try {
@@ -287,6 +337,7 @@ async function checkRun(
             { base, units: o.units },
           );
           totals.reserved += 1;
+          namedInner = chain.filter((i) => i >= 7);
           held.push({
             reservation,
             budgets: chain,
@@ -314,6 +365,7 @@ async function checkRun(
         budgets.forEach((_, i) => access(i, false));
       }
       await check(where);
+      namedInner = [];
     }
 
     // Invariant 2: nothing stays reserved once every call is over, either way it ends.

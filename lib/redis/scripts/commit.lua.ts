@@ -1,14 +1,21 @@
 import { PRELUDE_LUA } from './prelude.lua.js';
 
-// Commit: drops the reservation (if still held), adds actual usage and collects the thresholds
-// first reached in this window (collectCrossings of lib/core/ledger-rules.ts).
-// ARGV after the deadline: reservation id, actual (one per dimension), now, budgets.
+// Commit: settles the reservation once per ledger, adds actual usage and collects the thresholds
+// first reached in this window (MemoryLedgerStore.commit and collectCrossings of
+// lib/core/ledger-rules.ts). A ledger that holds the reservation drops it and records the usage;
+// one that remembers it as lapsed records it; otherwise \`ifUnknown\` decides: 'c' (charge) records
+// it, 's' (skip) does not unless the ledger has no state or started after reservedAt, 'o'
+// (charge-once) records it unless it is remembered as charged, and remembers it.
+// ARGV after the deadline: reservation id, ifUnknown (c, s or o), reservedAt ('' for none), actual
+// (one per dimension), now, budgets.
 // Reply: { 'ok', server ms, released (0/1), snapshots, crossings as (index, dimension, threshold
 // index or -1 for exhaustion) triples from 0 }, or { 'late', server ms }.
 export const COMMIT_LUA = `${PRELUDE_LUA}
 local srv, late = begin()
 if late then return { 'late', fmt(srv) } end
 local id = str()
+local mode = str()
+local reservedAt = optnum()
 local actual = {}
 for d = 1, NDIM do actual[d] = num() end
 local now = num()
@@ -18,20 +25,37 @@ local released, snaps, crossings = 0, {}, {}
 for i, b in ipairs(budgets) do
   local s = load(i, b, now, true)
   touch(s, b, now)
-  if drop(s, id) then released = 1 end
-  for d = 1, NDIM do s.used[d] = s.used[d] + actual[d] end
+  if not s.settled then
+    s.settled = true
+    local record = true
+    if drop(s, id) then
+      released = 1
+    elseif kept(s, 'l' .. id, now) then
+      redis.call('ZREM', s.M, 'l' .. id)
+    elseif kept(s, 'c' .. id, now) then
+      record = false
+    elseif mode == 's' then
+      -- Skip only where a first attempt could have recorded it: a ledger with state that started
+      -- no later than the reservation (one evicted or lost since never held it).
+      record = not s.existed or (reservedAt ~= nil and s.born ~= nil and s.born > reservedAt)
+    elseif mode == 'o' then
+      mark(s, 'c' .. id, now + MEMORY)
+    end
+    if record then
+      for d = 1, NDIM do s.used[d] = addUsage(s.used[d], actual[d]) end
+    end
+  end
   for _, lim in ipairs(b.limits) do
     local value = s.used[lim.dim]
-    local name = DIM[lim.dim]
     for j = 1, #b.thr do
       if value < lim.at[j] then break end
-      if fire(s, name .. '@' .. b.thr[j]) then
+      if fire(s, lim.mark .. '@' .. b.thr[j]) then
         crossings[#crossings + 1] = i - 1
         crossings[#crossings + 1] = lim.dim - 1
         crossings[#crossings + 1] = j - 1
       end
     end
-    if value >= lim.limit and fire(s, name .. '@x') then
+    if value >= lim.limit and fire(s, lim.mark .. '@x') then
       crossings[#crossings + 1] = i - 1
       crossings[#crossings + 1] = lim.dim - 1
       crossings[#crossings + 1] = -1

@@ -1,4 +1,5 @@
-import { DIMENSIONS } from '../../core/budget.js';
+import { DIMENSIONS, MAX_AMOUNT } from '../../core/budget.js';
+import { SETTLEMENT_MEMORY_MS } from '../../core/ledger-rules.js';
 
 /** How long after its ledger-clock end Redis expires a key (see `ms` in the prelude). */
 export const EXPIRY_GRACE_MS = 60_000;
@@ -6,24 +7,31 @@ export const EXPIRY_GRACE_MS = 60_000;
 // Shared by every Tokencap script (it is prepended to each). Embedded as a string so `tsc` ships
 // it in dist/ with no copy step. The rules mirror lib/core/ledger-rules.ts and
 // lib/core/memory-ledger.store.ts line for line; test/contract runs both stores through the same
-// cases, so keep them in step.
+// cases, and test/redis/redis-memory.equivalence.spec.ts random ones, so keep them in step.
 //
-// KEYS: for each budget, its ledger hash, then its reservation index (a sorted set).
-//   ledger hash fields: ws (window start), ev (evict-at, ledger clock), f (fired markers, as
-//   '|tokens@0.8|tokens@x|'), u1..uN (used), r1..rN (reserved), and '#<reservation id>' holding
-//   the reserved amounts ('a1 a2 a3').
+// KEYS: for each budget, its ledger hash, its reservation index (a sorted set) and its marks (a
+// sorted set).
+//   ledger hash fields: ws, we (current window's start and end), ev (evict-at, ledger clock),
+//   f (fired markers, as '|tokens:1000@0.8|tokens:1000@x|'), b (when the ledger started: it starts
+//   again after an eviction), u1..uN (used), r1..rN (reserved),
+//   and '#<reservation id>' holding the reserved amounts ('a1 a2 a3').
 //   reservation index: reservation id -> its expiresAt.
+//   marks: 'l<id>' (a reservation that lapsed uncommitted) or 'c<id>' (a charge-once commit),
+//   scored by when they are forgotten (SETTLEMENT_MEMORY_MS later); exists only while one is kept.
 // ARGV: [1] deadline in server ms (0: none), then the script's own arguments, then `now`, the
 //   number of budgets and each budget's spec (see readBudgets).
 // Every number goes in and out as a string: Lua numbers are doubles, and Redis would truncate a
-// returned number to an integer.
+// returned number to an integer. Windows are computed by the caller (lib/core/budget-window.ts):
+// a script only ever sees their bounds.
 export const PRELUDE_LUA = `
 if redis.replicate_commands then redis.replicate_commands() end
 
 local NDIM = ${DIMENSIONS.length}
 local DIM = { ${DIMENSIONS.map((d) => `'${d}'`).join(', ')} }
-local FIELDS = { 'ws', 'ev', 'f' }
-for d = 1, NDIM do FIELDS[3 + d] = 'u' .. d; FIELDS[3 + NDIM + d] = 'r' .. d end
+local MAX = ${MAX_AMOUNT}
+local MEMORY = ${SETTLEMENT_MEMORY_MS}
+local FIELDS = { 'ws', 'we', 'ev', 'f', 'b' }
+for d = 1, NDIM do FIELDS[5 + d] = 'u' .. d; FIELDS[5 + NDIM + d] = 'r' .. d end
 
 local argi = 1
 local function str()
@@ -34,6 +42,14 @@ local function str()
 end
 local function num()
   local v = tonumber(str())
+  if v == nil or v ~= v then return error('tokencap: argument ' .. argi .. ' is not a number') end
+  return v
+end
+-- A number, or nil for ''.
+local function optnum()
+  local v = str()
+  if v == '' then return nil end
+  v = tonumber(v)
   if v == nil or v ~= v then return error('tokencap: argument ' .. argi .. ' is not a number') end
   return v
 end
@@ -65,6 +81,8 @@ local function encodeAmounts(a)
   for d = 1, NDIM do parts[d] = fmt(a[d]) end
   return table.concat(parts, ' ')
 end
+-- used + amount, saturating at MAX (addUsage of ledger-rules.ts).
+local function addUsage(used, amount) return math.min(used + amount, MAX) end
 
 -- Server time, and whether the caller has already given up on this command (it was queued
 -- while Redis was unreachable and is running late): a late command changes nothing.
@@ -75,15 +93,17 @@ local function begin()
   return srv, deadline > 0 and srv > deadline
 end
 
--- Each budget: window ms (0: none), evict ttl ms (0: none), policy (h, d or n), maxReservation
--- (0: none), the thresholds as written in fired markers, and its limits: dimension index, limit,
--- and the amount at which each threshold counts as reached (thresholdAmount, computed by the caller).
+-- Each budget: its window's start and end at now ('' for none), evict ttl ms (0: none), policy
+-- (h, d or n), maxReservation (0: none), the thresholds as written in fired markers, and its
+-- limits: dimension index, limit, the marker prefix of that limit (markerPrefix), and the amount
+-- at which each threshold counts as reached (thresholdAmount, computed by the caller).
 local function readBudgets()
   local n = num()
   local budgets = {}
   for i = 1, n do
     local b = {}
-    b.window = num()
+    b.ws = optnum()
+    b.we = optnum()
     b.evictTtl = num()
     b.policy = str()
     b.maxRes = num()
@@ -94,6 +114,7 @@ local function readBudgets()
       local lim = {}
       lim.dim = num()
       lim.limit = num()
+      lim.mark = str()
       lim.at = {}
       for j = 1, #b.thr do lim.at[j] = num() end
       b.limits[k] = lim
@@ -103,68 +124,86 @@ local function readBudgets()
   return budgets
 end
 
--- Loaded ledgers by key, so a budget named twice in one call shares one state; \`order\` lists
--- them for persist.
+-- Loaded ledgers by key, so budgets sharing a ledger share one state (held and charged once);
+-- \`order\` lists them for persist.
 local states, order = {}, {}
 
--- A budget's ledger as of \`now\`: lapses expired reservations, evicts an idle ledger (past its
--- evict-at with nothing in flight), rolls the window. With \`write\` false nothing is written.
+local function mark(s, member, untilMs)
+  redis.call('ZADD', s.M, fmt(untilMs), member)
+  s.marked = true
+end
+
+-- A budget's ledger as of \`now\`: lapses expired reservations (remembering each), evicts an idle
+-- ledger (past its evict-at with nothing in flight), rolls the window forward. With \`write\`
+-- false nothing is written.
 local function load(i, b, now, write)
-  local L = KEYS[2 * i - 1]
+  local L = KEYS[3 * i - 2]
   local s = states[L]
   if s then return s end
-  local Z = KEYS[2 * i]
-  s = { L = L, Z = Z, used = zero(), res = zero(), fired = '', exists = false }
+  s = { L = L, Z = KEYS[3 * i - 1], M = KEYS[3 * i], used = zero(), res = zero(), fired = '', exists = false }
   local v = redis.call('HMGET', L, unpack(FIELDS))
   for k = 1, #FIELDS do
     if v[k] then s.exists = true end
   end
   if v[1] then s.ws = tonumber(v[1]) end
-  if v[2] then s.ev = tonumber(v[2]) end
-  if v[3] then s.fired = v[3] end
+  if v[2] then s.we = tonumber(v[2]) end
+  if v[3] then s.ev = tonumber(v[3]) end
+  if v[4] then s.fired = v[4] end
+  if v[5] then s.born = tonumber(v[5]) end
   for d = 1, NDIM do
-    if v[3 + d] then s.used[d] = tonumber(v[3 + d]) end
-    if v[3 + NDIM + d] then s.res[d] = tonumber(v[3 + NDIM + d]) end
+    if v[5 + d] then s.used[d] = tonumber(v[5 + d]) end
+    if v[5 + NDIM + d] then s.res[d] = tonumber(v[5 + NDIM + d]) end
   end
-  local expired = redis.call('ZRANGEBYSCORE', Z, '-inf', fmt(now))
-  local live = redis.call('ZCARD', Z) - #expired
-  for _, id in ipairs(expired) do
+  local expired = redis.call('ZRANGEBYSCORE', s.Z, '-inf', fmt(now), 'WITHSCORES')
+  local live = redis.call('ZCARD', s.Z) - #expired / 2
+  for k = 1, #expired, 2 do
+    local id = expired[k]
     local held = redis.call('HGET', L, '#' .. id)
     if held then
       local a = parseAmounts(held)
       for d = 1, NDIM do s.res[d] = s.res[d] - a[d] end
       if write then redis.call('HDEL', L, '#' .. id) end
     end
+    if write then mark(s, 'l' .. id, tonumber(expired[k + 1]) + MEMORY) end
   end
-  if write and #expired > 0 then redis.call('ZREMRANGEBYSCORE', Z, '-inf', fmt(now)) end
+  if write and #expired > 0 then redis.call('ZREMRANGEBYSCORE', s.Z, '-inf', fmt(now)) end
   -- With nothing held, reserved is exactly zero (as in the memory store), whatever rounding did.
   if live == 0 then s.res = zero() end
   if s.ev and s.ev <= now and live == 0 then
     if write and s.exists then redis.call('DEL', L) end
-    s.used, s.res, s.fired, s.ws, s.ev, s.exists = zero(), zero(), '', nil, nil, false
+    s.used, s.res, s.fired, s.ws, s.we, s.ev, s.exists = zero(), zero(), '', nil, nil, nil, false
   end
-  if b.window > 0 then
-    local start = now - math.fmod(now, b.window)
-    if s.ws ~= start then
-      s.ws = start
-      s.used = zero()
-      s.fired = ''
-    end
+  -- A ledger starts (again, after an eviction) now; one written before births were kept has none.
+  if not s.exists then s.born = now end
+  -- Windows only move forward: a caller whose clock lags charges the newest window instead of
+  -- starting an old one afresh (which would reset usage).
+  if b.ws and (s.ws == nil or b.ws > s.ws) then
+    s.ws, s.we = b.ws, b.we
+    s.used = zero()
+    s.fired = ''
   end
+  -- Whether the ledger had any state before this script (it was not evicted nor lost).
+  s.existed = s.exists
   states[L] = s
   order[#order + 1] = s
   return s
 end
 
--- Marks the ledger as used at \`now\`: it lives until now + ttl, or its window's end.
+-- Marks the ledger as used at \`now\`: it lives until now + ttl, or its window's end. Budgets of
+-- one call sharing the ledger may differ in ttl: it lives as long as the longest (nil: forever).
 local function touch(s, b, now)
   s.exists = true
+  local ev
   if b.evictTtl > 0 then
-    s.ev = now + b.evictTtl
-  elseif b.window > 0 then
-    s.ev = s.ws + b.window
-  else
-    s.ev = nil
+    ev = now + b.evictTtl
+  elseif s.we then
+    ev = s.we
+  end
+  if not s.touched then
+    s.touched = true
+    s.ev = ev
+  elseif s.ev and (ev == nil or ev > s.ev) then
+    s.ev = ev
   end
 end
 
@@ -179,22 +218,38 @@ local function drop(s, id)
   return true
 end
 
+-- A mark's end, if it is still kept at now.
+local function kept(s, member, now)
+  local score = redis.call('ZSCORE', s.M, member)
+  if score and tonumber(score) > now then return true end
+  return false
+end
+
 -- Writes a ledger back and sets its keys' TTLs: the ledger lives until its evict-at or its last
--- reservation's expiry, whichever is later; the index until its last reservation's expiry.
+-- reservation's expiry, whichever is later; the index until its last reservation's expiry plus
+-- MEMORY (so a reservation lapsing while its ledger is idle is still remembered); the marks until
+-- the last one is forgotten.
 local function persist(s, now)
+  if s.marked then
+    redis.call('ZREMRANGEBYSCORE', s.M, '-inf', fmt(now))
+    local lastMark = redis.call('ZRANGE', s.M, -1, -1, 'WITHSCORES')
+    if lastMark[2] then redis.call('PEXPIRE', s.M, ms(tonumber(lastMark[2]) - now)) end
+  end
   if not s.exists then return end
   local set, del = {}, {}
-  local function put(field, value)
-    if value == nil or value == 0 or value == '' then
+  local function put(field, value, keepZero)
+    if value == nil or value == '' or (value == 0 and not keepZero) then
       del[#del + 1] = field
     else
       set[#set + 1] = field
       set[#set + 1] = type(value) == 'number' and fmt(value) or value
     end
   end
-  put('ws', s.ws)
+  put('ws', s.ws, true)
+  put('we', s.we, true)
   put('ev', s.ev)
   put('f', s.fired)
+  put('b', s.born, true)
   for d = 1, NDIM do
     put('u' .. d, s.used[d])
     put('r' .. d, s.res[d])
@@ -205,7 +260,7 @@ local function persist(s, now)
   local last = redis.call('ZRANGE', s.Z, -1, -1, 'WITHSCORES')
   if last[2] then
     local at = tonumber(last[2])
-    redis.call('PEXPIRE', s.Z, ms(at - now))
+    redis.call('PEXPIRE', s.Z, ms(at + MEMORY - now))
     if at > keepUntil then keepUntil = at end
   end
   if keepUntil == math.huge then

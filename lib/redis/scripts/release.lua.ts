@@ -1,6 +1,7 @@
 import { PRELUDE_LUA } from './prelude.lua.js';
 
-// Release: drops the reservation from every budget that still holds it, recording no usage.
+// Release: drops the reservation from every ledger that still holds it, recording no usage, and
+// forgets it if it had lapsed (MemoryLedgerStore.release).
 // ARGV after the deadline: reservation id, now, budgets.
 // Reply: { 'ok', server ms, released (0/1) } or { 'late', server ms }.
 export const RELEASE_LUA = `${PRELUDE_LUA}
@@ -13,6 +14,7 @@ local released = 0
 for i, b in ipairs(budgets) do
   local s = load(i, b, now, true)
   if s.exists and drop(s, id) then released = 1 end
+  redis.call('ZREM', s.M, 'l' .. id)
 end
 persistAll(now)
 return { 'ok', fmt(srv), released }

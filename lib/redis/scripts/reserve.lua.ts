@@ -1,6 +1,7 @@
 import { PRELUDE_LUA } from './prelude.lua.js';
 
-// Reserve, all or nothing on every budget: decideReservation of lib/core/ledger-rules.ts.
+// Reserve, all or nothing on every budget: decideReservation of lib/core/ledger-rules.ts, holding
+// the call once on each ledger (budgets sharing a ledger are each checked, and held once).
 // ARGV after the deadline: reservation id, expiresAt, base (one per dimension, '' when absent),
 // perUnit (same), need (ceil(base + min × perUnit), one per dimension), units min, max ('inf'
 // when unbounded), ifUnbounded, now, budgets.
@@ -69,7 +70,7 @@ local function amountsFor(units)
   end
   if units > 0 then
     for d = 1, NDIM do
-      if per[d] then a[d] = math.ceil(a[d] + units * per[d]) end
+      if per[d] then a[d] = math.min(math.ceil(a[d] + units * per[d]), MAX) end
     end
   end
   return a
@@ -99,15 +100,19 @@ end
 local held = encodeAmounts(amounts)
 for i = 1, #budgets do
   local s = st[i]
-  -- A reservation id reserved again replaces its earlier hold instead of adding to it.
-  local prev = redis.call('HGET', s.L, '#' .. id)
-  if prev then
-    local a = parseAmounts(prev)
-    for d = 1, NDIM do s.res[d] = s.res[d] - a[d] end
+  -- Budgets sharing a ledger hold the call once.
+  if not s.held then
+    s.held = true
+    -- A reservation id reserved again replaces its earlier hold instead of adding to it.
+    local prev = redis.call('HGET', s.L, '#' .. id)
+    if prev then
+      local a = parseAmounts(prev)
+      for d = 1, NDIM do s.res[d] = s.res[d] - a[d] end
+    end
+    redis.call('HSET', s.L, '#' .. id, held)
+    redis.call('ZADD', s.Z, fmt(expiresAt), id)
+    for d = 1, NDIM do s.res[d] = s.res[d] + amounts[d] end
   end
-  redis.call('HSET', s.L, '#' .. id, held)
-  redis.call('ZADD', s.Z, fmt(expiresAt), id)
-  for d = 1, NDIM do s.res[d] = s.res[d] + amounts[d] end
 end
 persistAll(now)
 local snaps = {}

@@ -79,20 +79,28 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A throwaway redis-server (no persistence) on `port`, for tests that kill and restart Redis. */
+/**
+ * A throwaway redis-server on `port`, for tests that kill and restart Redis. Without `dataDir` it
+ * keeps nothing on disk (a restart starts empty); with it, it keeps an append-only file there
+ * (`appendonly yes`, `appendfsync everysec`: what it acknowledged survives its own crash).
+ */
 export class RedisServerProcess {
   private child: ChildProcess | undefined;
 
   constructor(
     readonly port: number,
     readonly binary = process.env.REDIS_SERVER_BIN ?? 'redis-server',
+    readonly dataDir?: string,
   ) {}
 
-  /** Starts the server and resolves once it answers PING. */
+  /** Starts the server and resolves once it answers PING (and has loaded its data). */
   async start(): Promise<void> {
+    const persistence = this.dataDir
+      ? ['--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', this.dataDir]
+      : ['--appendonly', 'no'];
     this.child = spawn(
       this.binary,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence],
       {
         stdio: 'ignore',
       },

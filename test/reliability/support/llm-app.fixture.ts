@@ -12,6 +12,7 @@ import {
 import OpenAI from 'openai';
 import { Observable } from 'rxjs';
 import { defineBudget } from '../../../lib/core/budget.js';
+import type { Duration } from '../../../lib/core/duration.js';
 import type { LedgerSnapshot, LedgerStore } from '../../../lib/core/ledger-store.interface.js';
 import { Budget } from '../../../lib/nest/budget.decorator.js';
 import { TokencapModule } from '../../../lib/nest/tokencap.module.js';
@@ -149,12 +150,17 @@ export function llmAppModule(options: {
   };
 }
 
-/** The store's snapshot of one budget (reads it without opening a request). */
+/**
+ * The store's snapshot of one budget (reads it without opening a request). A ledger is identified
+ * by scope, key and window, so name the window the app's budget has (`user` and `global`: '1d').
+ */
 export async function snapshotOf(
   store: LedgerStore,
   scope: string,
   key: string,
+  window?: Duration,
 ): Promise<LedgerSnapshot> {
-  const [snapshot] = await store.snapshot([defineBudget({ scope, key, limit: 1 })], Date.now());
+  const budget = defineBudget({ scope, key, limit: 1, ...(window && { window }) });
+  const [snapshot] = await store.snapshot([budget], Date.now());
   return snapshot;
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { defineBudget } from '../../../lib/core/budget.js';
+import {
+  type BudgetDefinition,
+  MAX_AMOUNT,
+  defineBudget,
+  normalizeLimit,
+  normalizeOptions,
+} from '../../../lib/core/budget.js';
 import { parseDuration } from '../../../lib/core/duration.js';
 import { TokencapConfigError } from '../../../lib/errors.js';
 
@@ -20,7 +26,7 @@ describe('defineBudget', () => {
       limits: { usd: 1_500_000, requests: 200 },
       policy: 'hard-stop',
       thresholds: [0.5, 0.9],
-      windowMs: 86_400_000,
+      window: { kind: 'fixed', ms: 86_400_000, tag: '86400000ms' },
       ttlMs: undefined,
       maxReservation: undefined,
     });
@@ -141,5 +147,83 @@ describe('degrade options', () => {
     expect(() =>
       defineBudget({ scope: 's', key: 'k', limit: 10, ...(bad as object) } as never),
     ).toThrow(message);
+  });
+});
+
+describe('amount bounds', () => {
+  it('accepts limits up to MAX_AMOUNT store units and refuses larger ones, naming them', () => {
+    expect(defineBudget({ scope: 's', key: 'k', limit: MAX_AMOUNT }).limits).toEqual({
+      tokens: MAX_AMOUNT,
+    });
+    expect(defineBudget({ scope: 's', key: 'k', limit: { usd: 1e9 } }).limits).toEqual({
+      usd: MAX_AMOUNT,
+    });
+    expect(() => defineBudget({ scope: 's', key: 'k', limit: MAX_AMOUNT + 1 })).toThrow(
+      'Invalid limit 1000000000000001 for budget "s": at most 1000000000000000 (MAX_AMOUNT).',
+    );
+    expect(() => defineBudget({ scope: 's', key: 'k', limit: { usd: 2e9 } })).toThrow(
+      'Invalid usd limit 2000000000 for budget "s": at most 1000000000 dollars (MAX_AMOUNT).',
+    );
+    expect(() => defineBudget({ scope: 's', key: 'k', limit: { requests: 1e300 } })).toThrow(
+      'Invalid requests limit 1e+300 for budget "s": at most 1000000000000000 (MAX_AMOUNT).',
+    );
+  });
+});
+
+describe('options are read from own properties only', () => {
+  it('a JSON "__proto__" key is an unknown option, never a policy', () => {
+    const definition = JSON.parse(
+      '{"scope":"s","key":"k","limit":10,"__proto__":{"policy":"notify"}}',
+    ) as BudgetDefinition;
+    expect(() => defineBudget(definition)).toThrow(
+      'Unknown option "__proto__" for budget "s"; known options:',
+    );
+  });
+
+  it('options inherited through the prototype configure nothing', () => {
+    const inherited = Object.create({
+      policy: 'notify',
+      window: '1h',
+      ttl: '1m',
+      thresholds: [0.1],
+      maxReservation: 5,
+      limit: 5,
+    }) as BudgetDefinition;
+    Object.assign(inherited, { scope: 's', key: 'k', limit: 10 });
+    const budget = defineBudget(inherited);
+    expect(budget).toMatchObject({
+      policy: 'hard-stop',
+      thresholds: [0.8, 0.9],
+      limits: { tokens: 10 },
+    });
+    expect(budget.window).toBeUndefined();
+    expect(budget.ttlMs).toBeUndefined();
+    expect(budget.maxReservation).toBeUndefined();
+    // Nor through a polluted Object.prototype.
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.policy = 'notify';
+    proto.fallbackModel = 'gpt-4o-mini';
+    try {
+      expect(defineBudget({ scope: 's', key: 'k', limit: 10 })).toMatchObject({
+        policy: 'hard-stop',
+      });
+      expect(normalizeOptions({}, 'test').policy).toBe('hard-stop');
+    } finally {
+      delete proto.policy;
+      delete proto.fallbackModel;
+    }
+  });
+
+  it('a limit object limits only its own dimensions', () => {
+    const limit = Object.create({ tokens: 5 }) as { usd: number };
+    limit.usd = 2;
+    expect(normalizeLimit(limit, 'test')).toEqual({ usd: 2_000_000 });
+    expect(() => normalizeLimit(Object.create({ tokens: 5 }), 'test')).toThrow(
+      'Invalid limit {} for test',
+    );
+    // A parsed "__proto__" dimension is an unknown dimension, not a way in.
+    expect(() => normalizeLimit(JSON.parse('{"__proto__":{"tokens":1}}'), 'test')).toThrow(
+      'unknown dimension "__proto__"',
+    );
   });
 });
