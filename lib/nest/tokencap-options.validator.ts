@@ -17,6 +17,7 @@ import type {
   TokencapModuleOptions,
 } from './tokencap-options.interface.js';
 import { PriceTable, type PriceTableOptions } from '../pricing/price-table.js';
+import { assertPlainObject } from './plain-object.guard.js';
 
 /** Injection token of the validated options, defaults applied. */
 export const TOKENCAP_OPTIONS = Symbol('TOKENCAP_OPTIONS');
@@ -73,6 +74,7 @@ export function resolveTokencapOptions(
       `Invalid TokencapModule options ${JSON.stringify(raw)}: expected an object.`,
     );
   }
+  assertPlainObject(raw, 'TokencapModule options (forRoot, or what forRootAsync resolved)');
   const unknown = Object.keys(raw).filter(
     (k) => !KNOWN_OPTIONS.includes(k as keyof TokencapModuleOptions),
   );
@@ -135,6 +137,17 @@ export function resolveTokencapOptions(
       `Invalid ${option('prices')}: ${JSON.stringify(raw.prices)}. Expected an object of model name to { input, cachedInput?, output } in USD per 1M tokens.`,
     );
   }
+  if (raw.prices !== undefined) {
+    assertPlainObject(raw.prices, option('prices'));
+    for (const [model, price] of Object.entries(raw.prices)) {
+      if (price !== null && typeof price === 'object') {
+        assertPlainObject(price, option(`prices[${JSON.stringify(model.slice(0, 64))}]`));
+      }
+    }
+  }
+  if (raw.defaultPrice !== null && typeof raw.defaultPrice === 'object') {
+    assertPlainObject(raw.defaultPrice, option('defaultPrice'));
+  }
   // Built once here so a malformed price fails at bootstrap, naming the model.
   new PriceTable(prices);
 
@@ -159,6 +172,7 @@ function resolveScopes(scopes: unknown): ReadonlyMap<string, ScopeResolver> {
       `Invalid ${option('scopes')}: expected an object mapping each scope name to a resolver function.`,
     );
   }
+  assertPlainObject(scopes, option('scopes'));
   for (const [name, resolver] of Object.entries(scopes)) {
     assertScopeName(name, `Scope name in ${option('scopes')}:`);
     if ((BUILT_IN_SCOPES as readonly string[]).includes(name)) {
