@@ -59,10 +59,17 @@ export class BudgetService implements BeforeApplicationShutdown {
     );
   }
 
-  /** Completes `events$` and `thresholds$` (Nest calls it before the HTTP server closes). */
-  beforeApplicationShutdown(): void {
+  /**
+   * Completes `events$` and `thresholds$`. Nest calls it before the HTTP server closes, which
+   * waits for every open response: an `@Sse()` stream of these would otherwise hold it open.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     this.closing.next();
     this.closing.complete();
+    // One turn of the event loop lets the responses those streams fed finish, so that the server,
+    // which closes the connections idle when it starts closing, closes theirs too instead of
+    // waiting for their keep-alive timeout.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** The budgets open around the running code (outermost first); empty outside any. */
