@@ -21,7 +21,7 @@ describe('the sample process', () => {
   });
 
   it('exits on SIGTERM while a browser holds its event stream open', async () => {
-    const env = { ...process.env, PORT: '0', HOST: '127.0.0.1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1' };
     delete env.OPENAI_API_KEY;
     child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
