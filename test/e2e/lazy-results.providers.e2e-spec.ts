@@ -75,6 +75,17 @@ class Agent {
   }
 }
 
+/** Keyed by a scope whose resolver is async: the generator must wait for its key. */
+@Injectable()
+class SessionAgent {
+  constructor(private readonly openai: OpenAI) {}
+
+  @Budget('session', LIMIT)
+  async *steps(): AsyncGenerator<string> {
+    yield* agentSteps(this.openai);
+  }
+}
+
 /** Runs the agent inside a request, under a session budget with room for ten times the task's. */
 @Controller('agent')
 class AgentController {
@@ -171,6 +182,33 @@ describe('lazy results of budgeted provider methods', () => {
         .expect(200);
       expect(res.body).toEqual(TASK_REFUSED);
       expectRunaway(['session', 'task'], ['task']);
+    });
+  });
+
+  describe('an async generator method whose key resolves asynchronously', () => {
+    const startWith = (session: () => Promise<string>) =>
+      createTestApp({
+        imports: [TokencapModule.forRoot({ scopes: { session } })],
+        providers: [openAIProvider(fake), SessionAgent],
+      });
+
+    it('still returns an async generator, running inside the budget once the key is known', async () => {
+      t = await startWith(async () => 'nightly');
+      const steps = t.get(SessionAgent).steps();
+      expect(typeof steps[Symbol.asyncIterator]).toBe('function');
+      expect(outcome(await consume(steps))).toEqual({ ...TASK_REFUSED, scope: 'session' });
+      expectRunaway(['session']);
+    });
+
+    it('fails on the first step when the key cannot be resolved, sending nothing', async () => {
+      t = await startWith(() => Promise.reject(new Error('no session store')));
+      const steps = t.get(SessionAgent).steps();
+      await expect(steps.next()).rejects.toMatchObject({
+        name: 'BudgetKeyMissingError',
+        scope: 'session',
+        problem: 'failed',
+      });
+      expect(fake.server.requests).toHaveLength(0);
     });
   });
 
