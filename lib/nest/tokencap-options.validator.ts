@@ -11,13 +11,13 @@ import type { StoreErrorMode } from '../core/ledger.js';
 import type { LedgerStore } from '../core/ledger-store.interface.js';
 import { MemoryLedgerStore } from '../core/memory-ledger.store.js';
 import { TokencapConfigError } from '../errors.js';
+import { assertPlainObject } from './plain-object.guard.js';
 import type {
   MissingKeyMode,
   ScopeResolver,
   TokencapModuleOptions,
 } from './tokencap-options.interface.js';
 import { PriceTable, type PriceTableOptions } from '../pricing/price-table.js';
-import { assertPlainObject } from './plain-object.guard.js';
 
 /** Injection token of the validated options, defaults applied. */
 export const TOKENCAP_OPTIONS = Symbol('TOKENCAP_OPTIONS');
@@ -107,6 +107,7 @@ export function resolveTokencapOptions(
   }
 
   const reservationTtlMs = parseDuration(raw.reservationTtl ?? '15m', option('reservationTtl'));
+  assertPlainPrices(raw);
 
   if (raw.store !== undefined) {
     const store = raw.store as unknown as Record<string, unknown> | null;
@@ -136,17 +137,6 @@ export function resolveTokencapOptions(
     throw new TokencapConfigError(
       `Invalid ${option('prices')}: ${JSON.stringify(raw.prices)}. Expected an object of model name to { input, cachedInput?, output } in USD per 1M tokens.`,
     );
-  }
-  if (raw.prices !== undefined) {
-    assertPlainObject(raw.prices, option('prices'));
-    for (const [model, price] of Object.entries(raw.prices)) {
-      if (price !== null && typeof price === 'object') {
-        assertPlainObject(price, option(`prices[${JSON.stringify(model.slice(0, 64))}]`));
-      }
-    }
-  }
-  if (raw.defaultPrice !== null && typeof raw.defaultPrice === 'object') {
-    assertPlainObject(raw.defaultPrice, option('defaultPrice'));
   }
   // Built once here so a malformed price fails at bootstrap, naming the model.
   new PriceTable(prices);
@@ -188,4 +178,20 @@ function resolveScopes(scopes: unknown): ReadonlyMap<string, ScopeResolver> {
     out.set(name, resolver as ScopeResolver);
   }
   return out;
+}
+
+// Prices read through a prototype could make every call free under a usd budget.
+function assertPlainPrices(raw: TokencapModuleOptions): void {
+  const { prices, defaultPrice } = raw;
+  if (prices !== null && typeof prices === 'object' && !Array.isArray(prices)) {
+    assertPlainObject(prices, option('prices'));
+    for (const [model, price] of Object.entries(prices)) {
+      if (price !== null && typeof price === 'object') {
+        assertPlainObject(price, option(`prices[${JSON.stringify(model.slice(0, 64))}]`));
+      }
+    }
+  }
+  if (defaultPrice !== null && typeof defaultPrice === 'object') {
+    assertPlainObject(defaultPrice, option('defaultPrice'));
+  }
 }
