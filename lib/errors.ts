@@ -95,12 +95,33 @@ export function quoteClientValue(value: unknown): string {
   return JSON.stringify(text);
 }
 
-/** A scope resolver returned no key for this request. Mapped to HTTP 400 by the Nest module. */
+/**
+ * Why a request has no usable budget key: its scope resolver returned nothing (`missing`), returned
+ * something that is not a string or a number (`invalid`), or threw (`failed`; the resolver's error
+ * is the `cause`).
+ */
+export type BudgetKeyProblem = 'missing' | 'invalid' | 'failed';
+
+const KEY_PROBLEMS: Record<BudgetKeyProblem, string> = {
+  missing: 'its resolver returned nothing for this request',
+  invalid: 'its resolver returned something other than a string or a number',
+  failed: 'its resolver threw',
+};
+
+/**
+ * A scope resolver gave no usable key for this request. Mapped to HTTP 400 by the Nest module. The
+ * message names the scope only: never the key's value nor the resolver's own error (see `cause`).
+ */
 export class BudgetKeyMissingError extends TokencapError {
-  constructor(readonly scope: string) {
+  constructor(
+    readonly scope: string,
+    readonly problem: BudgetKeyProblem = 'missing',
+    options?: { cause?: unknown },
+  ) {
     super(
-      `No budget key for scope "${scope}": its resolver returned nothing for this request, and a ` +
+      `No budget key for scope "${scope}": ${KEY_PROBLEMS[problem] ?? KEY_PROBLEMS.missing}, and a ` +
         `request without a key is refused rather than left unlimited.`,
+      options,
     );
   }
 }

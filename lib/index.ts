@@ -45,6 +45,7 @@ export {
   BudgetExceededError,
   type BudgetExceededDetails,
   BudgetKeyMissingError,
+  type BudgetKeyProblem,
   StoreUnavailableError,
   TokencapConfigError,
   TokencapError,

@@ -15,7 +15,6 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        // Imported first so its method wrappers are in place before other modules read methods.
         TokencapModule.forRoot({
           scopes: {
             session: (req?: IncomingMessage) => req?.headers['x-session-id'] as string | undefined,

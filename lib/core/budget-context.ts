@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Budget } from './budget.js';
 import type { Ledger } from './ledger.js';
+import { bindLazyResult, type FrameEntry } from './lazy-result.binder.js';
 
 /** The budgets open around the running code, and the ledger (of one app) that charges them. */
 export interface BudgetFrame {
@@ -20,15 +21,53 @@ export function currentFrame(): BudgetFrame | undefined {
 }
 
 /**
- * Runs `fn` with `budgets` open on top of the enclosing frame of the same ledger (nested budgets
- * charge every enclosing one). A budget already open (same id) is not opened twice.
+ * Runs `fn` with `budgets` open on top of the enclosing frame of the same ledger: a call made inside
+ * is charged to, and checked against, every budget of the frame. Nested budgets of the same scope
+ * and key both hold (an inner `session` of 100 inside an outer one of 1,000 refuses past 100); only
+ * a declaration identical to one already open (see {@link sameBudget}) is not opened twice.
+ *
+ * A result that does its work after `fn` has returned (a generator, a stream, an Observable, a
+ * promise of one of these) is bound to the frame: it runs inside these budgets for as long as it is
+ * consumed (see {@link bindLazyResult}).
  */
 export function runWithBudgets<T>(ledger: Ledger, budgets: readonly Budget[], fn: () => T): T {
+  const enter = enterBudgets(ledger, budgets);
+  return bindLazyResult(enter(fn), enter);
+}
+
+/**
+ * The frame `runWithBudgets` would open here, as a function that runs code inside it (for callers
+ * that combine it with frames of their own, such as the Nest request context).
+ */
+export function enterBudgets(ledger: Ledger, budgets: readonly Budget[]): FrameEntry {
   const parent = storage.getStore();
-  const inherited = parent && parent.ledger === ledger ? parent.budgets : [];
-  const merged = [...inherited];
+  const merged = parent && parent.ledger === ledger ? [...parent.budgets] : [];
   for (const budget of budgets) {
-    if (!merged.some((b) => b.id === budget.id)) merged.push(budget);
+    if (!merged.some((open) => sameBudget(open, budget))) merged.push(budget);
   }
-  return storage.run({ ledger, budgets: merged }, fn);
+  const frame: BudgetFrame = { ledger, budgets: merged };
+  return (fn) => storage.run(frame, fn);
+}
+
+/**
+ * Whether two budgets are the same declaration: equal in every field (scope, key, window, limits,
+ * policy, thresholds, ttl, maxReservation, degrade options; functions by identity).
+ */
+export function sameBudget(a: Budget, b: Budget): boolean {
+  return a === b || sameValue(a, b);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  // A field set to undefined is the same as a field left out.
+  const fields = (o: object) =>
+    Object.entries(o).filter(([, value]) => value !== undefined) as [string, unknown][];
+  const fieldsA = fields(a);
+  const fieldsB = new Map(fields(b));
+  return (
+    fieldsA.length === fieldsB.size &&
+    fieldsA.every(([key, value]) => fieldsB.has(key) && sameValue(value, fieldsB.get(key)))
+  );
 }

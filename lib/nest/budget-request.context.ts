@@ -24,6 +24,9 @@ export interface BudgetCall {
 @Injectable()
 export class BudgetRequestContext {
   private readonly storage = new AsyncLocalStorage<BudgetCall>();
+  // One call per request, so a guard (BudgetService.runFor) and the interceptor share the
+  // `request` budget and resolved keys. Weak: a request is forgotten with the request.
+  private readonly byRequest = new WeakMap<object, BudgetCall>();
 
   /** The call around the running code, if any. */
   current(): BudgetCall | undefined {
@@ -33,6 +36,25 @@ export class BudgetRequestContext {
   /** Creates a call for `request` (or for code running outside any request). */
   create(request: unknown, context: ExecutionContext | undefined): BudgetCall {
     return { id: randomUUID(), request, context, keys: new Map() };
+  }
+
+  /**
+   * The call of the request `context` handles: created on first use, then the same for every
+   * guard and interceptor of that request (over HTTP; over RPC and WebSockets, of that message).
+   */
+  forContext(context: ExecutionContext): BudgetCall {
+    const http = context.getType() === 'http';
+    const request: unknown = http ? context.switchToHttp().getRequest() : context.getArgs()[0];
+    // The HTTP request, or the per-message part of RPC / WS arguments (the first one of a WS
+    // handler is the connection, shared by every message on it).
+    const owner: unknown = http ? request : context.getArgs()[1];
+    if (owner === null || typeof owner !== 'object') return this.create(request, context);
+    let call = this.byRequest.get(owner);
+    if (!call) {
+      call = this.create(request, context);
+      this.byRequest.set(owner, call);
+    }
+    return call;
   }
 
   /** Runs `fn` inside `call`. */

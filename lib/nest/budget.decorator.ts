@@ -7,6 +7,13 @@ import {
   normalizeOptions,
 } from '../core/budget.js';
 import { TokencapConfigError } from '../errors.js';
+import { assertPlainObject } from './plain-object.guard.js';
+import {
+  type AnyFunction,
+  originalOf,
+  wrapBudgetedMethod,
+  wrapClassMethods,
+} from './budget-method.wrapper.js';
 
 /** Metadata key under which `@Budget` stores its declarations (an array, outermost first). */
 export const BUDGET_METADATA = 'tokencap:budget';
@@ -50,7 +57,7 @@ export function Budget(
   limit: BudgetLimit,
   options: BudgetOptions = {},
 ): ClassDecorator & MethodDecorator {
-  return (target: object, propertyKey?: string | symbol, descriptor?: PropertyDescriptor) => {
+  return ((target: object, propertyKey?: string | symbol, descriptor?: PropertyDescriptor) => {
     const owner = typeof target === 'function' ? target : target.constructor;
     const method = propertyKey === undefined ? '' : `.${String(propertyKey)}`;
     const where = `@Budget('${String(scope)}') on ${owner.name}${method}`;
@@ -64,6 +71,11 @@ export function Budget(
       );
     }
 
+    // A method is wrapped here, when its class is defined, so that whatever takes a reference to
+    // it later (a scheduler, an event emitter, in any module order) takes the budgeted wrapper.
+    if (descriptor && !originalOf(descriptor.value)) {
+      descriptor.value = wrapBudgetedMethod(descriptor.value as AnyFunction);
+    }
     const host: object = descriptor ? descriptor.value : target;
     const existing = (Reflect.getOwnMetadata(BUDGET_METADATA, host) ?? []) as BudgetMetadata[];
     if (existing.some((m) => m.scope === scope)) {
@@ -73,22 +85,31 @@ export function Budget(
     }
     const entry: BudgetMetadata = Object.freeze({
       scope,
-      limit,
+      limit: typeof limit === 'object' ? Object.freeze({ ...limit }) : limit,
       options: Object.freeze({ ...options }),
     });
     // Decorators apply bottom-up; prepending keeps the array in reading order (outermost first).
     Reflect.defineMetadata(BUDGET_METADATA, Object.freeze([entry, ...existing]), host);
-  };
+    if (!descriptor) {
+      wrapClassMethods((target as { prototype: object }).prototype, (fn) =>
+        Reflect.hasOwnMetadata(BUDGET_METADATA, fn),
+      );
+    }
+    return descriptor;
+  }) as ClassDecorator & MethodDecorator;
 }
 
 function validate(scope: string, limit: BudgetLimit, options: BudgetOptions, where: string): void {
   assertScopeName(scope, `${where}: scope`);
+  if (typeof limit === 'object' && limit !== null)
+    assertPlainObject(limit, `The limit of ${where}`);
   normalizeLimit(limit, where);
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TokencapConfigError(
       `Invalid options ${JSON.stringify(options)} for ${where}: expected an object.`,
     );
   }
+  assertPlainObject(options, `The options of ${where}`);
   // The module's default policy is not known yet: degrade-only options imply 'degrade' here, and the
   // full check with the module's defaults runs again at bootstrap.
   const impliesDegrade = ['fallbackModel', 'degradeAt', 'fallback'].some(

@@ -8,45 +8,37 @@ import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { Observable } from 'rxjs';
 import { TokencapConfigError } from '../errors.js';
 import { BUDGET_METADATA, type BudgetMetadata } from './budget.decorator.js';
-import { BudgetResolver } from './budget.resolver.js';
+import {
+  type AnyFunction,
+  BUDGET_BINDING,
+  type BudgetBinding,
+  classBudgetApplies,
+  originalOf,
+} from './budget-method.wrapper.js';
+import { type BudgetTemplate, BudgetResolver } from './budget.resolver.js';
 import { BudgetRunner, type ReturnKind } from './budget.runner.js';
-import { copyMethodMetadata } from './copy-method-metadata.js';
 
-// Nest's lifecycle hooks: a class-level @Budget on a provider does not budget them.
-const LIFECYCLE_HOOKS = new Set([
-  'onModuleInit',
-  'onApplicationBootstrap',
-  'onModuleDestroy',
-  'beforeApplicationShutdown',
-  'onApplicationShutdown',
-]);
-
-// Read through the wrapper's `get` trap: the method it wraps. Lets an app re-bind an instance that
-// another (possibly closed) app wrapped, instead of stacking wrappers.
-const ORIGINAL = Symbol('tokencap.original');
-
-type AnyFunction = (...args: unknown[]) => unknown;
-
-interface Patch {
-  readonly instance: Record<string, unknown>;
-  readonly name: string;
-  readonly wrapper: AnyFunction;
-  readonly previous: PropertyDescriptor | undefined;
+interface BoundMethod {
+  readonly templates: readonly BudgetTemplate[];
+  readonly kind: ReturnKind;
 }
 
 /**
  * At bootstrap: validates every `@Budget` in the app (unknown scopes and bad options fail here,
- * naming the method), and binds the budgeted methods of providers to this app's ledger.
+ * naming the method), and binds the provider instances that have budgeted methods to this app.
  *
  * Controller handlers are budgeted by the interceptor. Provider methods (a service called from a
- * controller, a cron job, a queue consumer, a script) are not reached by interceptors, so each
- * budgeted method of each provider *instance* is replaced with a wrapper that opens its budgets
- * with this app's ledger. The wrapper carries every metadata key of the original, and the
- * prototype is never touched, so another app built from the same classes is unaffected.
+ * controller, a cron job, a queue consumer, a script) are not reached by interceptors: `@Budget`
+ * wraps them when their class is defined (see `wrapBudgetedMethod`), and this explorer marks each
+ * provider *instance* of this app, so the wrapper opens this app's budgets when called on it. The
+ * prototype's wrapper is the same for every app; which budgets it opens depends on the instance, so
+ * another app built from the same classes is unaffected, and the order in which modules collect
+ * methods (ScheduleModule, event emitters) does not matter.
  */
 @Injectable()
-export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown {
-  private readonly patches: Patch[] = [];
+export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown, BudgetBinding {
+  private readonly bound: Record<PropertyKey, unknown>[] = [];
+  private readonly methods = new Map<AnyFunction, BoundMethod>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -82,13 +74,23 @@ export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Puts back the original methods, so a closed app leaves its providers as it found them. */
+  /** Unbinds this app's instances: a closed app leaves its providers calling their methods as they are. */
   onApplicationShutdown(): void {
-    for (const { instance, name, wrapper, previous } of this.patches.splice(0).reverse()) {
-      if (instance[name] !== wrapper) continue;
-      if (previous) Object.defineProperty(instance, name, previous);
-      else delete instance[name];
+    for (const instance of this.bound.splice(0)) {
+      if (instance[BUDGET_BINDING] === this) delete instance[BUDGET_BINDING];
     }
+  }
+
+  /** @internal Called by a method wrapper on an instance of this app. */
+  call(wrapper: AnyFunction, original: AnyFunction, self: object, args: unknown[]): unknown {
+    const method = this.methods.get(wrapper);
+    // A wrapper this app found no budget for: a parent's method reached through `super`.
+    if (!method) return Reflect.apply(original, self, args);
+    return this.runner.invoke(
+      method.templates,
+      () => Reflect.apply(original, self, args),
+      method.kind,
+    );
   }
 
   private checkController(metatype: Type): void {
@@ -104,30 +106,40 @@ export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown {
     if (!prototype || prototype === Object.prototype) return;
     const ctor = (instance as { constructor?: unknown }).constructor;
     const owner = typeof ctor === 'function' ? (ctor as Type) : undefined;
-    for (const { name, metadata } of this.budgetedMethods(prototype, owner)) {
-      const target = instance as Record<string, unknown>;
-      const current = target[name] as AnyFunction & { [ORIGINAL]?: AnyFunction };
-      if (typeof current !== 'function') continue;
-      const original = current[ORIGINAL] ?? current;
-      const templates = this.resolver.compile(metadata, `${owner?.name ?? 'provider'}.${name}`);
-      const kind = returnKindOf(prototype, name, original);
-      const runner = this.runner;
-      const wrapper = new Proxy(original, {
-        apply: (fn, self, args) =>
-          runner.invoke(templates, () => Reflect.apply(fn, self, args), kind),
-        get: (fn, property, receiver) =>
-          property === ORIGINAL ? fn : Reflect.get(fn, property, receiver),
+    const budgeted = this.budgetedMethods(prototype, owner);
+    if (budgeted.length === 0) return;
+    const className = owner?.name ?? 'provider';
+    for (const { name, metadata } of budgeted) {
+      const where = `${className}.${name}`;
+      const wrapper = (prototype as Record<string, unknown>)[name] as AnyFunction;
+      const original = originalOf(wrapper);
+      if (!original) {
+        // Fail closed: the budget would silently not apply.
+        throw new TokencapConfigError(
+          `@Budget on ${where}: the method is not the one @Budget wrapped (a decorator applied after ` +
+            `it replaced the method, or the method was added after the class was decorated). ` +
+            `Put @Budget above the other decorators of ${where}.`,
+        );
+      }
+      this.methods.set(wrapper, {
+        templates: this.resolver.compile(metadata, where),
+        kind: returnKindOf(prototype, name, original),
       });
-      copyMethodMetadata(original, wrapper);
-      const previous = Object.getOwnPropertyDescriptor(target, name);
-      Object.defineProperty(target, name, {
-        value: wrapper,
+    }
+    try {
+      Object.defineProperty(instance, BUDGET_BINDING, {
+        value: this,
         writable: true,
         configurable: true,
         enumerable: false,
       });
-      this.patches.push({ instance: target, name, wrapper, previous });
+    } catch (error) {
+      throw new TokencapConfigError(
+        `@Budget on ${className}: its instance cannot be bound to the app (is it frozen?).`,
+        { cause: error },
+      );
     }
+    this.bound.push(instance as Record<PropertyKey, unknown>);
   }
 
   /** The methods of `prototype` with `@Budget` metadata (their own, else the class's). */
@@ -146,7 +158,7 @@ export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown {
         owner ? [method, owner] : [method],
       );
       if (!metadata?.length) continue;
-      if (metadata === classLevel && LIFECYCLE_HOOKS.has(name)) continue;
+      if (metadata === classLevel && !classBudgetApplies(name)) continue;
       out.push({ name, metadata });
     }
     return out;
@@ -159,7 +171,9 @@ function isClass(value: unknown): value is Type {
 
 function returnKindOf(prototype: object, name: string, method: AnyFunction): ReturnKind {
   const declared = Reflect.getMetadata('design:returntype', prototype, name) as unknown;
-  if (declared === Promise || method.constructor?.name === 'AsyncFunction') return 'promise';
+  const constructorName = method.constructor?.name;
+  if (constructorName === 'AsyncGeneratorFunction') return 'async-iterable';
+  if (declared === Promise || constructorName === 'AsyncFunction') return 'promise';
   if (
     declared === Observable ||
     (typeof declared === 'function' && declared.prototype instanceof Observable)

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { type Budget, normalizeLimit, normalizeOptions } from '../core/budget.js';
 import { BudgetKeyMissingError, TokencapConfigError } from '../errors.js';
-import type { BudgetMetadata } from './budget.decorator.js';
+import { BUDGET_METADATA, type BudgetMetadata } from './budget.decorator.js';
 import type { BudgetCall } from './budget-request.context.js';
 import {
   BUILT_IN_SCOPES,
@@ -34,7 +35,10 @@ export class BudgetResolver {
   // Keyed by the (frozen) metadata array itself, so each declaration is compiled once per app.
   private readonly compiled = new WeakMap<readonly BudgetMetadata[], readonly BudgetTemplate[]>();
 
-  constructor(@Inject(TOKENCAP_OPTIONS) private readonly options: ResolvedTokencapOptions) {}
+  constructor(
+    @Inject(TOKENCAP_OPTIONS) private readonly options: ResolvedTokencapOptions,
+    private readonly reflector: Reflector,
+  ) {}
 
   /** Every scope a `@Budget` may name: the built-in ones, then the configured ones. */
   get knownScopes(): string[] {
@@ -54,10 +58,21 @@ export class BudgetResolver {
     return templates;
   }
 
+  /** The validated `@Budget`s of the handler `context` runs (its own, else its class's). */
+  forHandler(context: ExecutionContext): readonly BudgetTemplate[] {
+    const metadata = this.reflector.getAllAndOverride<BudgetMetadata[] | undefined>(
+      BUDGET_METADATA,
+      [context.getHandler(), context.getClass()],
+    );
+    if (!metadata?.length) return [];
+    return this.compile(metadata, `${context.getClass().name}.${context.getHandler().name}`);
+  }
+
   /**
    * The budgets of one call, in declaration order. Synchronous unless a scope resolver returns a
    * promise. A scope without a key throws `BudgetKeyMissingError` (or is left out when
-   * `onMissingKey` is `skip`).
+   * `onMissingKey` is `skip`); a resolver that throws or returns something other than a string or
+   * a number throws `BudgetKeyMissingError` whatever `onMissingKey` says (fail closed).
    */
   resolve(templates: readonly BudgetTemplate[], call: BudgetCall): MaybePromise<Budget[]> {
     const keys = templates.map((t) => this.keyOf(t.scope, call));
@@ -104,13 +119,23 @@ export class BudgetResolver {
     if (call.keys.has(scope)) return call.keys.get(scope);
     const resolver = this.options.scopes.get(scope);
     if (!resolver) throw new TokencapConfigError(`No resolver for scope "${scope}".`);
-    const raw = resolver(call.request, call.context);
+    let raw: unknown;
+    try {
+      raw = resolver(call.request, call.context);
+    } catch (error) {
+      throw new BudgetKeyMissingError(scope, 'failed', { cause: error });
+    }
     const key = isPromiseLike(raw)
-      ? Promise.resolve(raw).then((value) => {
-          const resolved = toKey(scope, value);
-          call.keys.set(scope, resolved);
-          return resolved;
-        })
+      ? Promise.resolve(raw).then(
+          (value) => {
+            const resolved = toKey(scope, value);
+            call.keys.set(scope, resolved);
+            return resolved;
+          },
+          (error: unknown) => {
+            throw new BudgetKeyMissingError(scope, 'failed', { cause: error });
+          },
+        )
       : toKey(scope, raw);
     call.keys.set(scope, key);
     return key;
@@ -133,12 +158,10 @@ export class BudgetResolver {
   }
 }
 
+// The key's value is never put in the error: it may be anything a client sent.
 function toKey(scope: string, value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined;
-  throw new TokencapConfigError(
-    `The resolver of scope "${scope}" returned ${typeof value === 'object' ? 'an object' : `a ${typeof value}`}; ` +
-      `expected a string or number key (or nothing).`,
-  );
+  throw new BudgetKeyMissingError(scope, 'invalid');
 }

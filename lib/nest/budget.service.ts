@@ -1,5 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { filter, type Observable } from 'rxjs';
+import {
+  type BeforeApplicationShutdown,
+  type ExecutionContext,
+  Inject,
+  Injectable,
+} from '@nestjs/common';
+import { filter, type Observable, ReplaySubject, takeUntil } from 'rxjs';
 import {
   type Amounts,
   type Budget,
@@ -15,6 +20,7 @@ import { Ledger, type ReserveRequest } from '../core/ledger.js';
 import type { Reservation } from '../core/reservation.js';
 import { TokencapConfigError, TokencapError } from '../errors.js';
 import { BudgetRequestContext } from './budget-request.context.js';
+import { BudgetResolver } from './budget.resolver.js';
 import { BudgetRunner } from './budget.runner.js';
 import { type ResolvedTokencapOptions, TOKENCAP_OPTIONS } from './tokencap-options.validator.js';
 
@@ -27,23 +33,43 @@ export type UsageAmounts = number | { tokens?: number; usd?: number; requests?: 
  * Everything here acts on this app's ledger; frames of another app are invisible to it.
  */
 @Injectable()
-export class BudgetService {
-  /** Every event (usage, threshold, exhausted, refused, degraded, store-error); hot; completes on shutdown. */
+export class BudgetService implements BeforeApplicationShutdown {
+  /**
+   * Every event (usage, threshold, exhausted, refused, degraded, store-error); hot. Completes when
+   * the app starts shutting down (`beforeApplicationShutdown`), before the HTTP server closes, so an
+   * `@Sse()` stream of it does not hold `app.close()` open.
+   */
   readonly events$: Observable<TokencapEvent>;
   /** Only `threshold` events: usage first reached a fraction of a limit in this window. */
   readonly thresholds$: Observable<ThresholdEvent>;
+  // Replays, so a subscriber arriving after shutdown began completes at once.
+  private readonly closing = new ReplaySubject<void>(1);
 
   constructor(
     /** The engine behind this service, for advanced use (custom client wrappers). */
     readonly ledger: Ledger,
     private readonly runner: BudgetRunner,
     private readonly requests: BudgetRequestContext,
+    private readonly resolver: BudgetResolver,
     @Inject(TOKENCAP_OPTIONS) private readonly options: ResolvedTokencapOptions,
   ) {
-    this.events$ = ledger.events$;
-    this.thresholds$ = ledger.events$.pipe(
+    this.events$ = ledger.events$.pipe(takeUntil(this.closing));
+    this.thresholds$ = this.events$.pipe(
       filter((e): e is ThresholdEvent => e.type === 'threshold'),
     );
+  }
+
+  /**
+   * Completes `events$` and `thresholds$`. Nest calls it before the HTTP server closes, which
+   * waits for every open response: an `@Sse()` stream of these would otherwise hold it open.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.closing.next();
+    this.closing.complete();
+    // One turn of the event loop lets the responses those streams fed finish, so that the server,
+    // which closes the connections idle when it starts closing, closes theirs too instead of
+    // waiting for their keep-alive timeout.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** The budgets open around the running code (outermost first); empty outside any. */
@@ -74,7 +100,8 @@ export class BudgetService {
   /**
    * Runs `fn` with budgets open (on top of those already open), as `@Budget` would. The module's
    * default policy and thresholds apply to definitions that name none. Promises keep the budgets
-   * across every `await`; an Observable result is subscribed inside them.
+   * across every `await`; a lazy result (Observable, generator, stream, `StreamableFile`, or a
+   * promise of one) runs inside them for as long as it is consumed.
    * @example
    * await budgets.run({ scope: 'session', key: sessionId, limit: 5_000, window: '1h' }, () => agent.run());
    */
@@ -88,6 +115,24 @@ export class BudgetService {
       }),
     );
     return this.runner.runIn(this.requests.current(), budgets, fn);
+  }
+
+  /**
+   * Runs `fn` inside the budgets the handler of `context` declares (its `@Budget`s, else its
+   * class's), with keys resolved from that request: for code that runs before the interceptor
+   * opens them, such as an LLM call in a guard. The budgets are the handler's own: the same
+   * `request` budget and keys, so what the guard spends counts against what the handler may spend.
+   * A handler without `@Budget` opens none (`fn` still runs, unbudgeted).
+   * @throws BudgetKeyMissingError (as a rejection) when a scope has no usable key.
+   * @example
+   * canActivate(context: ExecutionContext) {
+   *   return this.budgets.runFor(context, () => this.moderation.check(context));
+   * }
+   */
+  async runFor<T>(context: ExecutionContext, fn: () => T | Promise<T>): Promise<T> {
+    const call = this.requests.forContext(context);
+    const budgets = await this.resolver.resolve(this.resolver.forHandler(context), call);
+    return this.runner.runIn(call, budgets, fn);
   }
 
   /**

@@ -11,6 +11,7 @@ import type { StoreErrorMode } from '../core/ledger.js';
 import type { LedgerStore } from '../core/ledger-store.interface.js';
 import { MemoryLedgerStore } from '../core/memory-ledger.store.js';
 import { TokencapConfigError } from '../errors.js';
+import { assertPlainObject } from './plain-object.guard.js';
 import type {
   MissingKeyMode,
   ScopeResolver,
@@ -76,6 +77,7 @@ export function resolveTokencapOptions(
       `Invalid TokencapModule options ${JSON.stringify(raw)}: expected an object.`,
     );
   }
+  assertPlainObject(raw, 'TokencapModule options (forRoot, or what forRootAsync resolved)');
   const unknown = Object.keys(raw).filter(
     (k) => !KNOWN_OPTIONS.includes(k as keyof TokencapModuleOptions),
   );
@@ -108,6 +110,7 @@ export function resolveTokencapOptions(
   }
 
   const reservationTtlMs = parseDuration(raw.reservationTtl ?? '15m', option('reservationTtl'));
+  assertPlainPrices(raw);
 
   if (raw.store !== undefined) {
     const store = raw.store as unknown as Record<string, unknown> | null;
@@ -163,6 +166,7 @@ function resolveScopes(scopes: unknown): ReadonlyMap<string, ScopeResolver> {
       `Invalid ${option('scopes')}: expected an object mapping each scope name to a resolver function.`,
     );
   }
+  assertPlainObject(scopes, option('scopes'));
   for (const [name, resolver] of Object.entries(scopes)) {
     assertScopeName(name, `Scope name in ${option('scopes')}:`);
     if ((BUILT_IN_SCOPES as readonly string[]).includes(name)) {
@@ -178,4 +182,20 @@ function resolveScopes(scopes: unknown): ReadonlyMap<string, ScopeResolver> {
     out.set(name, resolver as ScopeResolver);
   }
   return out;
+}
+
+// Prices read through a prototype could make every call free under a usd budget.
+function assertPlainPrices(raw: TokencapModuleOptions): void {
+  const { prices, defaultPrice } = raw;
+  if (prices !== null && typeof prices === 'object' && !Array.isArray(prices)) {
+    assertPlainObject(prices, option('prices'));
+    for (const [model, price] of Object.entries(prices)) {
+      if (price !== null && typeof price === 'object') {
+        assertPlainObject(price, option(`prices[${JSON.stringify(model.slice(0, 64))}]`));
+      }
+    }
+  }
+  if (defaultPrice !== null && typeof defaultPrice === 'object') {
+    assertPlainObject(defaultPrice, option('defaultPrice'));
+  }
 }

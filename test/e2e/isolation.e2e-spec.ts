@@ -33,9 +33,9 @@ describe('two apps in one process', () => {
     await ask(a, 700).expect(429);
     expect((await ask(b, 700).expect(201)).body.usage).toMatchObject({ used: 800 });
 
-    // The same class, one instance per app, each bound to its own ledger.
+    // The same class (and the same wrapped method), one instance per app, each bound to its own ledger.
     const [sa, sb] = [a.get(SummaryService), b.get(SummaryService)];
-    expect(sa.summarize).not.toBe(sb.summarize);
+    expect(sa).not.toBe(sb);
     await sa.summarize(10);
     await sb.summarize(20);
     await sb.summarize(30);

@@ -137,15 +137,20 @@ describe('budgeted provider methods', () => {
     expect(res.body.inner).toEqual([res.body.outer[0], 'global:global']);
   });
 
-  it('leaves the shared prototype untouched and binds each instance', async () => {
+  it('binds each instance of the app, not the class: other instances, and closed apps, run unbudgeted', async () => {
     t = await createTestApp({ imports: [chatModule()] });
     const summaries = t.get(SummaryService);
-    expect(Object.hasOwn(summaries, 'summarize')).toBe(true);
-    expect(summaries.summarize).not.toBe(SummaryService.prototype.summarize);
-    expect(summaries.summarize.name).toBe('summarize');
-    await t.app.close();
-    // Closing the app puts the original methods back.
+    // @Budget wrapped the method when the class was defined; the instance holds no copy of it.
     expect(Object.hasOwn(summaries, 'summarize')).toBe(false);
+    expect(summaries.plain).toBe(SummaryService.prototype.plain);
+    expect(summaries.summarize.name).toBe('summarize');
+    expect(summaries.plain()).toEqual(['global:global']);
+    // An instance the app did not create is not bound to it.
+    const stray = new SummaryService(t.get(FakeLlm), t.get(BudgetService));
+    expect(stray.plain()).toEqual([]);
+    await t.app.close();
+    // A closed app unbinds its instances.
+    expect(summaries.plain()).toEqual([]);
     t = undefined;
   });
 

@@ -9,6 +9,7 @@ import { Budget } from '../../../lib/nest/budget.decorator.js';
 import { BudgetInterceptor } from '../../../lib/nest/budget.interceptor.js';
 import { BudgetRequestContext } from '../../../lib/nest/budget-request.context.js';
 import { BudgetResolver } from '../../../lib/nest/budget.resolver.js';
+import { BudgetRunner } from '../../../lib/nest/budget.runner.js';
 import { resolveTokencapOptions } from '../../../lib/nest/tokencap-options.validator.js';
 
 class Handlers {
@@ -16,18 +17,22 @@ class Handlers {
   handle() {}
 }
 
-function setup() {
+function setup(
+  tenant: (data: { tenant?: unknown } | undefined) => unknown = (data) => data?.tenant,
+) {
   const options = resolveTokencapOptions({
     store: new MemoryLedgerStore({ sweepInterval: false }),
-    scopes: { tenant: (data: { tenant?: string } | undefined) => data?.tenant },
+    scopes: { tenant: tenant as never },
   });
   const ledger = new Ledger({ store: options.store });
   const requests = new BudgetRequestContext();
+  const reflector = new Reflector();
+  const resolver = new BudgetResolver(options, reflector);
   const interceptor = new BudgetInterceptor(
-    new Reflector(),
-    ledger,
+    reflector,
     requests,
-    new BudgetResolver(options),
+    resolver,
+    new BudgetRunner(ledger, requests, resolver),
   );
   const rpcContext = (data: unknown) =>
     ({
@@ -66,6 +71,37 @@ describe('BudgetInterceptor', () => {
     );
     expect(error).toMatchObject({ name: 'BudgetKeyMissingError', scope: 'tenant' });
   });
+
+  // Other transports get the error itself, for their own exception handling (the HTTP mapping is
+  // tested in test/e2e/resolver-errors.e2e-spec.ts).
+  it.each([
+    ['returns an object', 'invalid', () => ({ id: 'secret-key-value' })],
+    ['returns an array', 'invalid', () => ['secret-key-value']],
+    ['returns a boolean', 'invalid', () => true],
+    [
+      'throws',
+      'failed',
+      () => {
+        throw new Error('resolver exploded with secret-key-value');
+      },
+    ],
+    ['rejects', 'failed', () => Promise.reject(new Error('secret-key-value'))],
+  ])(
+    'delivers a resolver that %s as BudgetKeyMissingError naming the scope, not the value',
+    async (_, problem, tenant) => {
+      const { interceptor, rpcContext } = setup(tenant);
+      let handled = false;
+      const error = await new Promise<Error>((resolve) =>
+        interceptor
+          .intercept(rpcContext({}), { handle: () => defer(() => of((handled = true))) })
+          .subscribe({ error: resolve }),
+      );
+      expect(error).toMatchObject({ name: 'BudgetKeyMissingError', scope: 'tenant', problem });
+      expect(error.message).toContain('"tenant"');
+      expect(error.message).not.toContain('secret-key-value');
+      expect(handled).toBe(false);
+    },
+  );
 
   it('propagates unsubscription to the handler stream (teardown)', () => {
     const { interceptor, rpcContext } = setup();
