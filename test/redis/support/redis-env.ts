@@ -82,7 +82,8 @@ export async function freePort(): Promise<number> {
 /**
  * A throwaway redis-server on `port`, for tests that kill and restart Redis. Without `dataDir` it
  * keeps nothing on disk (a restart starts empty); with it, it keeps an append-only file there
- * (`appendonly yes`, `appendfsync everysec`: what it acknowledged survives its own crash).
+ * (`appendonly yes`, `appendfsync always`: what it acknowledged survives its own crash; with
+ * `everysec` a busy disk may postpone the write past the reply).
  */
 export class RedisServerProcess {
   private child: ChildProcess | undefined;
@@ -96,7 +97,7 @@ export class RedisServerProcess {
   /** Starts the server and resolves once it answers PING (and has loaded its data). */
   async start(): Promise<void> {
     const persistence = this.dataDir
-      ? ['--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', this.dataDir]
+      ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dataDir]
       : ['--appendonly', 'no'];
     this.child = spawn(
       this.binary,
