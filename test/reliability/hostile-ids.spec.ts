@@ -115,9 +115,15 @@ describe('hostile session ids', () => {
           expect(keys.ledger.length).toBeLessThan(prefix.length + 64);
           expect(await (redis as Redis).exists(keys.ledger)).toBe(1);
         }
-        // Node refuses headers over 16 KB with 431 before any handler runs: nothing is reserved.
-        const refused = await ask('a'.repeat(1024 * 1024)).catch((e: { status?: number }) => e);
-        expect(refused.status).toBe(431);
+        // Node refuses headers over 16 KB before any handler runs: Node 20 answers 431; Node 22
+        // and 24 may reset the connection while the client is still sending. Either way the
+        // request never reaches the app: nothing is reserved or sent.
+        const refused = await ask('a'.repeat(1024 * 1024)).catch(
+          (e: { status?: number; code?: string }) => e,
+        );
+        expect(
+          refused.status === 431 || ['ECONNRESET', 'EPIPE'].includes(String(refused.code)),
+        ).toBe(true);
         expect(server.requests).toHaveLength(1);
       },
     );
