@@ -11,7 +11,11 @@ export class OutputCounter implements OutputSink {
   private running = 0;
   private exactCount: number | undefined = 0;
 
-  constructor(private readonly model: string) {}
+  /** `countText` counts a piece of text, else the model's encoding (or the estimator) does. */
+  constructor(
+    private readonly model: string,
+    private readonly countText?: (text: string, model: string) => number,
+  ) {}
 
   add(channel: string, text: string): void {
     if (text.length === 0) return;
@@ -40,6 +44,7 @@ export class OutputCounter implements OutputSink {
   }
 
   private count(text: string): number {
+    if (this.countText) return this.countText(text, this.model);
     try {
       return countTokens(text, this.model);
     } catch {
