@@ -11,7 +11,10 @@ export class OutputCounter implements OutputSink {
   private running = 0;
   private exactCount: number | undefined = 0;
 
-  /** `countText` counts a piece of text, else the model's encoding (or the estimator) does. */
+  /**
+   * `countText` counts a piece of text (it may return fractions: totals are rounded down), else
+   * the model's encoding (or the estimator) does.
+   */
   constructor(
     private readonly model: string,
     private readonly countText?: (text: string, model: string) => number,
@@ -38,7 +41,7 @@ export class OutputCounter implements OutputSink {
     if (this.exactCount === undefined) {
       let total = 0;
       for (const parts of this.channels.values()) total += this.count(parts.join(''));
-      this.exactCount = total;
+      this.exactCount = Math.floor(total);
     }
     return this.exactCount;
   }

@@ -95,7 +95,8 @@ export interface ProviderEndpoint {
    * Tokens of a piece of output text, for the stream cut and for the estimate when no usage came.
    * Default: the model's exact count (its tiktoken encoding), else `estimateTokens`. A provider
    * with no local tokenizer counts low (never above the provider's own count), so an answer
-   * within its cap is never cut; whole numbers, with count(a) + count(b) >= count(a + b).
+   * within its cap is never cut. Fractions are allowed (totals are rounded down); the count of
+   * two pieces must not be less than the count of the two joined.
    */
   countOutput?(text: string, model: string): number;
   /**

@@ -26,11 +26,12 @@ export function estimateClaudeTokens(text: string, generation: ClaudeTokenizerGe
 }
 
 /**
- * A low count of Claude output text, for the stream cut and the seen-output estimate: whole, and
- * subadditive enough that counting deltas one by one never gives less than the whole text.
+ * A low count of Claude output text, for the stream cut and the seen-output estimate: a fraction
+ * (the output counter rounds totals down, so a one-word answer is not counted as two), and
+ * counting deltas one by one never gives less than the whole text.
  */
 export function countClaudeOutputLow(text: string): number {
-  return Math.ceil(LOWER_FACTOR * estimateTokens(text));
+  return LOWER_FACTOR * estimateTokens(text);
 }
 
 function astralCount(text: string): number {
