@@ -21,6 +21,12 @@ export const CLAUDE_FRAMING = {
   /** The `system` parameter's framing. */
   system: 4,
   /**
+   * Extended or adaptive thinking: Anthropic's published count of a three-turn conversation with
+   * thinking enabled (88 tokens on Claude Opus 4) implies about 20 tokens more framing than one
+   * without.
+   */
+  thinking: 30,
+  /**
    * The tool-use system prompt added once when tools are offered: the largest Anthropic publishes
    * for current models (346 tokens, Claude 4.x and 3.7 Sonnet with `tool_choice` auto or none).
    */
@@ -65,6 +71,8 @@ export function estimateMessagesInput(body: RequestBody, model: string): InputCo
   const automatic = record(body.cache_control);
   if (automatic) walk.breakpoint(automatic);
   walk.add(CLAUDE_FRAMING.prompt);
+  const thinking = record(body.thinking)?.type;
+  if (thinking === 'enabled' || thinking === 'adaptive') walk.add(CLAUDE_FRAMING.thinking);
   const format = record(body.output_config)?.format;
   if (format !== undefined && format !== null) {
     walk.add(CLAUDE_FRAMING.outputFormat + walk.json(format));
