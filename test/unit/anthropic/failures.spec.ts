@@ -136,7 +136,6 @@ describe("wrapAnthropic: counting: 'api'", () => {
     await h.within(budget(10_000), () =>
       client.messages.create({
         ...request,
-        temperature: 0.5,
         stop_sequences: ['###'],
         metadata: { user_id: 'u' },
       }),
