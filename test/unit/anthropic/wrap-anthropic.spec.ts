@@ -198,6 +198,43 @@ describe('wrapAnthropic: messages.create', () => {
     expect(h.server.requests).toHaveLength(1);
   });
 
+  it('meters beta.messages the same way', async () => {
+    const b = budget(10_000);
+    const client = h.client();
+    await h.within(b, () =>
+      client.beta.messages.create({ model: MODEL, max_tokens: 100, messages: MESSAGES }),
+    );
+    expect(await h.used(b)).toEqual({ used: fakeInput() + 30, reserved: 0 });
+    const small = budget(5);
+    await expect(
+      h.within(small, () =>
+        client.beta.messages.create({ model: MODEL, max_tokens: 100, messages: MESSAGES }),
+      ),
+    ).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(h.server.requests).toHaveLength(1);
+  });
+
+  it('a degrade budget switches to its fallback model once its degradeAt share is spent', async () => {
+    const b = budget(100, { policy: 'degrade', fallbackModel: 'claude-haiku-4-5', degradeAt: 0.3 });
+    const client = h.client();
+    await h.within(b, () =>
+      client.messages.create({ model: MODEL, max_tokens: 100, messages: MESSAGES }),
+    );
+    const second = await h.within(b, () =>
+      client.messages.create({ model: MODEL, max_tokens: 100, messages: MESSAGES }),
+    );
+    expect(second.model).toBe('claude-haiku-4-5');
+    expect(h.server.requests.map((r) => (r.body as { model: string }).model)).toEqual([
+      MODEL,
+      'claude-haiku-4-5',
+    ]);
+    expect(h.events.find((e) => e.type === 'degraded')).toMatchObject({
+      action: 'fallback-model',
+      model: MODEL,
+      fallbackModel: 'claude-haiku-4-5',
+    });
+  });
+
   it('validates its options, naming the bad value', () => {
     expect(() => wrapAnthropic(h.raw(), { counting: 'exact' as never })).toThrow(
       'Invalid counting "exact" of wrapAnthropic',
