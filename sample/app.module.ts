@@ -1,17 +1,20 @@
+import Anthropic from '@anthropic-ai/sdk';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import OpenAI from 'openai';
 import { TokencapModule, wrapOpenAI } from '../lib/index.js';
-import { ChatController } from './chat.controller.js';
+import { wrapAnthropic } from '../lib/providers/anthropic/index.js';
+import { ChatController, DEFAULT_PROVIDER } from './chat.controller.js';
 import { EventsController } from './events.controller.js';
 import { PageController } from './page.controller.js';
 import { ResearchAgent } from './research.agent.js';
-import type { OpenAIConnection } from './sample.config.js';
+import type { SampleConnections } from './sample.config.js';
 
 /** The sample app: a budgeted chat, a runaway research agent, budget events over SSE, and a page. */
 @Module({})
 export class AppModule {
-  static register(connection: OpenAIConnection): DynamicModule {
+  static register(connections: SampleConnections): DynamicModule {
+    const { openai, anthropic } = connections;
     return {
       module: AppModule,
       imports: [
@@ -27,9 +30,21 @@ export class AppModule {
           provide: OpenAI,
           useFactory: () =>
             wrapOpenAI(
-              new OpenAI({ apiKey: connection.apiKey, baseURL: connection.baseURL, maxRetries: 0 }),
+              new OpenAI({ apiKey: openai.apiKey, baseURL: openai.baseURL, maxRetries: 0 }),
             ),
         },
+        {
+          provide: Anthropic,
+          useFactory: () =>
+            wrapAnthropic(
+              new Anthropic({
+                apiKey: anthropic.apiKey,
+                baseURL: anthropic.baseURL,
+                maxRetries: 0,
+              }),
+            ),
+        },
+        { provide: DEFAULT_PROVIDER, useValue: connections.defaultProvider },
         ResearchAgent,
       ],
     };

@@ -10,11 +10,26 @@ export const RESEARCH_TASK_LIMIT = 21_000;
 /** The model the chat uses; the research agent uses the same one so costs are comparable. */
 export const CHAT_MODEL = 'gpt-4o-mini';
 
-/** Where the sample's OpenAI client points. */
-export interface OpenAIConnection {
+/** The Claude model the chat uses when it runs on Anthropic. */
+export const CLAUDE_CHAT_MODEL = 'claude-haiku-4-5';
+
+/** The providers the chat can run on. */
+export const SAMPLE_PROVIDERS = ['openai', 'anthropic'] as const;
+export type SampleProvider = (typeof SAMPLE_PROVIDERS)[number];
+
+/** Where one of the sample's clients points. */
+export interface ProviderConnection {
   apiKey: string;
   /** Unset means the real API. */
   baseURL?: string;
   /** Shown in the first log line. */
   description: string;
+}
+
+/** Both clients, and the provider a chat request uses when it names none. */
+export interface SampleConnections {
+  openai: ProviderConnection;
+  anthropic: ProviderConnection;
+  /** From `TOKENCAP_SAMPLE_PROVIDER`, else `'openai'`. */
+  defaultProvider: SampleProvider;
 }

@@ -119,7 +119,7 @@ export async function planCall(
     const call = new MeteredCall(frame, endpoint, reservation, {
       model,
       catalog: priced,
-      reasoning: catalog.isReasoning(model),
+      reasoning: endpoint.unreportedOutput === 'granted' || catalog.isReasoning(model),
       input,
       units: reservation.units,
       choices,

@@ -16,7 +16,10 @@ export interface CallPlan {
   readonly model: string;
   /** Set when a budget of the call limits dollars. */
   readonly catalog: ModelCatalog | undefined;
-  /** Whether the model bills hidden reasoning (from the catalog). */
+  /**
+   * Whether output the caller did not see may have been billed (the catalog's reasoning flag, or
+   * an endpoint whose unreported output is charged as granted).
+   */
   readonly reasoning: boolean;
   readonly input: InputCount;
   /** Output tokens granted per choice. */
@@ -58,7 +61,7 @@ export class MeteredCall {
   /** Settles from a non-streamed response's data; nothing is returned when the store committed synchronously. */
   settleFromData(data: unknown): Promise<void> | undefined {
     return this.settleNow(this.endpoint.usageOf(data), () => {
-      const counter = new OutputCounter(this.plan.model);
+      const counter = this.outputCounter();
       this.endpoint.outputOf(data, counter);
       return counter.exact();
     });
@@ -75,7 +78,7 @@ export class MeteredCall {
   /** The metering of this call's stream, for {@link meterItems} or {@link meterCopy}. */
   streamMetering(): StreamMetering {
     const observer = this.endpoint.streamObserver(this.plan.injected);
-    const counter = new OutputCounter(this.plan.model);
+    const counter = this.outputCounter();
     const settle = async () => {
       await this.settleNow(observer.usage, () => counter.exact());
     };
@@ -92,6 +95,13 @@ export class MeteredCall {
         return this.stopError({ ...this.plan.input, outputTokens: output });
       },
     };
+  }
+
+  private outputCounter(): OutputCounter {
+    const { endpoint } = this;
+    const count =
+      endpoint.countOutput && ((text: string, model: string) => endpoint.countOutput!(text, model));
+    return new OutputCounter(this.plan.model, count);
   }
 
   private settleNow(

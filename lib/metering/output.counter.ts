@@ -11,7 +11,14 @@ export class OutputCounter implements OutputSink {
   private running = 0;
   private exactCount: number | undefined = 0;
 
-  constructor(private readonly model: string) {}
+  /**
+   * `countText` counts a piece of text (it may return fractions: totals are rounded down), else
+   * the model's encoding (or the estimator) does.
+   */
+  constructor(
+    private readonly model: string,
+    private readonly countText?: (text: string, model: string) => number,
+  ) {}
 
   add(channel: string, text: string): void {
     if (text.length === 0) return;
@@ -34,12 +41,13 @@ export class OutputCounter implements OutputSink {
     if (this.exactCount === undefined) {
       let total = 0;
       for (const parts of this.channels.values()) total += this.count(parts.join(''));
-      this.exactCount = total;
+      this.exactCount = Math.floor(total);
     }
     return this.exactCount;
   }
 
   private count(text: string): number {
+    if (this.countText) return this.countText(text, this.model);
     try {
       return countTokens(text, this.model);
     } catch {

@@ -91,4 +91,19 @@ export interface ProviderEndpoint {
   truncated(data: unknown): boolean;
   /** A fresh observer for one stream. */
   streamObserver(injected: boolean): StreamObserver;
+  /**
+   * Tokens of a piece of output text, for the stream cut and for the estimate when no usage came.
+   * Default: the model's exact count (its tiktoken encoding), else `estimateTokens`. A provider
+   * with no local tokenizer counts low (never above the provider's own count), so an answer
+   * within its cap is never cut. Fractions are allowed (totals are rounded down); the count of
+   * two pieces must not be less than the count of the two joined.
+   */
+  countOutput?(text: string, model: string): number;
+  /**
+   * What a call whose output usage never came is charged for its output: `'granted'`, all the
+   * output it was granted (output the caller never saw may have been billed, and the seen text
+   * is only counted low); `'seen'`, the output seen, or the grant for models the catalog marks
+   * as reasoning. @default 'seen'
+   */
+  readonly unreportedOutput?: 'granted' | 'seen';
 }

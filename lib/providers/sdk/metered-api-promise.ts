@@ -59,7 +59,7 @@ export class MeteredAPIPromise<T> extends Promise<T> {
   /** The parsed data, the raw `Response` and the request id. */
   async withResponse(): Promise<{ data: T; response: Response; request_id: string | null }> {
     const [{ data }, response] = await Promise.all([this.#parse(), this.#source.response()]);
-    return { data, response, request_id: response.headers.get('x-request-id') };
+    return { data, response, request_id: requestIdOf(response) };
   }
 
   override then<R1 = T, R2 = never>(
@@ -88,6 +88,11 @@ export class MeteredAPIPromise<T> extends Promise<T> {
   }
 }
 
+/** The request id a response names: `x-request-id` (OpenAI), else `request-id` (Anthropic). */
+function requestIdOf(response: Response): string | null {
+  return response.headers.get('x-request-id') ?? response.headers.get('request-id');
+}
+
 /** Memoises a promise-returning function. */
 export function memo<T>(fn: () => Promise<T>): () => Promise<T> {
   let value: Promise<T> | undefined;
@@ -104,7 +109,7 @@ function withRequestId<U>(value: U, props: unknown): U {
     !('_request_id' in value)
   ) {
     Object.defineProperty(value, '_request_id', {
-      value: response.headers.get('x-request-id'),
+      value: requestIdOf(response),
       enumerable: false,
     });
   }
