@@ -118,9 +118,9 @@ describe('hostile session ids', () => {
         // Node refuses headers over 16 KB before any handler runs: Node 20 answers 431; Node 22
         // and 24 may reset the connection while the client is still sending. Either way the
         // request never reaches the app: nothing is reserved or sent.
-        const refused = await ask('a'.repeat(1024 * 1024)).catch(
-          (e: { status?: number; code?: string }) => e,
-        );
+        const refused: { status?: number; code?: string } = await ask(
+          'a'.repeat(1024 * 1024),
+        ).catch((e: { status?: number; code?: string }) => e);
         expect(
           refused.status === 431 || ['ECONNRESET', 'EPIPE'].includes(String(refused.code)),
         ).toBe(true);
