@@ -247,9 +247,9 @@ export class MemoryLedgerStore implements LedgerStore {
       const ledger = this.ledger(budgets[i], now, touch) as MemoryLedger;
       ledgers.push(ledger);
       if (!touch) continue;
-      // Declarations sharing a ledger may differ in ttl: the ledger lives as long as the longest.
-      const evictAt = evictionTime(budgets[i], ledger, now);
-      ledger.evictAt = firstOf(ledgers, i) ? evictAt : Math.max(ledger.evictAt, evictAt);
+      // Declarations sharing a ledger may differ in ttl: the ledger lives as long as the longest
+      // that ever touched it, so a short-lived sibling used later cannot evict a lifetime cap.
+      ledger.evictAt = Math.max(ledger.evictAt, evictionTime(budgets[i], ledger, now));
     }
     return ledgers;
   }

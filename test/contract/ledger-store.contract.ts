@@ -432,6 +432,25 @@ export function describeLedgerStoreContract(
         ]);
       });
 
+      it('a short-lived declaration touched later never evicts a longer-lived sibling', async () => {
+        // A lifetime cap and a ttl'd declaration of the same ledger, used by two routes: touching
+        // the ledger through the ttl'd one (even a refused call) must not shorten its life.
+        const lifetime = budget({ key: 'life', limit: 1_000 });
+        const brief = budget({ key: 'life', limit: 1_000, ttl: '1s' });
+        const windowed = budget({ key: 'win', limit: 1_000, window: '1h' });
+        const briefWin = budget({ key: 'win', limit: 1_000, window: '1h', ttl: '1s' });
+        await commit([lifetime], 900);
+        await commit([windowed], 900);
+        const refused = await reserve([brief], 500, { now: T0 + 1_000, expiresAt: T0 + 61_000 });
+        expect(refused.ok).toBe(false);
+        await commit([briefWin], 0, T0 + 1_000);
+        const later = T0 + 5 * 60_000;
+        expect(await store.snapshot([lifetime, windowed], later)).toEqual([
+          { used: { tokens: 900 }, reserved: {} },
+          { used: { tokens: 900 }, reserved: {} },
+        ]);
+      });
+
       it('never moves a window back: a caller whose clock lags charges the newest window', async () => {
         const b = budget({ key: 'skew', limit: 100, window: '1m' });
         await commit([b], 30, T0 + 60_500); // a replica whose clock is ahead opens the second minute

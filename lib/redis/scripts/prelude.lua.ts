@@ -192,6 +192,7 @@ end
 -- Marks the ledger as used at \`now\`: it lives until now + ttl, or its window's end. Budgets of
 -- one call sharing the ledger may differ in ttl: it lives as long as the longest (nil: forever).
 local function touch(s, b, now)
+  local fresh = not s.exists
   s.exists = true
   local ev
   if b.evictTtl > 0 then
@@ -199,12 +200,14 @@ local function touch(s, b, now)
   elseif s.we then
     ev = s.we
   end
-  if not s.touched then
-    s.touched = true
+  -- Declarations sharing a ledger may differ in ttl: the ledger lives as long as the longest that
+  -- ever touched it (nil: never evicted), so a short-lived sibling cannot evict a lifetime cap.
+  if fresh and not s.touched then
     s.ev = ev
   elseif s.ev and (ev == nil or ev > s.ev) then
     s.ev = ev
   end
+  s.touched = true
 end
 
 local function drop(s, id)
