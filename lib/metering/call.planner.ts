@@ -76,9 +76,13 @@ export async function planCall(
   // Dollars are metered only where a budget counts them, so unpriced models work elsewhere.
   const priced = budgets.some((b) => b.limits.usd !== undefined) ? catalog : undefined;
   const shape = reservationShape(model, input, choices, priced);
-  const cap = output?.requested(body);
-  const limited = output !== undefined && capsOutput(budgets, shape.perUnit);
   const modelLimit = catalog.outputLimit(model);
+  const asked = output?.requested(body);
+  // A cap the caller chose for the requested model can be above what its fallback model accepts:
+  // the degraded call is sent with at most the fallback's own limit, never one the API rejects.
+  const lowered = degrade !== undefined && modelLimit !== undefined && (asked ?? 0) > modelLimit;
+  const cap = lowered ? modelLimit : asked;
+  const limited = output !== undefined && capsOutput(budgets, shape.perUnit);
   // Under hard-stop an uncapped call is capped at what its budget has left, but never above the
   // model's own output limit, which the API would reject.
   const ceiling = cap ?? (limited ? modelLimit : undefined);
@@ -113,6 +117,7 @@ export async function planCall(
     }
     const clamped = limited && (cap === undefined || cap > reservation.units);
     if (clamped) sent = output.withCap(sent, reservation.units);
+    else if (lowered && output) sent = output.withCap(sent, cap as number);
     const stream = endpoint.isStream(sent);
     let injected = false;
     if (stream) ({ body: sent, injected } = endpoint.prepareStream(sent));

@@ -94,7 +94,8 @@ const MODELS: Record<string, ModelFacts> = {
   'o3-pro': { ...reasoning(20, undefined, 80), maxOutputTokens: 100_000 },
   'o4-mini': { ...reasoning(1.1, 0.275, 4.4), maxOutputTokens: 100_000 },
   'codex-mini-latest': { ...reasoning(1.5, 0.375, 6), maxOutputTokens: 100_000 },
-  'gpt-oss': { encoding: O200K },
+  // Open-weight reasoning models (gpt-oss-20b, -120b): hidden reasoning is billed as output.
+  'gpt-oss': { encoding: O200K, reasoning: true },
   'gpt-4-turbo': { encoding: CL100K, price: { input: 10, output: 30 }, maxOutputTokens: 4_096 },
   'gpt-4': { encoding: CL100K, price: { input: 30, output: 60 }, maxOutputTokens: 8_192 },
   'gpt-4-32k': { encoding: CL100K, price: { input: 60, output: 120 }, maxOutputTokens: 32_768 },

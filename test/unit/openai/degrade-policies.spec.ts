@@ -30,6 +30,31 @@ describe('degrade: the model is decided first, then its cap', () => {
     },
   );
 
+  it.each([
+    ['gpt-4.1', 30_000, 'gpt-4o-mini', 16_384, 'hard-stop'],
+    ['gpt-4o', 8_000, 'gpt-4o-2024-05-13', 4_096, 'hard-stop'],
+    ['gpt-4.1', 30_000, 'gpt-4o-mini', 16_384, 'notify'],
+    ['gpt-4o', 8_000, 'gpt-4o-2024-05-13', 4_096, 'notify'],
+  ] as const)(
+    '%s asking for %i output tokens, degraded to %s, is sent at most that model’s %i (guard %s)',
+    async (model, asked, fallbackModel, limit, policy) => {
+      const guard = budget(1_000_000, { policy });
+      const degrade = budget(1_000, { policy: 'degrade', fallbackModel, degradeAt: 0.01 });
+      await h.ledger.charge([degrade], { tokens: 100 });
+      await h.within([guard, degrade], () =>
+        h.client().chat.completions.create({
+          model,
+          messages: MESSAGES,
+          max_completion_tokens: asked,
+        }),
+      );
+      expect(h.server.requests[0].body).toMatchObject({
+        model: fallbackModel,
+        max_completion_tokens: limit,
+      });
+    },
+  );
+
   it('a refused degraded call publishes no degraded event', async () => {
     const guard = budget(5);
     const degrade = budget(1_000, {
