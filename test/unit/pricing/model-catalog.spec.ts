@@ -195,6 +195,8 @@ describe('the one name rule, for every fact of every shipped model', () => {
       'o4-mini',
       'gpt-5',
       'gpt-5.4-mini',
+      'gpt-oss-120b',
+      'openai/gpt-oss-20b',
       'claude-sonnet-4-5',
     ]) {
       expect(catalog.isReasoning(model), model).toBe(true);
