@@ -41,12 +41,29 @@ export function runWithBudgets<T>(ledger: Ledger, budgets: readonly Budget[], fn
  */
 export function enterBudgets(ledger: Ledger, budgets: readonly Budget[]): FrameEntry {
   const parent = storage.getStore();
-  const merged = parent && parent.ledger === ledger ? [...parent.budgets] : [];
+  const frame: BudgetFrame = { ledger, budgets: merge(parent, ledger, budgets) };
+  // A lazy result may be consumed later inside another frame of the same ledger (a generator
+  // made under a task budget, read under a user budget): its work is charged to both.
+  return (fn) => {
+    const current = storage.getStore();
+    if (current === parent || current === frame || current?.ledger !== ledger) {
+      return storage.run(frame, fn);
+    }
+    return storage.run({ ledger, budgets: merge(current, ledger, frame.budgets) }, fn);
+  };
+}
+
+/** The budgets of `outer` (if it is a frame of `ledger`), then those of `budgets` not open there. */
+function merge(
+  outer: BudgetFrame | undefined,
+  ledger: Ledger,
+  budgets: readonly Budget[],
+): readonly Budget[] {
+  const merged = outer && outer.ledger === ledger ? [...outer.budgets] : [];
   for (const budget of budgets) {
     if (!merged.some((open) => sameBudget(open, budget))) merged.push(budget);
   }
-  const frame: BudgetFrame = { ledger, budgets: merged };
-  return (fn) => storage.run(frame, fn);
+  return merged;
 }
 
 /**
