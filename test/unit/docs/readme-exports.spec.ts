@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 // README.md or a page of docs/, so an export added without docs fails here.
 const ENTRY_POINTS = [
   'lib/index.ts',
+  'lib/engine/index.ts',
   'lib/redis/index.ts',
   'lib/testing/index.ts',
   'lib/providers/anthropic/index.ts',
@@ -46,6 +47,10 @@ describe('README.md and docs/', () => {
     expect(names.length).toBeGreaterThan(3);
     const undocumented = names.filter((name) => !new RegExp(`\\b${name}\\b`).test(docs));
     expect(undocumented).toEqual([]);
+  });
+
+  it('keeps the root entry to what a Nest app uses: at most 45 names', () => {
+    expect(exportedNames('lib/index.ts').length).toBeLessThanOrEqual(45);
   });
 
   it('gives the two set-up commands', () => {
