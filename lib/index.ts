@@ -9,9 +9,12 @@ export {
   budgetErrorResponse,
   type BudgetExceededBody,
   type BudgetHttpError,
+  type BudgetKeyMissingBody,
+  type StoreUnavailableBody,
 } from './nest/budget-exception.filter.js';
 export { BudgetService, type UsageAmounts } from './nest/budget.service.js';
 export type {
+  MissingKeyMode,
   ScopeKey,
   ScopeResolver,
   TokencapModuleOptions,

@@ -24,11 +24,11 @@ export function currentFrame(): BudgetFrame | undefined {
  * Runs `fn` with `budgets` open on top of the enclosing frame of the same ledger: a call made inside
  * is charged to, and checked against, every budget of the frame. Nested budgets of the same scope
  * and key both hold (an inner `session` of 100 inside an outer one of 1,000 refuses past 100); only
- * a declaration identical to one already open (see {@link sameBudget}) is not opened twice.
+ * a declaration identical to one already open (see `sameBudget`) is not opened twice.
  *
  * A result that does its work after `fn` has returned (a generator, a stream, an Observable, a
  * promise of one of these) is bound to the frame: it runs inside these budgets for as long as it is
- * consumed (see {@link bindLazyResult}).
+ * consumed (see `bindLazyResult`).
  */
 export function runWithBudgets<T>(ledger: Ledger, budgets: readonly Budget[], fn: () => T): T {
   const enter = enterBudgets(ledger, budgets);

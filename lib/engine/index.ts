@@ -14,6 +14,7 @@ export {
   defineBudget,
 } from '../core/budget.js';
 export { type BudgetFrame, currentFrame, runWithBudgets } from '../core/budget-context.js';
+export type { FixedWindow } from '../core/budget-window.js';
 export { type Duration, parseDuration } from '../core/duration.js';
 export type {
   BudgetUsage,
@@ -26,6 +27,7 @@ export type {
   TokencapEvent,
   Usage,
   UsageDetails,
+  UnwrittenSettlement,
   UsageEvent,
 } from '../core/events.js';
 export {
@@ -40,9 +42,11 @@ export type {
   Crossing,
   LedgerSnapshot,
   LedgerStore,
+  MaybePromise,
   ReleaseInput,
   ReserveInput,
   ReserveOutcome,
+  UnknownReservationMode,
 } from '../core/ledger-store.interface.js';
 export { MemoryLedgerStore, type MemoryLedgerStoreOptions } from '../core/memory-ledger.store.js';
 export { Reservation } from '../core/reservation.js';
@@ -62,6 +66,8 @@ export {
   bindModelCatalog,
   type ModelFacts,
   type ModelPrice,
+  type ModelTable,
+  type TokenRates,
   ModelCatalog,
   type ModelCatalogOptions,
   OPENAI_MODELS,
@@ -69,6 +75,13 @@ export {
 } from '../models/index.js';
 export type { MeteringOptions } from '../metering/metering-context.resolver.js';
 export { wrapOpenAI, type WrapOpenAIOptions } from '../providers/openai/wrap-openai.js';
+
+// Request shapes the counters read, and the counting cache's statistics.
+export type * from '../counting/chat-request.types.js';
+export type * from '../counting/responses-request.types.js';
+export type { TextCountCacheLimits, TextCountCacheStats } from '../counting/text-count.cache.js';
+export type { InputCount, RequestBody } from '../metering/provider-endpoint.interface.js';
+export type { ChatCapParameter } from '../providers/openai/chat-completions.endpoint.js';
 
 // Token counting: exact for OpenAI models (tiktoken's BPE via gpt-tokenizer), estimated for others.
 export {
