@@ -73,6 +73,19 @@ describe('tokencap/engine in a project without Nest', () => {
     );
   });
 
+  it('can be require()d from CommonJS (Node 20.19+, 22.12+, 24: require of an ES module)', async () => {
+    const script = `
+      const { defineBudget, Ledger, MemoryLedgerStore } = require('tokencap/engine');
+      const budget = defineBudget({ scope: 'job', key: 'cjs', limit: 10 });
+      const ledger = new Ledger({ store: new MemoryLedgerStore() });
+      ledger.charge([budget], { tokens: 4 }).then(() => ledger.usage([budget])).then(([u]) => console.log(u.used, u.limit));
+    `;
+    const { stdout } = await run(process.execPath, ['--no-warnings', '-e', script], {
+      cwd: project,
+    });
+    expect(stdout.trim()).toBe('4 10');
+  });
+
   it('is the only way in: the package exports ./engine', () => {
     const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
       exports: Record<string, unknown>;
