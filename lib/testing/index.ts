@@ -51,6 +51,7 @@ export {
   REASONING_TOKENS_HEADER,
   REPLY_TOKENS_HEADER,
   REPLY_UNIT,
+  type ReplyStyle,
 } from './reply.planner.js';
 export { startFakeAnthropic, type FakeAnthropicServer } from './anthropic/fake-anthropic.server.js';
 export type {
