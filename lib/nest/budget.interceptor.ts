@@ -12,6 +12,7 @@ import { BudgetRequestContext } from './budget-request.context.js';
 import { type BudgetTemplate, BudgetResolver, isPromiseLike } from './budget.resolver.js';
 import { BudgetRunner } from './budget.runner.js';
 import { GraphqlFieldBudgets } from './transports/graphql-field.budgets.js';
+import { budgetErrorsForTransport } from './transports/graphql-errors.operator.js';
 
 /**
  * Registered by `TokencapModule` as an `APP_INTERCEPTOR`. Around every handler it records the
@@ -49,7 +50,7 @@ export class BudgetInterceptor implements NestInterceptor {
         if (!isPromiseLike(budgets)) return open(budgets).subscribe(subscriber);
         return from(budgets).pipe(switchMap(open)).subscribe(subscriber);
       }),
-    );
+    ).pipe(budgetErrorsForTransport(context));
   }
 
   /** The validated `@Budget`s of the handler of `context` (its own, else its class's). */

@@ -50,11 +50,7 @@ export class GraphqlFieldBudgets {
 // Root first: ['chats', 0, 'summary'] for the `summary` of the first of `chats`.
 function pathKeys(info: unknown): (string | number)[] {
   const keys: (string | number)[] = [];
-  for (
-    let path = (info as { path?: ResponsePath } | null)?.path;
-    path;
-    path = path.prev
-  ) {
+  for (let path = (info as { path?: ResponsePath } | null)?.path; path; path = path.prev) {
     keys.unshift(path.key);
   }
   return keys;
