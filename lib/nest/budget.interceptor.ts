@@ -12,7 +12,7 @@ import { BudgetRequestContext } from './budget-request.context.js';
 import { type BudgetTemplate, BudgetResolver, isPromiseLike } from './budget.resolver.js';
 import { BudgetRunner } from './budget.runner.js';
 import { GraphqlFieldBudgets } from './transports/graphql-field.budgets.js';
-import { budgetErrorsForTransport } from './transports/graphql-errors.operator.js';
+import { budgetErrorsForTransport } from './transports/transport-errors.operator.js';
 
 /**
  * Registered by `TokencapModule` as an `APP_INTERCEPTOR`. Around every handler it records the
