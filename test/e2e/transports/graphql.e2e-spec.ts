@@ -29,6 +29,7 @@ import {
   step,
   useFakeOpenAI,
 } from '../../fixtures/openai.fixture.js';
+import { STORES } from '../../fixtures/stores.fixture.js';
 import { postJson } from '../../fixtures/post-json.fixture.js';
 import { SESSION_HEADER, USER_HEADER } from '../../fixtures/scopes.fixture.js';
 
@@ -124,163 +125,169 @@ interface GqlReply {
   errors?: GqlError[];
 }
 
-describe('@Budget on GraphQL resolvers (Apollo, code first, over real HTTP)', () => {
-  let t: TestApp;
-  let url: string;
+describe.each(STORES)(
+  '@Budget on GraphQL resolvers (Apollo, code first, over real HTTP) (%s)',
+  (_, makeStore) => {
+    let t: TestApp;
+    let url: string;
 
-  beforeEach(async () => {
-    seen.length = 0;
-    t = await createTestApp({
-      imports: [
-        TokencapModule.forRoot({
-          scopes: {
-            session: (req: IncomingMessage | undefined) => req?.headers[SESSION_HEADER] as string,
-            user: (req: IncomingMessage | undefined) => req?.headers[USER_HEADER] as string,
-            tenant: (request: unknown, context: ExecutionContext | undefined) => {
-              seen.push({ request, context });
-              return GqlExecutionContext.create(context!).getInfo<{
-                operation: { name?: { value: string } };
-              }>().operation.name?.value;
+    beforeEach(async (ctx) => {
+      seen.length = 0;
+      const store = await makeStore('graphql');
+      if (!store) return ctx.skip();
+      t = await createTestApp({
+        imports: [
+          TokencapModule.forRoot({
+            store,
+            scopes: {
+              session: (req: IncomingMessage | undefined) => req?.headers[SESSION_HEADER] as string,
+              user: (req: IncomingMessage | undefined) => req?.headers[USER_HEADER] as string,
+              tenant: (request: unknown, context: ExecutionContext | undefined) => {
+                seen.push({ request, context });
+                return GqlExecutionContext.create(context!).getInfo<{
+                  operation: { name?: { value: string } };
+                }>().operation.name?.value;
+              },
             },
-          },
-        }),
-        GraphQLModule.forRoot<ApolloDriverConfig>({
-          driver: ApolloDriver,
-          autoSchemaFile: true,
-          fieldResolverEnhancers: ['interceptors'],
-        }),
-      ],
-      providers: [ChatResolver, openAIProvider(fake)],
+          }),
+          GraphQLModule.forRoot<ApolloDriverConfig>({
+            driver: ApolloDriver,
+            autoSchemaFile: true,
+            fieldResolverEnhancers: ['interceptors'],
+          }),
+        ],
+        providers: [ChatResolver, openAIProvider(fake)],
+      });
+      await t.app.listen(0, '127.0.0.1');
+      url = `${(await t.app.getUrl()).replace('[::1]', '127.0.0.1')}/graphql`;
     });
-    await t.app.listen(0, '127.0.0.1');
-    url = `${(await t.app.getUrl()).replace('[::1]', '127.0.0.1')}/graphql`;
-  });
-  afterEach(() => t?.app.close());
+    afterEach(() => t?.app.close());
 
-  const gql = async (
-    query: string,
-    headers: Record<string, string> = { [SESSION_HEADER]: 'alice' },
-  ) => {
-    const reply = await postJson<GqlReply>(url, { query }, headers);
-    expect(reply.status).toBe(200);
-    return reply.body;
-  };
+    const gql = async (
+      query: string,
+      headers: Record<string, string> = { [SESSION_HEADER]: 'alice' },
+    ) => {
+      const reply = await postJson<GqlReply>(url, { query }, headers);
+      expect(reply.status).toBe(200);
+      return reply.body;
+    };
 
-  /** The refusal of the fourth step of a runaway loop, as the client reads it. */
-  const refusal = (path: (string | number)[]) => ({
-    locations: [expect.any(Object)],
-    message: expect.stringMatching(
-      /^Budget "session" exceeded: the call needs \d+ tokens, 5 of \d+ tokens remain\.$/,
-    ),
-    path,
-    extensions: expect.objectContaining({
-      code: 'BUDGET_EXCEEDED',
-      statusCode: 429,
-      error: 'Budget Exceeded',
-      message: expect.stringContaining('Budget "session" exceeded'),
-      scope: 'session',
-      limit: LIMIT,
-      used: 3 * STEP,
-    }),
-  });
+    /** The refusal of the fourth step of a runaway loop, as the client reads it. */
+    const refusal = (path: (string | number)[]) => ({
+      locations: [expect.any(Object)],
+      message: expect.stringMatching(
+        /^Budget "session" exceeded: the call needs \d+ tokens, 5 of \d+ tokens remain\.$/,
+      ),
+      path,
+      extensions: expect.objectContaining({
+        code: 'BUDGET_EXCEEDED',
+        statusCode: 429,
+        error: 'Budget Exceeded',
+        message: expect.stringContaining('Budget "session" exceeded'),
+        scope: 'session',
+        limit: LIMIT,
+        used: 3 * STEP,
+      }),
+    });
 
-  it.each(['loop', 'loopObservable'])(
-    'a %s resolver (Promise, Observable) is refused at the fourth step; the provider billed three',
-    async (field) => {
-      const reply = await gql(`{ ${field} }`);
-      expect(reply.data).toEqual({ [field]: null });
-      expect(reply.errors).toEqual([refusal([field])]);
-      expect(JSON.stringify(reply)).not.toContain('alice');
-      expect(fake.server.tally).toMatchObject({ requests: 3, totalTokens: 3 * STEP });
-      expect(eventLog(t.events)).toEqual(runawayEvents(['session']));
-    },
-  );
-
-  it('field resolvers spend inside the budgets of the resolver that produced their parent', async () => {
-    const reply = await gql(
-      '{ a: answer { followUp } b: answer { followUp } c: answer { followUp } d: answer { followUp } }',
+    it.each(['loop', 'loopObservable'])(
+      'a %s resolver (Promise, Observable) is refused at the fourth step; the provider billed three',
+      async (field) => {
+        const reply = await gql(`{ ${field} }`);
+        expect(reply.data).toEqual({ [field]: null });
+        expect(reply.errors).toEqual([refusal([field])]);
+        expect(JSON.stringify(reply)).not.toContain('alice');
+        expect(fake.server.tally).toMatchObject({ requests: 3, totalTokens: 3 * STEP });
+        expect(eventLog(t.events)).toEqual(runawayEvents(['session']));
+      },
     );
-    expect(reply.data).toEqual({
-      a: { followUp: `step 1: ${STEP}` },
-      b: { followUp: `step 1: ${STEP}` },
-      c: { followUp: `step 1: ${STEP}` },
-      d: { followUp: null },
-    });
-    expect(reply.errors).toEqual([
-      expect.objectContaining({
-        path: ['d', 'followUp'],
-        // The four run at once, so the first three may still be reserved rather than used.
-        message: expect.stringContaining(`5 of ${LIMIT} tokens remain`),
-        extensions: expect.objectContaining({ code: 'BUDGET_EXCEEDED', scope: 'session' }),
-      }),
-    ]);
-    expect(fake.server.tally).toMatchObject({ requests: 3, totalTokens: 3 * STEP });
-    expect(eventLog(t.events).filter((e) => e.startsWith('usage'))).toEqual([
-      `usage:session:${STEP}`,
-      `usage:session:${2 * STEP}`,
-      `usage:session:${3 * STEP}`,
-    ]);
-  });
 
-  it("a field resolver under an unbudgeted parent is unbudgeted; with its own @Budget it opens it beneath the parent's", async () => {
-    const reply = await gql('{ free { followUp budgetsSeen } answer { budgetsSeen } }', {
-      [SESSION_HEADER]: 'alice',
-      [USER_HEADER]: 'u1',
-    });
-    expect(reply.errors).toBeUndefined();
-    expect(reply.data).toEqual({
-      free: { followUp: `step 2: ${STEP}`, budgetsSeen: ['user:u1'] },
-      answer: { budgetsSeen: ['session:alice', 'user:u1'] },
-    });
-    expect(t.events).toEqual([]);
-    expect(fake.server.tally).toMatchObject({ requests: 1, totalTokens: STEP });
-  });
-
-  it('each operation has its own `request` budget, shared by every field of it', async () => {
-    const four = '{ a: perOperation b: perOperation c: perOperation d: perOperation }';
-    for (let operation = 1; operation <= 2; operation++) {
-      const reply = await gql(four);
-      const values = Object.values(reply.data ?? {});
-      expect(values.filter((v) => v === `step 1: ${STEP}`)).toHaveLength(3);
-      expect(values.filter((v) => v === null)).toHaveLength(1);
-      expect(reply.errors?.map((e) => [e.extensions.code, e.extensions.scope])).toEqual([
-        ['BUDGET_EXCEEDED', 'request'],
-      ]);
-    }
-    expect(fake.server.tally).toMatchObject({ requests: 6, totalTokens: 6 * STEP });
-    const keys = new Set(t.events.flatMap((e) => ('key' in e ? [e.key] : [])));
-    expect(keys.size).toBe(2);
-  });
-
-  it('scope resolvers get the HTTP request from the GraphQL context and the GraphQL ExecutionContext', async () => {
-    const reply = await gql('query acme { a: tenantStep b: tenantStep }');
-    expect(reply.errors).toBeUndefined();
-    // Resolved once per operation, however many fields need the key.
-    expect(seen).toHaveLength(1);
-    const [{ request, context }] = seen;
-    expect((request as IncomingMessage).headers[SESSION_HEADER]).toBe('alice');
-    expect(context?.getType()).toBe('graphql');
-    expect(GqlExecutionContext.create(context!).getContext<{ req: unknown }>().req).toBe(request);
-    expect(t.events.filter((e) => e.type === 'usage').map((e) => `${e.scope}:${e.key}`)).toEqual([
-      'tenant:acme',
-      'tenant:acme',
-    ]);
-  });
-
-  it('no key: a BUDGET_KEY_MISSING error with the 400 body, and the provider never called', async () => {
-    const reply = await gql('{ ask }', {});
-    expect(reply.data).toEqual({ ask: null });
-    expect(reply.errors).toEqual([
-      expect.objectContaining({
-        path: ['ask'],
-        extensions: expect.objectContaining({
-          code: 'BUDGET_KEY_MISSING',
-          statusCode: 400,
-          error: 'Bad Request',
-          scope: 'session',
+    it('field resolvers spend inside the budgets of the resolver that produced their parent', async () => {
+      const reply = await gql(
+        '{ a: answer { followUp } b: answer { followUp } c: answer { followUp } d: answer { followUp } }',
+      );
+      expect(reply.data).toEqual({
+        a: { followUp: `step 1: ${STEP}` },
+        b: { followUp: `step 1: ${STEP}` },
+        c: { followUp: `step 1: ${STEP}` },
+        d: { followUp: null },
+      });
+      expect(reply.errors).toEqual([
+        expect.objectContaining({
+          path: ['d', 'followUp'],
+          // The four run at once, so the first three may still be reserved rather than used.
+          message: expect.stringContaining(`5 of ${LIMIT} tokens remain`),
+          extensions: expect.objectContaining({ code: 'BUDGET_EXCEEDED', scope: 'session' }),
         }),
-      }),
-    ]);
-    expect(fake.server.tally.requests).toBe(0);
-  });
-});
+      ]);
+      expect(fake.server.tally).toMatchObject({ requests: 3, totalTokens: 3 * STEP });
+      expect(eventLog(t.events).filter((e) => e.startsWith('usage'))).toEqual([
+        `usage:session:${STEP}`,
+        `usage:session:${2 * STEP}`,
+        `usage:session:${3 * STEP}`,
+      ]);
+    });
+
+    it("a field resolver under an unbudgeted parent is unbudgeted; with its own @Budget it opens it beneath the parent's", async () => {
+      const reply = await gql('{ free { followUp budgetsSeen } answer { budgetsSeen } }', {
+        [SESSION_HEADER]: 'alice',
+        [USER_HEADER]: 'u1',
+      });
+      expect(reply.errors).toBeUndefined();
+      expect(reply.data).toEqual({
+        free: { followUp: `step 2: ${STEP}`, budgetsSeen: ['user:u1'] },
+        answer: { budgetsSeen: ['session:alice', 'user:u1'] },
+      });
+      expect(t.events).toEqual([]);
+      expect(fake.server.tally).toMatchObject({ requests: 1, totalTokens: STEP });
+    });
+
+    it('each operation has its own `request` budget, shared by every field of it', async () => {
+      const four = '{ a: perOperation b: perOperation c: perOperation d: perOperation }';
+      for (let operation = 1; operation <= 2; operation++) {
+        const reply = await gql(four);
+        const values = Object.values(reply.data ?? {});
+        expect(values.filter((v) => v === `step 1: ${STEP}`)).toHaveLength(3);
+        expect(values.filter((v) => v === null)).toHaveLength(1);
+        expect(reply.errors?.map((e) => [e.extensions.code, e.extensions.scope])).toEqual([
+          ['BUDGET_EXCEEDED', 'request'],
+        ]);
+      }
+      expect(fake.server.tally).toMatchObject({ requests: 6, totalTokens: 6 * STEP });
+      const keys = new Set(t.events.flatMap((e) => ('key' in e ? [e.key] : [])));
+      expect(keys.size).toBe(2);
+    });
+
+    it('scope resolvers get the HTTP request from the GraphQL context and the GraphQL ExecutionContext', async () => {
+      const reply = await gql('query acme { a: tenantStep b: tenantStep }');
+      expect(reply.errors).toBeUndefined();
+      // Resolved once per operation, however many fields need the key.
+      expect(seen).toHaveLength(1);
+      const [{ request, context }] = seen;
+      expect((request as IncomingMessage).headers[SESSION_HEADER]).toBe('alice');
+      expect(context?.getType()).toBe('graphql');
+      expect(GqlExecutionContext.create(context!).getContext<{ req: unknown }>().req).toBe(request);
+      expect(t.events.filter((e) => e.type === 'usage').map((e) => `${e.scope}:${e.key}`)).toEqual([
+        'tenant:acme',
+        'tenant:acme',
+      ]);
+    });
+
+    it('no key: a BUDGET_KEY_MISSING error with the 400 body, and the provider never called', async () => {
+      const reply = await gql('{ ask }', {});
+      expect(reply.data).toEqual({ ask: null });
+      expect(reply.errors).toEqual([
+        expect.objectContaining({
+          path: ['ask'],
+          extensions: expect.objectContaining({
+            code: 'BUDGET_KEY_MISSING',
+            statusCode: 400,
+            error: 'Bad Request',
+            scope: 'session',
+          }),
+        }),
+      ]);
+      expect(fake.server.tally.requests).toBe(0);
+    });
+  },
+);
