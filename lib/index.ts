@@ -13,6 +13,13 @@ export {
   type StoreUnavailableBody,
 } from './nest/budget-exception.filter.js';
 export { BudgetService, type UsageAmounts } from './nest/budget.service.js';
+export {
+  BUDGET_GRAPHQL_CODES,
+  type BudgetErrorBody,
+  BudgetGraphQLError,
+  type BudgetGraphQLExtensions,
+  type BudgetWsException,
+} from './nest/transports/transport-error.replies.js';
 export type {
   MissingKeyMode,
   ScopeKey,

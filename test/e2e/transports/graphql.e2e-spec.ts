@@ -291,3 +291,42 @@ describe.each(STORES)(
     });
   },
 );
+
+describe('GraphQL field resolvers without fieldResolverEnhancers (Nest does not intercept them)', () => {
+  let t: TestApp;
+  afterEach(() => t?.app.close());
+
+  it('one without @Budget spends outside any budget; one with @Budget is refused: no key outside the operation', async () => {
+    t = await createTestApp({
+      imports: [
+        TokencapModule.forRoot({
+          scopes: {
+            session: (req: IncomingMessage | undefined) => req?.headers[SESSION_HEADER] as string,
+            user: (req: IncomingMessage | undefined) => req?.headers[USER_HEADER] as string,
+            tenant: () => 'acme',
+          },
+        }),
+        GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true }),
+      ],
+      providers: [ChatResolver, openAIProvider(fake)],
+    });
+    await t.app.listen(0, '127.0.0.1');
+    const url = `${(await t.app.getUrl()).replace('[::1]', '127.0.0.1')}/graphql`;
+    const { body } = await postJson<GqlReply>(
+      url,
+      { query: '{ answer { followUp budgetsSeen } }' },
+      { [SESSION_HEADER]: 'alice', [USER_HEADER]: 'u1' },
+    );
+    expect(body.data).toEqual({ answer: { followUp: `step 1: ${STEP}`, budgetsSeen: null } });
+    expect(body.errors).toEqual([
+      expect.objectContaining({
+        path: ['answer', 'budgetsSeen'],
+        message: expect.stringContaining('"user"'),
+        extensions: expect.objectContaining({ code: 'INTERNAL_SERVER_ERROR' }),
+      }),
+    ]);
+    // The provider was paid for followUp, and no budget was charged.
+    expect(fake.server.tally.requests).toBe(1);
+    expect(t.events).toEqual([]);
+  });
+});
