@@ -88,6 +88,13 @@ class ChatResolver {
     return { n: 1 };
   }
 
+  /** A list of plain values: the paid work is in each item's field resolvers. */
+  @Query(() => [Answer], { nullable: true })
+  @Budget('session', LIMIT)
+  answers(): Answer[] {
+    return [1, 2, 3, 4].map((n) => ({ n }));
+  }
+
   /** A plain value under no budget. */
   @Query(() => Answer, { nullable: true })
   free(): Answer {
@@ -226,6 +233,25 @@ describe.each(STORES)(
         `usage:session:${2 * STEP}`,
         `usage:session:${3 * STEP}`,
       ]);
+    });
+
+    it('field resolvers of list items spend inside the budgets of the list', async () => {
+      const reply = await gql('{ answers { n followUp } }');
+      expect(reply.data).toEqual({
+        answers: [1, 2, 3]
+          .map((n) => ({ n, followUp: `step ${n}: ${STEP}` }))
+          .concat({
+            n: 4,
+            followUp: null as unknown as string,
+          }),
+      });
+      expect(reply.errors).toEqual([
+        expect.objectContaining({
+          path: ['answers', 3, 'followUp'],
+          extensions: expect.objectContaining({ code: 'BUDGET_EXCEEDED', scope: 'session' }),
+        }),
+      ]);
+      expect(fake.server.tally).toMatchObject({ requests: 3, totalTokens: 3 * STEP });
     });
 
     it("a field resolver under an unbudgeted parent is unbudgeted; with its own @Budget it opens it beneath the parent's", async () => {
