@@ -14,10 +14,7 @@ export {
 } from './nest/budget-exception.filter.js';
 export { BudgetService, type UsageAmounts } from './nest/budget.service.js';
 export {
-  BUDGET_GRAPHQL_CODES,
-  type BudgetErrorBody,
   BudgetGraphQLError,
-  type BudgetGraphQLExtensions,
   type BudgetWsException,
 } from './nest/transports/transport-error.replies.js';
 export type {

@@ -5,44 +5,57 @@ import { type Observable, throwError } from 'rxjs';
  * The body of a refused call, whatever the transport: the HTTP body of the same error
  * (`budgetErrorResponse`), whose type is not imported here so the filter can import this file.
  */
-export interface BudgetErrorBody {
+interface ErrorBody {
   readonly statusCode: 429 | 400 | 503;
   readonly message: string;
 }
 
-/** The `extensions.code` of a GraphQL error for each HTTP status of a Tokencap error. */
-export const BUDGET_GRAPHQL_CODES = {
+// The `extensions.code` of a GraphQL error, by the HTTP status of the same Tokencap error.
+const GRAPHQL_CODES = {
   429: 'BUDGET_EXCEEDED',
   400: 'BUDGET_KEY_MISSING',
   503: 'BUDGET_STORE_UNAVAILABLE',
 } as const;
 
-/** The `extensions` of a refused GraphQL field: the HTTP body's fields and a `code`. */
-export type BudgetGraphQLExtensions<B extends BudgetErrorBody = BudgetErrorBody> = B & {
-  code: (typeof BUDGET_GRAPHQL_CODES)[keyof typeof BUDGET_GRAPHQL_CODES];
-};
-
 /**
  * What a WebSocket client receives as an `exception` event when a message is refused: Nest's own
- * `{ status: 'error', message, cause: { pattern, data } }` shape, with the HTTP body's fields.
+ * `{ status: 'error', message, cause: { pattern, data } }` shape, with the fields of the HTTP body
+ * of the same error (`error`, `scope`, and `limit`, `used` for a 429).
  */
-export type BudgetWsException<B extends BudgetErrorBody = BudgetErrorBody> = B & {
-  status: 'error';
-  cause: { pattern: unknown; data: unknown };
-};
+export interface BudgetWsException {
+  readonly status: 'error';
+  readonly statusCode: 429 | 400 | 503;
+  readonly message: string;
+  /** The pattern of the refused message, and the data it carried. */
+  readonly cause: { readonly pattern: unknown; readonly data: unknown };
+  readonly [field: string]: unknown;
+}
 
 /**
  * The error thrown to GraphQL for a refused resolver. graphql-js copies `extensions` from the error
  * a resolver throws, so the client reads the body from `errors[i].extensions` with no import of
  * `graphql` here. The message is the body's, which never names the budget's key.
  */
-export class BudgetGraphQLError<B extends BudgetErrorBody = BudgetErrorBody> extends Error {
+export class BudgetGraphQLError extends Error {
   override readonly name = 'BudgetGraphQLError';
-  readonly extensions: BudgetGraphQLExtensions<B>;
+  /**
+   * `code` (`BUDGET_EXCEEDED` for a 429 body, `BUDGET_KEY_MISSING` for 400,
+   * `BUDGET_STORE_UNAVAILABLE` for 503) and every field of the HTTP body.
+   */
+  readonly extensions: {
+    readonly code: (typeof GRAPHQL_CODES)[keyof typeof GRAPHQL_CODES];
+    readonly statusCode: 429 | 400 | 503;
+    readonly message: string;
+    readonly [field: string]: unknown;
+  };
 
-  constructor(body: B, cause: Error) {
+  /** @param body the HTTP body of `cause` (`budgetErrorResponse(cause)`). */
+  constructor(
+    body: { readonly statusCode: 429 | 400 | 503; readonly message: string },
+    cause: Error,
+  ) {
     super(body.message, { cause });
-    this.extensions = { code: BUDGET_GRAPHQL_CODES[body.statusCode], ...body };
+    this.extensions = { code: GRAPHQL_CODES[body.statusCode], ...body };
   }
 }
 
@@ -55,9 +68,9 @@ export class BudgetGraphQLError<B extends BudgetErrorBody = BudgetErrorBody> ext
  *   the caller's `ClientProxy.send()` errors with it.
  * Any other transport gets the error itself rethrown.
  */
-export function replyOverTransport<B extends BudgetErrorBody>(
+export function replyOverTransport(
   error: Error,
-  body: B,
+  body: ErrorBody,
   host: ArgumentsHost,
 ): Observable<never> | undefined {
   switch (host.getType<string>()) {
@@ -67,7 +80,7 @@ export function replyOverTransport<B extends BudgetErrorBody>(
       const ws = host.switchToWs();
       const args = host.getArgs();
       // The pattern is the last argument Nest passes to a gateway's exception handling.
-      const payload: BudgetWsException<B> = {
+      const payload: BudgetWsException = {
         status: 'error',
         ...body,
         cause: { pattern: args[args.length - 1], data: ws.getData<unknown>() },
