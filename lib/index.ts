@@ -13,6 +13,10 @@ export {
   type StoreUnavailableBody,
 } from './nest/budget-exception.filter.js';
 export { BudgetService, type UsageAmounts } from './nest/budget.service.js';
+export {
+  BudgetGraphQLError,
+  type BudgetWsException,
+} from './nest/transports/transport-error.replies.js';
 export type {
   MissingKeyMode,
   ScopeKey,
