@@ -10,7 +10,8 @@ export interface BudgetMiddlewareOptions extends MeterChatModelOptions {
   /**
    * What happens when a budget refuses a model call (or cuts its stream): `'end'` ends the run
    * cleanly, with a last AIMessage (no tool calls) that names the budget, its refusal kept in
-   * `response_metadata.tokencap`; `'throw'` rejects the run with the `BudgetExceededError`.
+   * `response_metadata.tokencap`; `'throw'` rejects the run with the refusal: LangChain wraps an error thrown in a
+   * middleware in its `MiddlewareError`, whose `cause` is the `BudgetExceededError`.
    * @default 'end'
    */
   onExceeded?: 'end' | 'throw';
@@ -65,8 +66,10 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}) {
       try {
         return await handler(request);
       } catch (error) {
-        if (onExceeded === 'end' && error instanceof BudgetExceededError) return stopMessage(error);
-        throw error;
+        const refusal = budgetErrorIn(error);
+        if (refusal && onExceeded === 'end') return stopMessage(refusal);
+        // Unwrapped from inner middleware, so the run's error has the refusal as its direct cause.
+        throw refusal ?? error;
       }
     },
   });
@@ -81,6 +84,14 @@ function meterOnce(model: BaseChatModel, options: MeterChatModelOptions): void {
       throw error;
     }
   }
+}
+
+/** The refusal behind `error`: LangChain wraps what inner middleware throws in a `MiddlewareError`. */
+function budgetErrorIn(error: unknown): BudgetExceededError | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof BudgetExceededError) return e;
+  }
+  return undefined;
 }
 
 function stopMessage(error: BudgetExceededError): AIMessage {

@@ -15,7 +15,7 @@ import {
   isClaude,
   type LangChainCall,
 } from './langchain-request.js';
-import { addUsage, answeringModel, readUsageMetadata } from './langchain-usage.reader.js';
+import { answeringModel, readUsageMetadata } from './langchain-usage.reader.js';
 
 /**
  * A LangChain chat model call as a metering endpoint. The body is a {@link LangChainCall}, never
@@ -119,10 +119,12 @@ function addMessage(sink: OutputSink, channel: string, message: Record<string, u
 }
 
 /**
- * Reads `ChatGenerationChunk`s. Their `usage_metadata` adds up (Anthropic reports input first,
- * output last; OpenAI all at the end), so the output count is only taken as final once the
- * stream has ended by itself ({@link complete}): a stream cut or dropped earlier is settled from
- * the output seen (or granted) instead of a partial report.
+ * Reads `ChatGenerationChunk`s. Input usage adds up across chunks (Anthropic reports it first,
+ * OpenAI at the end). Output usage is taken as the largest one chunk reports, never their sum:
+ * Anthropic's `message_delta` carries the running total after `message_start` reported a token
+ * or two, and LangChain's own sum counts those twice. It is only final once the stream has ended
+ * by itself ({@link complete}): a stream cut or dropped earlier is settled from the output seen
+ * (or granted) instead of a partial report.
  */
 export class ChunkObserver implements StreamObserver {
   private sum: ReportedUsage | undefined;
@@ -135,7 +137,7 @@ export class ChunkObserver implements StreamObserver {
     return input;
   }
 
-  /** The stream ended on its own: its summed usage is the call's usage. */
+  /** The stream ended on its own: its usage is the call's usage. */
   complete(): void {
     this.ended = true;
   }
@@ -144,18 +146,42 @@ export class ChunkObserver implements StreamObserver {
     const message = record(record(item)?.message);
     if (!message) return true;
     addMessage(sink, '0', message);
-    if (stoppedByCap(message)) this.truncated = true;
     const info = record(record(item)?.generationInfo);
-    if (info?.finish_reason === 'length' || info?.stop_reason === 'max_tokens') {
+    const delta = record(message.additional_kwargs);
+    if (
+      stoppedByCap(message) ||
+      info?.finish_reason === 'length' ||
+      info?.stop_reason === 'max_tokens' ||
+      delta?.stop_reason === 'max_tokens'
+    ) {
       this.truncated = true;
     }
+    const model = answeringModel(message.response_metadata);
     const usage = readUsageMetadata(message.usage_metadata);
-    if (usage) {
-      this.sum = addUsage(this.sum, { ...usage, model: answeringModel(message.response_metadata) });
-    } else {
-      const model = answeringModel(message.response_metadata);
-      if (model && this.sum) this.sum.model = model;
-    }
+    if (usage) this.add(usage);
+    if (model && this.sum) this.sum.model = model;
+    else if (model) this.model = model;
     return true;
   }
+
+  private model: string | undefined;
+
+  private add(usage: ReportedUsage): void {
+    const sum: ReportedUsage = this.sum ?? { model: this.model };
+    for (const key of ADDED) {
+      if (usage[key] !== undefined) sum[key] = (sum[key] ?? 0) + usage[key];
+    }
+    for (const key of LARGEST) {
+      if (usage[key] !== undefined) sum[key] = Math.max(sum[key] ?? 0, usage[key]);
+    }
+    this.sum = sum;
+  }
 }
+
+const ADDED = [
+  'inputTokens',
+  'cachedInputTokens',
+  'cacheWrite5mTokens',
+  'cacheWrite1hTokens',
+] as const;
+const LARGEST = ['outputTokens', 'reasoningTokens'] as const;

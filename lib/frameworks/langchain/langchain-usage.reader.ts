@@ -36,22 +36,3 @@ export function answeringModel(metadata: unknown): string | undefined {
   const name = meta?.model_name ?? meta?.model;
   return typeof name === 'string' && name !== '' ? name : undefined;
 }
-
-/** Adds two usage reports field by field, as LangChain adds the usage of stream chunks. */
-export function addUsage(a: ReportedUsage | undefined, b: ReportedUsage): ReportedUsage {
-  if (!a) return { ...b };
-  const sum: ReportedUsage = { model: b.model ?? a.model };
-  for (const key of COUNTS) {
-    if (a[key] !== undefined || b[key] !== undefined) sum[key] = (a[key] ?? 0) + (b[key] ?? 0);
-  }
-  return sum;
-}
-
-const COUNTS = [
-  'inputTokens',
-  'outputTokens',
-  'cachedInputTokens',
-  'cacheWrite5mTokens',
-  'cacheWrite1hTokens',
-  'reasoningTokens',
-] as const;
