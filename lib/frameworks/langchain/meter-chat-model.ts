@@ -3,7 +3,7 @@ import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { AIMessage, AIMessageChunk, type BaseMessage } from '@langchain/core/messages';
 import { ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
 import { TokencapConfigError } from '../../errors.js';
-import { planCall } from '../../metering/call.planner.js';
+import { type MeteringContext, planCall } from '../../metering/call.planner.js';
 import { positiveCap } from '../../metering/json.guards.js';
 import {
   type MeteringOptions,
@@ -85,6 +85,19 @@ export function meterChatModel<Model extends BaseChatModel>(
     );
   }
 
+  install(model, contextOf, capField);
+  return model;
+}
+
+/**
+ * Patches one model instance. `withConfig` is patched too: `ChatOpenAI` builds a new model there
+ * (for `bindTools`, `withStructuredOutput`), which is metered the same way.
+ */
+function install(
+  model: BaseChatModel,
+  contextOf: () => MeteringContext | undefined,
+  capField: string,
+): void {
   const callOf = (
     self: Record<string, unknown>,
     messages: BaseMessage[],
@@ -202,8 +215,22 @@ export function meterChatModel<Model extends BaseChatModel>(
       writable: true,
     });
   }
+  const withConfig = model.withConfig as (...args: unknown[]) => unknown;
+  Object.defineProperty(model, 'withConfig', {
+    value: function (this: BaseChatModel, ...args: unknown[]) {
+      const made = withConfig.apply(this, args);
+      if (
+        made instanceof BaseChatModel &&
+        !(made as unknown as Record<PropertyKey, unknown>)[METERED]
+      ) {
+        install(made, contextOf, capField);
+      }
+      return made;
+    },
+    configurable: true,
+    writable: true,
+  });
   Object.defineProperty(model, METERED, { value: true });
-  return model;
 }
 
 /** Passes a stream through and tells the observer when it ended by itself. */
