@@ -94,7 +94,9 @@ describeOnNode(22, 'tokencap/langchain with ChatOpenAI against the fake OpenAI A
     expect(billed()).toBeLessThanOrEqual(150);
     expect((await used(budget)).used).toBe(billed());
     expect(usageEvents()).toEqual([
-      expect.objectContaining({ details: expect.objectContaining({ model: MODEL, source: 'provider' }) }),
+      expect.objectContaining({
+        details: expect.objectContaining({ model: MODEL, source: 'provider' }),
+      }),
     ]);
   });
 
@@ -108,7 +110,9 @@ describeOnNode(22, 'tokencap/langchain with ChatOpenAI against the fake OpenAI A
     const spent = (await used(budget)).used;
     expect(spent).toBeGreaterThan(0);
     expect(usageEvents()).toEqual([
-      expect.objectContaining({ details: expect.objectContaining({ source: 'estimate', model: MODEL }) }),
+      expect.objectContaining({
+        details: expect.objectContaining({ source: 'estimate', model: MODEL }),
+      }),
     ]);
   });
 
