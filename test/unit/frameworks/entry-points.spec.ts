@@ -40,4 +40,15 @@ describe('framework entry points and their optional peers', () => {
       expect(pkg.peerDependenciesMeta[peer]).toEqual({ optional: true });
     }
   });
+
+  it('`tokencap/llamaindex` loads no LlamaIndex package at run time (it only types the LLM it is given)', () => {
+    const { packages } = runtimeImports('lib/frameworks/llamaindex/index.ts');
+    expect([...packages].filter((p) => FRAMEWORK_PACKAGES.test(p))).toEqual([]);
+    expect(packages.has('@nestjs/common')).toBe(false);
+    expect(pkg.exports['./llamaindex']).toEqual({
+      types: './dist/frameworks/llamaindex/index.d.ts',
+      default: './dist/frameworks/llamaindex/index.js',
+    });
+    expect(pkg.peerDependenciesMeta['@llamaindex/core']).toEqual({ optional: true });
+  });
 });
