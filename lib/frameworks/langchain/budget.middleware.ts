@@ -3,7 +3,7 @@ import { AIMessage } from '@langchain/core/messages';
 import { createMiddleware } from 'langchain';
 import { BudgetExceededError, TokencapConfigError } from '../../errors.js';
 import { meteringContextResolver } from '../../metering/metering-context.resolver.js';
-import { meterChatModel, type MeterChatModelOptions } from './meter-chat-model.js';
+import { isMetered, meterChatModel, type MeterChatModelOptions } from './meter-chat-model.js';
 
 /** Options of {@link budgetMiddleware}: those of {@link meterChatModel}, and what a refusal does. */
 export interface BudgetMiddlewareOptions extends MeterChatModelOptions {
@@ -48,7 +48,6 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}) {
   }
   // Fail at construction on bad metering options, not on the agent's first call.
   meteringContextResolver(metering, 'budgetMiddleware');
-  const metered = new WeakSet<object>();
   return createMiddleware({
     name: 'TokencapBudget',
     wrapModelCall: async (request, handler) => {
@@ -59,10 +58,8 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}) {
             '(new ChatOpenAI(...), new ChatAnthropic(...)), not a model name string.',
         );
       }
-      if (!metered.has(model)) {
-        meterOnce(model, metering);
-        metered.add(model);
-      }
+      // A model metered already (by the app, or by another agent's middleware) keeps its metering.
+      if (!isMetered(model)) meterChatModel(model, metering);
       try {
         return await handler(request);
       } catch (error) {
@@ -73,17 +70,6 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}) {
       }
     },
   });
-}
-
-function meterOnce(model: BaseChatModel, options: MeterChatModelOptions): void {
-  try {
-    meterChatModel(model, options);
-  } catch (error) {
-    // Metered already (by the app, or by another agent's middleware): keep its first metering.
-    if (!(error instanceof TokencapConfigError) || !/already metered/.test(error.message)) {
-      throw error;
-    }
-  }
 }
 
 /** The refusal behind `error`: LangChain wraps what inner middleware throws in a `MiddlewareError`. */

@@ -89,6 +89,11 @@ export function meterChatModel<Model extends BaseChatModel>(
   return model;
 }
 
+/** Whether `model` is metered already (by {@link meterChatModel}, or built by a metered model). */
+export function isMetered(model: object): boolean {
+  return Boolean((model as Record<PropertyKey, unknown>)[METERED]);
+}
+
 /**
  * Patches one model instance. `withConfig` is patched too: `ChatOpenAI` builds a new model there
  * (for `bindTools`, `withStructuredOutput`), which is metered the same way.
