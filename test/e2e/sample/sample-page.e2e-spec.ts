@@ -56,13 +56,19 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
     await page.goto(sample.url);
     await expect.poll(level).toBe('ok');
 
-    // Two runaway research runs: each is halted by its own 21,000-token task budget.
+    // Two runaway research runs (a LangChain agent on Claude): each is halted by its own
+    // 21,000-token task budget, after as many search turns as the fake Anthropic API answered.
     for (let run = 1; run <= 2; run++) {
+      const turnsBefore = sample.fakeAnthropic!.tally.requests;
       const before = await page.locator('.msg.bot').count();
       await page.locator('#research').click();
       await page.locator('.msg.bot').nth(before).waitFor();
       expect(await page.locator('.msg.bot').nth(before).textContent()).toMatch(
         /^Agent ran (\d+) turns, \d{5} tokens: halted by its 21,000-token task budget after \1 turns$/,
+      );
+      const text = (await page.locator('.msg.bot').nth(before).textContent()) ?? '';
+      expect(Number(/^Agent ran (\d+)/.exec(text)![1])).toBe(
+        sample.fakeAnthropic!.tally.requests - turnsBefore,
       );
     }
     expect(await level()).toBe('ok');
@@ -103,7 +109,14 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
       `fetch('/api/usage', { headers: { 'x-session-id': sessionStorage.getItem('tokencap-session') } }).then((r) => r.json())`,
     );
     expect(usage.used).toBeLessThanOrEqual(50_000);
-    expect(usage.used).toBe(sample.fake!.tally.totalTokens);
+    // The chat ran on OpenAI, the research agent on Claude: the session holds both bills.
+    const claude = sample.fakeAnthropic!.tally;
+    const claudeBilled =
+      claude.inputTokens +
+      claude.cacheReadInputTokens +
+      claude.cacheCreationInputTokens +
+      claude.outputTokens;
+    expect(usage.used).toBe(sample.fake!.tally.totalTokens + claudeBilled);
     // The meter also shows what the session cost, priced from the shipped gpt-4o-mini rates.
     expect(await page.locator('#meter-label').textContent()).toBe(
       `${usage.used.toLocaleString('en')} / 50,000 tokens (100 %) · $${usage.dimensions.usd.used.toFixed(4)} of $1.50`,
