@@ -45,7 +45,11 @@ export function amountsFor(base: Amounts, perUnit: Amounts, units: number): Amou
 }
 
 /** A budget's limit in `dim` for the current window: the declared limit plus the window's credit. */
-export function effectiveLimit(budget: Budget, dim: Dimension, credit: Amounts | undefined): number {
+export function effectiveLimit(
+  budget: Budget,
+  dim: Dimension,
+  credit: Amounts | undefined,
+): number {
   return Math.min((budget.limits[dim] as number) + (credit?.[dim] ?? 0), MAX_AMOUNT);
 }
 
@@ -182,7 +186,8 @@ export function rearmAfterCredit(
     const limit = effectiveLimit(budget, dim, credit);
     const value = used[dim] ?? 0;
     for (const threshold of budget.thresholds) {
-      if (value < thresholdAmount(threshold, limit)) fired.delete(firedMarker(dim, declared, threshold));
+      if (value < thresholdAmount(threshold, limit))
+        fired.delete(firedMarker(dim, declared, threshold));
     }
     if (value < limit) fired.delete(firedMarker(dim, declared, 'x'));
     fired.delete(forecastMarker(dim, declared));

@@ -438,7 +438,10 @@ function nonZero(amounts: Amounts): Amounts {
 }
 
 function snapshotOf(ledger: MemoryLedger): LedgerSnapshot {
-  const snapshot: LedgerSnapshot = { used: nonZero(ledger.used), reserved: nonZero(ledger.reserved) };
+  const snapshot: LedgerSnapshot = {
+    used: nonZero(ledger.used),
+    reserved: nonZero(ledger.reserved),
+  };
   if (ledger.credit !== undefined) {
     const credit = nonZero(ledger.credit);
     if (Object.keys(credit).length > 0) snapshot.credit = credit;

@@ -269,7 +269,10 @@ export class RedisLedgerStore implements LedgerStore {
     if (reply[0] !== 'ok' || reply.length !== 4 || !Array.isArray(reply[2])) {
       throw malformed(script, reply);
     }
-    return { cleared: toAmounts(reply[2], 0, script, reply), state: toState(reply[3], script, reply) };
+    return {
+      cleared: toAmounts(reply[2], 0, script, reply),
+      state: toState(reply[3], script, reply),
+    };
   }
 
   async credit(input: CreditInput): Promise<LedgerState> {

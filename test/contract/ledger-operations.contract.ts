@@ -201,7 +201,7 @@ export function describeLedgerOperationsContract(
         const calls = Array.from({ length: 40 }, call);
         const credited = ledger.credit(b, { tokens: 500 });
         const more = Array.from({ length: 20 }, call);
-        const done = (await Promise.all([...calls, ...more])).reduce((a, n) => a + n, 0);
+        const done = (await Promise.all([...calls, ...more])).reduce<number>((a, n) => a + n, 0);
         await credited;
         const [usage] = await ledger.usage([b]);
         expect(usage.used).toBe(50 * done);

@@ -199,8 +199,7 @@ describe.skipIf(!available)('RedisLedgerStore matches MemoryLedgerStore', () => 
             } else if (o.kind === 'claim') {
               const budget = budgets[o.budget];
               await both((s) => s.claim!({ budget, marker: o.marker, now }));
-            }
-            else if (o.kind === 'reserve') {
+            } else if (o.kind === 'reserve') {
               const reservationId = `r${ids.length}`;
               ids.push(reservationId);
               const input = {
