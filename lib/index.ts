@@ -11,13 +11,17 @@ export {
   defineBudget,
 } from './core/budget.js';
 export { type BudgetFrame, currentFrame, runWithBudgets } from './core/budget-context.js';
+export type { CalendarUnit } from './core/calendar-window.js';
 export { type Duration, parseDuration } from './core/duration.js';
 export type {
   BudgetUsage,
+  CreditEvent,
   DegradedEvent,
   DimensionUsage,
   ExhaustedEvent,
+  ForecastEvent,
   RefusedEvent,
+  ResetEvent,
   StoreErrorEvent,
   ThresholdEvent,
   TokencapEvent,
@@ -61,7 +65,7 @@ export {
   type BudgetKeyMissingBody,
   type StoreUnavailableBody,
 } from './nest/budget-exception.filter.js';
-export { BudgetService, type UsageAmounts } from './nest/budget.service.js';
+export { BudgetService, type BudgetSelector, type UsageAmounts } from './nest/budget.service.js';
 export type {
   MissingKeyMode,
   ScopeKey,
