@@ -1,4 +1,4 @@
-import type { Budget, Dimension } from './budget.js';
+import { type Budget, DEFAULT_FORECAST_HORIZON_MS, type Dimension } from './budget.js';
 import { windowBounds } from './budget-window.js';
 import { effectiveLimit } from './ledger-rules.js';
 import type { LedgerActivity, LedgerSnapshot } from './ledger-store.interface.js';
@@ -38,11 +38,13 @@ export function project(
 ): Projection {
   const bounds = budget.window && windowBounds(budget.window, now);
   const windowEnd = bounds?.end;
-  const horizonEnd = windowEnd ?? now + budget.forecastHorizonMs;
+  // A budget built by hand (not by defineBudget) may lack a horizon.
+  const horizon = budget.forecastHorizonMs ?? DEFAULT_FORECAST_HORIZON_MS;
+  const horizonEnd = windowEnd ?? now + horizon;
   const none: Projection = { rate: undefined, exhaustion: undefined, windowEnd, beforeEnd: false };
   if (activity === undefined || activity.commits < FORECAST_MIN_COMMITS) return none;
   const elapsed = now - activity.since;
-  const span = bounds ? bounds.end - bounds.start : budget.forecastHorizonMs;
+  const span = bounds ? bounds.end - bounds.start : horizon;
   if (elapsed <= 0 || elapsed < Math.min(FORECAST_MIN_ELAPSED_MS, span / 10)) return none;
   const used = snapshot.used[dim] ?? 0;
   const rate = used / elapsed;
