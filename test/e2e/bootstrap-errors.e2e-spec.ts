@@ -139,7 +139,7 @@ describe('bootstrap validation', () => {
     ],
     [
       { reservationTtl: '15 minutes' },
-      `Invalid TokencapModule option "reservationTtl": "15 minutes". Expected a positive number of milliseconds or a string such as '500ms', '30s', '1m', '1h' or '1d', or a calendar window: 'day', 'week' or 'month'.`,
+      `Invalid TokencapModule option "reservationTtl": "15 minutes". Expected a positive number of milliseconds or a string such as '500ms', '30s', '1m', '1h' or '1d'.`,
     ],
     [
       { scopes: { session: 'x-session-id' } },
