@@ -1,14 +1,6 @@
 import { Observable, Subject } from 'rxjs';
 import { BudgetExceededError, StoreUnavailableError, TokencapConfigError } from '../errors.js';
-import {
-  type Amounts,
-  type Budget,
-  DIMENSIONS,
-  type Dimension,
-  MAX_AMOUNT,
-  toStoreUnits,
-  toUserUnits,
-} from './budget.js';
+import { type Amounts, type Budget, DIMENSIONS, type Dimension, toUserUnits } from './budget.js';
 import { type Duration, parseDuration } from './duration.js';
 import type {
   BudgetUsage,
@@ -32,7 +24,7 @@ import type {
   UnknownReservationMode,
 } from './ledger-store.interface.js';
 import { MemoryLedgerStore } from './memory-ledger.store.js';
-import { assertAmounts, assertBudgets, assertUnits } from './ledger-input.guard.js';
+import { assertAmounts, assertBudgets, assertUnits, creditAmounts } from './ledger-input.guard.js';
 import { Reservation } from './reservation.js';
 import { SettlementRetryQueue } from './settlement-retry.queue.js';
 
@@ -636,43 +628,6 @@ function unsupported(operation: string): TokencapConfigError {
   return new TokencapConfigError(
     `The ledger's store does not support ${operation}(): use MemoryLedgerStore or RedisLedgerStore, or implement LedgerStore.${operation}.`,
   );
-}
-
-/** Validates a credit (user units) and converts it to store units. */
-function creditAmounts(budget: Budget, amounts: unknown): Amounts {
-  if (amounts === null || typeof amounts !== 'object' || Array.isArray(amounts)) {
-    throw new TokencapConfigError(
-      `Invalid credit ${JSON.stringify(amounts)} for budget "${budget.scope}": expected { tokens?, usd?, requests? }.`,
-    );
-  }
-  const out: Amounts = {};
-  for (const [name, value] of Object.entries(amounts)) {
-    if (value === undefined) continue;
-    if (!DIMENSIONS.includes(name as Dimension) || budget.limits[name as Dimension] === undefined) {
-      const limited = Object.keys(budget.limits).join(', ');
-      throw new TokencapConfigError(
-        `Invalid credit for budget "${budget.scope}": it does not limit ${JSON.stringify(name.slice(0, 64))} (it limits ${limited}).`,
-      );
-    }
-    const dim = name as Dimension;
-    const stored =
-      typeof value === 'number' && Number.isFinite(value) && value > 0
-        ? toStoreUnits(dim, value)
-        : 0;
-    if (!(stored >= 1) || (dim !== 'usd' && !Number.isInteger(value)) || stored > MAX_AMOUNT) {
-      throw new TokencapConfigError(
-        `Invalid ${dim} credit ${JSON.stringify(value)} for budget "${budget.scope}": expected a positive ` +
-          `${dim === 'usd' ? 'number of dollars' : `whole number of ${dim}`} up to MAX_AMOUNT.`,
-      );
-    }
-    out[dim] = stored;
-  }
-  if (Object.keys(out).length === 0) {
-    throw new TokencapConfigError(
-      `Invalid credit ${JSON.stringify(amounts)} for budget "${budget.scope}": it grants nothing.`,
-    );
-  }
-  return out;
 }
 
 function describeSettlement(job: Settlement): UnwrittenSettlement {
