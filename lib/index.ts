@@ -12,7 +12,7 @@ export {
   type BudgetKeyMissingBody,
   type StoreUnavailableBody,
 } from './nest/budget-exception.filter.js';
-export { BudgetService, type UsageAmounts } from './nest/budget.service.js';
+export { BudgetService, type BudgetSelector, type UsageAmounts } from './nest/budget.service.js';
 export {
   BudgetGraphQLError,
   type BudgetWsException,
@@ -35,6 +35,7 @@ export type {
   BudgetUsage,
   DegradedEvent,
   ExhaustedEvent,
+  ForecastEvent,
   RefusedEvent,
   StoreErrorEvent,
   ThresholdEvent,

@@ -15,13 +15,17 @@ export {
 } from '../core/budget.js';
 export { type BudgetFrame, currentFrame, runWithBudgets } from '../core/budget-context.js';
 export type { FixedWindow } from '../core/budget-window.js';
+export type { CalendarUnit } from '../core/calendar-window.js';
 export { type Duration, parseDuration } from '../core/duration.js';
 export type {
   BudgetUsage,
+  CreditEvent,
   DegradedEvent,
   DimensionUsage,
   ExhaustedEvent,
+  ForecastEvent,
   RefusedEvent,
+  ResetEvent,
   StoreErrorEvent,
   ThresholdEvent,
   TokencapEvent,
