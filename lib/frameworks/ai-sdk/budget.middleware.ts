@@ -66,7 +66,9 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}): Languag
     const sent = callOf(planned.body);
     let target = model;
     if (sent.model !== model.modelId) {
-      const fallback = Object.hasOwn(fallbackModels, sent.model) ? fallbackModels[sent.model] : undefined;
+      const fallback = Object.hasOwn(fallbackModels, sent.model)
+        ? fallbackModels[sent.model]
+        : undefined;
       if (!fallback) {
         await planned.call.release();
         throw new TokencapConfigError(

@@ -119,7 +119,10 @@ const outputCap: OutputCap = {
     if (completion !== undefined) {
       const openai = { ...record(call.params.providerOptions?.openai) };
       openai.maxCompletionTokens = Math.min(completion, visible);
-      params.providerOptions = { ...call.params.providerOptions, openai } as typeof params.providerOptions;
+      params.providerOptions = {
+        ...call.params.providerOptions,
+        openai,
+      } as typeof params.providerOptions;
     }
     return { ...body, params };
   },

@@ -245,7 +245,9 @@ export function renderMessagesRequest(
     ...(tools.length > 0 && { tools }),
     ...(thinking && { thinking: { type: thinking.type } }),
     ...(format?.type === 'json' &&
-      format.schema && { output_config: { format: { type: 'json_schema', schema: format.schema } } }),
+      format.schema && {
+        output_config: { format: { type: 'json_schema', schema: format.schema } },
+      }),
   };
 }
 
@@ -278,13 +280,14 @@ function callArguments(input: unknown): string {
 }
 
 function functionTools(tools: readonly Tool[] | undefined): LanguageModelV4FunctionTool[] {
-  return (tools ?? []).filter((tool): tool is LanguageModelV4FunctionTool => tool.type === 'function');
+  return (tools ?? []).filter(
+    (tool): tool is LanguageModelV4FunctionTool => tool.type === 'function',
+  );
 }
 
 function isImage(mediaType: string): boolean {
   return mediaType.startsWith('image/');
 }
-
 
 function fileUrl(data: FileData): string {
   const value = record(data);

@@ -23,7 +23,7 @@ export function readUsage(
     model,
   };
   const anthropic = readInputUsage(usage.raw);
-  if (anthropic && anthropic.inputTokens === reported.inputTokens) Object.assign(reported, anthropic);
+  if (anthropic && anthropic.inputTokens === reported.inputTokens)
+    Object.assign(reported, anthropic);
   return reported;
 }
-
