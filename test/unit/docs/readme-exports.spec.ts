@@ -8,6 +8,7 @@ const ENTRY_POINTS = [
   'lib/redis/index.ts',
   'lib/testing/index.ts',
   'lib/providers/anthropic/index.ts',
+  'lib/frameworks/ai-sdk/index.ts',
 ];
 
 function exportedNames(file: string): string[] {
