@@ -1,5 +1,5 @@
 import { createOpenAI } from '@ai-sdk/openai';
-import { generateText, streamText, wrapLanguageModel } from 'ai';
+import { generateText, jsonSchema, stepCountIs, streamText, tool, wrapLanguageModel } from 'ai';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { defineBudget } from '../../../lib/core/budget.js';
@@ -171,6 +171,49 @@ describeOnNode(22, 'the AI SDK with @ai-sdk/openai behind budgetMiddleware', () 
       } finally {
         await opened.close();
       }
+    });
+  }
+
+  for (const api of ['chat', 'responses'] as const) {
+    it(`stops a runaway tool loop (${api}): refused before the step that would not fit, OpenAI having billed at most the limit`, async () => {
+      const ledger = new Ledger();
+      const events: TokencapEvent[] = [];
+      ledger.events$.subscribe((e) => events.push(e));
+      const limit = 3_000;
+      const task = [defineBudget({ scope: 'task', key: `loop-${api}`, limit })];
+      let calls = 0;
+      const error = await runWithBudgets(ledger, task, () =>
+        generateText({
+          model: api === 'chat' ? chatModel() : responsesModel(),
+          prompt: 'Find the answer.',
+          toolChoice: 'required',
+          tools: {
+            search: tool({
+              description: 'Searches the web.',
+              inputSchema: jsonSchema<{ query: string }>({
+                type: 'object',
+                properties: { query: { type: 'string' } },
+                required: ['query'],
+              }),
+              execute: async ({ query }) => {
+                calls++;
+                return { query, page: 'Nothing conclusive yet; try another query.' };
+              },
+            }),
+          },
+          stopWhen: stepCountIs(500),
+        }),
+      ).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BudgetExceededError);
+      await server.settled();
+      const billed = server.tally.promptTokens + server.tally.completionTokens;
+      expect(billed).toBeLessThanOrEqual(limit);
+      expect(calls).toBe(server.tally.requests);
+      expect(calls).toBeGreaterThan(3);
+      expect(server.requests).toHaveLength(server.tally.requests);
+      const [usage] = await ledger.usage(task);
+      expect(usage).toMatchObject({ used: billed, reserved: 0 });
+      expect(usageEvents(events).every((e) => e.details?.source === 'provider')).toBe(true);
     });
   }
 
