@@ -4,7 +4,9 @@ import {
   ModelBehaviorError,
   OpenAIProvider,
   Runner,
+  tool,
 } from '@openai/agents';
+import { z } from 'zod';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { defineBudget } from '../../../lib/core/budget.js';
@@ -85,6 +87,47 @@ describeOnNode(22, 'the OpenAI Agents SDK on a wrapped openai client', () => {
     expect(events.filter((e) => e.type === 'refused')).toEqual([
       expect.objectContaining({ scope: 'session', used: billed, reserved: 0 }),
     ]);
+  });
+
+  it('stops a runaway tool loop inside one run: every turn metered, the turn that would not fit refused', async () => {
+    const run = runner();
+    let searches = 0;
+    const researcher = new Agent({
+      name: 'Researcher',
+      instructions: 'Search until you are sure.',
+      model: 'gpt-4o-mini',
+      // Forced to call its tool every turn (the SDK's reset to 'auto' after a call is off): only
+      // maxTurns or the budget ends the run.
+      modelSettings: { toolChoice: 'required' },
+      resetToolChoice: false,
+      tools: [
+        tool({
+          name: 'search',
+          description: 'Searches the web.',
+          parameters: z.object({ query: z.string() }),
+          execute: async ({ query }) => {
+            searches++;
+            return `Nothing conclusive about ${query} yet.`;
+          },
+        }),
+      ],
+    });
+    const limit = 4_000;
+    const task = [defineBudget({ scope: 'task', key: 'research', limit })];
+    const error = await runWithBudgets(ledger, task, () =>
+      run.run(researcher, 'Find the answer.', { maxTurns: 200 }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BudgetExceededError);
+    expect(error).toMatchObject({ scope: 'task', key: 'research', limit });
+    await server.settled();
+    const billed = server.tally.promptTokens + server.tally.completionTokens;
+    expect(billed).toBeLessThanOrEqual(limit);
+    expect(server.tally.requests).toBeGreaterThan(3);
+    expect(server.requests).toHaveLength(server.tally.requests);
+    expect(searches).toBe(server.tally.requests);
+    expect(usage()).toHaveLength(server.tally.requests);
+    const [now] = await ledger.usage(task);
+    expect(now).toMatchObject({ used: billed, reserved: 0 });
   });
 
   it('refuses a streamed run that cannot fit with BudgetExceededError, and sends nothing', async () => {
