@@ -143,30 +143,35 @@ describeOnNode(22, 'the OpenAI Agents SDK on a wrapped openai client', () => {
     expect(server.requests).toHaveLength(0);
   });
 
-  it('caps a streamed run at what the budget has left: the SDK ends it with ModelBehaviorError, OpenAI billed the limit at most', async () => {
-    const run = runner();
-    const limit = 40;
-    const session = [defineBudget({ scope: 'session', key: 'capped', limit })];
-    const error = await runWithBudgets(ledger, session, async () => {
-      const result = await run.run(agent, 'Tell me a story', { stream: true });
-      for await (const event of result) void event;
-      await result.completed;
-    }).catch((e: unknown) => e);
-    // The budget lowered max_output_tokens; the Agents SDK treats the incomplete response as a
-    // model failure (see docs/openai-agents.md).
-    expect(error).toBeInstanceOf(ModelBehaviorError);
-    expect((error as Error).message).toContain('response.incomplete');
-    const sent = server.requests[0].body as { max_output_tokens: number };
-    await server.settled();
-    const prompt = server.tally.promptTokens;
-    expect(sent.max_output_tokens).toBe(limit - prompt);
-    expect(server.tally.completionTokens).toBe(limit - prompt);
-    const [now] = await ledger.usage(session);
-    expect(now).toMatchObject({ used: limit, reserved: 0 });
-    expect(usage()).toEqual([
-      expect.objectContaining({
-        details: expect.objectContaining({ model: 'gpt-4o-mini', source: 'provider' }),
-      }),
-    ]);
-  });
+  for (const stream of [false, true]) {
+    it(`caps a ${stream ? 'streamed' : 'plain'} run at what the budget has left: the SDK ends it with ModelBehaviorError, OpenAI billed the limit at most`, async () => {
+      const run = runner();
+      const limit = 40;
+      const session = [defineBudget({ scope: 'session', key: `capped-${stream}`, limit })];
+      const error = await runWithBudgets(ledger, session, async () => {
+        if (!stream) return run.run(agent, 'Tell me a story');
+        const result = await run.run(agent, 'Tell me a story', { stream: true });
+        for await (const event of result) void event;
+        await result.completed;
+      }).catch((e: unknown) => e);
+      // The budget lowered max_output_tokens; the Agents SDK treats the incomplete response as a
+      // model failure (see docs/openai-agents.md).
+      expect(error).toBeInstanceOf(ModelBehaviorError);
+      expect((error as Error).message).toBe(
+        'OpenAI Responses request ended with unsuccessful terminal state "response.incomplete".',
+      );
+      const sent = server.requests[0].body as { max_output_tokens: number };
+      await server.settled();
+      const prompt = server.tally.promptTokens;
+      expect(sent.max_output_tokens).toBe(limit - prompt);
+      expect(server.tally.completionTokens).toBe(limit - prompt);
+      const [now] = await ledger.usage(session);
+      expect(now).toMatchObject({ used: limit, reserved: 0 });
+      expect(usage()).toEqual([
+        expect.objectContaining({
+          details: expect.objectContaining({ model: 'gpt-4o-mini', source: 'provider' }),
+        }),
+      ]);
+    });
+  }
 });
