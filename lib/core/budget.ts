@@ -88,6 +88,7 @@ export interface Budget {
   readonly maxReservation?: number;
   readonly fallbackModel?: string;
   readonly degradeAt?: number;
+  /** Produces the reply of a refused call under the degrade policy, instead of an error. */
   readonly fallback?: (request: never) => unknown;
 }
 

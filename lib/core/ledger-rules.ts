@@ -35,7 +35,9 @@ export function thresholdAmount(threshold: number, limit: number): number {
  */
 export function amountsFor(base: Amounts, perUnit: Amounts, units: number): Amounts {
   const out: Amounts = {};
-  for (const dim of Object.keys(base) as Dimension[]) out[dim] = base[dim] ?? 0;
+  for (const dim of Object.keys(base) as Dimension[]) {
+    out[dim] = Math.min(base[dim] ?? 0, MAX_AMOUNT);
+  }
   if (units > 0) {
     for (const dim of Object.keys(perUnit) as Dimension[]) {
       out[dim] = Math.min(Math.ceil((out[dim] ?? 0) + units * (perUnit[dim] ?? 0)), MAX_AMOUNT);

@@ -121,7 +121,9 @@ export type MaybePromise<T> = T | Promise<T>;
  * (it was never sent, or ran past its deadline); otherwise the Ledger assumes it may have applied.
  */
 export interface LedgerStore {
+  /** Holds `input`'s amounts on every budget, or refuses naming the first budget that cannot. */
   reserve(input: ReserveInput): MaybePromise<ReserveOutcome>;
+  /** Charges actual usage and drops the reservation's hold, at most once per reservation id. */
   commit(input: CommitInput): MaybePromise<CommitOutcome>;
   /** `true` when the reservation was held and is now dropped, `false` if it was already gone. */
   release(input: ReleaseInput): MaybePromise<boolean>;

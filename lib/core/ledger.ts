@@ -43,7 +43,10 @@ export interface LedgerOptions {
    */
   onStoreError?: StoreErrorMode;
   /** Receives one warning per store outage, and one per settlement given up. @default console */
-  logger?: { warn(message: string): void };
+  logger?: {
+    /** Called with one line per warning. */
+    warn(message: string): void;
+  };
   /**
    * How long `close()` keeps retrying commits and releases the store has not taken yet before it
    * gives them up (reporting each).
@@ -94,6 +97,7 @@ export class Ledger {
   /** Every event, hot; completes when the ledger is closed. */
   readonly events$: Observable<TokencapEvent> = this.subject.asObservable();
   readonly store: LedgerStore;
+  /** Epoch ms, as windows and reservation lifetimes read it. */
   readonly clock: () => number;
   private readonly reservationTtlMs: number;
   private readonly closeTimeoutMs: number;

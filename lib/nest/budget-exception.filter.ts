@@ -27,12 +27,12 @@ export interface StoreUnavailableBody {
   message: string;
 }
 
-/** The errors {@link BudgetExceptionFilter} maps. */
+/** The errors the module's exception filter maps. */
 export type BudgetHttpError = BudgetExceededError | BudgetKeyMissingError | StoreUnavailableError;
 
 /**
  * The HTTP status and body for a Tokencap error, for apps whose own catch-all filter handles
- * errors before {@link BudgetExceptionFilter} gets them.
+ * errors before the module's exception filter gets them.
  */
 export function budgetErrorResponse(
   error: BudgetHttpError,

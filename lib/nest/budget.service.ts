@@ -45,6 +45,7 @@ export class BudgetService implements BeforeApplicationShutdown {
   // Replays, so a subscriber arriving after shutdown began completes at once.
   private readonly closing = new ReplaySubject<void>(1);
 
+  /** @internal Nest creates the service; inject it. */
   constructor(
     /** The engine behind this service, for advanced use (custom client wrappers). */
     readonly ledger: Ledger,

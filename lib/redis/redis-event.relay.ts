@@ -34,7 +34,10 @@ export interface RedisEventRelayOptions {
    */
   types?: readonly RelayedEventType[];
   /** Receives one warning when publishing starts failing. @default console */
-  logger?: { warn(message: string): void };
+  logger?: {
+    /** Called with one line per warning. */
+    warn(message: string): void;
+  };
 }
 
 interface Envelope {

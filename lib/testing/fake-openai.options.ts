@@ -27,13 +27,13 @@ export interface FakeOpenAIOptions {
   /** Interface to bind; defaults to `'127.0.0.1'` so the fake is never reachable from outside. */
   host?: string;
   /**
-   * Visible reply length, in tokens (0 to {@link MAX_REPLY_TOKENS}), when the request sets no cap
+   * Visible reply length, in tokens (0 to 1,000,000), when the request sets no cap
    * and no `x-fake-reply-tokens` header. Defaults to 200.
    */
   replyTokens?: number;
   /**
    * Hidden reasoning tokens a reasoning model (`o1*`, `o3*`, `o4*`, `gpt-5*`) spends before its
-   * reply (0 to {@link MAX_REPLY_TOKENS}), unless the `x-fake-reasoning-tokens` header says
+   * reply (0 to 1,000,000), unless the `x-fake-reasoning-tokens` header says
    * otherwise. Defaults to 64.
    */
   reasoningTokens?: number;
@@ -56,7 +56,7 @@ export interface FakeOpenAIOptions {
   promptCaching?: boolean;
   /**
    * Length of embedding vectors when the request sets no `dimensions` (1 to
-   * {@link MAX_EMBEDDING_DIMENSIONS}). Defaults to 8.
+   * 4,096). Defaults to 8.
    */
   embeddingDimensions?: number;
   /**

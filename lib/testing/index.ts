@@ -60,6 +60,7 @@ export type {
   FakeAnthropicOptions,
   FakeClaudeModelOptions,
 } from './anthropic/fake-anthropic.options.js';
+export type { ClaudeTokenizer } from './anthropic/claude-token.counter.js';
 export type {
   AnthropicReportedTotals,
   AnthropicTokenTotals,

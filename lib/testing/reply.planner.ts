@@ -75,7 +75,7 @@ export function replyText(tokens: number): string {
 }
 
 /**
- * Reads a non-negative integer header, at most {@link MAX_REPLY_TOKENS}.
+ * Reads a non-negative integer header, at most 1,000,000.
  * @throws FakeHttpError 400 when present but not such an integer, so a typo in a test shows up as
  * an error instead of a silently default-length reply.
  */
