@@ -20,11 +20,6 @@ export interface BudgetNearlySpentOptions {
   budgets?: readonly Budget[];
 }
 
-/** The step facts the condition reads; the AI SDK's `StepResult` has them. */
-interface StepLike {
-  readonly usage?: { readonly totalTokens?: number | undefined };
-}
-
 /**
  * A stop condition for the AI SDK's tool loops (`generateText`, `streamText`, `ToolLoopAgent`:
  * `stopWhen: budgetNearlySpent()`, alone or beside `stepCountIs(n)`). After each step it reads the
@@ -39,7 +34,10 @@ interface StepLike {
  */
 export function budgetNearlySpent(
   options: BudgetNearlySpentOptions = {},
-): (options: { readonly steps: readonly StepLike[] }) => Promise<boolean> {
+  // Only the step facts it reads (the AI SDK's `StepResult` has them), so it fits any tool set.
+): (options: {
+  readonly steps: readonly { readonly usage?: { readonly totalTokens?: number | undefined } }[];
+}) => Promise<boolean> {
   const { fraction = 0.9, ledger, budgets = [] } = options;
   if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1)) {
     throw new TokencapConfigError(
