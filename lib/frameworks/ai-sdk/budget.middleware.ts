@@ -15,6 +15,7 @@ import {
 } from '../../metering/metering-context.resolver.js';
 import { meterItems } from '../../metering/stream.meter.js';
 import { callBody, callOf, languageModelEndpoint } from './language-model.endpoint.js';
+import { notePlannedInput } from './planned-input.memo.js';
 
 /** Options of {@link budgetMiddleware}: the options of every wrapper, and fallback models. */
 export interface BudgetMiddlewareOptions extends MeteringOptions {
@@ -63,6 +64,7 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}): Languag
     const body = callBody({ model: model.modelId, provider: model.provider, params }, stream);
     const planned = await planCall(context, languageModelEndpoint(model.modelId), body);
     if (planned.kind === 'fallback') return planned;
+    notePlannedInput(context.frame, planned.call.plan.input.inputTokens);
     const sent = callOf(planned.body);
     let target = model;
     if (sent.model !== model.modelId) {

@@ -1,13 +1,13 @@
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAI } from '@ai-sdk/openai';
-import { generateText, wrapLanguageModel } from 'ai';
+import { generateText, jsonSchema, stepCountIs, tool, ToolLoopAgent, wrapLanguageModel } from 'ai';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { defineBudget } from '../../../lib/core/budget.js';
 import { runWithBudgets } from '../../../lib/core/budget-context.js';
 import type { TokencapEvent, UsageEvent } from '../../../lib/core/events.js';
 import { Ledger } from '../../../lib/core/ledger.js';
 import { BudgetExceededError, TokencapConfigError } from '../../../lib/errors.js';
-import { budgetMiddleware } from '../../../lib/frameworks/ai-sdk/index.js';
+import { budgetMiddleware, budgetNearlySpent } from '../../../lib/frameworks/ai-sdk/index.js';
 import {
   type FakeAnthropicServer,
   type FakeOpenAIServer,
@@ -86,6 +86,43 @@ describeOnNode(22, 'budgetMiddleware: provider options and degrade budgets', () 
       generateText({ model: claude(), prompt: 'Think, then answer.' }),
     );
     expect(anthropicServer.requests).toHaveLength(1);
+  });
+
+  it('stops a ToolLoopAgent streaming a forced tool loop with budgetNearlySpent: no refusal, the budget never passed', async () => {
+    const ledger = new Ledger();
+    const events: TokencapEvent[] = [];
+    ledger.events$.subscribe((e) => events.push(e));
+    const limit = 4_000;
+    const task = [defineBudget({ scope: 'task', key: 'agent', limit })];
+    const agent = new ToolLoopAgent({
+      model: claude(),
+      toolChoice: 'required',
+      tools: {
+        lookup: tool({
+          description: 'Looks a fact up.',
+          inputSchema: jsonSchema<{ fact: string }>({
+            type: 'object',
+            properties: { fact: { type: 'string' } },
+            required: ['fact'],
+          }),
+          execute: async ({ fact }) => `No record of ${fact}.`,
+        }),
+      },
+      stopWhen: [stepCountIs(200), budgetNearlySpent()],
+    });
+    const steps = await runWithBudgets(ledger, task, async () => {
+      const result = await agent.stream({ prompt: 'Find it.' });
+      for await (const part of result.textStream) void part;
+      return (await result.steps).length;
+    });
+    await anthropicServer.settled();
+    const billed = anthropicServer.tally.inputTokens + anthropicServer.tally.outputTokens;
+    expect(steps).toBe(anthropicServer.tally.requests);
+    expect(steps).toBeGreaterThan(3);
+    expect(billed).toBeLessThanOrEqual(limit);
+    expect(events.some((e) => e.type === 'refused')).toBe(false);
+    const [usage] = await ledger.usage(task);
+    expect(usage).toMatchObject({ used: billed, reserved: 0 });
   });
 
   it("sends calls to a degrade budget's fallback model once it reaches degradeAt, and says so", async () => {
