@@ -22,6 +22,7 @@ export type {
   DimensionUsage,
   ExhaustedEvent,
   RefusedEvent,
+  SettledCall,
   StoreErrorEvent,
   ThresholdEvent,
   TokencapEvent,
