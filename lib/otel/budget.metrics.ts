@@ -1,5 +1,5 @@
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
-import { DIMENSIONS } from '../core/budget.js';
+import { DIMENSIONS, type Dimension } from '../core/budget.js';
 import type { RefusedEvent, SettledCall, UsageEvent } from '../core/events.js';
 import type { ModelCatalog } from '../models/model.catalog.js';
 import type { LabelBounder } from './label.bounder.js';
@@ -28,6 +28,11 @@ export class BudgetMetrics {
   private readonly budgetUsage: Histogram;
   private readonly budgetLimit: Histogram;
   private readonly utilization: Histogram;
+  private readonly callAttributes = new Map<
+    string,
+    { input: Attributes; output: Attributes; cost: Attributes }
+  >();
+  private readonly scopeAttributes = new Map<string, Attributes>();
 
   constructor(
     meter: Meter,
@@ -63,42 +68,62 @@ export class BudgetMetrics {
   }
 
   call(call: SettledCall): void {
-    const attributes: Attributes = {
-      'gen_ai.operation.name': call.operation,
-      'gen_ai.request.model': this.labels.model.label(call.requestModel),
-      'gen_ai.response.model': this.labels.model.label(call.usage.model),
-      'tokencap.usage.source': call.usage.source,
-    };
-    if (call.provider !== undefined) attributes['gen_ai.provider.name'] = call.provider;
-    this.tokenUsage.record(call.usage.inputTokens, { ...attributes, 'gen_ai.token.type': 'input' });
-    this.tokenUsage.record(call.usage.outputTokens, {
-      ...attributes,
-      'gen_ai.token.type': 'output',
-    });
+    const requestModel = this.labels.model.label(call.requestModel);
+    const responseModel = this.labels.model.label(call.usage.model);
+    const { provider, operation } = call;
+    const { source } = call.usage;
+    // Attribute sets are built once per label combination (a bounded set), not per call.
+    const key = `${requestModel}\0${responseModel}\0${provider}\0${operation}\0${source}`;
+    let sets = this.callAttributes.get(key);
+    if (!sets) {
+      const common: Attributes = {
+        'gen_ai.operation.name': operation,
+        'gen_ai.request.model': requestModel,
+        'tokencap.usage.source': source,
+      };
+      if (provider !== undefined) common['gen_ai.provider.name'] = provider;
+      const tokens = { ...common, 'gen_ai.response.model': responseModel };
+      sets = {
+        input: { ...tokens, 'gen_ai.token.type': 'input' },
+        output: { ...tokens, 'gen_ai.token.type': 'output' },
+        cost: common,
+      };
+      this.callAttributes.set(key, sets);
+    }
+    this.tokenUsage.record(call.usage.inputTokens, sets.input);
+    this.tokenUsage.record(call.usage.outputTokens, sets.output);
     // Priced as the metered call prices it: by the model sent.
     if (this.catalog.price(call.requestModel) !== undefined) {
-      delete attributes['gen_ai.response.model'];
-      this.cost.add(this.catalog.costMicros(call.requestModel, call.usage) / 1e6, attributes);
+      this.cost.add(this.catalog.costMicros(call.requestModel, call.usage) / 1e6, sets.cost);
     }
   }
 
   refused(event: RefusedEvent): void {
     this.refusals.add(1, {
-      'tokencap.scope': this.labels.scope.label(event.scope),
-      'tokencap.dimension': event.dimension,
+      ...this.budgetAttributes(event.scope, event.dimension),
       'tokencap.policy': event.policy,
     });
   }
 
   usage(event: UsageEvent): void {
-    const scope = this.labels.scope.label(event.scope);
     for (const dimension of DIMENSIONS) {
       const usage = event.dimensions[dimension];
       if (!usage) continue;
-      const attributes = { 'tokencap.scope': scope, 'tokencap.dimension': dimension };
+      const attributes = this.budgetAttributes(event.scope, dimension);
       this.budgetUsage.record(usage.used, attributes);
       this.budgetLimit.record(usage.limit, attributes);
       if (usage.limit > 0) this.utilization.record(usage.used / usage.limit, attributes);
     }
+  }
+
+  private budgetAttributes(scope: string, dimension: Dimension): Attributes {
+    const label = this.labels.scope.label(scope);
+    const key = `${label}\0${dimension}`;
+    let attributes = this.scopeAttributes.get(key);
+    if (!attributes) {
+      attributes = { 'tokencap.scope': label, 'tokencap.dimension': dimension };
+      this.scopeAttributes.set(key, attributes);
+    }
+    return attributes;
   }
 }
