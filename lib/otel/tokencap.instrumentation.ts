@@ -18,6 +18,12 @@ export interface TokencapInstrumentationOptions {
    */
   meterProvider?: MeterProvider | false;
   /**
+   * Whether every commit records `tokencap.budget.usage`, `.limit` and `.utilization` (three
+   * points per budget charged and dimension it limits: the larger part of the recording cost).
+   * @default true
+   */
+  budgetHistograms?: boolean;
+  /**
    * Whether each metered call writes the GenAI usage attributes, and each refusal, threshold,
    * exhaustion and degradation a span event, on the active span.
    * @default true
@@ -76,6 +82,7 @@ export function instrumentTokencap(options: TokencapInstrumentationOptions): () 
     const modelNames = models === 'catalog' ? undefined : new Set(models);
     const scopeNames = options.scopes && new Set(options.scopes);
     const meter = provider.getMeter('tokencap');
+    const histograms = options.budgetHistograms !== false;
     const budgetMetrics = new BudgetMetrics(
       meter,
       {
@@ -97,7 +104,7 @@ export function instrumentTokencap(options: TokencapInstrumentationOptions): () 
       ledger.calls$.subscribe((call) => budgetMetrics.call(call)),
       ledger.events$.subscribe((event) => {
         if (event.type === 'refused') budgetMetrics.refused(event);
-        else if (event.type === 'usage') budgetMetrics.usage(event);
+        else if (event.type === 'usage' && histograms) budgetMetrics.usage(event);
       }),
     );
   }

@@ -227,6 +227,19 @@ describe('instrumentTokencap', () => {
     await l.close();
   });
 
+  it('budgetHistograms: false records no budget histogram, and still counts refusals', async () => {
+    const l = ledger();
+    telemetry.instrument(l, { budgetHistograms: false });
+    const b = defineBudget({ scope: 'user', key: `u${++seq}`, limit: 1 });
+    await l.charge([b], { tokens: 1 });
+    await refuse(l, b);
+    for (const name of ['usage', 'limit', 'utilization']) {
+      expect(await telemetry.points(`tokencap.budget.${name}`)).toEqual([]);
+    }
+    expect((await telemetry.points('tokencap.refusals')).map((p) => p.value)).toEqual([1]);
+    await l.close();
+  });
+
   it('meterProvider: false records no metric', async () => {
     const l = ledger();
     const getMeter = vi.spyOn(telemetry.meterProvider, 'getMeter');
