@@ -3,7 +3,7 @@ import type { SettledCall, TokencapEvent } from '../core/events.js';
 
 /**
  * The budget events recorded as span events, by the span event's name. A new event kind is one
- * line here: its scalar fields become the span event's attributes (see {@link eventAttributes}).
+ * line here: its scalar fields become the span event's attributes, `tokencap.*` in snake case.
  */
 export const SPAN_EVENT_NAMES: { readonly [T in TokencapEvent['type']]?: string } = {
   refused: 'tokencap.refused',

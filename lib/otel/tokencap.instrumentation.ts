@@ -50,7 +50,10 @@ export interface TokencapInstrumentationOptions {
   /** The catalog that names and prices models. @default the ledger's (see `bindModelCatalog`) */
   catalog?: ModelCatalog;
   /** Receives the warning when a label reaches {@link maxLabelValues}. @default console */
-  logger?: { warn(message: string): void };
+  logger?: {
+    /** Called with one line per warning. */
+    warn(message: string): void;
+  };
 }
 
 /**

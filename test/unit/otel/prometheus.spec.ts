@@ -10,7 +10,7 @@ import { MESSAGES, useHarness } from '../openai/openai.fixture.js';
 // one the Prometheus exporter really serves for Tokencap's metrics.
 
 const doc = readFileSync('docs/opentelemetry.md', 'utf8');
-const promql = [...doc.matchAll(/```promql\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
+const promql = /## Dashboard queries \(PromQL\)[\s\S]*?```text\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
 const alert = /An alert on refusals: `([^`]+)`/.exec(doc)?.[1] ?? '';
 
 describe('the PromQL of docs/opentelemetry.md', () => {
