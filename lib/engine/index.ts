@@ -26,6 +26,7 @@ export type {
   ForecastEvent,
   RefusedEvent,
   ResetEvent,
+  SettledCall,
   StoreErrorEvent,
   ThresholdEvent,
   TokencapEvent,
