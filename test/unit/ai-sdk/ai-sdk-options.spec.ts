@@ -94,6 +94,10 @@ describe('budgetNearlySpent', () => {
       override snapshot(): never {
         throw new Error('store down');
       }
+      // Usage reads go through inspect() when a store has it.
+      override inspect(): never {
+        throw new Error('store down');
+      }
     }
     const ledger = new Ledger({ store: new DownStore() });
     const budget = defineBudget({ scope: 'task', key: 'k', limit: 1_000 });
