@@ -126,6 +126,27 @@ export class BudgetKeyMissingError extends TokencapError {
   }
 }
 
+/**
+ * A request the caller built cannot be metered as sent (a bad parameter value, an option Tokencap
+ * cannot bound, a model with no price under a `usd` budget); nothing was sent and nothing charged.
+ * The caller's fault, so the Nest module maps it to HTTP 400. `parameter` names the request field;
+ * the message quotes its value (cut, so a client-chosen string cannot forge a log line).
+ */
+export class TokencapRequestError extends TokencapError {
+  constructor(
+    readonly parameter: string,
+    value: unknown,
+    expected: string,
+    options?: { cause?: unknown; message?: string },
+  ) {
+    super(
+      options?.message ??
+        `Invalid ${parameter} ${typeof value === 'number' ? String(value) : quoteClientValue(value)} in the request: ${expected}. The request was not sent.`,
+      options,
+    );
+  }
+}
+
 /** The ledger store could not be reached (fail-closed mode). Mapped to HTTP 503 by the Nest module. */
 export class StoreUnavailableError extends TokencapError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -49,6 +49,7 @@ export {
   StoreUnavailableError,
   TokencapConfigError,
   TokencapError,
+  TokencapRequestError,
 } from './errors.js';
 
 // NestJS integration. `Budget` is both the decorator and the engine's budget type (exported here
@@ -60,6 +61,7 @@ export {
   type BudgetHttpError,
   type BudgetKeyMissingBody,
   type StoreUnavailableBody,
+  type TokencapRequestErrorBody,
 } from './nest/budget-exception.filter.js';
 export { BudgetService, type UsageAmounts } from './nest/budget.service.js';
 export type {

@@ -1,6 +1,11 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpStatus } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError } from '../errors.js';
+import {
+  BudgetExceededError,
+  BudgetKeyMissingError,
+  StoreUnavailableError,
+  TokencapRequestError,
+} from '../errors.js';
 
 /** The JSON body of a refused call (HTTP 429). Carries the refused budget's numbers, never its key. */
 export interface BudgetExceededBody {
@@ -20,6 +25,17 @@ export interface BudgetKeyMissingBody {
   scope: string;
 }
 
+/**
+ * The JSON body of a call whose LLM request Tokencap refused as the caller's fault (HTTP 400):
+ * `parameter` names the request field, the message quotes its value (cut to 64 characters).
+ */
+export interface TokencapRequestErrorBody {
+  statusCode: 400;
+  error: 'Bad Request';
+  message: string;
+  parameter: string;
+}
+
 /** The JSON body of a call refused because the store is down in `fail-closed` mode (HTTP 503). */
 export interface StoreUnavailableBody {
   statusCode: 503;
@@ -28,7 +44,8 @@ export interface StoreUnavailableBody {
 }
 
 /** The errors {@link BudgetExceptionFilter} maps. */
-export type BudgetHttpError = BudgetExceededError | BudgetKeyMissingError | StoreUnavailableError;
+export type BudgetHttpError =
+  BudgetExceededError | BudgetKeyMissingError | StoreUnavailableError | TokencapRequestError;
 
 /**
  * The HTTP status and body for a Tokencap error, for apps whose own catch-all filter handles
@@ -36,7 +53,7 @@ export type BudgetHttpError = BudgetExceededError | BudgetKeyMissingError | Stor
  */
 export function budgetErrorResponse(
   error: BudgetHttpError,
-): BudgetExceededBody | BudgetKeyMissingBody | StoreUnavailableBody {
+): BudgetExceededBody | BudgetKeyMissingBody | StoreUnavailableBody | TokencapRequestErrorBody {
   if (error instanceof BudgetExceededError) {
     const unit = error.dimension === 'usd' ? 'USD' : error.dimension;
     const fmt = (n: number) =>
@@ -62,6 +79,14 @@ export function budgetErrorResponse(
       scope: error.scope,
     };
   }
+  if (error instanceof TokencapRequestError) {
+    return {
+      statusCode: HttpStatus.BAD_REQUEST,
+      error: 'Bad Request',
+      message: error.message,
+      parameter: error.parameter,
+    };
+  }
   // The store's own message may name hosts or credentials: it goes to the logs, not to clients.
   return {
     statusCode: HttpStatus.SERVICE_UNAVAILABLE,
@@ -72,10 +97,11 @@ export function budgetErrorResponse(
 
 /**
  * Registered by `TokencapModule` as an `APP_FILTER`. Over HTTP it answers a refused call with
- * 429, a missing budget key with 400 and an unreachable store with 503 (see
+ * 429, a missing budget key or a request Tokencap refused as invalid with 400 and an unreachable
+ * store with 503 (see
  * {@link budgetErrorResponse}). Other transports (RPC, WebSockets) get the error itself rethrown.
  */
-@Catch(BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError)
+@Catch(BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError, TokencapRequestError)
 export class BudgetExceptionFilter implements ExceptionFilter<BudgetHttpError> {
   constructor(private readonly adapterHost: HttpAdapterHost) {}
 

@@ -1,5 +1,5 @@
 import { countChatTokens, estimateTokens } from '../../counting/index.js';
-import { positiveCap, record, tokenCount } from '../../metering/json.guards.js';
+import { assertCap, positiveCap, record, tokenCount } from '../../metering/json.guards.js';
 import type {
   OutputSink,
   ProviderEndpoint,
@@ -24,6 +24,10 @@ export function chatCompletionsEndpoint(capParameter: ChatCapParameter): Provide
     modelOf,
     withModel,
     countInput: (body, model) => ({ inputTokens: countChat(body, model) }),
+    validate(body) {
+      for (const p of CAP_PARAMETERS) assertCap(body, p, 1);
+      assertCap(body, 'n', 1);
+    },
     output: {
       requested(body) {
         const caps = CAP_PARAMETERS.map((p) => positiveCap(body[p])).filter((c) => c !== undefined);

@@ -175,7 +175,7 @@ class SdkCall implements StartedCall {
 
   /** Settles an attempt that ended without a response, by how it ended (see `SdkRetryPolicy.failureOf`). */
   async settleFailure(error: unknown): Promise<void> {
-    switch (this.policy.failureOf(error, this.sentAborted)) {
+    switch (this.policy.failureOf(error, this.sentAborted, this.call.plan.stream)) {
       case 'charge-reservation':
         return this.call.chargeReservation();
       case 'charge-estimate':

@@ -46,15 +46,19 @@ export class SdkRetryPolicy {
   }
 
   /**
-   * How to settle an attempt that failed with `error` before its response arrived. A timed-out
-   * request may have reached the provider and run to its end: charged what was reserved. A caller's
-   * abort after the request left: charged the estimate (the prompt, and the grant of a model that
-   * bills unseen output). Anything else (an HTTP error status, a refused connection): released.
+   * How to settle an attempt whose request left but whose response never came (a timeout, the
+   * caller's abort). A plain call is charged what it reserved: the provider runs a non-streamed
+   * call to its end even when the client has gone. A stream is charged its estimate (the prompt,
+   * and the grant of a model that bills unseen output): the provider stops a stream whose client
+   * has gone. An abort before the request left, an HTTP error status, a refused connection:
+   * released, the provider bills nothing for them.
    */
-  failureOf(error: unknown, sentAborted: boolean): AttemptFailure {
-    if (this.is(error, 'APIConnectionTimeoutError')) return 'charge-reservation';
-    if (this.is(error, 'APIUserAbortError')) return sentAborted ? 'release' : 'charge-estimate';
-    return 'release';
+  failureOf(error: unknown, sentAborted: boolean, stream: boolean): AttemptFailure {
+    const gone =
+      this.is(error, 'APIConnectionTimeoutError') ||
+      (this.is(error, 'APIUserAbortError') && !sentAborted);
+    if (!gone) return 'release';
+    return stream ? 'charge-estimate' : 'charge-reservation';
   }
 
   /** Milliseconds to wait before retry `attempt` (1-based), as the SDK computes it. */
