@@ -12,6 +12,7 @@ import { BudgetExceededError, TokencapRequestError } from '../errors.js';
 import type { ModelCatalog } from '../models/model.catalog.js';
 import { MeteredCall } from './metered-call.js';
 import type { ProviderEndpoint, RequestBody } from './provider-endpoint.interface.js';
+import { serializedBody } from './serialized-body.js';
 import { reservationShape } from './usage.meter.js';
 
 /**
@@ -65,7 +66,7 @@ export async function planCall(
     : undefined;
   const model = degrade?.fallbackModel ?? requested;
 
-  const input = await endpoint.countInput(body, model);
+  const input = await endpoint.countInput(serializedBody(body), model);
   const output = endpoint.output;
   const choices = output ? output.choices(body) : 0;
   if (choices > MAX_CHOICES) {
