@@ -50,6 +50,8 @@ export {
   TokencapConfigError,
   TokencapError,
   TokencapRequestError,
+  UnmeteredCallError,
+  type UnmeteredCallReason,
 } from './errors.js';
 
 // NestJS integration. `Budget` is both the decorator and the engine's budget type (exported here
@@ -86,7 +88,7 @@ export {
   OPENAI_MODELS,
   PriceUnknownError,
 } from './models/index.js';
-export type { MeteringOptions } from './metering/metering-context.resolver.js';
+export type { MeteringOptions, OutsideBudget } from './metering/metering-context.resolver.js';
 export { wrapOpenAI, type WrapOpenAIOptions } from './providers/openai/wrap-openai.js';
 
 // Token counting: exact for OpenAI models (tiktoken's BPE via gpt-tokenizer), estimated for others.
