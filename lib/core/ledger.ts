@@ -17,6 +17,8 @@ import type {
   LedgerStore,
   MaybePromise,
   ReleaseInput,
+  ReserveInput,
+  ReserveOutcome,
   UnknownReservationMode,
 } from './ledger-store.interface.js';
 import { MemoryLedgerStore } from './memory-ledger.store.js';
@@ -152,7 +154,9 @@ export class Ledger {
       now,
       expiresAt: now + this.reservationTtlMs,
     };
-    const held = this.withStore((s) => s.reserve(input));
+    const held = this.withStore((s) =>
+      s === this.store ? this.reserveOrRelease(s, input) : s.reserve(input),
+    );
     const { result: outcome, store } = isPromise(held) ? await held : held;
     if (!outcome.ok) {
       const budget = budgets[outcome.index];
@@ -192,6 +196,28 @@ export class Ledger {
     const job = this.settlement('commit', `${processTag}-${++sequence}`, budgets, actual);
     job.ifUnknown = 'charge-once';
     await this.submit(job);
+  }
+
+  /**
+   * Reserves on the shared store. A reserve whose reply was lost (the error says it may have
+   * applied) may hold capacity nobody will settle: a release of its id goes to the settlement
+   * retry queue, written once the store answers (a no-op if the reserve never ran), so the
+   * capacity comes back before the reservation would lapse.
+   */
+  private reserveOrRelease(store: LedgerStore, input: ReserveInput): MaybePromise<ReserveOutcome> {
+    const leaked = (error: unknown): never => {
+      if (mayHaveApplied(error)) {
+        this.pending.add(this.settlement('release', input.reservationId, input.budgets, NO_USAGE));
+      }
+      throw error;
+    };
+    let result: MaybePromise<ReserveOutcome>;
+    try {
+      result = store.reserve(input);
+    } catch (error) {
+      return leaked(error);
+    }
+    return isPromise(result) ? result.catch(leaked) : result;
   }
 
   /** Current usage of each budget, in order. */
