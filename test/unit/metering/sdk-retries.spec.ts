@@ -120,3 +120,26 @@ describe('Anthropic SDK retries', () => {
     expect(await h.used(b)).toEqual({ used: 0, reserved: 0 });
   });
 });
+
+describe('Anthropic SDK retries against a provider that bills every abandoned attempt', () => {
+  const h = anthropic.useHarness(
+    { replyTokens: 30, abortBilling: 'full' },
+    { serverPerTest: true },
+  );
+  const request = { model: anthropic.MODEL, max_tokens: 100, messages: anthropic.MESSAGES };
+
+  it('two timed-out attempts and an answer: never charged less than the provider billed', async () => {
+    const b = anthropic.budget(10_000);
+    const client = h.client({}, { maxRetries: 2, timeout: 100 });
+    h.server.fail({ kind: 'delay', ms: 300 }, { times: 2 });
+    await h.within(b, () => client.messages.create(request));
+    await h.server.settled();
+    expect(h.server.requests).toHaveLength(3);
+    expect(h.server.tally.requests).toBe(3);
+    const billed = h.server.tally.inputTokens + h.server.tally.outputTokens;
+    const { used, reserved } = await h.used(b);
+    expect(reserved).toBe(0);
+    expect(used).toBeGreaterThanOrEqual(billed);
+    expect(anthropic.usageEvents(h.events, b)).toHaveLength(3);
+  });
+});
