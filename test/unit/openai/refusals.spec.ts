@@ -5,7 +5,7 @@ import {
   PriceUnknownError,
   type RefusedEvent,
   TokencapRequestError,
-} from '../../../lib/index.js';
+} from '../../../lib/engine/index.js';
 import { budget, MESSAGES, MODEL, promptOf, useHarness } from './openai.fixture.js';
 
 // Issue 11 item 4: the Responses API rejects max_output_tokens below 16 with HTTP 400, so a
