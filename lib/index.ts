@@ -11,7 +11,6 @@ export {
   type BudgetHttpError,
   type BudgetKeyMissingBody,
   type StoreUnavailableBody,
-  type TokencapRequestErrorBody,
 } from './nest/budget-exception.filter.js';
 export { BudgetService, type BudgetSelector, type UsageAmounts } from './nest/budget.service.js';
 export {
@@ -53,13 +52,10 @@ export {
   StoreUnavailableError,
   TokencapConfigError,
   TokencapError,
-  TokencapRequestError,
-  UnmeteredCallError,
-  type UnmeteredCallReason,
 } from './errors.js';
 export { PriceUnknownError } from './models/index.js';
 
 // The OpenAI client wrapper (Anthropic's is `tokencap/anthropic`) and prompt counting.
-export type { MeteringOptions, OutsideBudget } from './metering/metering-context.resolver.js';
+export type { MeteringOptions } from './metering/metering-context.resolver.js';
 export { wrapOpenAI, type WrapOpenAIOptions } from './providers/openai/wrap-openai.js';
 export { type ChatMessage, countChatTokens, countTokens } from './counting/index.js';
