@@ -66,7 +66,7 @@ export async function planCall(
     : undefined;
   const model = degrade?.fallbackModel ?? requested;
 
-  const input = await endpoint.countInput(serializedBody(body), model);
+  const input = await endpoint.countInput(endpoint.jsonBody ? serializedBody(body) : body, model);
   const output = endpoint.output;
   const choices = output ? output.choices(body) : 0;
   if (choices > MAX_CHOICES) {

@@ -82,6 +82,12 @@ export interface ProviderEndpoint {
    * @throws TokencapRequestError naming the parameter.
    */
   validate?(body: RequestBody): void;
+  /**
+   * Whether the body is sent as JSON (an SDK request): it is then counted as `JSON.stringify`
+   * sends it (`toJSON` applied). Framework endpoints whose bodies hold the framework's own objects
+   * leave it unset. @default false
+   */
+  readonly jsonBody?: boolean;
   /** Whether the request asks for a stream. */
   isStream(body: RequestBody): boolean;
   /**

@@ -9,6 +9,7 @@ import { modelOf, withModel } from './openai-request.js';
 /** `embeddings.create`: input tokens only, no output. */
 export const embeddingsEndpoint: ProviderEndpoint = {
   name: 'embeddings',
+  jsonBody: true,
   modelOf,
   withModel,
   output: undefined,
