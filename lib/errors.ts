@@ -126,6 +126,58 @@ export class BudgetKeyMissingError extends TokencapError {
   }
 }
 
+/**
+ * A request the caller built cannot be metered as sent (a bad parameter value, an option Tokencap
+ * cannot bound, a model with no price under a `usd` budget); nothing was sent and nothing charged.
+ * The caller's fault, so the Nest module maps it to HTTP 400. `parameter` names the request field;
+ * the message quotes its value (cut, so a client-chosen string cannot forge a log line).
+ */
+export class TokencapRequestError extends TokencapError {
+  constructor(
+    readonly parameter: string,
+    value: unknown,
+    expected: string,
+    options?: { cause?: unknown; message?: string },
+  ) {
+    super(
+      options?.message ??
+        `Invalid ${parameter} ${typeof value === 'number' ? String(value) : quoteClientValue(value)} in the request: ${expected}. The request was not sent.`,
+      options,
+    );
+  }
+}
+
+/** Why {@link UnmeteredCallError} refused a call. */
+export type UnmeteredCallReason = 'no-budget' | 'unmetered-endpoint';
+
+/**
+ * A wrapped client was asked for a call Tokencap would not meter, and refused it rather than let
+ * it run unseen: a call made with no budget open on a client wrapped with
+ * `outsideBudget: 'refuse'` (`no-budget`), or, inside a budget, a billable request through a path
+ * the wrapper does not meter (`client.post('/chat/completions')`, `completions.create`, images,
+ * audio, batches, Assistants runs: `unmetered-endpoint`). Nothing was sent. A programming error,
+ * not the HTTP client's: not mapped to an HTTP status by the Nest module (it answers 500).
+ */
+export class UnmeteredCallError extends TokencapError {
+  constructor(
+    readonly reason: UnmeteredCallReason,
+    /** The request path (`/chat/completions`), or the method called (`chat.completions.create`). */
+    readonly path: string,
+    where: string,
+  ) {
+    super(
+      reason === 'no-budget'
+        ? `${where}: ${path} was called with no budget open, and this client was wrapped with ` +
+            `outsideBudget: 'refuse'. Call it inside runWithBudgets, a @Budget method or a request ` +
+            `the Tokencap interceptor handles, or give the wrapper budgets. Nothing was sent.`
+        : `${where}: ${quoteClientValue(path)} is billable and not metered by Tokencap, so it is ` +
+            `refused inside a budget rather than run unseen. Use the metered methods ` +
+            `(chat.completions.create, responses.create, embeddings.create, messages.create) or ` +
+            `make the call outside any budget. Nothing was sent.`,
+    );
+  }
+}
+
 /** The ledger store could not be reached (fail-closed mode). Mapped to HTTP 503 by the Nest module. */
 export class StoreUnavailableError extends TokencapError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -22,6 +22,8 @@ import type {
   LedgerStore,
   MaybePromise,
   ReleaseInput,
+  ReserveInput,
+  ReserveOutcome,
   UnknownReservationMode,
 } from './ledger-store.interface.js';
 import { MemoryLedgerStore } from './memory-ledger.store.js';
@@ -121,6 +123,14 @@ export class Ledger {
     this.store = options.store ?? new MemoryLedgerStore();
     this.clock = options.clock ?? Date.now;
     this.reservationTtlMs = parseDuration(options.reservationTtl ?? '15m', 'reservationTtl');
+    if (this.reservationTtlMs < MIN_RESERVATION_TTL_MS) {
+      // Shorter than a call's round trip: reservations would lapse while their calls run, and a
+      // lapsed reservation holds nothing, so concurrent calls would overspend.
+      throw new TokencapConfigError(
+        `Invalid reservationTtl ${JSON.stringify(options.reservationTtl)}: expected at least ` +
+          `${MIN_RESERVATION_TTL_MS} ms ('1s'); keep it above your longest call (default '15m').`,
+      );
+    }
     this.closeTimeoutMs = parseDuration(options.closeTimeout ?? '2s', 'closeTimeout');
     this.onStoreError = options.onStoreError ?? 'fail-closed';
     if (this.onStoreError !== 'fail-closed' && this.onStoreError !== 'fail-open') {
@@ -160,13 +170,15 @@ export class Ledger {
     const input = {
       reservationId: `${processTag}-${++sequence}`,
       budgets,
-      base: request.base,
+      base: wholeCounts(request.base),
       perUnit: request.perUnit,
       units: request.units,
       now,
       expiresAt: now + this.reservationTtlMs,
     };
-    const held = this.withStore((s) => s.reserve(input));
+    const held = this.withStore((s) =>
+      s === this.store ? this.reserveOrRelease(s, input) : s.reserve(input),
+    );
     const { result: outcome, store } = isPromise(held) ? await held : held;
     if (!outcome.ok) {
       const budget = budgets[outcome.index];
@@ -203,9 +215,36 @@ export class Ledger {
   async charge(budgets: readonly Budget[], actual: Amounts): Promise<void> {
     assertBudgets(budgets, 'Ledger.charge');
     assertAmounts(actual, 'Ledger.charge');
-    const job = this.settlement('commit', `${processTag}-${++sequence}`, budgets, actual);
+    const job = this.settlement(
+      'commit',
+      `${processTag}-${++sequence}`,
+      budgets,
+      wholeCounts(actual),
+    );
     job.ifUnknown = 'charge-once';
     await this.submit(job);
+  }
+
+  /**
+   * Reserves on the shared store. A reserve whose reply was lost (the error says it may have
+   * applied) may hold capacity nobody will settle: a release of its id goes to the settlement
+   * retry queue, written once the store answers (a no-op if the reserve never ran), so the
+   * capacity comes back before the reservation would lapse.
+   */
+  private reserveOrRelease(store: LedgerStore, input: ReserveInput): MaybePromise<ReserveOutcome> {
+    const leaked = (error: unknown): never => {
+      if (mayHaveApplied(error)) {
+        this.pending.add(this.settlement('release', input.reservationId, input.budgets, NO_USAGE));
+      }
+      throw error;
+    };
+    let result: MaybePromise<ReserveOutcome>;
+    try {
+      result = store.reserve(input);
+    } catch (error) {
+      return leaked(error);
+    }
+    return isPromise(result) ? result.catch(leaked) : result;
   }
 
   /** Current usage of each budget, in order, with burn rates when the store reports them. */
@@ -315,7 +354,14 @@ export class Ledger {
     details?: UsageDetails,
     expiresAt?: number,
   ): Promise<void> | undefined {
-    const job = this.settlement('commit', reservationId, budgets, actual, details, expiresAt);
+    const job = this.settlement(
+      'commit',
+      reservationId,
+      budgets,
+      wholeCounts(actual),
+      details,
+      expiresAt,
+    );
     if (store !== this.store) return this.replay(store as MemoryLedgerStore, job);
     return this.submit(job);
   }
@@ -630,6 +676,27 @@ export class Ledger {
 }
 
 const NO_USAGE: Amounts = Object.freeze({});
+
+/** The shortest `reservationTtl` a Ledger accepts. */
+export const MIN_RESERVATION_TTL_MS = 1_000;
+
+/**
+ * Tokens and requests are whole: a fractional count (an estimate, a caller's own arithmetic) is
+ * rounded up, never down, so rounding can only over-count. Micro-dollars are left as given.
+ */
+function wholeCounts(amounts: Amounts): Amounts {
+  const { tokens, requests } = amounts;
+  if (
+    (tokens === undefined || Number.isInteger(tokens)) &&
+    (requests === undefined || Number.isInteger(requests))
+  ) {
+    return amounts;
+  }
+  const whole: Amounts = { ...amounts };
+  if (tokens !== undefined) whole.tokens = Math.ceil(tokens);
+  if (requests !== undefined) whole.requests = Math.ceil(requests);
+  return whole;
+}
 
 function activityOf(state: LedgerSnapshot | LedgerState): LedgerActivity | undefined {
   return 'commits' in state ? state : undefined;

@@ -125,10 +125,15 @@ class MemoryLedger {
 
   /** Drops a held reservation; false when it is not held. */
   drop(reservationId: string): boolean {
+    return this.take(reservationId) !== undefined;
+  }
+
+  /** Drops a held reservation and returns it; `undefined` when it is not held. */
+  take(reservationId: string): HeldReservation | undefined {
     const held = this.reservations?.get(reservationId);
-    if (held === undefined) return false;
+    if (held === undefined) return undefined;
     this.unhold(reservationId, held);
-    return true;
+    return held;
   }
 
   /** Whether a held reservation may have expired at `now` (cheap; no closure needed otherwise). */
@@ -228,8 +233,13 @@ export class MemoryLedgerStore implements LedgerStore {
       const ledger = ledgers[i];
       if (firstOf(ledgers, i)) {
         let record = true;
-        if (ledger.drop(reservationId)) released = true;
-        else record = this.settleUnknown(ledger, input);
+        const held = ledger.take(reservationId);
+        if (held !== undefined) {
+          released = true;
+          // A tombstone for as long as the reservation would have lived: the same commit sent
+          // again (a client resending after a lost reply) records nothing.
+          this.mark(ledger.id, `c${reservationId}`, held.expiresAt);
+        } else record = this.settleUnknown(ledger, input);
         if (record) {
           addAll(ledger.used, actual);
           ledger.commits += 1;

@@ -69,7 +69,12 @@ export {
   StoreUnavailableError,
   TokencapConfigError,
   TokencapError,
+  TokencapRequestError,
+  UnmeteredCallError,
+  type UnmeteredCallReason,
 } from '../errors.js';
+// Types only (erased at runtime): the engine entry loads no @nestjs code.
+export type { TokencapRequestErrorBody } from '../nest/budget-exception.filter.js';
 
 // The model catalog the client wrappers count, price and cap calls with.
 export {
@@ -84,7 +89,7 @@ export {
   OPENAI_MODELS,
   PriceUnknownError,
 } from '../models/index.js';
-export type { MeteringOptions } from '../metering/metering-context.resolver.js';
+export type { MeteringOptions, OutsideBudget } from '../metering/metering-context.resolver.js';
 export { wrapOpenAI, type WrapOpenAIOptions } from '../providers/openai/wrap-openai.js';
 
 // Request shapes the counters read, and the counting cache's statistics.

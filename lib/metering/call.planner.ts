@@ -8,10 +8,11 @@ import {
   mayDegrade,
 } from '../core/policies.js';
 import type { Reservation } from '../core/reservation.js';
-import { BudgetExceededError, TokencapError } from '../errors.js';
+import { BudgetExceededError, TokencapRequestError } from '../errors.js';
 import type { ModelCatalog } from '../models/model.catalog.js';
 import { MeteredCall } from './metered-call.js';
 import type { ProviderEndpoint, RequestBody } from './provider-endpoint.interface.js';
+import { serializedBody } from './serialized-body.js';
 import { reservationShape } from './usage.meter.js';
 
 /**
@@ -58,19 +59,22 @@ export async function planCall(
 ): Promise<PlannedCall> {
   const { frame, catalog } = context;
   const { ledger, budgets } = frame;
+  endpoint.validate?.(body);
   const requested = endpoint.modelOf(body);
   const degrade = mayDegrade(budgets, requested)
     ? degradeTarget(budgets, await ledger.usage(budgets), requested)
     : undefined;
   const model = degrade?.fallbackModel ?? requested;
 
-  const input = await endpoint.countInput(body, model);
+  const input = await endpoint.countInput(endpoint.jsonBody ? serializedBody(body) : body, model);
   const output = endpoint.output;
   const choices = output ? output.choices(body) : 0;
   if (choices > MAX_CHOICES) {
-    throw new TokencapError(
-      `${endpoint.name}: n = ${choices} asks for more choices than Tokencap reserves for (at most ` +
-        `${MAX_CHOICES}, the OpenAI API's own limit); the request was not sent.`,
+    throw new TokencapRequestError(
+      'n',
+      choices,
+      `${endpoint.name} asks for more choices than Tokencap reserves for (at most ` +
+        `${MAX_CHOICES}, the OpenAI API's own limit)`,
     );
   }
   // Dollars are metered only where a budget counts them, so unpriced models work elsewhere.

@@ -77,6 +77,14 @@ export class MeteredCall {
     await this.settleNow(undefined, () => this.plan.units * this.plan.choices);
   }
 
+  /**
+   * The request left but no response came back to read (the caller aborted it): charged the
+   * counted input and no output, or the grant where unseen output may have been billed. Never 0.
+   */
+  async chargeEstimate(): Promise<void> {
+    await this.settleNow(undefined, () => 0);
+  }
+
   /** The metering of this call's stream, for {@link meterItems} or {@link meterCopy}. */
   streamMetering(): StreamMetering {
     const observer = this.endpoint.streamObserver(this.plan.injected);

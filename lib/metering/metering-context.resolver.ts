@@ -34,6 +34,30 @@ export interface MeteringOptions {
    * @default {}
    */
   modelOutputLimits?: Readonly<Record<string, number>>;
+  /**
+   * What a call made with no budget open does (no budget context, and no {@link budgets} option):
+   * `'allow'` sends it unmetered; `'refuse'` throws `UnmeteredCallError` (reason `no-budget`) and
+   * sends nothing, so a code path that forgot its budget fails loudly instead of spending unseen.
+   * @default 'allow'
+   */
+  outsideBudget?: OutsideBudget;
+}
+
+/** See {@link MeteringOptions.outsideBudget}. */
+export type OutsideBudget = 'refuse' | 'allow';
+
+/**
+ * Whether a wrapper refuses calls made with no budget open (`outsideBudget: 'refuse'`).
+ * @throws TokencapConfigError naming a value that is neither `'refuse'` nor `'allow'`.
+ */
+export function refusesOutsideBudget(options: MeteringOptions, where: string): boolean {
+  const { outsideBudget = 'allow' } = options;
+  if (outsideBudget !== 'allow' && outsideBudget !== 'refuse') {
+    throw new TokencapConfigError(
+      `Invalid outsideBudget ${quoteClientValue(outsideBudget)} of ${where}: expected 'refuse' or 'allow'.`,
+    );
+  }
+  return outsideBudget === 'refuse';
 }
 
 /**

@@ -83,6 +83,18 @@ export interface ProviderEndpoint {
    * rendering is known; the error bound of estimates is the adapter's to document.
    */
   countInput(body: RequestBody, model: string): InputCount | Promise<InputCount>;
+  /**
+   * Refuses a request whose parameters cannot be metered as sent (a negative cap, an option such
+   * as Responses `background` whose usage never reaches the caller), before anything is reserved.
+   * @throws TokencapRequestError naming the parameter.
+   */
+  validate?(body: RequestBody): void;
+  /**
+   * Whether the body is sent as JSON (an SDK request): it is then counted as `JSON.stringify`
+   * sends it (`toJSON` applied). Framework endpoints whose bodies hold the framework's own objects
+   * leave it unset. @default false
+   */
+  readonly jsonBody?: boolean;
   /** Whether the request asks for a stream. */
   isStream(body: RequestBody): boolean;
   /**

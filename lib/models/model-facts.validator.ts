@@ -6,8 +6,15 @@ const RATE_KEYS = ['input', 'cachedInput', 'cacheWrite5m', 'cacheWrite1h', 'outp
 // it exactly); a fact that would be accepted and then ignored must be refused instead.
 const FACT_KEYS = ['price', 'maxOutputTokens', 'reasoning'];
 
+/**
+ * The highest rate accepted, in USD per 1M tokens: 100 times the dearest published model's. A
+ * larger one is a unit mistake (a price per token given as per 1M is far smaller, not larger; per
+ * 1B or in cents is larger), and would make every call under a usd budget unaffordable.
+ */
+export const MAX_PRICE_PER_MILLION = 100_000;
+
 const EXPECTED_PRICE =
-  'Expected { input, cachedInput?, output } in USD per 1M tokens, each a finite number >= 0. ' +
+  `Expected { input, cachedInput?, output } in USD per 1M tokens, each a finite number from 0 to ${MAX_PRICE_PER_MILLION}. ` +
   'Optional: cacheWrite5m, cacheWrite1h, and longContext: { above, ...the same rates }.';
 
 /** Where a user-given fact sits, for error messages: `prices["my-model"]`. */
@@ -85,7 +92,8 @@ function validRates(
   p: Record<string, unknown>,
   extraKeys: readonly string[],
 ): TokenRates | undefined {
-  const ok = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+  const ok = (n: unknown) =>
+    typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= MAX_PRICE_PER_MILLION;
   if (
     Object.keys(p).some(
       (k) => !(RATE_KEYS as readonly string[]).includes(k) && !extraKeys.includes(k),

@@ -1,7 +1,12 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpStatus } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Observable } from 'rxjs';
-import { BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError } from '../errors.js';
+import {
+  BudgetExceededError,
+  BudgetKeyMissingError,
+  StoreUnavailableError,
+  TokencapRequestError,
+} from '../errors.js';
 import { replyOverTransport } from './transports/transport-error.replies.js';
 
 /** The JSON body of a refused call (HTTP 429). Carries the refused budget's numbers, never its key. */
@@ -22,6 +27,17 @@ export interface BudgetKeyMissingBody {
   scope: string;
 }
 
+/**
+ * The JSON body of a call whose LLM request Tokencap refused as the caller's fault (HTTP 400):
+ * `parameter` names the request field, the message quotes its value (cut to 64 characters).
+ */
+export interface TokencapRequestErrorBody {
+  statusCode: 400;
+  error: 'Bad Request';
+  message: string;
+  parameter: string;
+}
+
 /** The JSON body of a call refused because the store is down in `fail-closed` mode (HTTP 503). */
 export interface StoreUnavailableBody {
   statusCode: 503;
@@ -30,7 +46,8 @@ export interface StoreUnavailableBody {
 }
 
 /** The errors the module's exception filter maps. */
-export type BudgetHttpError = BudgetExceededError | BudgetKeyMissingError | StoreUnavailableError;
+export type BudgetHttpError =
+  BudgetExceededError | BudgetKeyMissingError | StoreUnavailableError | TokencapRequestError;
 
 /**
  * The HTTP status and body for a Tokencap error, for apps whose own catch-all filter handles
@@ -38,7 +55,7 @@ export type BudgetHttpError = BudgetExceededError | BudgetKeyMissingError | Stor
  */
 export function budgetErrorResponse(
   error: BudgetHttpError,
-): BudgetExceededBody | BudgetKeyMissingBody | StoreUnavailableBody {
+): BudgetExceededBody | BudgetKeyMissingBody | StoreUnavailableBody | TokencapRequestErrorBody {
   if (error instanceof BudgetExceededError) {
     const unit = error.dimension === 'usd' ? 'USD' : error.dimension;
     const fmt = (n: number) =>
@@ -64,6 +81,14 @@ export function budgetErrorResponse(
       scope: error.scope,
     };
   }
+  if (error instanceof TokencapRequestError) {
+    return {
+      statusCode: HttpStatus.BAD_REQUEST,
+      error: 'Bad Request',
+      message: error.message,
+      parameter: error.parameter,
+    };
+  }
   // The store's own message may name hosts or credentials: it goes to the logs, not to clients.
   return {
     statusCode: HttpStatus.SERVICE_UNAVAILABLE,
@@ -74,11 +99,11 @@ export function budgetErrorResponse(
 
 /**
  * Registered by `TokencapModule` as an `APP_FILTER`. Over HTTP it answers a refused call with
- * 429, a missing budget key with 400 and an unreachable store with 503 (see
- * {@link budgetErrorResponse}). GraphQL, WebSocket and RPC handlers get the same body in their
- * transport's error shape (see `replyOverTransport`).
+ * 429, a missing budget key or a request Tokencap refused as invalid with 400 and an unreachable
+ * store with 503 (see {@link budgetErrorResponse}). GraphQL, WebSocket and RPC handlers get the
+ * same body in their transport's error shape (see `replyOverTransport`).
  */
-@Catch(BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError)
+@Catch(BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError, TokencapRequestError)
 export class BudgetExceptionFilter implements ExceptionFilter<BudgetHttpError> {
   constructor(private readonly adapterHost: HttpAdapterHost) {}
 

@@ -61,21 +61,23 @@ describe('the caller aborts with an AbortSignal', () => {
     expect(h.server.requests).toHaveLength(0);
   });
 
-  it('a plain call aborted while the provider is slow: released, nothing billed', async () => {
+  it('a plain call aborted while the provider is slow: charged what it reserved (fail closed)', async () => {
     const b = budget(10_000);
     const client = h.client();
     h.server.fail({ kind: 'delay', ms: 1_000 });
     const sees = await h
       .within(b, () =>
         client.chat.completions.create(
-          { model: MODEL, messages: MESSAGES },
+          { model: MODEL, messages: MESSAGES, max_completion_tokens: 100 },
           { signal: AbortSignal.timeout(30) },
         ),
       )
       .then(() => 'ok', nameOf);
     expect(sees).toBe('APIUserAbortError');
+    // A real provider runs a non-streamed call to its end after the client has gone; this fake
+    // bills nothing, so the charge is above its tally, never below a real provider's bill.
     expect(await record('plain call, aborted before the response', b, sees)).toEqual({
-      used: 0,
+      used: promptOf() + 100,
       reserved: 0,
       billed: 0,
     });
@@ -102,7 +104,7 @@ describe('the caller aborts with an AbortSignal', () => {
     });
   });
 
-  it('a stream aborted before its first byte: released, nothing billed', async () => {
+  it('a stream aborted before its first byte: charged its prompt, never 0', async () => {
     const b = budget(10_000);
     const client = h.client();
     h.server.fail({ kind: 'delay', ms: 1_000 });
@@ -117,7 +119,7 @@ describe('the caller aborts with an AbortSignal', () => {
       .then(() => 'ok', nameOf);
     expect(sees).toBe('APIUserAbortError');
     expect(await record('stream, aborted before the first byte', b, sees)).toEqual({
-      used: 0,
+      used: promptOf(),
       reserved: 0,
       billed: 0,
     });
@@ -275,19 +277,22 @@ describe('the HTTP client of a Nest app disconnects mid-request', () => {
     expect(server.tally.totalTokens).toBe(prompt + REPLY);
   });
 
-  it('a handler that forwards the disconnect as an AbortSignal: released, nothing billed', async () => {
+  it('a handler that forwards the disconnect as an AbortSignal: charged what it reserved', async () => {
     await start();
     server.fail({ kind: 'delay', ms: 1_000 });
     const sees = await disconnectWhen('POST', '/ask-abortable', 'gone-2', () => true);
     expect(sees).toBe('ECONNRESET');
     await server.settled();
     await vi.waitFor(async () =>
-      expect(await snapshotOf(store, 'session', 'gone-2')).toEqual({ used: {}, reserved: {} }),
+      expect(await snapshotOf(store, 'session', 'gone-2')).toEqual({
+        used: { tokens: prompt + 50, requests: 1 },
+        reserved: {},
+      }),
     );
     figures.push({
       case: 'handler forwards the disconnect as an AbortSignal',
       'client sees': sees,
-      charged: 0,
+      charged: prompt + 50,
       billed: server.tally.totalTokens,
       'reserved after': 0,
     });

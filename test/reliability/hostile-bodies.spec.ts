@@ -127,22 +127,13 @@ describe('hostile request bodies', () => {
     ];
     for (const [label, value] of invalid) {
       it(`max_tokens ${label}`, async () => {
-        // hard-stop treats an invalid cap as none and sends the cap it granted instead.
-        const hard = await attempt(`max_tokens ${label}`, 'hard-stop', { max_tokens: value });
-        expect(hard.sees).toBe('ok');
-        expect(hard.sentCap).toBe(LIMIT - P);
-        expect(hard.used).toBe(P + REPLY);
-
-        // Otherwise the request goes out as written: the provider refuses it with 400 and the
-        // reservation is released. NaN is sent as null (JSON), which means "no cap": billed, charged.
-        const soft = await attempt(`max_tokens ${label}`, 'notify', { max_tokens: value });
-        if (label === 'NaN') {
-          expect(soft.sees).toBe('ok');
-          expect(soft.used).toBe(P + REPLY);
-        } else {
-          expect(soft.sees).toBe('BadRequestError');
-          expect(soft.used).toBe(0);
-          expect(soft.billed).toBe(0);
+        // Under every policy an invalid cap is the caller's error (TokencapRequestError, HTTP 400
+        // in Nest), refused before anything is reserved or sent.
+        for (const policy of ['hard-stop', 'notify'] as const) {
+          const outcome = await attempt(`max_tokens ${label}`, policy, { max_tokens: value });
+          expect(outcome.sees).toBe('TokencapRequestError');
+          expect(outcome.error).toMatchObject({ parameter: 'max_tokens' });
+          expect(outcome).toMatchObject({ used: 0, reserved: 0, billed: 0, requests: 0 });
         }
       });
     }

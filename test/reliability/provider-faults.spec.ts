@@ -102,7 +102,8 @@ const rows: Row[] = [
     faults: [[{ kind: 'delay', ms: 1_000 }]],
     client: { timeout: 50 },
     sees: 'APIConnectionTimeoutError',
-    charged: () => 0,
+    // It may have reached the provider and run to its end: charged what it reserved.
+    charged: (p) => p + CAP,
     billed: () => 0,
   },
   {
@@ -111,7 +112,8 @@ const rows: Row[] = [
     faults: [[{ kind: 'delay', ms: 1_000 }]],
     client: { timeout: 50 },
     sees: 'APIConnectionTimeoutError',
-    charged: () => 0,
+    // The provider stops a stream whose client has gone: charged the prompt, never 0.
+    charged: (p) => p,
     billed: () => 0,
   },
   {

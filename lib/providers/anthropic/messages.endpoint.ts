@@ -1,4 +1,4 @@
-import { record } from '../../metering/json.guards.js';
+import { assertCap, record } from '../../metering/json.guards.js';
 import type { OutputSink, ProviderEndpoint } from '../../metering/provider-endpoint.interface.js';
 import { countClaudeOutputLow } from './claude-text.estimator.js';
 import { type CountTokensMethod, countWithApi } from './count-tokens.counter.js';
@@ -17,11 +17,13 @@ export function messagesEndpoint(name: string, countTokens?: CountTokensMethod):
   return {
     name,
     provider: 'anthropic',
+    jsonBody: true,
     modelOf: (body) => (typeof body.model === 'string' ? body.model : ''),
     withModel: (body, model) => ({ ...body, model }),
     countInput: countTokens
       ? (body, model) => countWithApi(countTokens, body, model)
       : (body, model) => estimateMessagesInput(body, model),
+    validate: (body) => assertCap(body, 'max_tokens', 0),
     output: messagesOutputCap,
     isStream: (body) => body.stream === true,
     // Every Messages stream reports its usage (message_start, message_delta): nothing to ask for.

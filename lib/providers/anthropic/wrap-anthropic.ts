@@ -3,8 +3,10 @@ import { TokencapConfigError } from '../../errors.js';
 import {
   type MeteringOptions,
   meteringContextResolver,
+  refusesOutsideBudget,
 } from '../../metering/metering-context.resolver.js';
-import { patchCreate } from '../sdk/create.patcher.js';
+import { patchCreate, type PatchSettings } from '../sdk/create.patcher.js';
+import { guardRawRequests } from '../sdk/raw-request.guard.js';
 import type { CountTokensMethod } from './count-tokens.counter.js';
 import { messagesEndpoint } from './messages.endpoint.js';
 
@@ -27,6 +29,8 @@ export interface WrapAnthropicOptions extends MeteringOptions {
 }
 
 // Symbol.for: two copies of Tokencap in one process still recognise each other's wrapping.
+/** POST paths the Anthropic API bills for; only `messages` (and `beta.messages`) are metered. */
+const BILLABLE = /^\/v1\/(messages|messages\/batches|complete)$/;
 const WRAPPED = Symbol.for('tokencap.anthropic.wrapped');
 const COUNTING: readonly AnthropicCounting[] = ['estimate', 'api'];
 
@@ -62,6 +66,7 @@ export function wrapAnthropic<Client extends Anthropic>(
     );
   }
   const contextOf = meteringContextResolver(metering, 'wrapAnthropic');
+  const refuseOutside = refusesOutsideBudget(metering, 'wrapAnthropic');
   const target = client as unknown as Record<PropertyKey, unknown>;
   if (target[WRAPPED]) {
     // Wrapping again must not change how the client is metered behind its first owner's back.
@@ -72,14 +77,30 @@ export function wrapAnthropic<Client extends Anthropic>(
     }
     return client;
   }
+  const settings: PatchSettings = {
+    contextOf,
+    depth: { value: 0 },
+    refuseOutside,
+    where: 'wrapAnthropic',
+  };
   const resources: [string, MessagesResource | undefined][] = [
     ['messages', target.messages as MessagesResource | undefined],
     ['beta.messages', (target.beta as { messages?: MessagesResource } | undefined)?.messages],
   ];
   for (const [name, resource] of resources) {
     const endpoint = messagesEndpoint(name, counting === 'api' ? counterOf(resource) : undefined);
-    patchCreate(resource, endpoint, contextOf, client, WRAPPED);
+    patchCreate(resource, endpoint, settings, client, WRAPPED);
   }
+  // Every other billable request (client.post('/v1/messages'), message batches, the legacy
+  // completions) is refused inside a budget rather than sent unmetered.
+  guardRawRequests(
+    client,
+    settings.depth,
+    (method, path) => method === 'post' && BILLABLE.test(path),
+    () => (contextOf() ? 'unmetered-endpoint' : refuseOutside ? 'no-budget' : undefined),
+    'wrapAnthropic',
+    WRAPPED,
+  );
 
   // `withOptions()` builds a new client with new resources: meter it the same way.
   const withOptions = target.withOptions;

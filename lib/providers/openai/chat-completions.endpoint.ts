@@ -1,5 +1,5 @@
 import { countChatTokens, estimateTokens } from '../../counting/index.js';
-import { positiveCap, record, tokenCount } from '../../metering/json.guards.js';
+import { assertCap, positiveCap, record, tokenCount } from '../../metering/json.guards.js';
 import type {
   OutputSink,
   ProviderEndpoint,
@@ -22,9 +22,14 @@ export function chatCompletionsEndpoint(capParameter: ChatCapParameter): Provide
   return {
     name: 'chat.completions',
     provider: 'openai',
+    jsonBody: true,
     modelOf,
     withModel,
     countInput: (body, model) => ({ inputTokens: countChat(body, model) }),
+    validate(body) {
+      for (const p of CAP_PARAMETERS) assertCap(body, p, 1);
+      assertCap(body, 'n', 1);
+    },
     output: {
       requested(body) {
         const caps = CAP_PARAMETERS.map((p) => positiveCap(body[p])).filter((c) => c !== undefined);

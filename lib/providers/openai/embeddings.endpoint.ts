@@ -11,6 +11,7 @@ export const embeddingsEndpoint: ProviderEndpoint = {
   name: 'embeddings',
   provider: 'openai',
   operation: 'embeddings',
+  jsonBody: true,
   modelOf,
   withModel,
   output: undefined,

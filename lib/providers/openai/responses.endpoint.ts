@@ -1,5 +1,6 @@
 import { countResponsesInput, estimateTokens } from '../../counting/index.js';
-import { positiveCap, record, tokenCount } from '../../metering/json.guards.js';
+import { TokencapRequestError } from '../../errors.js';
+import { assertCap, positiveCap, record, tokenCount } from '../../metering/json.guards.js';
 import type {
   OutputSink,
   ProviderEndpoint,
@@ -23,9 +24,23 @@ export const RESPONSES_MIN_OUTPUT_TOKENS = 16;
 export const responsesEndpoint: ProviderEndpoint = {
   name: 'responses',
   provider: 'openai',
+  jsonBody: true,
   modelOf,
   withModel,
   countInput: (body, model) => ({ inputTokens: countInput(body, model) }),
+  validate(body) {
+    assertCap(body, 'max_output_tokens', RESPONSES_MIN_OUTPUT_TOKENS);
+    // A background response answers "queued" with no usage; its tokens are billed later, to a
+    // retrieve the wrapper never sees. Refused rather than settled at 0 or held for an unknown time.
+    if (body.background !== undefined && body.background !== null && body.background !== false) {
+      throw new TokencapRequestError(
+        'background',
+        body.background,
+        'background responses cannot be metered (their usage only comes with a later ' +
+          'responses.retrieve()); call without background inside a budget, or outside any budget',
+      );
+    }
+  },
   output: {
     requested: (body) => positiveCap(body.max_output_tokens),
     minimum: () => RESPONSES_MIN_OUTPUT_TOKENS,

@@ -3,8 +3,10 @@ import { TokencapConfigError } from '../../errors.js';
 import {
   type MeteringOptions,
   meteringContextResolver,
+  refusesOutsideBudget,
 } from '../../metering/metering-context.resolver.js';
-import { patchCreate } from '../sdk/create.patcher.js';
+import { patchCreate, type PatchSettings } from '../sdk/create.patcher.js';
+import { guardRawRequests } from '../sdk/raw-request.guard.js';
 import { type ChatCapParameter, chatCompletionsEndpoint } from './chat-completions.endpoint.js';
 import { embeddingsEndpoint } from './embeddings.endpoint.js';
 import { responsesEndpoint } from './responses.endpoint.js';
@@ -21,6 +23,9 @@ export interface WrapOpenAIOptions extends MeteringOptions {
 }
 
 // Symbol.for: two copies of Tokencap in one process still recognise each other's wrapping.
+/** POST paths the OpenAI API bills for; only the ones patched above are metered. */
+const BILLABLE =
+  /^\/(chat\/completions|completions|responses|responses\/compact|embeddings|images\/(generations|edits|variations)|audio\/(speech|transcriptions|translations)|batches|fine_tuning\/jobs|threads\/runs|threads\/[^/]+\/runs(\/[^/]+\/submit_tool_outputs)?|realtime\/.*|videos(\/.*)?)$/;
 const WRAPPED = Symbol.for('tokencap.openai.wrapped');
 
 /**
@@ -43,6 +48,7 @@ export function wrapOpenAI<Client extends OpenAI>(
   options: WrapOpenAIOptions = {},
 ): Client {
   const contextOf = meteringContextResolver(options, 'wrapOpenAI');
+  const refuseOutside = refusesOutsideBudget(options, 'wrapOpenAI');
   const capParameter = options.chatOutputCapParameter ?? 'max_completion_tokens';
   if (capParameter !== 'max_completion_tokens' && capParameter !== 'max_tokens') {
     throw new TokencapConfigError(
@@ -61,9 +67,27 @@ export function wrapOpenAI<Client extends OpenAI>(
   }
   const chat = (client as { chat?: { completions?: unknown } }).chat;
   const chatEndpoint = chatCompletionsEndpoint(capParameter);
-  patchCreate(chat?.completions, chatEndpoint, contextOf, client, WRAPPED);
-  patchCreate(target.responses, responsesEndpoint, contextOf, client, WRAPPED);
-  patchCreate(target.embeddings, embeddingsEndpoint, contextOf, client, WRAPPED);
+  const settings: PatchSettings = {
+    contextOf,
+    depth: { value: 0 },
+    refuseOutside,
+    where: 'wrapOpenAI',
+  };
+  const beta = target.beta as { responses?: unknown } | undefined;
+  patchCreate(chat?.completions, chatEndpoint, settings, client, WRAPPED);
+  patchCreate(target.responses, responsesEndpoint, settings, client, WRAPPED);
+  patchCreate(beta?.responses, responsesEndpoint, settings, client, WRAPPED);
+  patchCreate(target.embeddings, embeddingsEndpoint, settings, client, WRAPPED);
+  // Every other billable request (client.post('/chat/completions'), completions, images, audio,
+  // batches, Assistants runs) is refused inside a budget rather than sent unmetered.
+  guardRawRequests(
+    client,
+    settings.depth,
+    (method, path) => method === 'post' && BILLABLE.test(path),
+    () => (contextOf() ? 'unmetered-endpoint' : refuseOutside ? 'no-budget' : undefined),
+    'wrapOpenAI',
+    WRAPPED,
+  );
 
   // `withOptions()` builds a new client with new resources: meter it the same way.
   const withOptions = target.withOptions;

@@ -4,6 +4,7 @@ import type { ProviderEndpoint, RequestBody } from '../../metering/provider-endp
 import { meterCopy } from '../../metering/stream.meter.js';
 import { memo, MeteredAPIPromise, type Parsed, type PromiseSource } from './metered-api-promise.js';
 import { isSdkStream, meterSdkStream } from './sdk-stream.meter.js';
+import { pause, SdkRetryPolicy } from './sdk-retry.policy.js';
 import { serverSentData } from './sse.reader.js';
 
 // The glue between the metered call (lib/metering) and the SDKs Stainless generates (`openai`,
@@ -98,17 +99,44 @@ async function startCall(
   body: RequestBody,
   options: RequestOptionsLike | undefined,
 ): Promise<StartedCall> {
+  const policy = new SdkRetryPolicy(settings.client);
+  const retries = policy.retries(options);
+  for (let attempt = 0; ; attempt++) {
+    const started = await startAttempt(settings, invoke, body, options, policy);
+    if (attempt >= retries || !(started instanceof SdkCall)) return started;
+    const error = await started.failure();
+    if (error === undefined || !policy.retryable(error)) return started;
+    // This attempt is over: settled on its own before the next one reserves again.
+    await started.settleFailure(error);
+    await pause(policy.delayMs(error, attempt + 1, retries), options?.signal);
+    if (options?.signal?.aborted) throw policy.abortError();
+  }
+}
+
+/**
+ * One attempt: planned (policies, reservation, clamp) and sent with the SDK's own retries off, so
+ * each request the provider may bill has a reservation of its own.
+ */
+async function startAttempt(
+  settings: SdkCallSettings,
+  invoke: Invoke,
+  body: RequestBody,
+  options: RequestOptionsLike | undefined,
+  policy: SdkRetryPolicy,
+): Promise<StartedCall> {
   const planned = await planCall(settings, settings.endpoint, body);
   if (planned.kind === 'fallback') return fallbackCall(planned.data, planned.budget.scope);
   const { call } = planned;
-  let requestOptions = options;
+  let requestOptions: RequestOptionsLike = { ...options, maxRetries: 0 };
   let abort: AbortController | undefined;
   if (call.plan.stream) {
     // Lets the wrapper stop a stream whose raw body the caller reads through asResponse().
     abort = new AbortController();
     const signal = options?.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
-    requestOptions = { ...options, signal };
+    requestOptions = { ...requestOptions, signal };
   }
+  // An abort before the request left means nothing was sent: released, never charged.
+  const sentAborted = options?.signal?.aborted === true;
   let real: ApiPromiseLike<unknown>;
   try {
     real = invoke(planned.body, requestOptions);
@@ -116,7 +144,7 @@ async function startCall(
     await call.release();
     throw error;
   }
-  return new SdkCall(settings.client, call, real, abort);
+  return new SdkCall(settings.client, call, real, abort, policy, sentAborted);
 }
 
 class SdkCall implements StartedCall {
@@ -128,11 +156,33 @@ class SdkCall implements StartedCall {
     private readonly call: MeteredCall,
     private readonly real: ApiPromiseLike<unknown>,
     private readonly abort: AbortController | undefined,
+    private readonly policy: SdkRetryPolicy,
+    private readonly sentAborted: boolean,
   ) {
     this.arrived = real.asResponse().then(
       () => true,
       () => false,
     );
+  }
+
+  /** The error that ended the attempt before a response arrived, else `undefined`. */
+  failure(): Promise<unknown> {
+    return this.real.asResponse().then(
+      () => undefined,
+      (error: unknown) => error ?? new Error('Request failed.'),
+    );
+  }
+
+  /** Settles an attempt that ended without a response, by how it ended (see `SdkRetryPolicy.failureOf`). */
+  async settleFailure(error: unknown): Promise<void> {
+    switch (this.policy.failureOf(error, this.sentAborted, this.call.plan.stream)) {
+      case 'charge-reservation':
+        return this.call.chargeReservation();
+      case 'charge-estimate':
+        return this.call.chargeEstimate();
+      default:
+        return this.call.release();
+    }
   }
 
   // Called once (meteredCreate memoises it). Chained rather than awaited: this runs on every
@@ -147,7 +197,7 @@ class SdkCall implements StartedCall {
     const accepted = parsing.then(
       (parsed) => this.accept(parsed),
       (error: unknown) =>
-        this.failed().then(() => {
+        this.failed(error).then(() => {
           throw error;
         }),
     );
@@ -163,7 +213,7 @@ class SdkCall implements StartedCall {
     try {
       response = await this.real.asResponse();
     } catch (error) {
-      await this.failed();
+      await this.failed(error);
       throw error;
     }
     let copy: Response;
@@ -198,10 +248,13 @@ class SdkCall implements StartedCall {
     return settling ? settling.then(() => parsed) : parsed;
   }
 
-  /** The request failed: released when no response came (the provider bills nothing), else charged. */
-  private async failed(): Promise<void> {
+  /**
+   * The request failed: a response that came but could not be read is charged what was reserved;
+   * without a response, settled by how the request ended (see {@link settleFailure}).
+   */
+  private async failed(error: unknown): Promise<void> {
     if (await this.arrived) await this.call.chargeReservation();
-    else await this.call.release();
+    else await this.settleFailure(error);
   }
 }
 

@@ -52,6 +52,9 @@ export function meterSdkStream<S extends SdkStream<unknown>>(
     Object.defineProperty(metered, '_request_id', { value: requestId, enumerable: false });
   }
   abandoned.register(metered, cleanupOf(stream.controller, metering), token);
+  // A stream aborted while nobody is pulling it (never iterated, or an iterator left pending)
+  // has no loop whose end would settle it: the abort settles it, at what was seen so far.
+  stream.controller.signal.addEventListener('abort', () => void metering.settle(), { once: true });
   return metered;
 }
 
@@ -80,8 +83,31 @@ function iteratorOf(
     // A second iteration gets the SDK's own "consumed stream" error, and must not settle early.
     if (claimed) return stream[Symbol.asyncIterator]();
     claimed = true;
-    return iterate(stream, metering, owner, onSettled);
+    return settlingOnReturn(iterate(stream, metering, owner, onSettled), metering);
   };
+}
+
+// A generator closed before its first `next()` never runs its body, so its `finally` never
+// settles: `return()` and `throw()` settle themselves.
+function settlingOnReturn(
+  generator: AsyncGenerator<unknown>,
+  metering: StreamMetering,
+): AsyncGenerator<unknown> {
+  const settled = async <T>(result: Promise<T>): Promise<T> => {
+    try {
+      return await result;
+    } finally {
+      await metering.settle();
+    }
+  };
+  return {
+    next: (...args) => generator.next(...args),
+    return: (value) => settled(generator.return(value)),
+    throw: (error) => settled(generator.throw(error)),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  } as AsyncGenerator<unknown>;
 }
 
 async function* iterate(

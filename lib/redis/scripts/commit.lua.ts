@@ -5,7 +5,9 @@ import { PRELUDE_LUA } from './prelude.lua.js';
 // lib/core/ledger-rules.ts). A ledger that holds the reservation drops it and records the usage;
 // one that remembers it as lapsed records it; otherwise \`ifUnknown\` decides: 'c' (charge) records
 // it, 's' (skip) does not unless the ledger has no state or started after reservedAt, 'o'
-// (charge-once) records it unless it is remembered as charged, and remembers it.
+// (charge-once) records it unless it is remembered as charged, and remembers it. A commit that
+// drops a held reservation remembers its id as charged until the reservation's expiry, so the
+// same commit run twice records once.
 // ARGV after the deadline: reservation id, ifUnknown (c, s or o), reservedAt ('' for none), actual
 // (one per dimension), now, budgets.
 // Reply: { 'ok', server ms, released (0/1), snapshots, crossings as (index, dimension, threshold
@@ -28,8 +30,12 @@ for i, b in ipairs(budgets) do
   if not s.settled then
     s.settled = true
     local record = true
+    local expires = redis.call('ZSCORE', s.Z, id)
     if drop(s, id) then
       released = 1
+      -- A tombstone for as long as the reservation would have lived: the same script resent
+      -- (ioredis after a connection blip, its reply lost) records nothing.
+      if expires then mark(s, 'c' .. id, tonumber(expires)) end
     elseif kept(s, 'l' .. id, now) then
       redis.call('ZREM', s.M, 'l' .. id)
     elseif kept(s, 'c' .. id, now) then

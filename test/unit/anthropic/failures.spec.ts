@@ -60,14 +60,14 @@ describe('wrapAnthropic: provider errors and SDK retries', () => {
     expect(await h.used(b)).toEqual({ used: 0, reserved: 0 });
   });
 
-  it('releases a call that times out before any response', async () => {
+  it('charges a call that times out its estimate and grant (it may have been billed)', async () => {
     const b = budget(10_000);
     const client = h.client({}, { timeout: 50 });
     h.server.fail({ kind: 'delay', ms: 1_000 });
     await expect(h.within(b, () => client.messages.create(request))).rejects.toBeInstanceOf(
       Anthropic.APIConnectionTimeoutError,
     );
-    expect(await h.used(b)).toEqual({ used: 0, reserved: 0 });
+    expect(await h.used(b)).toEqual({ used: estimate + 100, reserved: 0 });
   });
 
   it('a response without usage is charged the estimated input and all it was granted', async () => {

@@ -65,7 +65,7 @@ describe('resolveTokencapOptions', () => {
     expect(() =>
       resolveTokencapOptions({ prices: { 'my-model': { input: '1', output: 2 } as never } }),
     ).toThrow(
-      'Invalid prices["my-model"]: {"input":"1","output":2}. Expected { input, cachedInput?, output } in USD per 1M tokens, each a finite number >= 0.',
+      'Invalid prices["my-model"]: {"input":"1","output":2}. Expected { input, cachedInput?, output } in USD per 1M tokens, each a finite number from 0 to 100000.',
     );
     expect(() => resolveTokencapOptions({ prices: 'cheap' as never })).toThrow(
       'Invalid TokencapModule option "prices": "cheap". Expected an object of model name to { input, cachedInput?, output } in USD per 1M tokens.',

@@ -31,15 +31,22 @@ describe('wrapOpenAI: failed calls', () => {
     expect(await h.tokens(b)).toEqual({ used: 0, reserved: 0 });
   });
 
-  it('releases the reservation on a timeout', async () => {
+  it('charges a timed-out call what it reserved: the provider may have run it to its end', async () => {
     const b = budget(10_000);
     const client = h.client({}, { timeout: 50 });
     h.server.fail({ kind: 'delay', ms: 1_000 });
     const error = await h
-      .within(b, () => client.chat.completions.create({ model: MODEL, messages: MESSAGES }))
+      .within(b, () =>
+        client.chat.completions.create({
+          model: MODEL,
+          messages: MESSAGES,
+          max_completion_tokens: 100,
+        }),
+      )
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
-    expect(await h.tokens(b)).toEqual({ used: 0, reserved: 0 });
+    expect(await h.tokens(b)).toEqual({ used: promptOf() + 100, reserved: 0 });
+    expect(usageEvents(h.events, b)[0].details?.source).toBe('estimate');
   });
 
   it('releases the reservation when the connection drops before a response', async () => {
@@ -98,19 +105,20 @@ describe('wrapOpenAI: failed calls', () => {
 describe('wrapOpenAI: aborted calls', () => {
   const h = useHarness();
 
-  it('releases the reservation when the caller aborts before a response', async () => {
+  it('charges what it reserved to a plain call the caller aborts before a response', async () => {
     const b = budget(10_000);
     const client = h.client();
     h.server.fail({ kind: 'delay', ms: 1_000 });
     const controller = new AbortController();
     const promise = h.within(b, () =>
       client.chat.completions.create(
-        { model: MODEL, messages: MESSAGES },
+        { model: MODEL, messages: MESSAGES, max_completion_tokens: 100 },
         { signal: controller.signal },
       ),
     );
     setTimeout(() => controller.abort(), 20);
     await expect(promise).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
-    expect(await h.tokens(b)).toEqual({ used: 0, reserved: 0 });
+    // The provider runs a non-streamed call to its end even when the client has gone.
+    expect(await h.tokens(b)).toEqual({ used: promptOf() + 100, reserved: 0 });
   });
 });

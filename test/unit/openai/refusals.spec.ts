@@ -4,6 +4,7 @@ import {
   countResponsesInput,
   PriceUnknownError,
   type RefusedEvent,
+  TokencapRequestError,
 } from '../../../lib/engine/index.js';
 import { budget, MESSAGES, MODEL, promptOf, useHarness } from './openai.fixture.js';
 
@@ -73,14 +74,16 @@ describe('an endpoint minimum output under hard-stop', () => {
     expect(await h.tokens(b)).toEqual({ used: inputOf() + 16, reserved: 0 });
   });
 
-  it('Responses: a caller cap below 16 is the caller’s to send, within a budget that holds 16', async () => {
+  it('Responses: a caller cap below 16 is refused as the caller’s error, never sent', async () => {
     const b = budget(10_000);
-    await h
+    const error = await h
       .within(b, () =>
         h.client().responses.create({ model: MODEL, input: INPUT, max_output_tokens: 8 }),
       )
-      .catch(() => {});
-    expect(h.server.requests[0].body).toMatchObject({ max_output_tokens: 8 });
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TokencapRequestError);
+    expect(error).toMatchObject({ parameter: 'max_output_tokens' });
+    expect(h.server.requests).toHaveLength(0);
   });
 
   it('Responses under a usd budget: fewer than 16 output tokens of dollars left refuses', async () => {

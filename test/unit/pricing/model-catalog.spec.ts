@@ -130,7 +130,7 @@ describe('ModelCatalog prices', () => {
       TokencapConfigError,
     );
     expect(() => new ModelCatalog({ prices: { x: { input: -1, output: 1 } } })).toThrow(
-      'Invalid prices["x"]: {"input":-1,"output":1}. Expected { input, cachedInput?, output } in USD per 1M tokens, each a finite number >= 0.',
+      'Invalid prices["x"]: {"input":-1,"output":1}. Expected { input, cachedInput?, output } in USD per 1M tokens, each a finite number from 0 to 100000.',
     );
     expect(() => new ModelCatalog({ defaultPrice: { input: 1 } as never })).toThrow(
       'Invalid defaultPrice: {"input":1}.',

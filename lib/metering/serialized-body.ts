@@ -1,0 +1,40 @@
+import type { RequestBody } from './provider-endpoint.interface.js';
+
+/**
+ * The body as the SDK will send it: `JSON.stringify` semantics, so a value with `toJSON` (a `Date`,
+ * a class of the caller's) is counted as what it serializes to, not as its own properties, and
+ * `undefined`, functions and symbols count as nothing, as they are not sent. A body that does not
+ * serialize (a cycle, a `BigInt`) cannot be sent either: counted as given, and the SDK reports it.
+ */
+export function serializedBody(body: RequestBody): RequestBody {
+  if (!needsSerializing(body)) return body;
+  try {
+    return JSON.parse(JSON.stringify(body)) as RequestBody;
+  } catch {
+    return body;
+  }
+}
+
+/**
+ * Whether anything in `body` serializes differently from what a plain walk of it reads: a
+ * `toJSON` method, or an object that is not a plain object or an array. Iterative, so a deeply
+ * nested body cannot overflow the stack; each object is visited once.
+ */
+function needsSerializing(body: RequestBody): boolean {
+  const stack: unknown[] = [body];
+  const seen = new Set<object>();
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value !== 'object' || value === null || seen.has(value)) continue;
+    seen.add(value);
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return true;
+    if (Array.isArray(value)) {
+      for (const item of value) stack.push(item);
+      continue;
+    }
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return true;
+    for (const key of Object.keys(value)) stack.push((value as Record<string, unknown>)[key]);
+  }
+  return false;
+}
