@@ -92,7 +92,9 @@ export class ResearchAgent {
     step('started', 0);
     // One usage event per answered model call: the task budget's committed total after it.
     const metered = this.budgets.events$
-      .pipe(filter((e): e is UsageEvent => e.type === 'usage' && e.scope === 'task' && e.key === task))
+      .pipe(
+        filter((e): e is UsageEvent => e.type === 'usage' && e.scope === 'task' && e.key === task),
+      )
       .subscribe((e) => {
         turns++;
         step('turn', e.used);
