@@ -1,7 +1,7 @@
 import type { ChatAnthropic } from '@langchain/anthropic';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import { tool } from '@langchain/core/tools';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { createAgent, createMiddleware } from 'langchain';
 import { filter, Subject } from 'rxjs';
 import { z } from 'zod';
@@ -46,7 +46,7 @@ export interface ResearchStep {
  * until someone notices the bill.
  */
 @Injectable()
-export class ResearchAgent {
+export class ResearchAgent implements BeforeApplicationShutdown {
   private readonly logger = new Logger(ResearchAgent.name);
   private readonly agent;
   private readonly steps = new Subject<ResearchStep>();
@@ -128,6 +128,11 @@ export class ResearchAgent {
     } finally {
       metered.unsubscribe();
     }
+  }
+
+  // Completes the steps stream with the budget events, so an open SSE page does not hold app.close().
+  beforeApplicationShutdown(): void {
+    this.steps.complete();
   }
 
   /** The steps of `session`'s last research run (empty when it ran none). */
