@@ -10,7 +10,7 @@ import {
   Query,
 } from '@nestjs/common';
 import OpenAI from 'openai';
-import { Budget, BudgetService } from '../lib/index.js';
+import { Budget, BudgetService, type BudgetUsage, type RefusedEvent } from '../lib/index.js';
 import { quoteClientValue } from '../lib/errors.js';
 import { ResearchAgent } from './research.agent.js';
 import {
@@ -25,6 +25,8 @@ import { RefusalLog } from './refusal-log.service.js';
 
 /** Injection token of the provider a chat request uses when it names none. */
 export const DEFAULT_PROVIDER = Symbol('DEFAULT_PROVIDER');
+
+const DAY_MS = 86_400_000;
 
 const SYSTEM_PROMPT = 'You are a concise assistant.';
 
@@ -118,9 +120,17 @@ export class ChatController {
       this.budgets.usage('session'),
       this.budgets.usage('user'),
     ]);
+    // Both budgets are daily: a refusal from an earlier day no longer explains today's meter.
+    const today = (refusal: RefusedEvent | null, usage: BudgetUsage) =>
+      refusal && usage.windowEnd !== null && refusal.at >= usage.windowEnd - DAY_MS
+        ? refusal
+        : null;
     return {
-      session: { ...session, lastRefusal: this.refusals.lastOf('session', session.key) },
-      user: { ...user, lastRefusal: this.refusals.lastOf('user', user.key) },
+      session: {
+        ...session,
+        lastRefusal: today(this.refusals.lastOf('session', session.key), session),
+      },
+      user: { ...user, lastRefusal: today(this.refusals.lastOf('user', user.key), user) },
       research: this.agent.lastRun(session.key),
     };
   }
