@@ -8,8 +8,9 @@ import { wrapAnthropic } from '../lib/providers/anthropic/index.js';
 import { ChatController, DEFAULT_PROVIDER } from './chat.controller.js';
 import { EventsController } from './events.controller.js';
 import { PageController } from './page.controller.js';
+import { RefusalLog } from './refusal-log.service.js';
 import { RESEARCH_MODEL, ResearchAgent } from './research.agent.js';
-import { CLAUDE_CHAT_MODEL, type SampleConnections } from './sample.config.js';
+import { CLAUDE_CHAT_MODEL, DEMO_USER, type SampleConnections } from './sample.config.js';
 
 /** The sample app: a budgeted chat, a runaway research agent, budget events over SSE, and a page. */
 @Module({})
@@ -22,6 +23,9 @@ export class AppModule {
         TokencapModule.forRoot({
           scopes: {
             session: (req?: IncomingMessage) => req?.headers['x-session-id'] as string | undefined,
+            // No login in the sample: a request without the header is the demo user.
+            user: (req?: IncomingMessage) =>
+              (req?.headers['x-user-id'] as string | undefined) || DEMO_USER,
           },
         }),
       ],
@@ -59,6 +63,7 @@ export class AppModule {
         },
         { provide: DEFAULT_PROVIDER, useValue: connections.defaultProvider },
         ResearchAgent,
+        RefusalLog,
       ],
     };
   }

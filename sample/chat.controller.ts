@@ -10,7 +10,7 @@ import {
   Query,
 } from '@nestjs/common';
 import OpenAI from 'openai';
-import { Budget, BudgetService } from '../lib/index.js';
+import { Budget, BudgetService, type BudgetUsage, type RefusedEvent } from '../lib/index.js';
 import { quoteClientValue } from '../lib/errors.js';
 import { ResearchAgent } from './research.agent.js';
 import {
@@ -19,10 +19,14 @@ import {
   SAMPLE_PROVIDERS,
   type SampleProvider,
   SESSION_LIMIT,
+  USER_DAILY_USD,
 } from './sample.config.js';
+import { RefusalLog } from './refusal-log.service.js';
 
 /** Injection token of the provider a chat request uses when it names none. */
 export const DEFAULT_PROVIDER = Symbol('DEFAULT_PROVIDER');
+
+const DAY_MS = 86_400_000;
 
 const SYSTEM_PROMPT = 'You are a concise assistant.';
 
@@ -33,6 +37,7 @@ interface ChatBody {
 /** The chat endpoint and the runaway research agent, both inside the session's budget. */
 @Controller('api')
 @Budget('session', SESSION_LIMIT, { window: 'day' })
+@Budget('user', { usd: USER_DAILY_USD }, { window: 'day' })
 export class ChatController {
   constructor(
     private readonly openai: OpenAI,
@@ -40,6 +45,7 @@ export class ChatController {
     private readonly agent: ResearchAgent,
     private readonly budgets: BudgetService,
     @Inject(DEFAULT_PROVIDER) private readonly defaultProvider: SampleProvider,
+    private readonly refusals: RefusalLog,
   ) {}
 
   /**
@@ -101,5 +107,31 @@ export class ChatController {
   @Get('usage')
   usage() {
     return this.budgets.usage('session');
+  }
+
+  /**
+   * Every budget the page shows, read from the server so a reload restores it: the session's and
+   * the user's usage (with `windowEnd` and the forecast) and the last refusal of each, and the
+   * steps of the session's last research run (its task budget lives only as long as the run).
+   */
+  @Get('budgets')
+  async all() {
+    const [session, user] = await Promise.all([
+      this.budgets.usage('session'),
+      this.budgets.usage('user'),
+    ]);
+    // Both budgets are daily: a refusal from an earlier day no longer explains today's meter.
+    const today = (refusal: RefusedEvent | null, usage: BudgetUsage) =>
+      refusal && usage.windowEnd !== null && refusal.at >= usage.windowEnd - DAY_MS
+        ? refusal
+        : null;
+    return {
+      session: {
+        ...session,
+        lastRefusal: today(this.refusals.lastOf('session', session.key), session),
+      },
+      user: { ...user, lastRefusal: today(this.refusals.lastOf('user', user.key), user) },
+      research: this.agent.lastRun(session.key),
+    };
   }
 }

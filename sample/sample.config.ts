@@ -4,6 +4,13 @@
  */
 export const SESSION_LIMIT = { tokens: 50_000, usd: 1.5 };
 
+/**
+ * Every visitor of the sample is one demo user (the page sends `x-user-id: demo-user`; the sample
+ * has no login), with a daily dollar allowance across all their sessions and providers.
+ */
+export const DEMO_USER = 'demo-user';
+export const USER_DAILY_USD = 0.25;
+
 /** One research run may spend this much before its own `task` budget halts the loop. */
 export const RESEARCH_TASK_LIMIT = 21_000;
 

@@ -33,8 +33,10 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
     await sample?.close();
   });
 
-  const level = () => page.locator('#meter').getAttribute('data-level');
-  const percent = async () => Number(await page.locator('#meter').getAttribute('aria-valuenow'));
+  const level = () => page.locator('#budget-session .meter').getAttribute('data-level');
+  const percent = async () =>
+    Number(await page.locator('#budget-session .meter').getAttribute('aria-valuenow'));
+  const refused = async () => (await page.locator('#log .refusal').count()) > 0;
 
   async function chatUntil(predicate: () => Promise<boolean>, max: number): Promise<number> {
     for (let sent = 0; sent < max; sent++) {
@@ -46,13 +48,13 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
       // Runs in the page, so it is passed as source: the test's own types have no DOM.
       await page.waitForFunction(
         `document.querySelectorAll('.msg').length >= ${before + 2} || ` +
-          `document.querySelector('#refusal')?.getAttribute('data-shown') === 'true'`,
+          `document.querySelectorAll('#log .refusal').length > 0`,
       );
     }
     throw new Error(`condition not reached after ${max} messages`);
   }
 
-  it('turns the meter amber at 80 %, red at 90 %, and shows the refusal at 100 %', async () => {
+  it('turns the meter amber at 80 %, red at 90 %, and shows the refusal on the refused message', async () => {
     await page.goto(sample.url);
     await expect.poll(level).toBe('ok');
 
@@ -64,7 +66,7 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
       await page.locator('#research').click();
       await page.locator('.msg.bot').nth(before).waitFor();
       expect(await page.locator('.msg.bot').nth(before).textContent()).toMatch(
-        /^Agent ran (\d+) turns, \d{5} tokens: halted by its 21,000-token task budget after \1 turns$/,
+        /^Agent ran (\d+) turns, \d\d,\d{3} tokens: halted by its 21,000-token task budget after \1 turns$/,
       );
       const text = (await page.locator('.msg.bot').nth(before).textContent()) ?? '';
       expect(Number(/^Agent ran (\d+)/.exec(text)![1])).toBe(
@@ -87,22 +89,25 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
       ]);
 
     const llmCallsBefore = sample.fake!.tally.requests;
-    const messages = await chatUntil(
-      async () => (await page.locator('#refusal').getAttribute('data-shown')) === 'true',
-      60,
-    );
+    const messages = await chatUntil(refused, 60);
     expect(messages).toBeGreaterThan(0);
-    expect(await page.locator('#refusal').textContent()).toMatch(
-      /^Refused \(HTTP 429 Budget Exceeded\): Budget "session" exceeded: the call needs \d+ tokens, \d+ of 50000 tokens remain\.$/,
+    // The refusal sits under the message it refused.
+    expect(await page.locator('#log .refusal').count()).toBe(1);
+    expect(
+      await page.locator('#log .refusal').evaluate((el) => el.previousElementSibling?.textContent),
+    ).toBe(`You: question ${messages - 1}`);
+    expect(await page.locator('#log .refusal').textContent()).toMatch(
+      /^Refused \(HTTP 429, session budget\): \d\d,\d{3} of 50,000 used; the call was not sent to the model\.$/,
+    );
+    expect(await page.locator('#budget-session .why').textContent()).toMatch(
+      /^Refused at \d\d:\d\d UTC: a call needed [\d,]+ tokens, [\d,]+ tokens of 50,000 tokens remained\.$/,
     );
     await expect
       .poll(warnings)
       .toEqual([
         'Warning: 80 % of the session budget used',
         'Warning: 90 % of the session budget used',
-        'Refused: the session budget refused a call',
       ]);
-    expect(await level()).toBe('refused');
     // The refused call never reached the provider: exactly one request fewer than messages sent.
     expect(sample.fake!.tally.requests - llmCallsBefore).toBe(messages - 1);
     const usage: {
@@ -117,6 +122,8 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
         `.then((r) => r.json()).then((u) => { showUsage(u); return u; })`,
     );
     expect(usage.used).toBeLessThanOrEqual(50_000);
+    // Red while some tokens remain (the refused call needed more), full once none do.
+    expect(await level()).toBe(usage.used >= 50_000 ? 'full' : 'red');
     // The chat ran on OpenAI, the research agent on Claude: the session holds both bills.
     const claude = sample.fakeAnthropic!.tally;
     const claudeBilled =
@@ -126,8 +133,8 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
       claude.outputTokens;
     expect(usage.used).toBe(sample.fake!.tally.totalTokens + claudeBilled);
     // The meter also shows what the session cost, priced from the shipped gpt-4o-mini rates.
-    expect(await page.locator('#meter-label').textContent()).toBe(
-      `${usage.used.toLocaleString('en')} / 50,000 tokens (100 %) · $${usage.dimensions.usd.used.toFixed(4)} of $1.50`,
+    expect(await page.locator('#budget-session .label').textContent()).toBe(
+      `${usage.used.toLocaleString('en-US')} tokens of 50,000 tokens (${((100 * usage.used) / 50_000).toFixed(0)} %) · $${usage.dimensions.usd.used.toFixed(4)} of $1.50`,
     );
     expect(usage.dimensions.usd.used).toBeGreaterThan(0);
     // The daily window ends at the next midnight UTC, and the page shows it with the forecast.
@@ -138,15 +145,17 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
     // (the session ran out), unless it is already spent.
     if (usage.burnRate === null) expect(usage.projectedExhaustion).toBeNull();
     else expect(usage.projectedExhaustion ?? 0).toBeLessThan(usage.windowEnd);
-    const outlook = page.locator('#outlook');
-    expect(await outlook.getAttribute('data-window-end')).toBe(String(usage.windowEnd));
-    expect(await outlook.getAttribute('data-projected-exhaustion')).toBe(
+    const reset = page.locator('#budget-session .reset');
+    const forecast = page.locator('#budget-session .forecast');
+    expect(await reset.getAttribute('data-window-end')).toBe(String(usage.windowEnd));
+    expect(await reset.textContent()).toBe('Resets at 00:00 UTC');
+    expect(await forecast.getAttribute('data-projected-exhaustion')).toBe(
       String(usage.projectedExhaustion ?? ''),
     );
-    expect(await outlook.textContent()).toMatch(
+    expect(await forecast.textContent()).toMatch(
       usage.burnRate === null
-        ? /^Resets at 00:00 UTC · forecast: too early to tell$/
-        : /^Resets at 00:00 UTC · forecast: (spent|runs out at \d\d:\d\d UTC) at \d+\.\d tokens\/s$/,
+        ? /^Forecast: too early to tell$/
+        : /^Forecast: (spent|runs out at \d\d:\d\d UTC|lasts until the reset) at [\d,]+ tokens\/min$/,
     );
 
     mkdirSync('test/e2e/__screenshots__', { recursive: true });

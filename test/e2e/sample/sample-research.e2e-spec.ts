@@ -55,6 +55,39 @@ describe('the sample research agent: a LangChain createAgent loop stopped by its
       .set('x-session-id', 'r1')
       .expect(200);
     expect(usage.body.used).toBe(tokens);
+
+    // GET /api/budgets holds the run step by step, for the page to draw it again after a reload:
+    // one step per answered model call, each with the task budget's tokens so far.
+    const all = await request(sample.app.getHttpServer())
+      .get('/api/budgets')
+      .set('x-session-id', 'r1')
+      .expect(200);
+    const steps = all.body.research as { phase: string; turn: number; tokens: number }[];
+    expect(steps.map((s) => s.phase)).toEqual([
+      'started',
+      ...Array.from({ length: turns }, () => 'turn'),
+      'halted',
+    ]);
+    expect(steps.map((s) => s.turn)).toEqual([
+      0,
+      ...Array.from({ length: turns }, (_, i) => i + 1),
+      turns,
+    ]);
+    const perTurn = steps.slice(1, -1).map((s) => s.tokens);
+    expect(perTurn).toEqual([...perTurn].sort((a, b) => a - b));
+    expect(steps.at(-1)!.tokens).toBe(tokens);
+    expect(perTurn.at(-1)).toBe(tokens);
+    // The demo user's daily dollars hold exactly what this one session spent.
+    expect(all.body.session.used).toBe(tokens);
+    expect(all.body.user).toMatchObject({
+      scope: 'user',
+      key: 'demo-user',
+      dimension: 'usd',
+      limit: 0.25,
+    });
+    expect(all.body.user.used).toBeGreaterThan(0);
+    expect(all.body.user.used).toBe(all.body.session.dimensions.usd.used);
+    expect(all.body.session.lastRefusal).toBeNull();
   });
 
   it('a session that cannot fit another turn gets a 429 from the session budget, not a quiet halt', async () => {
@@ -76,5 +109,20 @@ describe('the sample research agent: a LangChain createAgent loop stopped by its
       .expect(200);
     expect(usage.body.used).toBe(billed());
     expect(usage.body.used).toBeLessThanOrEqual(50_000);
+    // The refusal is kept for the page: the session event, in the session's units.
+    const all = await request(sample.app.getHttpServer())
+      .get('/api/budgets')
+      .set('x-session-id', 'r2')
+      .expect(200);
+    expect(all.body.session.lastRefusal).toMatchObject({
+      type: 'refused',
+      scope: 'session',
+      key: 'r2',
+      dimension: 'tokens',
+      limit: 50_000,
+    });
+    const r = all.body.session.lastRefusal as { requested: number; used: number; reserved: number };
+    expect(r.requested).toBeGreaterThan(50_000 - r.used - r.reserved);
+    expect(all.body.research.at(-1)).toMatchObject({ phase: 'failed' });
   });
 });
