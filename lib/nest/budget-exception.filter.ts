@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpStatus } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { BudgetHeadersWriter } from './budget-headers.writer.js';
 import { BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError } from '../errors.js';
 
 /** The JSON body of a refused call (HTTP 429). Carries the refused budget's numbers, never its key. */
@@ -73,11 +74,14 @@ export function budgetErrorResponse(
 /**
  * Registered by `TokencapModule` as an `APP_FILTER`. Over HTTP it answers a refused call with
  * 429, a missing budget key with 400 and an unreachable store with 503 (see
- * {@link budgetErrorResponse}). Other transports (RPC, WebSockets) get the error itself rethrown.
+ * {@link budgetErrorResponse}); a 429 carries `Retry-After` when the refusing budget has a window. Other transports (RPC, WebSockets) get the error itself rethrown.
  */
 @Catch(BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError)
 export class BudgetExceptionFilter implements ExceptionFilter<BudgetHttpError> {
-  constructor(private readonly adapterHost: HttpAdapterHost) {}
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly headers: BudgetHeadersWriter,
+  ) {}
 
   catch(error: BudgetHttpError, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw error;
@@ -89,6 +93,7 @@ export class BudgetExceptionFilter implements ExceptionFilter<BudgetHttpError> {
       return;
     }
     const body = budgetErrorResponse(error);
+    if (error instanceof BudgetExceededError) this.headers.writeRetryAfter(response, error);
     adapter.reply(response, body, body.statusCode);
   }
 }

@@ -4,10 +4,9 @@ import {
   Injectable,
   type NestInterceptor,
 } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import { from, Observable, switchMap } from 'rxjs';
 import type { Budget } from '../core/budget.js';
-import { BUDGET_METADATA, type BudgetMetadata } from './budget.decorator.js';
+import { BudgetHeadersWriter } from './budget-headers.writer.js';
 import { BudgetRequestContext } from './budget-request.context.js';
 import { type BudgetTemplate, BudgetResolver, isPromiseLike } from './budget.resolver.js';
 import { BudgetRunner } from './budget.runner.js';
@@ -23,10 +22,10 @@ import { BudgetRunner } from './budget.runner.js';
 @Injectable()
 export class BudgetInterceptor implements NestInterceptor {
   constructor(
-    private readonly reflector: Reflector,
     private readonly requests: BudgetRequestContext,
     private readonly resolver: BudgetResolver,
     private readonly runner: BudgetRunner,
+    private readonly headers: BudgetHeadersWriter,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -38,7 +37,9 @@ export class BudgetInterceptor implements NestInterceptor {
     return new Observable((subscriber) =>
       this.requests.run(call, () => {
         const open = (budgets: readonly Budget[]) =>
-          this.runner.runIn(call, budgets, () => next.handle());
+          this.runner
+            .runIn(call, budgets, () => next.handle())
+            .pipe(this.headers.around(context, budgets));
         const budgets = templates.length > 0 ? this.resolver.resolve(templates, call) : [];
         if (!isPromiseLike(budgets)) return open(budgets).subscribe(subscriber);
         return from(budgets).pipe(switchMap(open)).subscribe(subscriber);
@@ -46,16 +47,11 @@ export class BudgetInterceptor implements NestInterceptor {
     );
   }
 
-  /** The validated `@Budget`s of the handler of `context` (its own, else its class's). */
+  /**
+   * The validated `@Budget`s of the handler of `context` (its own, else its class's); none when
+   * it is skipped (`@SkipBudget()`, `skipIf`).
+   */
   templatesOf(context: ExecutionContext): readonly BudgetTemplate[] {
-    const metadata = this.reflector.getAllAndOverride<BudgetMetadata[] | undefined>(
-      BUDGET_METADATA,
-      [context.getHandler(), context.getClass()],
-    );
-    if (!metadata?.length) return [];
-    return this.resolver.compile(
-      metadata,
-      `${context.getClass().name}.${context.getHandler().name}`,
-    );
+    return this.resolver.forHandler(context);
   }
 }
