@@ -50,7 +50,7 @@ export class BudgetExceededError extends TokencapError implements BudgetExceeded
     options?: { cause?: unknown },
   ) {
     super(describeRefusal(details), options);
-    if (details.resetsAt !== undefined) this.resetsAt = details.resetsAt;
+    this.resetsAt = details.resetsAt;
     this.scope = details.scope;
     this.key = details.key;
     this.dimension = details.dimension;
