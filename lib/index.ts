@@ -5,6 +5,7 @@
 // NestJS integration. `Budget` is the decorator here; the engine's budget type of the same name is
 // exported by `tokencap/engine`.
 export { Budget } from './nest/budget.decorator.js';
+export { SkipBudget } from './nest/skip-budget.decorator.js';
 export {
   budgetErrorResponse,
   type BudgetExceededBody,
