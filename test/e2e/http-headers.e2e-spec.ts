@@ -116,6 +116,21 @@ describe.each(ADAPTERS)('RateLimit headers on %s', (adapter) => {
     expect(next.headers.ratelimit).toBe('"session";r=699;t=1800, "request";r=499');
   });
 
+  it('a StreamableFile and an Observable carry them too, set before the stream’s first byte', async () => {
+    t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
+    const file = await readAll(`${t.url}/h/file`, { [SESSION_HEADER]: 'file' });
+    expect(file.status).toBe(200);
+    expect(file.body).toBe('xy');
+    // The 200 tokens spent while the file streamed came after the headers were sent.
+    expect(file.headers.ratelimit).toBe('"session";r=900;t=1800');
+    expect(t.app.get(LlmProvider).tokens).toBe(300);
+
+    const obs = await send(`${t.url}/h/observable`, 'GET', undefined, { [SESSION_HEADER]: 'file' });
+    expect(obs.status).toBe(200);
+    expect(obs.body).toEqual({ ok: true });
+    expect(obs.headers.ratelimit).toBe('"session";r=650;t=1800');
+  });
+
   it('an SSE request refused before its first event is a 429 with Retry-After', async () => {
     t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
     expect((await chat('spent', 500)).status).toBe(201);
