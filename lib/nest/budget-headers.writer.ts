@@ -13,7 +13,7 @@ import {
 import type { Budget } from '../core/budget.js';
 import { Ledger } from '../core/ledger.js';
 import { BudgetExceededError } from '../errors.js';
-import { rateLimitFields, retryAfterSeconds } from './rate-limit.fields.js';
+import { rateLimitField, rateLimitPolicyField, retryAfterSeconds } from './rate-limit.fields.js';
 import { type ResolvedTokencapOptions, TOKENCAP_OPTIONS } from './tokencap-options.validator.js';
 
 /**
@@ -29,18 +29,26 @@ export class BudgetHeadersWriter {
   ) {}
 
   /**
-   * Sets the fields before the handler's first value goes on (so after the handler's own charges
-   * for a plain or promised result, and before the first byte of a stream or an SSE response),
-   * and before an error goes on to the exception filter. Later values wait in order.
+   * Sets `RateLimit-Policy` when the handler starts (it needs no usage), and `RateLimit` before
+   * the handler's first value goes on (so after the handler's own charges for a plain or promised
+   * result, and before the first byte of a stream) and before an error goes on to the exception
+   * filter. Later values wait in order. An `@Sse()` response is the exception: Nest sends its
+   * headers one macrotask after the stream starts, whether an event came or not, so `RateLimit`
+   * is on it only if the usage read (from a synchronous store, it always is) returned by then.
    */
   around<T>(context: ExecutionContext, budgets: readonly Budget[]): MonoTypeOperatorFunction<T> {
     if (!this.options.headers || context.getType() !== 'http' || budgets.length === 0) {
       return identity;
     }
     const response: unknown = context.switchToHttp().getResponse();
-    const write = () => this.writeFields(response, budgets);
+    const write = () => this.writeRemaining(response, budgets);
     return (source) =>
-      source.pipe(
+      defer(() => {
+        if (!headersSent(response)) {
+          this.set(response, 'RateLimit-Policy', rateLimitPolicyField(budgets));
+        }
+        return source;
+      }).pipe(
         concatMap((value, index) =>
           index === 0
             ? defer(async () => {
@@ -65,7 +73,7 @@ export class BudgetHeadersWriter {
     if (seconds !== undefined) this.set(response, 'Retry-After', String(seconds));
   }
 
-  private async writeFields(response: unknown, budgets: readonly Budget[]): Promise<void> {
+  private async writeRemaining(response: unknown, budgets: readonly Budget[]): Promise<void> {
     const now = this.ledger.clock();
     let usages;
     try {
@@ -76,9 +84,7 @@ export class BudgetHeadersWriter {
       return;
     }
     if (headersSent(response)) return;
-    const fields = rateLimitFields(budgets, usages, now);
-    this.set(response, 'RateLimit-Policy', fields.policy);
-    this.set(response, 'RateLimit', fields.rateLimit);
+    this.set(response, 'RateLimit', rateLimitField(budgets, usages, now));
   }
 
   private set(response: unknown, name: string, value: string): void {

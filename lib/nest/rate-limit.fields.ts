@@ -1,51 +1,66 @@
-import { type Budget, resetOf, toStoreUnits } from '../core/budget.js';
+import { type Budget, DIMENSIONS, type Dimension, resetOf, toStoreUnits } from '../core/budget.js';
 import type { BudgetUsage } from '../core/events.js';
 import type { BudgetExceededError } from '../errors.js';
 
 /** The largest Integer a Structured Field may carry (RFC 9651, 15 digits). */
 const MAX_SF_INTEGER = 999_999_999_999_999;
 
-/** The values of the `RateLimit-Policy` and `RateLimit` fields for a set of open budgets. */
-export interface RateLimitFields {
-  /** `"session";q=50000;w=3600, "request";q=2000` */
-  readonly policy: string;
-  /** `"session";r=1234;t=1800, "request";r=2000` */
-  readonly rateLimit: string;
+/**
+ * The `RateLimit-Policy` field (draft-ietf-httpapi-ratelimit-headers-09 and later) for `budgets`,
+ * one list item per budget, in declaration order: `"session";q=50000;w=3600`. Quotas are in each
+ * budget's primary dimension (tokens when it limits tokens, else micro-dollars, else requests);
+ * `w` only appears for a budget with a window. It depends on the budgets alone, so it can be set
+ * before any usage is read.
+ */
+export function rateLimitPolicyField(budgets: readonly Budget[]): string {
+  const ids = identifiers(budgets);
+  return budgets
+    .map((budget, i) => {
+      const quota = integer(budget.limits[primaryDimension(budget)] ?? 0);
+      const w = budget.window ? `;w=${integer(Math.ceil(budget.window.ms / 1000))}` : '';
+      return `${ids[i]};q=${quota}${w}`;
+    })
+    .join(', ');
 }
 
 /**
- * The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers-09 and later) for `budgets`,
- * one list item per budget, in declaration order. Quotas are in each budget's primary dimension
- * (tokens when it limits tokens, else micro-dollars, else requests), the one `usage.dimension`
- * names; `w` and `t` only appear for a budget with a window. A scope open twice (two windows)
- * is named `scope`, then `scope.2`, so every identifier is unique.
+ * The `RateLimit` field for `budgets`: what each has left (`r`, after committed usage and
+ * in-flight reservations, in the unit of its quota) and, for a windowed budget, the seconds until
+ * it resets (`t`): `"session";r=1234;t=1800`.
  * @param usages the usage of each budget, in the same order.
  * @param now epoch ms, from the ledger's clock.
  */
-export function rateLimitFields(
+export function rateLimitField(
   budgets: readonly Budget[],
   usages: readonly BudgetUsage[],
   now: number,
-): RateLimitFields {
+): string {
+  const ids = identifiers(budgets);
+  return budgets
+    .map((budget, i) => {
+      const usage = usages[i];
+      const remaining = integer(toStoreUnits(usage.dimension, usage.remaining));
+      const resetsAt = resetOf(budget, now);
+      const t = resetsAt === undefined ? '' : `;t=${secondsUntil(resetsAt, now)}`;
+      return `${ids[i]};r=${remaining}${t}`;
+    })
+    .join(', ');
+}
+
+// The dimension usage reports first (see `usageOf`): tokens, else usd, else requests.
+function primaryDimension(budget: Budget): Dimension {
+  return DIMENSIONS.find((d) => budget.limits[d] !== undefined) ?? 'tokens';
+}
+
+// A scope open twice (two windows) is named `scope`, then `scope.2`, so every identifier is
+// unique. Scope names are letters, digits, '_', '.' and '-': nothing to escape in an sf-string.
+function identifiers(budgets: readonly Budget[]): string[] {
   const seen = new Map<string, number>();
-  const policy: string[] = [];
-  const rateLimit: string[] = [];
-  budgets.forEach((budget, i) => {
-    const usage = usages[i];
+  return budgets.map((budget) => {
     const count = (seen.get(budget.scope) ?? 0) + 1;
     seen.set(budget.scope, count);
-    // Scope names are letters, digits, '_', '.' and '-': nothing to escape in an sf-string.
-    const id = `"${count === 1 ? budget.scope : `${budget.scope}.${count}`}"`;
-    const dim = usage.dimension;
-    const quota = integer(budget.limits[dim] ?? 0);
-    const remaining = integer(toStoreUnits(dim, usage.remaining));
-    const resetsAt = resetOf(budget, now);
-    const w = budget.window ? `;w=${integer(Math.ceil(budget.window.ms / 1000))}` : '';
-    const t = resetsAt === undefined ? '' : `;t=${secondsUntil(resetsAt, now)}`;
-    policy.push(`${id};q=${quota}${w}`);
-    rateLimit.push(`${id};r=${remaining}${t}`);
+    return `"${count === 1 ? budget.scope : `${budget.scope}.${count}`}"`;
   });
-  return { policy: policy.join(', '), rateLimit: rateLimit.join(', ') };
 }
 
 /**

@@ -1,8 +1,17 @@
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LlmProvider } from '../fixtures/fake-llm.fixture.js';
 import { ADAPTERS, listenOn, type ListeningApp, send } from '../fixtures/http-adapters.fixture.js';
 import { readAll } from '../fixtures/http-client.fixture.js';
+import type { TokencapModuleOptions } from '../../lib/nest/tokencap-options.interface.js';
+import { RedisLedgerStore } from '../../lib/redis/index.js';
+import {
+  deleteByPrefix,
+  REDIS_URL,
+  redisAvailable,
+  uniquePrefix,
+} from '../redis/support/redis-env.js';
 import { httpSurfaceModule } from '../fixtures/http-surface.fixture.js';
 import { SESSION_HEADER, USER_HEADER } from '../fixtures/scopes.fixture.js';
 
@@ -10,8 +19,28 @@ import { SESSION_HEADER, USER_HEADER } from '../fixtures/scopes.fixture.js';
 // (the ledger reads Date.now), so sockets and timers run for real.
 const NOW = Date.UTC(2026, 0, 1, 0, 30, 0);
 
-describe.each(ADAPTERS)('RateLimit headers on %s', (adapter) => {
+const redis = await redisAvailable('the RateLimit headers on Redis');
+const CASES = ADAPTERS.flatMap((adapter) =>
+  (['memory', 'redis'] as const).map((store) => ({ adapter, store })),
+).filter((c) => c.store === 'memory' || redis);
+
+describe.each(CASES)('RateLimit headers on $adapter, $store store', ({ adapter, store }) => {
   let t: ListeningApp | undefined;
+  const prefix = uniquePrefix('headers');
+  let apps = 0;
+  afterAll(async () => {
+    if (store !== 'redis') return;
+    const client = new Redis(REDIS_URL);
+    await deleteByPrefix(client, prefix);
+    client.disconnect();
+  });
+  // Usage is read back from the store for the headers: both stores must give the same figures.
+  const storeOption = () =>
+    store === 'redis'
+      ? { store: new RedisLedgerStore({ url: REDIS_URL, prefix: `${prefix}${++apps}:` }) }
+      : {};
+  const surface = (options: TokencapModuleOptions = {}) =>
+    httpSurfaceModule({ ...storeOption(), ...options });
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(NOW);
@@ -26,7 +55,7 @@ describe.each(ADAPTERS)('RateLimit headers on %s', (adapter) => {
     send(`${t!.url}/h/chat`, 'POST', { tokens }, { [SESSION_HEADER]: session });
 
   it('report every open budget after the handler’s own charges, and Retry-After only for the windowed refusal', async () => {
-    t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
+    t = await listenOn(adapter, { imports: [surface()] });
     const provider = t.app.get(LlmProvider);
     let run = 0;
     await fc.assert(
@@ -70,7 +99,7 @@ describe.each(ADAPTERS)('RateLimit headers on %s', (adapter) => {
   });
 
   it('a 429 has the exact JSON body, and a lifetime budget sends neither t nor Retry-After', async () => {
-    t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
+    t = await listenOn(adapter, { imports: [surface()] });
     const lifetime = (tokens: number) =>
       send(`${t!.url}/h/lifetime`, 'POST', { tokens }, { [SESSION_HEADER]: 'life' });
     const ok = await lifetime(900);
@@ -94,20 +123,23 @@ describe.each(ADAPTERS)('RateLimit headers on %s', (adapter) => {
   });
 
   it('a dollar budget is reported in micro-dollars, over its one-day window', async () => {
-    t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
+    t = await listenOn(adapter, { imports: [surface()] });
     const res = await send(`${t.url}/h/usd`, 'POST', { usd: 0.25 }, { [USER_HEADER]: 'u1' });
     expect(res.status).toBe(201);
     expect(res.headers['ratelimit-policy']).toBe('"user";q=2000000;w=86400');
     expect(res.headers.ratelimit).toBe('"user";r=1750000;t=84600');
   });
 
-  it('an SSE response carries them before its first event, with the usage at that event', async () => {
-    t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
+  it('an SSE response carries the policy, and (synchronous store) what is left at its first event', async () => {
+    t = await listenOn(adapter, { imports: [surface()] });
     const res = await readAll(`${t.url}/h/events`, { [SESSION_HEADER]: 'sse' });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
     expect(res.headers['ratelimit-policy']).toBe('"session";q=1000;w=3600');
-    expect(res.headers.ratelimit).toBe('"session";r=900;t=1800');
+    if (store === 'memory') expect(res.headers.ratelimit).toBe('"session";r=900;t=1800');
+    // Nest sends SSE headers one macrotask after the stream starts: the read of an asynchronous
+    // store may come too late for RateLimit, never with a wrong figure.
+    else expect([undefined, '"session";r=900;t=1800']).toContain(res.headers.ratelimit);
     expect(res.body).toBe('\nid: 1\ndata: a\n\nid: 2\ndata: b\n\nid: 3\ndata: c\n\n');
     expect(t.app.get(LlmProvider).tokens).toBe(300);
     // What the stream spent shows on the next response.
@@ -117,7 +149,7 @@ describe.each(ADAPTERS)('RateLimit headers on %s', (adapter) => {
   });
 
   it('a StreamableFile and an Observable carry them too, set before the stream’s first byte', async () => {
-    t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
+    t = await listenOn(adapter, { imports: [surface()] });
     const file = await readAll(`${t.url}/h/file`, { [SESSION_HEADER]: 'file' });
     expect(file.status).toBe(200);
     expect(file.body).toBe('xy');
@@ -131,19 +163,24 @@ describe.each(ADAPTERS)('RateLimit headers on %s', (adapter) => {
     expect(obs.headers.ratelimit).toBe('"session";r=650;t=1800');
   });
 
-  it('an SSE request refused before its first event is a 429 with Retry-After', async () => {
-    t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
-    expect((await chat('spent', 500)).status).toBe(201);
-    expect((await chat('spent', 450)).status).toBe(201);
-    const res = await readAll(`${t.url}/h/events`, { [SESSION_HEADER]: 'spent' });
-    expect(res.status).toBe(429);
-    expect(JSON.parse(res.body)).toMatchObject({ statusCode: 429, scope: 'session', used: 950 });
-    expect(res.headers.ratelimit).toBe('"session";r=50;t=1800');
-    expect(res.headers['retry-after']).toBe('1800');
-  });
+  // With Redis the refusal comes after Nest has sent the SSE headers (see the test above), so it
+  // reaches the client as an SSE error event: a limit of Nest's SSE, documented in nest.md.
+  it.skipIf(store === 'redis')(
+    'an SSE request refused before its first event is a 429 with Retry-After',
+    async () => {
+      t = await listenOn(adapter, { imports: [surface()] });
+      expect((await chat('spent', 500)).status).toBe(201);
+      expect((await chat('spent', 450)).status).toBe(201);
+      const res = await readAll(`${t.url}/h/events`, { [SESSION_HEADER]: 'spent' });
+      expect(res.status).toBe(429);
+      expect(JSON.parse(res.body)).toMatchObject({ statusCode: 429, scope: 'session', used: 950 });
+      expect(res.headers.ratelimit).toBe('"session";r=50;t=1800');
+      expect(res.headers['retry-after']).toBe('1800');
+    },
+  );
 
   it('headers: false sends none of them, and the 429 body is unchanged', async () => {
-    t = await listenOn(adapter, { imports: [httpSurfaceModule({ headers: false })] });
+    t = await listenOn(adapter, { imports: [surface({ headers: false })] });
     const ok = await chat('quiet', 500);
     expect(ok.status).toBe(201);
     const refused = await chat('quiet', 501);

@@ -3,7 +3,20 @@ import { describe, expect, it } from 'vitest';
 import { defineBudget } from '../../../lib/core/budget.js';
 import { usageOf } from '../../../lib/core/ledger.js';
 import { BudgetExceededError } from '../../../lib/errors.js';
-import { rateLimitFields, retryAfterSeconds } from '../../../lib/nest/rate-limit.fields.js';
+import {
+  rateLimitField,
+  rateLimitPolicyField,
+  retryAfterSeconds,
+} from '../../../lib/nest/rate-limit.fields.js';
+import type { Budget } from '../../../lib/core/budget.js';
+import type { BudgetUsage } from '../../../lib/core/events.js';
+
+function rateLimitFields(budgets: Budget[], usages: BudgetUsage[], now: number) {
+  return {
+    policy: rateLimitPolicyField(budgets),
+    rateLimit: rateLimitField(budgets, usages, now),
+  };
+}
 
 const HOUR = 3_600_000;
 
@@ -18,7 +31,7 @@ function fieldsOf(
   return rateLimitFields([budget], [usageOf(budget, { used, reserved } as never)], now);
 }
 
-describe('rateLimitFields', () => {
+describe('rateLimitPolicyField and rateLimitField', () => {
   it('r is what is left after committed and reserved usage, never below 0; t counts to the window end', () => {
     fc.assert(
       fc.property(
