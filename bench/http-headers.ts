@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { Controller, type INestApplication, Module, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { Budget, BudgetService, type LedgerStore, TokencapModule } from '../lib/index.js';
+import { type LedgerStore, MemoryLedgerStore } from '../lib/engine/index.js';
+import { Budget, BudgetService, TokencapModule } from '../lib/index.js';
 import { RedisLedgerStore } from '../lib/redis/index.js';
 import {
   abTest,
@@ -109,7 +110,6 @@ async function measure(label: string, store: () => LedgerStore): Promise<Row> {
 export async function run(): Promise<SectionResult> {
   const rows: Row[] = [];
   const notes: string[] = [];
-  const { MemoryLedgerStore } = await import('../lib/index.js');
   rows.push(await measure('memory store', () => new MemoryLedgerStore()));
   const probe = new Redis(URL, {
     lazyConnect: true,
