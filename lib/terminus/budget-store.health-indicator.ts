@@ -89,6 +89,7 @@ export class BudgetStoreHealthIndicator implements OnModuleDestroy {
     return session.up();
   }
 
+  /** Stops following the ledger's `store-error` events. */
   onModuleDestroy(): void {
     this.subscription.unsubscribe();
   }
