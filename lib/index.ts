@@ -13,7 +13,11 @@ export {
   type BudgetKeyMissingBody,
   type StoreUnavailableBody,
 } from './nest/budget-exception.filter.js';
-export { BudgetService, type UsageAmounts } from './nest/budget.service.js';
+export { BudgetService, type BudgetSelector, type UsageAmounts } from './nest/budget.service.js';
+export {
+  BudgetGraphQLError,
+  type BudgetWsException,
+} from './nest/transports/transport-error.replies.js';
 export type {
   MissingKeyMode,
   ScopeKey,
@@ -32,6 +36,7 @@ export type {
   BudgetUsage,
   DegradedEvent,
   ExhaustedEvent,
+  ForecastEvent,
   RefusedEvent,
   StoreErrorEvent,
   ThresholdEvent,

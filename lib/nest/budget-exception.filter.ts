@@ -1,7 +1,9 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpStatus } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import type { Observable } from 'rxjs';
 import { BudgetHeadersWriter } from './budget-headers.writer.js';
 import { BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError } from '../errors.js';
+import { replyOverTransport } from './transports/transport-error.replies.js';
 
 /** The JSON body of a refused call (HTTP 429). Carries the refused budget's numbers, never its key. */
 export interface BudgetExceededBody {
@@ -74,7 +76,9 @@ export function budgetErrorResponse(
 /**
  * Registered by `TokencapModule` as an `APP_FILTER`. Over HTTP it answers a refused call with
  * 429, a missing budget key with 400 and an unreachable store with 503 (see
- * {@link budgetErrorResponse}); a 429 carries `Retry-After` when the refusing budget has a window. Other transports (RPC, WebSockets) get the error itself rethrown.
+ * {@link budgetErrorResponse}); a 429 carries `Retry-After` when the refusing budget has a window.
+ * GraphQL, WebSocket and RPC handlers get the same body in their transport's error shape (see
+ * `replyOverTransport`), without RateLimit headers or `Retry-After`.
  */
 @Catch(BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError)
 export class BudgetExceptionFilter implements ExceptionFilter<BudgetHttpError> {
@@ -83,8 +87,10 @@ export class BudgetExceptionFilter implements ExceptionFilter<BudgetHttpError> {
     private readonly headers: BudgetHeadersWriter,
   ) {}
 
-  catch(error: BudgetHttpError, host: ArgumentsHost): void {
-    if (host.getType() !== 'http') throw error;
+  catch(error: BudgetHttpError, host: ArgumentsHost): Observable<never> | void {
+    if (host.getType() !== 'http') {
+      return replyOverTransport(error, budgetErrorResponse(error), host);
+    }
     const adapter = this.adapterHost.httpAdapter;
     const response: unknown = host.switchToHttp().getResponse();
     if (adapter.isHeadersSent(response)) {

@@ -45,7 +45,11 @@ export class BudgetHeadersWriter {
     return (source) =>
       defer(() => {
         if (!headersSent(response)) {
-          this.set(response, 'RateLimit-Policy', rateLimitPolicyField(budgets));
+          this.set(
+            response,
+            'RateLimit-Policy',
+            rateLimitPolicyField(budgets, this.ledger.clock()),
+          );
         }
         return source;
       }).pipe(

@@ -10,6 +10,8 @@ import { BudgetHeadersWriter } from './budget-headers.writer.js';
 import { BudgetRequestContext } from './budget-request.context.js';
 import { type BudgetTemplate, BudgetResolver, isPromiseLike } from './budget.resolver.js';
 import { BudgetRunner } from './budget.runner.js';
+import { GraphqlFieldBudgets } from './transports/graphql-field.budgets.js';
+import { budgetErrorsForTransport } from './transports/transport-errors.operator.js';
 
 /**
  * Registered by `TokencapModule` as an `APP_INTERCEPTOR`. Around every handler it records the
@@ -26,25 +28,29 @@ export class BudgetInterceptor implements NestInterceptor {
     private readonly resolver: BudgetResolver,
     private readonly runner: BudgetRunner,
     private readonly headers: BudgetHeadersWriter,
+    private readonly fields: GraphqlFieldBudgets,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const call = this.requests.forContext(context);
     const templates = this.templatesOf(context);
+    const handlerCall = { ...call, opened: context.getHandler() };
     // The handler is called and subscribed inside the frame, and what it returns is bound to it;
     // the inner subscription is returned so unsubscribing (a client going away) tears it down.
     // Errors thrown while resolving keys (BudgetKeyMissingError) reach the subscriber as errors.
     return new Observable((subscriber) =>
       this.requests.run(call, () => {
+        // A GraphQL field resolver runs inside the budgets of the resolver of its parent too.
         const open = (budgets: readonly Budget[]) =>
           this.runner
-            .runIn(call, budgets, () => next.handle())
+            .runIn(handlerCall, this.fields.stack(call, context, budgets), () => next.handle())
+            // Only HTTP responses get RateLimit headers (a no-op for GraphQL, RPC and WebSockets).
             .pipe(this.headers.around(context, budgets));
         const budgets = templates.length > 0 ? this.resolver.resolve(templates, call) : [];
         if (!isPromiseLike(budgets)) return open(budgets).subscribe(subscriber);
         return from(budgets).pipe(switchMap(open)).subscribe(subscriber);
       }),
-    );
+    ).pipe(budgetErrorsForTransport(context));
   }
 
   /**

@@ -1,4 +1,5 @@
 import { type Budget, DIMENSIONS, type Dimension, resetOf, toStoreUnits } from '../core/budget.js';
+import { windowBounds } from '../core/budget-window.js';
 import type { BudgetUsage } from '../core/events.js';
 import type { BudgetExceededError } from '../errors.js';
 
@@ -9,15 +10,17 @@ const MAX_SF_INTEGER = 999_999_999_999_999;
  * The `RateLimit-Policy` field (draft-ietf-httpapi-ratelimit-headers-09 and later) for `budgets`,
  * one list item per budget, in declaration order: `"session";q=50000;w=3600`. Quotas are in each
  * budget's primary dimension (tokens when it limits tokens, else micro-dollars, else requests);
- * `w` only appears for a budget with a window. It depends on the budgets alone, so it can be set
- * before any usage is read.
+ * `w` only appears for a budget with a window: the length of the window holding `now`, so a
+ * calendar month says 2678400 in January and 2419200 in a common February, and a calendar day
+ * with a DST change says 82800 or 90000. It needs no usage, so it can be set before any is read.
+ * @param now epoch ms, from the ledger's clock.
  */
-export function rateLimitPolicyField(budgets: readonly Budget[]): string {
+export function rateLimitPolicyField(budgets: readonly Budget[], now: number): string {
   const ids = identifiers(budgets);
   return budgets
     .map((budget, i) => {
       const quota = integer(budget.limits[primaryDimension(budget)] ?? 0);
-      const w = budget.window ? `;w=${integer(Math.ceil(budget.window.ms / 1000))}` : '';
+      const w = budget.window ? `;w=${windowSeconds(budget.window, now)}` : '';
       return `${ids[i]};q=${quota}${w}`;
     })
     .join(', ');
@@ -72,6 +75,11 @@ export function retryAfterSeconds(error: BudgetExceededError, now: number): numb
   if (error.resetsAt === undefined) return undefined;
   if (error.policy === 'hard-stop' && error.requested > error.limit) return undefined;
   return Math.max(1, secondsUntil(error.resetsAt, now));
+}
+
+function windowSeconds(window: NonNullable<Budget['window']>, now: number): number {
+  const { start, end } = windowBounds(window, now);
+  return integer(Math.ceil((end - start) / 1000));
 }
 
 function secondsUntil(at: number, now: number): number {

@@ -13,7 +13,8 @@ export const EXPIRY_GRACE_MS = 60_000;
 // sorted set).
 //   ledger hash fields: ws, we (current window's start and end), ev (evict-at, ledger clock),
 //   f (fired markers, as '|tokens:1000@0.8|tokens:1000@x|'), b (when the ledger started: it starts
-//   again after an eviction), u1..uN (used), r1..rN (reserved),
+//   again after an eviction), u1..uN (used), r1..rN (reserved), n (commits in the window), ra
+//   (last reset), k1..kN (the window's credit),
 //   and '#<reservation id>' holding the reserved amounts ('a1 a2 a3').
 //   reservation index: reservation id -> its expiresAt.
 //   marks: 'l<id>' (a reservation that lapsed uncommitted) or 'c<id>' (a charge-once commit),
@@ -32,6 +33,9 @@ local MAX = ${MAX_AMOUNT}
 local MEMORY = ${SETTLEMENT_MEMORY_MS}
 local FIELDS = { 'ws', 'we', 'ev', 'f', 'b' }
 for d = 1, NDIM do FIELDS[5 + d] = 'u' .. d; FIELDS[5 + NDIM + d] = 'r' .. d end
+local XF = 5 + 2 * NDIM
+FIELDS[XF + 1] = 'n'; FIELDS[XF + 2] = 'ra'
+for d = 1, NDIM do FIELDS[XF + 2 + d] = 'k' .. d end
 
 local argi = 1
 local function str()
@@ -133,14 +137,28 @@ local function mark(s, member, untilMs)
   s.marked = true
 end
 
+-- Raises a budget's limits by the window's credit (effectiveLimit of ledger-rules.ts), with the
+-- threshold amounts that follow (thresholdAmount); markers keep naming the declared limit.
+local function credited(s, b)
+  for _, lim in ipairs(b.limits) do
+    lim.declared = lim.declared or lim.limit
+    local c = s.credit[lim.dim]
+    lim.limit = math.min(lim.declared + c, MAX)
+    if c > 0 then
+      for j = 1, #b.thr do lim.at[j] = math.ceil(tonumber(b.thr[j]) * lim.limit - 1e-9) end
+    end
+  end
+  return s
+end
+
 -- A budget's ledger as of \`now\`: lapses expired reservations (remembering each), evicts an idle
 -- ledger (past its evict-at with nothing in flight), rolls the window forward. With \`write\`
 -- false nothing is written.
 local function load(i, b, now, write)
   local L = KEYS[3 * i - 2]
   local s = states[L]
-  if s then return s end
-  s = { L = L, Z = KEYS[3 * i - 1], M = KEYS[3 * i], used = zero(), res = zero(), fired = '', exists = false }
+  if s then return credited(s, b) end
+  s = { L = L, Z = KEYS[3 * i - 1], M = KEYS[3 * i], used = zero(), res = zero(), fired = '', exists = false, n = 0, credit = zero() }
   local v = redis.call('HMGET', L, unpack(FIELDS))
   for k = 1, #FIELDS do
     if v[k] then s.exists = true end
@@ -153,7 +171,10 @@ local function load(i, b, now, write)
   for d = 1, NDIM do
     if v[5 + d] then s.used[d] = tonumber(v[5 + d]) end
     if v[5 + NDIM + d] then s.res[d] = tonumber(v[5 + NDIM + d]) end
+    if v[XF + 2 + d] then s.credit[d] = tonumber(v[XF + 2 + d]) end
   end
+  if v[XF + 1] then s.n = tonumber(v[XF + 1]) end
+  if v[XF + 2] then s.ra = tonumber(v[XF + 2]) end
   local expired = redis.call('ZRANGEBYSCORE', s.Z, '-inf', fmt(now), 'WITHSCORES')
   local live = redis.call('ZCARD', s.Z) - #expired / 2
   for k = 1, #expired, 2 do
@@ -172,6 +193,7 @@ local function load(i, b, now, write)
   if s.ev and s.ev <= now and live == 0 then
     if write and s.exists then redis.call('DEL', L) end
     s.used, s.res, s.fired, s.ws, s.we, s.ev, s.exists = zero(), zero(), '', nil, nil, nil, false
+    s.n, s.ra, s.credit = 0, nil, zero()
   end
   -- A ledger starts (again, after an eviction) now; one written before births were kept has none.
   if not s.exists then s.born = now end
@@ -181,12 +203,13 @@ local function load(i, b, now, write)
     s.ws, s.we = b.ws, b.we
     s.used = zero()
     s.fired = ''
+    s.n, s.credit = 0, zero()
   end
   -- Whether the ledger had any state before this script (it was not evicted nor lost).
   s.existed = s.exists
   states[L] = s
   order[#order + 1] = s
-  return s
+  return credited(s, b)
 end
 
 -- Marks the ledger as used at \`now\`: it lives until now + ttl, or its window's end. Budgets of
@@ -256,7 +279,10 @@ local function persist(s, now)
   for d = 1, NDIM do
     put('u' .. d, s.used[d])
     put('r' .. d, s.res[d])
+    put('k' .. d, s.credit[d])
   end
+  put('n', s.n)
+  put('ra', s.ra)
   if #set > 0 then redis.call('HSET', s.L, unpack(set)) end
   if #del > 0 then redis.call('HDEL', s.L, unpack(del)) end
   local keepUntil = s.ev or math.huge
@@ -277,10 +303,19 @@ local function persistAll(now)
   for _, s in ipairs(order) do persist(s, now) end
 end
 
--- Appends used, then reserved, of every dimension.
+-- Appends used, then reserved, then credit, of every dimension.
 local function snap(s, out)
   for d = 1, NDIM do out[#out + 1] = fmt(s.used[d]) end
   for d = 1, NDIM do out[#out + 1] = fmt(s.res[d]) end
+  for d = 1, NDIM do out[#out + 1] = fmt(s.credit[d]) end
+end
+
+-- Appends the commits counted and since when (activity of MemoryLedger).
+local function act(s, out)
+  local since = math.max(s.ws or -math.huge, s.born or -math.huge, s.ra or -math.huge)
+  if since == -math.huge then since = 0 end
+  out[#out + 1] = fmt(s.n)
+  out[#out + 1] = fmt(since)
 end
 
 -- Adds a fired marker; false if it had already fired in this window.

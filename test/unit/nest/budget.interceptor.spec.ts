@@ -11,6 +11,7 @@ import { BudgetInterceptor } from '../../../lib/nest/budget.interceptor.js';
 import { BudgetRequestContext } from '../../../lib/nest/budget-request.context.js';
 import { BudgetResolver } from '../../../lib/nest/budget.resolver.js';
 import { BudgetRunner } from '../../../lib/nest/budget.runner.js';
+import { GraphqlFieldBudgets } from '../../../lib/nest/transports/graphql-field.budgets.js';
 import { resolveTokencapOptions } from '../../../lib/nest/tokencap-options.validator.js';
 
 class Handlers {
@@ -35,6 +36,7 @@ function setup(
     resolver,
     new BudgetRunner(ledger, requests, resolver),
     new BudgetHeadersWriter(adapterHost, ledger, options),
+    new GraphqlFieldBudgets(),
   );
   const rpcContext = (data: unknown) =>
     ({

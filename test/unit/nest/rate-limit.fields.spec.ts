@@ -13,7 +13,7 @@ import type { BudgetUsage } from '../../../lib/core/events.js';
 
 function rateLimitFields(budgets: Budget[], usages: BudgetUsage[], now: number) {
   return {
-    policy: rateLimitPolicyField(budgets),
+    policy: rateLimitPolicyField(budgets, now),
     rateLimit: rateLimitField(budgets, usages, now),
   };
 }
@@ -28,7 +28,7 @@ function fieldsOf(
   now: number,
 ) {
   const budget = defineBudget(definition);
-  return rateLimitFields([budget], [usageOf(budget, { used, reserved } as never)], now);
+  return rateLimitFields([budget], [usageOf(budget, { used, reserved } as never, now)], now);
 }
 
 describe('rateLimitPolicyField and rateLimitField', () => {
@@ -74,12 +74,54 @@ describe('rateLimitPolicyField and rateLimitField', () => {
     const a = defineBudget({ scope: 'user', key: 'u', limit: 1e15, window: 1500 });
     const b = defineBudget({ scope: 'user', key: 'u', limit: 5, window: '1d' });
     const usage = [
-      usageOf(a, { used: {}, reserved: {} } as never),
-      usageOf(b, { used: {}, reserved: {} } as never),
+      usageOf(a, { used: {}, reserved: {} } as never, 1000),
+      usageOf(b, { used: {}, reserved: {} } as never, 1000),
     ];
     expect(rateLimitFields([a, b], usage, 1000)).toEqual({
       policy: '"user";q=999999999999999;w=2, "user.2";q=5;w=86400',
       rateLimit: '"user";r=999999999999999;t=1, "user.2";r=5;t=86399',
+    });
+  });
+
+  it('a calendar month says its own length in w and counts t to the first of the next month (UTC)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2100, 0, 1) - 1 }),
+        (now) => {
+          const d = new Date(now);
+          const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+          const end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+          const { policy, rateLimit } = fieldsOf(
+            { scope: 'tenant', key: 't', limit: 1000, window: 'month' },
+            { tokens: 10 },
+            {},
+            now,
+          );
+          expect(policy).toBe(`"tenant";q=1000;w=${(end - start) / 1000}`);
+          expect(rateLimit).toBe(`"tenant";r=990;t=${Math.ceil((end - now) / 1000)}`);
+        },
+      ),
+    );
+  });
+
+  it('a calendar day across a DST change in its time zone lasts 23 or 25 hours', () => {
+    const berlinDay = (now: number) =>
+      fieldsOf(
+        { scope: 'user', key: 'u', limit: 50, window: 'day', timeZone: 'Europe/Berlin' },
+        {},
+        {},
+        now,
+      );
+    // 2026-03-29 (clocks go forward at 02:00 CET) and 2026-10-25 (back at 03:00 CEST), at noon UTC.
+    expect(berlinDay(Date.UTC(2026, 2, 29, 12))).toEqual({
+      policy: '"user";q=50;w=82800',
+      // Midnight of 2026-03-30 in Berlin is 22:00 UTC on the 29th.
+      rateLimit: `"user";r=50;t=${10 * 3600}`,
+    });
+    expect(berlinDay(Date.UTC(2026, 9, 25, 12))).toEqual({
+      policy: '"user";q=50;w=90000',
+      // Midnight of 2026-10-26 in Berlin is 23:00 UTC on the 25th.
+      rateLimit: `"user";r=50;t=${11 * 3600}`,
     });
   });
 });
@@ -134,6 +176,27 @@ describe('BudgetExceededError.resetsAt', () => {
     };
     expect((await refusedBy(windowed)).resetsAt).toBe(6 * HOUR);
     expect((await refusedBy(lifetime)).resetsAt).toBeUndefined();
+    await ledger.close();
+  });
+  it('of a calendar window is the end of its month, and Retry-After counts to it', async () => {
+    const { Ledger } = await import('../../../lib/core/ledger.js');
+    const { MemoryLedgerStore } = await import('../../../lib/core/memory-ledger.store.js');
+    const now = Date.UTC(2026, 1, 10, 6);
+    const ledger = new Ledger({
+      store: new MemoryLedgerStore({ sweepInterval: false }),
+      clock: () => now,
+    });
+    const monthly = defineBudget({ scope: 'm', key: 'k', limit: 10, window: 'month' });
+    const error = await ledger.reserve([monthly], { base: { tokens: 1 } }).then(async () => {
+      try {
+        await ledger.reserve([monthly], { base: { tokens: 10 } });
+      } catch (e) {
+        return e as BudgetExceededError;
+      }
+      throw new Error('not refused');
+    });
+    expect(error.resetsAt).toBe(Date.UTC(2026, 2, 1));
+    expect(retryAfterSeconds(error, now)).toBe((Date.UTC(2026, 2, 1) - now) / 1000);
     await ledger.close();
   });
 });
