@@ -29,7 +29,6 @@ export type { TokencapModuleAsyncOptions } from './nest/tokencap.module-definiti
 
 // Budgets, as `@Budget` and the module options declare them.
 export type { BudgetLimit, BudgetOptions, Dimension, Policy } from './core/budget.js';
-export type { Duration } from './core/duration.js';
 
 // Events, as `BudgetService.events$` emits them.
 export type {
