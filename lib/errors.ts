@@ -39,9 +39,18 @@ export class BudgetExceededError extends TokencapError implements BudgetExceeded
   readonly reserved: number;
   readonly requested: number;
   readonly policy: 'hard-stop' | 'degrade' | 'notify';
+  /**
+   * When the refusing budget's window ends (epoch ms): the earliest moment a retry can succeed.
+   * Absent for a budget without a window, which never starts afresh.
+   */
+  readonly resetsAt?: number;
 
-  constructor(details: BudgetExceededDetails, options?: { cause?: unknown }) {
+  constructor(
+    details: BudgetExceededDetails & { resetsAt?: number },
+    options?: { cause?: unknown },
+  ) {
     super(describeRefusal(details), options);
+    this.resetsAt = details.resetsAt;
     this.scope = details.scope;
     this.key = details.key;
     this.dimension = details.dimension;

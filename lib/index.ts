@@ -5,6 +5,7 @@
 // NestJS integration. `Budget` is the decorator here; the engine's budget type of the same name is
 // exported by `tokencap/engine`.
 export { Budget } from './nest/budget.decorator.js';
+export { SkipBudget } from './nest/skip-budget.decorator.js';
 export {
   budgetErrorResponse,
   type BudgetExceededBody,
@@ -28,7 +29,6 @@ export type { TokencapModuleAsyncOptions } from './nest/tokencap.module-definiti
 
 // Budgets, as `@Budget` and the module options declare them.
 export type { BudgetLimit, BudgetOptions, Dimension, Policy } from './core/budget.js';
-export type { Duration } from './core/duration.js';
 
 // Events, as `BudgetService.events$` emits them.
 export type {

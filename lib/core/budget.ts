@@ -1,5 +1,5 @@
 import { TokencapConfigError } from '../errors.js';
-import { type BudgetWindow, parseWindow } from './budget-window.js';
+import { type BudgetWindow, parseWindow, windowBounds } from './budget-window.js';
 import type { CalendarUnit } from './calendar-window.js';
 import { type Duration, parseDuration } from './duration.js';
 
@@ -106,6 +106,11 @@ export interface Budget {
   readonly degradeAt?: number;
   /** Produces the reply of a refused call under the degrade policy, instead of an error. */
   readonly fallback?: (request: never) => unknown;
+}
+
+/** When `budget`'s current window ends (epoch ms); undefined for a budget without a window. */
+export function resetOf(budget: Pick<Budget, 'window'>, now: number): number | undefined {
+  return budget.window ? windowBounds(budget.window, now).end : undefined;
 }
 
 /** Thresholds used when a budget names none. */

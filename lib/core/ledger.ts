@@ -1,6 +1,13 @@
 import { Observable, Subject } from 'rxjs';
 import { BudgetExceededError, StoreUnavailableError, TokencapConfigError } from '../errors.js';
-import { type Amounts, type Budget, DIMENSIONS, type Dimension, toUserUnits } from './budget.js';
+import {
+  type Amounts,
+  type Budget,
+  DIMENSIONS,
+  type Dimension,
+  resetOf,
+  toUserUnits,
+} from './budget.js';
 import { type Duration, parseDuration } from './duration.js';
 import type {
   BudgetUsage,
@@ -194,7 +201,7 @@ export class Ledger {
         requested: toUserUnits(dim, outcome.requested),
       };
       this.publish({ type: 'refused', at: now, ...details });
-      throw new BudgetExceededError(details);
+      throw new BudgetExceededError({ ...details, resetsAt: resetOf(budget, now) });
     }
     return new Reservation(
       this,

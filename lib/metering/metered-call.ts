@@ -1,4 +1,4 @@
-import { type Amounts, toUserUnits } from '../core/budget.js';
+import { type Amounts, resetOf, toUserUnits } from '../core/budget.js';
 import type { BudgetFrame } from '../core/budget-context.js';
 import type { Usage, UsageDetails } from '../core/events.js';
 import { bindingBudget } from '../core/policies.js';
@@ -196,8 +196,9 @@ export class MeteredCall {
       requested,
       policy: 'hard-stop',
     };
-    ledger.publish({ type: 'refused', at: ledger.clock(), ...details });
-    return new BudgetExceededError(details);
+    const at = ledger.clock();
+    ledger.publish({ type: 'refused', at, ...details });
+    return new BudgetExceededError({ ...details, resetsAt: resetOf(budget, at) });
   }
 }
 

@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpStatus } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Observable } from 'rxjs';
+import { BudgetHeadersWriter } from './budget-headers.writer.js';
 import {
   BudgetExceededError,
   BudgetKeyMissingError,
@@ -100,12 +101,16 @@ export function budgetErrorResponse(
 /**
  * Registered by `TokencapModule` as an `APP_FILTER`. Over HTTP it answers a refused call with
  * 429, a missing budget key or a request Tokencap refused as invalid with 400 and an unreachable
- * store with 503 (see {@link budgetErrorResponse}). GraphQL, WebSocket and RPC handlers get the
- * same body in their transport's error shape (see `replyOverTransport`).
+ * store with 503 (see {@link budgetErrorResponse}); a 429 carries `Retry-After` when the refusing
+ * budget has a window. GraphQL, WebSocket and RPC handlers get the same body in their transport's
+ * error shape (see `replyOverTransport`), without RateLimit headers or `Retry-After`.
  */
 @Catch(BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError, TokencapRequestError)
 export class BudgetExceptionFilter implements ExceptionFilter<BudgetHttpError> {
-  constructor(private readonly adapterHost: HttpAdapterHost) {}
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly headers: BudgetHeadersWriter,
+  ) {}
 
   catch(error: BudgetHttpError, host: ArgumentsHost): Observable<never> | void {
     if (host.getType() !== 'http') {
@@ -119,6 +124,7 @@ export class BudgetExceptionFilter implements ExceptionFilter<BudgetHttpError> {
       return;
     }
     const body = budgetErrorResponse(error);
+    if (error instanceof BudgetExceededError) this.headers.writeRetryAfter(response, error);
     adapter.reply(response, body, body.statusCode);
   }
 }

@@ -4,10 +4,9 @@ import {
   Injectable,
   type NestInterceptor,
 } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import { from, Observable, switchMap } from 'rxjs';
 import type { Budget } from '../core/budget.js';
-import { BUDGET_METADATA, type BudgetMetadata } from './budget.decorator.js';
+import { BudgetHeadersWriter } from './budget-headers.writer.js';
 import { BudgetRequestContext } from './budget-request.context.js';
 import { type BudgetTemplate, BudgetResolver, isPromiseLike } from './budget.resolver.js';
 import { BudgetRunner } from './budget.runner.js';
@@ -25,10 +24,10 @@ import { budgetErrorsForTransport } from './transports/transport-errors.operator
 @Injectable()
 export class BudgetInterceptor implements NestInterceptor {
   constructor(
-    private readonly reflector: Reflector,
     private readonly requests: BudgetRequestContext,
     private readonly resolver: BudgetResolver,
     private readonly runner: BudgetRunner,
+    private readonly headers: BudgetHeadersWriter,
     private readonly fields: GraphqlFieldBudgets,
   ) {}
 
@@ -43,9 +42,10 @@ export class BudgetInterceptor implements NestInterceptor {
       this.requests.run(call, () => {
         // A GraphQL field resolver runs inside the budgets of the resolver of its parent too.
         const open = (budgets: readonly Budget[]) =>
-          this.runner.runIn(handlerCall, this.fields.stack(call, context, budgets), () =>
-            next.handle(),
-          );
+          this.runner
+            .runIn(handlerCall, this.fields.stack(call, context, budgets), () => next.handle())
+            // Only HTTP responses get RateLimit headers (a no-op for GraphQL, RPC and WebSockets).
+            .pipe(this.headers.around(context, budgets));
         const budgets = templates.length > 0 ? this.resolver.resolve(templates, call) : [];
         if (!isPromiseLike(budgets)) return open(budgets).subscribe(subscriber);
         return from(budgets).pipe(switchMap(open)).subscribe(subscriber);
@@ -53,16 +53,11 @@ export class BudgetInterceptor implements NestInterceptor {
     ).pipe(budgetErrorsForTransport(context));
   }
 
-  /** The validated `@Budget`s of the handler of `context` (its own, else its class's). */
+  /**
+   * The validated `@Budget`s of the handler of `context` (its own, else its class's); none when
+   * it is skipped (`@SkipBudget()`, `skipIf`).
+   */
   templatesOf(context: ExecutionContext): readonly BudgetTemplate[] {
-    const metadata = this.reflector.getAllAndOverride<BudgetMetadata[] | undefined>(
-      BUDGET_METADATA,
-      [context.getHandler(), context.getClass()],
-    );
-    if (!metadata?.length) return [];
-    return this.resolver.compile(
-      metadata,
-      `${context.getClass().name}.${context.getHandler().name}`,
-    );
+    return this.resolver.forHandler(context);
   }
 }

@@ -4,6 +4,7 @@ import { Reflector } from '@nestjs/core';
 import { type Budget, normalizeLimit, normalizeOptions } from '../core/budget.js';
 import { BudgetKeyMissingError, TokencapConfigError } from '../errors.js';
 import { BUDGET_METADATA, type BudgetMetadata } from './budget.decorator.js';
+import { isSkipped } from './budget-skip.rule.js';
 import type { BudgetCall } from './budget-request.context.js';
 import {
   BUILT_IN_SCOPES,
@@ -71,8 +72,12 @@ export class BudgetResolver {
     return this.declared.get(scope) ?? [];
   }
 
-  /** The validated `@Budget`s of the handler `context` runs (its own, else its class's). */
+  /**
+   * The validated `@Budget`s of the handler `context` runs (its own, else its class's); none when
+   * `@SkipBudget()` or the `skipIf` option skips it.
+   */
   forHandler(context: ExecutionContext): readonly BudgetTemplate[] {
+    if (isSkipped(context, this.reflector, this.options.skipIf)) return [];
     const metadata = this.reflector.getAllAndOverride<BudgetMetadata[] | undefined>(
       BUDGET_METADATA,
       [context.getHandler(), context.getClass()],

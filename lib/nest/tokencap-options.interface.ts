@@ -87,4 +87,20 @@ export interface TokencapModuleOptions {
    * @default undefined
    */
   defaultPrice?: ModelPrice;
+  /**
+   * Send the IETF `RateLimit-Policy` and `RateLimit` fields on every response of a budgeted HTTP
+   * handler, and `Retry-After` on a 429 whose budget has a window (see docs/nest.md, "Headers").
+   * `false` sends none of them.
+   * @default true
+   */
+  headers?: boolean;
+  /**
+   * Return `true` to run a handler without its `@Budget`s (health checks, admin users), as
+   * `@SkipBudget()` does. Budgets opened below the handler (budgeted service methods) still apply.
+   * Called once per handler invocation, before its budgets are opened; it must return a boolean.
+   * @default undefined (nothing is skipped)
+   * @example
+   * skipIf: (context) => context.switchToHttp().getRequest().user?.role === 'admin'
+   */
+  skipIf?: (context: ExecutionContext) => boolean;
 }

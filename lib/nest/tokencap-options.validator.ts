@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { type ExecutionContext, Logger } from '@nestjs/common';
 import {
   assertPolicy,
   assertScopeName,
@@ -45,6 +45,8 @@ export interface ResolvedTokencapOptions {
   readonly prices: ModelCatalogOptions;
   /** The catalog built from them, bound to the app's ledger. */
   readonly catalog: ModelCatalog;
+  readonly headers: boolean;
+  readonly skipIf: ((context: ExecutionContext) => boolean) | undefined;
 }
 
 const KNOWN_OPTIONS: readonly (keyof TokencapModuleOptions)[] = [
@@ -58,6 +60,8 @@ const KNOWN_OPTIONS: readonly (keyof TokencapModuleOptions)[] = [
   'logger',
   'prices',
   'defaultPrice',
+  'headers',
+  'skipIf',
 ];
 
 const STORE_METHODS = ['reserve', 'commit', 'release', 'snapshot'] as const;
@@ -141,6 +145,18 @@ export function resolveTokencapOptions(
       `Invalid ${option('prices')}: ${JSON.stringify(raw.prices)}. Expected an object of model name to { input, cachedInput?, output } in USD per 1M tokens.`,
     );
   }
+  const headers = raw.headers ?? true;
+  if (typeof headers !== 'boolean') {
+    throw new TokencapConfigError(
+      `Invalid ${option('headers')}: ${JSON.stringify(headers)}. Expected true or false.`,
+    );
+  }
+  if (raw.skipIf !== undefined && typeof raw.skipIf !== 'function') {
+    throw new TokencapConfigError(
+      `Invalid ${option('skipIf')}: expected a function (context) => boolean, got ${raw.skipIf === null ? 'null' : typeof raw.skipIf}.`,
+    );
+  }
+
   // Built here so a malformed price fails at bootstrap, naming the model.
   const catalog = new ModelCatalog(prices);
 
@@ -155,6 +171,8 @@ export function resolveTokencapOptions(
     reservationTtlMs,
     onMissingKey,
     logger: raw.logger ?? new Logger('Tokencap'),
+    headers,
+    skipIf: raw.skipIf,
   });
 }
 

@@ -4,6 +4,7 @@ import { Ledger } from '../core/ledger.js';
 import { bindModelCatalog } from '../models/catalog.binding.js';
 import { BudgetExceptionFilter } from './budget-exception.filter.js';
 import { BudgetExplorer } from './budget.explorer.js';
+import { BudgetHeadersWriter } from './budget-headers.writer.js';
 import { BudgetInterceptor } from './budget.interceptor.js';
 import { BudgetRequestContext } from './budget-request.context.js';
 import { BudgetResolver } from './budget.resolver.js';
@@ -64,6 +65,7 @@ import {
     BudgetRunner,
     BudgetService,
     BudgetExplorer,
+    BudgetHeadersWriter,
     GraphqlFieldBudgets,
     { provide: APP_INTERCEPTOR, useClass: BudgetInterceptor },
     { provide: APP_FILTER, useClass: BudgetExceptionFilter },

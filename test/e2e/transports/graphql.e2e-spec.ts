@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import type { ExecutionContext } from '@nestjs/common';
+import { Controller, type ExecutionContext, Post } from '@nestjs/common';
 import {
   Field,
   GqlExecutionContext,
@@ -122,6 +122,18 @@ class ChatResolver {
   }
 }
 
+/** The same paid step over REST, so the headers writer is seen to be on in the same app. */
+@Controller('rest')
+class RestController {
+  constructor(private readonly openai: OpenAI) {}
+
+  @Post('ask')
+  @Budget('session', LIMIT)
+  async ask(): Promise<{ reply: string }> {
+    return { reply: await step(this.openai, 1) };
+  }
+}
+
 interface GqlError {
   message: string;
   path?: (string | number)[];
@@ -163,6 +175,7 @@ describe.each(STORES)(
             fieldResolverEnhancers: ['interceptors'],
           }),
         ],
+        controllers: [RestController],
         providers: [ChatResolver, openAIProvider(fake)],
       });
       await t.app.listen(0, '127.0.0.1');
@@ -208,6 +221,43 @@ describe.each(STORES)(
         expect(eventLog(t.events)).toEqual(runawayEvents(['session']));
       },
     );
+
+    it('the RateLimit headers (on by default) leave GraphQL alone: a budgeted query is answered, and no RateLimit field or Retry-After is sent', async () => {
+      const rest = await postJson<{ reply: string }>(
+        `${url.replace(/\/graphql$/, '')}/rest/ask`,
+        {},
+        {
+          [SESSION_HEADER]: 'bob',
+        },
+      );
+      // The writer is on in this app: a REST handler with the same budget gets its fields.
+      expect(rest.status).toBe(201);
+      expect(rest.body).toEqual({ reply: `step 1: ${STEP}` });
+      expect(rest.headers['ratelimit-policy']).toBe(`"session";q=${LIMIT}`);
+      expect(rest.headers['ratelimit']).toBe(`"session";r=${LIMIT - STEP}`);
+
+      const ok = await postJson<GqlReply>(url, { query: '{ ask }' }, { [SESSION_HEADER]: 'alice' });
+      expect(ok.status).toBe(200);
+      expect(ok.body).toEqual({ data: { ask: `step 1: ${STEP}` } });
+      const refused = await postJson<GqlReply>(
+        url,
+        { query: '{ loop }' },
+        { [SESSION_HEADER]: 'alice' },
+      );
+      expect(refused.status).toBe(200);
+      expect(refused.body.data).toEqual({ loop: null });
+      expect(refused.body.errors).toEqual([
+        expect.objectContaining({
+          path: ['loop'],
+          extensions: expect.objectContaining({ code: 'BUDGET_EXCEEDED', statusCode: 429 }),
+        }),
+      ]);
+      for (const { headers } of [ok, refused]) {
+        expect(Object.keys(headers).filter((h) => /^(ratelimit|retry-after)/.test(h))).toEqual([]);
+      }
+      // bob's REST step, alice's `ask`, then two loop steps before the refusal.
+      expect(fake.server.tally).toMatchObject({ requests: 4, totalTokens: 4 * STEP });
+    });
 
     it('field resolvers spend inside the budgets of the resolver that produced their parent', async () => {
       const reply = await gql(

@@ -3,6 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { runtimeImports } from '../../support/runtime-imports.js';
 
 describe('entry points and optional peers', () => {
+  it('importing `tokencap` loads neither @nestjs/swagger nor @nestjs/terminus; their subpaths do', () => {
+    const root = runtimeImports('lib/index.ts');
+    expect(root.packages.has('@nestjs/swagger')).toBe(false);
+    expect(root.packages.has('@nestjs/terminus')).toBe(false);
+    expect(runtimeImports('lib/swagger/index.ts').packages.has('@nestjs/swagger')).toBe(true);
+    expect(runtimeImports('lib/terminus/index.ts').packages.has('@nestjs/terminus')).toBe(true);
+  });
+
   it('importing `tokencap` loads neither @anthropic-ai/sdk nor the Anthropic adapter', () => {
     const { files, packages } = runtimeImports('lib/index.ts');
     expect(packages.has('@anthropic-ai/sdk')).toBe(false);

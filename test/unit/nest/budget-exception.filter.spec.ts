@@ -10,6 +10,9 @@ import {
   budgetErrorResponse,
   BudgetExceptionFilter,
 } from '../../../lib/nest/budget-exception.filter.js';
+import { Ledger } from '../../../lib/core/ledger.js';
+import { BudgetHeadersWriter } from '../../../lib/nest/budget-headers.writer.js';
+import { resolveTokencapOptions } from '../../../lib/nest/tokencap-options.validator.js';
 
 const refusal = (over: Partial<ConstructorParameters<typeof BudgetExceededError>[0]> = {}) =>
   new BudgetExceededError({
@@ -31,7 +34,14 @@ function host(type: string, headersSent = false) {
     getType: () => type,
     switchToHttp: () => ({ getResponse: () => response }),
   } as unknown as ArgumentsHost;
-  const filter = new BudgetExceptionFilter({ httpAdapter: adapter } as unknown as HttpAdapterHost);
+  const adapterHost = { httpAdapter: adapter } as unknown as HttpAdapterHost;
+  const options = resolveTokencapOptions({});
+  const writer = new BudgetHeadersWriter(
+    adapterHost,
+    new Ledger({ store: options.store }),
+    options,
+  );
+  const filter = new BudgetExceptionFilter(adapterHost, writer);
   return { adapter, response, args, filter };
 }
 

@@ -6,6 +6,7 @@ import { currentFrame } from '../../../lib/core/budget-context.js';
 import { Ledger } from '../../../lib/core/ledger.js';
 import { MemoryLedgerStore } from '../../../lib/core/memory-ledger.store.js';
 import { Budget } from '../../../lib/nest/budget.decorator.js';
+import { BudgetHeadersWriter } from '../../../lib/nest/budget-headers.writer.js';
 import { BudgetInterceptor } from '../../../lib/nest/budget.interceptor.js';
 import { BudgetRequestContext } from '../../../lib/nest/budget-request.context.js';
 import { BudgetResolver } from '../../../lib/nest/budget.resolver.js';
@@ -29,11 +30,12 @@ function setup(
   const requests = new BudgetRequestContext();
   const reflector = new Reflector();
   const resolver = new BudgetResolver(options, reflector);
+  const adapterHost = { httpAdapter: { setHeader: () => undefined } } as never;
   const interceptor = new BudgetInterceptor(
-    reflector,
     requests,
     resolver,
     new BudgetRunner(ledger, requests, resolver),
+    new BudgetHeadersWriter(adapterHost, ledger, options),
     new GraphqlFieldBudgets(),
   );
   const rpcContext = (data: unknown) =>
