@@ -218,7 +218,7 @@ export class RedisLedgerStore implements LedgerStore {
     const { budgets } = input;
     if (budgets.length === 0) return false;
     const script = SCRIPTS.release;
-    const args = [input.reservationId, ...this.encoder.encode(budgets, input.now)];
+    const args = [input.reservationId, ...this.encoder.encodeWindows(budgets, input.now)];
     const reply = await this.runner.run(script, this.keyList(budgets), args);
     if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
     return toFlag(reply[2], script, reply);
@@ -230,7 +230,7 @@ export class RedisLedgerStore implements LedgerStore {
     const reply = await this.runner.run(
       script,
       this.keyList(budgets),
-      this.encoder.encode(budgets, now),
+      this.encoder.encodeWindows(budgets, now),
       false,
     );
     if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
@@ -260,6 +260,8 @@ export class RedisLedgerStore implements LedgerStore {
 // Reply checks: a reply that is not exactly what the script returns is an error, never a zero.
 
 function toNumber(value: unknown, script: LuaScript, reply: unknown): number {
+  // Scripts send integers as integer replies and other numbers as strings (see rnum in the prelude).
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
   if (typeof value === 'string' && value !== '') {
     const n = Number(value);
     if (Number.isFinite(n)) return n;

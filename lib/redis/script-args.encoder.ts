@@ -44,6 +44,20 @@ export class BudgetArgsEncoder {
     return out;
   }
 
+  /** Budgets for the scripts that need only their windows (snapshot, release; see readWindows). */
+  encodeWindows(budgets: readonly Budget[], now: number): string[] {
+    const out = [numArg(now, 'now'), String(budgets.length)];
+    for (const budget of budgets) {
+      if (budget.window === undefined) {
+        out.push('', '');
+      } else {
+        const { start, end } = windowBounds(budget.window, now);
+        out.push(numArg(start, 'window start'), numArg(end, 'window end'));
+      }
+    }
+    return out;
+  }
+
   private budgetArgs(budget: Budget): readonly string[] {
     let args = this.cache.get(budget);
     if (args) return args;

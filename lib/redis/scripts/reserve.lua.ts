@@ -104,13 +104,13 @@ for i = 1, #budgets do
   if not s.held then
     s.held = true
     -- A reservation id reserved again replaces its earlier hold instead of adding to it.
-    local prev = redis.call('HGET', s.L, '#' .. id)
+    local prev = call('HGET', s.L, '#' .. id)
     if prev then
       local a = parseAmounts(prev)
       for d = 1, NDIM do s.res[d] = s.res[d] - a[d] end
     end
-    redis.call('HSET', s.L, '#' .. id, held)
-    redis.call('ZADD', s.Z, fmt(expiresAt), id)
+    call('HSET', s.L, '#' .. id, held)
+    call('ZADD', s.Z, fmt(expiresAt), id)
     for d = 1, NDIM do s.res[d] = s.res[d] + amounts[d] end
   end
 end
