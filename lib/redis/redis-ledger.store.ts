@@ -154,7 +154,7 @@ export class RedisLedgerStore implements LedgerStore {
       return decision.ok ? { ...decision, snapshots: [] } : decision;
     }
     const script = SCRIPTS.reserve;
-    const args = [...reserveArgs(input), ...this.encoder.encode(budgets, input.now)];
+    const args = [...reserveArgs(input), ...this.encoder.encodeLimits(budgets, input.now)];
     const reply = await this.runner.run(script, this.keyList(budgets), args);
     if (reply[0] === 'ok' && reply.length === 4) {
       const units = toNumber(reply[2], script, reply);

@@ -131,6 +131,21 @@ local function readBudgets()
   return budgets
 end
 
+-- Budgets as reserve needs them (no thresholds): the count, then each budget's window start and
+-- end, evict ttl, policy, maxReservation and limits as (dimension index, limit) pairs.
+local function readLimits()
+  local n = num()
+  local budgets = {}
+  for i = 1, n do
+    local b = { ws = optnum(), we = optnum(), evictTtl = num(), policy = str(), maxRes = num() }
+    local limits = {}
+    for k = 1, num() do limits[k] = { dim = num(), limit = num() } end
+    b.limits = limits
+    budgets[i] = b
+  end
+  return budgets
+end
+
 -- Budgets as the scripts that only read ledgers or drop reservations need them (snapshot,
 -- release): the count, then each budget's window start and end ('' for none).
 local function readWindows()
