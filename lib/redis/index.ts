@@ -1,7 +1,7 @@
 // `tokencap/redis`: the Redis ledger store and event relay. Imported only by users who use Redis,
 // so `ioredis` is never loaded otherwise (lib/index.ts must not import this file).
 
-export type { HashTagMode } from './ledger-key.builder.js';
+export type { HashTagFunction, HashTagMode } from './ledger-key.builder.js';
 export {
   RedisEventRelay,
   type RedisEventRelayOptions,

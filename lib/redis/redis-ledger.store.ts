@@ -48,7 +48,8 @@ export interface RedisLedgerStoreOptions {
   /**
    * Hash tags for Redis Cluster. `per-budget` spreads budgets over slots but can only run calls
    * whose budgets share a slot; `single-slot` puts every ledger in one slot so any set of budgets
-   * is reserved atomically. See docs/redis.md, "Redis Cluster".
+   * is reserved atomically; a function picks each budget's tag (say its tenant), so one tenant's
+   * budgets are atomic together and tenants spread over the shards. See docs/scaling.md.
    * @default 'single-slot' for a `Cluster` client, 'per-budget' otherwise
    */
   hashTag?: HashTagMode;
@@ -81,6 +82,8 @@ export class RedisLedgerStore implements LedgerStore {
   readonly client: RedisClient;
   private readonly owned: boolean;
   private readonly keys: LedgerKeyBuilder;
+  /** Whether a call's keys are checked to share a slot before sending (see assertOneSlot). */
+  private readonly checkSlots: boolean;
   private readonly encoder: BudgetArgsEncoder;
   private readonly runner: ScriptRunner;
 
@@ -123,6 +126,7 @@ export class RedisLedgerStore implements LedgerStore {
     }
     const hashTag = options.hashTag ?? (client?.isCluster ? 'single-slot' : 'per-budget');
     this.keys = new LedgerKeyBuilder(options.prefix ?? 'tokencap:', hashTag);
+    this.checkSlots = typeof hashTag === 'function' || client?.isCluster === true;
     this.encoder = new BudgetArgsEncoder(idleTtlMs);
     // Created only once every option is valid: a client created before a throw would be left
     // reconnecting forever, keeping the process alive.
@@ -144,7 +148,8 @@ export class RedisLedgerStore implements LedgerStore {
    * and its marks (reservations it must remember; exists only while one is kept).
    */
   keysOf(budget: Budget): { ledger: string; reservations: string; marks: string } {
-    return { ...this.keys.keysOf(budget) };
+    const { ledger, reservations, marks } = this.keys.keysOf(budget);
+    return { ledger, reservations, marks };
   }
 
   async reserve(input: ReserveInput): Promise<ReserveOutcome> {
@@ -248,6 +253,7 @@ export class RedisLedgerStore implements LedgerStore {
   }
 
   private keyList(budgets: readonly Budget[]): string[] {
+    if (this.checkSlots) this.keys.assertOneSlot(budgets);
     const list: string[] = [];
     for (const budget of budgets) {
       const keys = this.keys.keysOf(budget);
