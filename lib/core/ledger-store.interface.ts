@@ -129,4 +129,11 @@ export interface LedgerStore {
   snapshot(budgets: readonly Budget[], now: number): MaybePromise<LedgerSnapshot[]>;
   /** Stops timers and releases what the store created (never a client the user passed in). */
   close?(): Promise<void>;
+  /**
+   * Stores that record usage outside calls (the Redis store's leases settle later, in the
+   * background) report the thresholds those writes cross here; the Ledger publishes them.
+   */
+  subscribeSettlements?(
+    listener: (budgets: readonly Budget[], outcome: CommitOutcome, at: number) => void,
+  ): void;
 }

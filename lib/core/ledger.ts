@@ -115,6 +115,9 @@ export class Ledger {
       );
     }
     this.logger = options.logger ?? console;
+    this.store.subscribeSettlements?.((budgets, outcome, at) =>
+      this.publishCommit(budgets, outcome, at, undefined, true),
+    );
     this.pending = new SettlementRetryQueue(
       (job) => this.write(job),
       (job, reason) =>

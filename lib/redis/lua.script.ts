@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { COMMIT_LUA } from './scripts/commit.lua.js';
+import { EXTEND_LUA } from './scripts/extend.lua.js';
 import { RELEASE_LUA } from './scripts/release.lua.js';
 import { RESERVE_LUA } from './scripts/reserve.lua.js';
 import { SNAPSHOT_LUA } from './scripts/snapshot.lua.js';
@@ -15,10 +16,11 @@ function script(name: string, source: string): LuaScript {
   return Object.freeze({ name, source, sha: createHash('sha1').update(source).digest('hex') });
 }
 
-/** The four scripts of the Redis store, one per phase. */
+/** The scripts of the Redis store: one per phase, and extend for leases. */
 export const SCRIPTS = Object.freeze({
   reserve: script('reserve', RESERVE_LUA),
   commit: script('commit', COMMIT_LUA),
   release: script('release', RELEASE_LUA),
   snapshot: script('snapshot', SNAPSHOT_LUA),
+  extend: script('extend', EXTEND_LUA),
 });

@@ -14,6 +14,9 @@ import type {
 } from '../core/ledger-store.interface.js';
 import { TokencapConfigError } from '../errors.js';
 import { type HashTagMode, LedgerKeyBuilder } from './ledger-key.builder.js';
+import type { LeasePool } from './lease/lease-pool.js';
+import { type LeaseOptions, resolveLeaseOptions } from './lease/lease.options.js';
+import { LeasedBudgets } from './lease/leased-budgets.js';
 import { type LuaScript, SCRIPTS } from './lua.script.js';
 import {
   BudgetArgsEncoder,
@@ -59,6 +62,12 @@ export interface RedisLedgerStoreOptions {
    * @default '30d'
    */
   idleTtl?: Duration | false;
+  /**
+   * Budgets spent through leases: the replica reserves a chunk in Redis, spends it in memory and
+   * returns what it did not use, so a budget every call touches (`global`) is no hot key. See
+   * docs/scaling.md.
+   */
+  lease?: LeaseOptions;
 }
 
 const NDIM = DIMENSIONS.length;
@@ -86,6 +95,9 @@ export class RedisLedgerStore implements LedgerStore {
   private readonly checkSlots: boolean;
   private readonly encoder: BudgetArgsEncoder;
   private readonly runner: ScriptRunner;
+  private readonly leases: LeasedBudgets | undefined;
+  private settled:
+    ((budgets: readonly Budget[], outcome: CommitOutcome, at: number) => void) | undefined;
 
   constructor(options: RedisLedgerStoreOptions) {
     if (options === null || typeof options !== 'object') {
@@ -141,6 +153,18 @@ export class RedisLedgerStore implements LedgerStore {
       this.client = client;
     }
     this.runner = new ScriptRunner(this.client, timeoutMs);
+    if (options.lease !== undefined) {
+      this.leases = new LeasedBudgets(
+        resolveLeaseOptions(options.lease),
+        {
+          reserve: (input) => this.reserveDirect(input),
+          commit: (input) => this.commitDirect(input),
+          extend: (budget, id, expiresAt, now) => this.extend(budget, id, expiresAt, now),
+          crossed: (budgets, outcome, at) => this.settled?.(budgets, outcome, at),
+        },
+        (budget) => this.keys.keysOf(budget).ledger,
+      );
+    }
   }
 
   /**
@@ -153,6 +177,108 @@ export class RedisLedgerStore implements LedgerStore {
   }
 
   async reserve(input: ReserveInput): Promise<ReserveOutcome> {
+    const split = this.leases?.split(input.budgets, input.now);
+    if (!split) return this.reserveDirect(input);
+    // Leased budgets first (in memory, or one round trip for a new lease), then the rest in one
+    // script, clamped to what the leases granted; a refusal anywhere undoes the leases' holds.
+    const held: LeasePool[] = [];
+    const undo = () => {
+      for (const pool of held) pool.release(input.reservationId, input.now);
+    };
+    let units = Infinity;
+    for (const { pool, index } of split.pools) {
+      let outcome;
+      try {
+        outcome = await pool.hold(input, index);
+      } catch (error) {
+        undo();
+        throw error;
+      }
+      if (!outcome.ok) {
+        undo();
+        return outcome;
+      }
+      held.push(pool);
+      units = Math.min(units, outcome.units);
+    }
+    const snapshots: LedgerSnapshot[] = new Array<LedgerSnapshot>(input.budgets.length);
+    if (split.direct.length > 0) {
+      const wanted = input.units;
+      let outcome: ReserveOutcome;
+      try {
+        outcome = await this.reserveDirect({
+          ...input,
+          budgets: split.direct,
+          units: wanted && { ...wanted, max: Math.min(wanted.max, units) },
+        });
+      } catch (error) {
+        undo();
+        throw error;
+      }
+      if (!outcome.ok) {
+        undo();
+        return { ...outcome, index: split.directIndex[outcome.index] };
+      }
+      units = outcome.units;
+      outcome.snapshots.forEach((snap, i) => (snapshots[split.directIndex[i]] = snap));
+    }
+    for (const { pool, index } of split.pools) {
+      pool.shrink(input, units);
+      snapshots[index] = pool.snapshot();
+    }
+    const amounts = amountsFor(input.base, input.perUnit ?? ONE_TOKEN, units);
+    return { ok: true, units, amounts, snapshots };
+  }
+
+  async commit(input: CommitInput): Promise<CommitOutcome> {
+    const split = this.leases?.split(input.budgets, input.now);
+    if (!split) return this.commitDirect(input);
+    // Redis first: if it fails, nothing was recorded in the leases and the Ledger's retry is safe.
+    const direct = await this.commitDirect({ ...input, budgets: split.direct });
+    let released = direct.released;
+    const snapshots: LedgerSnapshot[] = new Array<LedgerSnapshot>(input.budgets.length);
+    direct.snapshots.forEach((snap, i) => (snapshots[split.directIndex[i]] = snap));
+    for (const { pool, index } of split.pools) {
+      if (pool.commit(input.reservationId, input.actual, input.ifUnknown ?? 'charge', input.now))
+        released = true;
+      snapshots[index] = pool.snapshot();
+    }
+    // A leased budget's thresholds fire when its lease settles (see subscribeSettlements).
+    const crossings = direct.crossings.map((c) => ({ ...c, index: split.directIndex[c.index] }));
+    return { snapshots, crossings, released };
+  }
+
+  async release(input: ReleaseInput): Promise<boolean> {
+    const split = this.leases?.split(input.budgets, input.now);
+    if (!split) return this.releaseDirect(input);
+    let released = await this.releaseDirect({ ...input, budgets: split.direct });
+    for (const { pool } of split.pools) {
+      if (pool.release(input.reservationId, input.now)) released = true;
+    }
+    return released;
+  }
+
+  async snapshot(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]> {
+    const split = this.leases?.split(budgets, now);
+    if (!split) return this.snapshotDirect(budgets, now);
+    const out: LedgerSnapshot[] = new Array<LedgerSnapshot>(budgets.length);
+    const [direct, ...leased] = await Promise.all([
+      this.snapshotDirect(split.direct, now),
+      ...split.pools.map(({ pool }) => this.snapshotDirect([pool.budget], now)),
+    ]);
+    direct.forEach((snap, i) => (out[split.directIndex[i]] = snap));
+    split.pools.forEach(({ pool, index }, i) => (out[index] = pool.snapshot(leased[i][0])));
+    return out;
+  }
+
+  /** @internal Receives the thresholds crossed when a lease settles (the Ledger publishes them). */
+  subscribeSettlements(
+    listener: (budgets: readonly Budget[], outcome: CommitOutcome, at: number) => void,
+  ): void {
+    this.settled = listener;
+  }
+
+  private async reserveDirect(input: ReserveInput): Promise<ReserveOutcome> {
     const { budgets } = input;
     if (budgets.length === 0) {
       const decision = decideReservation(input, []);
@@ -181,7 +307,7 @@ export class RedisLedgerStore implements LedgerStore {
     throw malformed(script, reply);
   }
 
-  async commit(input: CommitInput): Promise<CommitOutcome> {
+  private async commitDirect(input: CommitInput): Promise<CommitOutcome> {
     const { budgets } = input;
     if (budgets.length === 0) return { snapshots: [], crossings: [], released: false };
     const script = SCRIPTS.commit;
@@ -219,7 +345,7 @@ export class RedisLedgerStore implements LedgerStore {
     return { snapshots, crossings, released };
   }
 
-  async release(input: ReleaseInput): Promise<boolean> {
+  private async releaseDirect(input: ReleaseInput): Promise<boolean> {
     const { budgets } = input;
     if (budgets.length === 0) return false;
     const script = SCRIPTS.release;
@@ -229,7 +355,7 @@ export class RedisLedgerStore implements LedgerStore {
     return toFlag(reply[2], script, reply);
   }
 
-  async snapshot(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]> {
+  private async snapshotDirect(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]> {
     if (budgets.length === 0) return [];
     const script = SCRIPTS.snapshot;
     const reply = await this.runner.run(
@@ -242,14 +368,31 @@ export class RedisLedgerStore implements LedgerStore {
     return toSnapshots(reply[2], budgets.length, script, reply);
   }
 
-  /** Closes the client if the store created it (from `url`); a client you passed stays open. */
+  /**
+   * Returns every lease (settling what it spent), then closes the client if the store created it
+   * (from `url`); a client you passed stays open.
+   */
   async close(): Promise<void> {
+    await this.leases?.close(Date.now() + this.runner.timeoutMs * 4);
     if (!this.owned) return;
     try {
       await this.client.quit();
     } catch {
       this.client.disconnect();
     }
+  }
+
+  private async extend(
+    budget: Budget,
+    id: string,
+    expiresAt: number,
+    now: number,
+  ): Promise<boolean> {
+    const script = SCRIPTS.extend;
+    const args = [id, numArg(expiresAt, 'expiresAt'), ...this.encoder.encodeWindows([budget], now)];
+    const reply = await this.runner.run(script, this.keyList([budget]), args);
+    if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
+    return toFlag(reply[2], script, reply);
   }
 
   private keyList(budgets: readonly Budget[]): string[] {
