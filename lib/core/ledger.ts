@@ -218,8 +218,9 @@ export class Ledger {
     // Real time, not the ledger's clock (which a test may have frozen).
     const left = await this.pending.close(Date.now() + this.closeTimeoutMs);
     if (left.length > 0) this.giveUp(left, 'the ledger closed before the store took them');
-    this.subject.complete();
+    // The store first: what it settles on closing (Redis leases) may cross thresholds to publish.
     await this.store.close?.();
+    this.subject.complete();
     await this.fallback?.close();
   }
 

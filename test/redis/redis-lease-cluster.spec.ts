@@ -75,7 +75,7 @@ describe.skipIf(!binary)('leased global budget: four processes on a three-master
         perCaller,
         worker,
         baseURL: server.baseURL,
-        leaseTtl: `${leaseTtlMs}ms`,
+        leaseTtl: `${leaseTtlMs}ms` as const,
       };
       children.push(
         fork(workerPath, [JSON.stringify(config)], {

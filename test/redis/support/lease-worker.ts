@@ -20,7 +20,7 @@ export interface LeaseWorkerConfig {
   perCaller: number;
   worker: number;
   baseURL: string;
-  leaseTtl: string;
+  leaseTtl: `${number}ms`;
 }
 
 export interface LeaseWorkerReport {
