@@ -147,6 +147,30 @@ describe.skipIf(!available)('RedisLedgerStore leases', () => {
     );
   });
 
+  it('records a windowed lease in the window it was spent in', async () => {
+    const p = `${prefix}win:`;
+    const HOUR = 3_600_000;
+    const T0 = Math.floor(Date.now() / HOUR) * HOUR + 1_000;
+    let now = T0;
+    const store = leasedStore(p);
+    const ledger = new Ledger({ store, clock: () => now, logger: quiet });
+    const global = defineBudget({ scope: 'global', key: 'all', limit: 100_000, window: '1h' });
+    for (const actual of [30, 12]) {
+      const r = await ledger.reserve([global], { base: { tokens: 40 } });
+      await r.commit({ tokens: actual });
+    }
+    // The next window: the first lease retires, and its 42 tokens belong to the first hour.
+    now = T0 + HOUR;
+    const r = await ledger.reserve([global], { base: { tokens: 40 } });
+    await r.commit({ tokens: 7 });
+    await ledger.close();
+    const check = new RedisLedgerStore({ client, prefix: p });
+    // Redis keeps one ledger per budget and window: the second hour holds only its own 7.
+    expect(await check.snapshot([global], T0 + HOUR)).toEqual([
+      { used: { tokens: 7 }, reserved: {} },
+    ]);
+  });
+
   it('refuses to lease a degrade budget, naming it', async () => {
     const store = leasedStore(`${prefix}deg:`);
     const global: Budget = defineBudget({

@@ -1,4 +1,5 @@
 import { type Amounts, type Budget, DIMENSIONS, type Dimension } from '../../core/budget.js';
+import { windowBounds } from '../../core/budget-window.js';
 import { amountsFor, decideReservation } from '../../core/ledger-rules.js';
 import type {
   CommitInput,
@@ -40,6 +41,8 @@ class Lease {
   ambiguous = false;
   lastUsed: number;
   readonly acquiredAt: number;
+  /** When the budget's window at acquisition ends (none: the budget has no window). */
+  windowEnd: number | undefined;
 
   constructor(
     readonly id: string,
@@ -240,7 +243,10 @@ export class LeasePool {
       }
       if (
         !lease.retired &&
-        (all || now - lease.lastUsed >= this.options.idleMs || now >= lease.expiresAt - margin)
+        (all ||
+          now - lease.lastUsed >= this.options.idleMs ||
+          now >= lease.expiresAt - margin ||
+          (lease.windowEnd !== undefined && now >= lease.windowEnd))
       ) {
         this.retire(lease);
       }
@@ -264,7 +270,12 @@ export class LeasePool {
   private usable(now: number): Lease | undefined {
     const lease = this.current;
     if (!lease || lease.retired) return undefined;
-    if (now >= lease.expiresAt - this.options.ttlMs * MARGIN_FRACTION) {
+    // A lease lives in one window: its usage is recorded when it settles, so it retires when the
+    // window ends (only calls in flight then are counted in the next window).
+    if (
+      now >= lease.expiresAt - this.options.ttlMs * MARGIN_FRACTION ||
+      (lease.windowEnd !== undefined && now >= lease.windowEnd)
+    ) {
       this.retire(lease);
       return undefined;
     }
@@ -328,6 +339,13 @@ export class LeasePool {
       await this.acquiring;
       return undefined;
     }
+    // Leases of an ended window are settled first: once a new lease opens the next window in
+    // Redis, their usage could only be recorded there.
+    const ended = [...this.leases].filter(
+      (l) => l.retired && l.inflight === 0 && l.windowEnd !== undefined && now >= l.windowEnd,
+    );
+    const settled =
+      ended.length > 0 ? Promise.all(ended.map((l) => this.settle(l, now))) : undefined;
     const chunk = this.nextChunk(now, want);
     const id = `lease:${leaseTag}-${++leaseSequence}`;
     const base: Amounts = {};
@@ -338,15 +356,18 @@ export class LeasePool {
       step[dim] = Math.max(0, chunk[d] - need[d]) / STEPS;
     }
     const expiresAt = now + this.options.ttlMs;
-    const request = this.backend.reserve({
-      reservationId: id,
-      budgets: [this.budget],
-      base,
-      perUnit: step,
-      units: { min: 0, max: STEPS, ifUnbounded: STEPS },
-      now,
-      expiresAt,
-    });
+    const request = (async () => {
+      if (settled) await settled;
+      return this.backend.reserve({
+        reservationId: id,
+        budgets: [this.budget],
+        base,
+        perUnit: step,
+        units: { min: 0, max: STEPS, ifUnbounded: STEPS },
+        now,
+        expiresAt,
+      });
+    })();
     this.acquiring = request.then(
       (o) => o,
       () => undefined,
@@ -359,6 +380,7 @@ export class LeasePool {
       }
       this.lastSnapshot = outcome.snapshots[0];
       const lease = new Lease(id, vector(outcome.amounts), expiresAt, now);
+      if (this.budget.window) lease.windowEnd = windowBounds(this.budget.window, now).end;
       this.leases.add(lease);
       if (this.current) this.retire(this.current);
       this.current = lease;
@@ -410,8 +432,11 @@ export class LeasePool {
    * Commits a lease with what its calls spent: Redis drops its hold and records the usage. Calls
    * still holding in it (only at close) are charged when they commit, outside any lease.
    */
-  private async settle(lease: Lease, now: number): Promise<void> {
+  private async settle(lease: Lease, settledAt: number): Promise<void> {
     if (lease.settling || !this.leases.has(lease)) return;
+    // Recorded in the window the lease was spent in (unless Redis has moved on to the next).
+    const now =
+      lease.windowEnd === undefined ? settledAt : Math.min(settledAt, lease.windowEnd - 1);
     lease.settling = true;
     for (const [id, hold] of this.holds) if (hold.lease === lease) this.holds.delete(id);
     try {
