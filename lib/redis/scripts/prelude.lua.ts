@@ -75,7 +75,19 @@ end
 -- evict and lapse by the ledger clock themselves (ev, expiry scores), so the TTL is a backstop
 -- that bounds memory and never pre-empts a replica whose clock lags by less than the grace.
 local GRACE = ${EXPIRY_GRACE_MS}
-local function ms(x) return fmt(math.max(1, math.ceil(x)) + GRACE) end
+-- A TTL in ms. Redis formats a number argument exactly while it is an integer below 1e14 (three
+-- thousand years), which saves a string.format per key.
+local function ms(x)
+  local t = math.max(1, math.ceil(x)) + GRACE
+  if t < 1e14 then return t end
+  return fmt(t)
+end
+-- fmt(now) for the scores compared with now, formatted once per script.
+local nowArg, nowArgOf = nil, nil
+local function scoreNow(now)
+  if nowArgOf ~= now then nowArg, nowArgOf = fmt(now), now end
+  return nowArg
+end
 local function zero()
   return { ${DIMENSIONS.map(() => '0').join(', ')} }
 end
@@ -194,7 +206,7 @@ local function load(i, b, now, write)
   s.used, s.res = used, res
   local live = call('ZCARD', Z)
   if live > 0 then
-    local expired = call('ZRANGEBYSCORE', Z, '-inf', fmt(now), 'WITHSCORES')
+    local expired = call('ZRANGEBYSCORE', Z, '-inf', scoreNow(now), 'WITHSCORES')
     if #expired > 0 then
       live = live - #expired / 2
       for k = 1, #expired, 2 do
@@ -207,7 +219,7 @@ local function load(i, b, now, write)
         end
         if write then mark(s, 'l' .. id, tonumber(expired[k + 1]) + MEMORY) end
       end
-      if write then call('ZREMRANGEBYSCORE', Z, '-inf', fmt(now)) end
+      if write then call('ZREMRANGEBYSCORE', Z, '-inf', scoreNow(now)) end
     end
   end
   -- With nothing held, reserved is exactly zero (as in the memory store), whatever rounding did.
@@ -293,7 +305,7 @@ end
 -- the last one is forgotten.
 local function persist(s, now)
   if s.marked then
-    call('ZREMRANGEBYSCORE', s.M, '-inf', fmt(now))
+    call('ZREMRANGEBYSCORE', s.M, '-inf', scoreNow(now))
     local lastMark = call('ZRANGE', s.M, -1, -1, 'WITHSCORES')
     if lastMark[2] then call('PEXPIRE', s.M, ms(tonumber(lastMark[2]) - now)) end
   end
