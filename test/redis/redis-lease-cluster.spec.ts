@@ -108,7 +108,7 @@ describe.skipIf(!binary)('leased global budget: four processes on a three-master
     server = await startFakeOpenAI();
     const prefix = uniquePrefix('lease-full');
     const LIMIT = 40_000;
-    start(prefix, LIMIT, 0, 2_000);
+    start(prefix, LIMIT, 0, 30_000);
     await Promise.all(children.map((c) => next(c, 'ready')));
     const done = children.map((c) => next(c, 'done'));
     for (const c of children) c.send('go');
@@ -118,7 +118,7 @@ describe.skipIf(!binary)('leased global budget: four processes on a three-master
     const billed = server.tally.totalTokens;
     const snapshot = await globalState(prefix, LIMIT);
     console.info(
-      `[lease-cluster] ${reports.reduce((s, r) => s + r.granted, 0)} calls, billed ${billed} of ${LIMIT}`,
+      `[lease-cluster] ${reports.reduce((s, r) => s + r.granted, 0)} calls over ${server.tally.requests} requests, billed ${billed} of ${LIMIT}, committed ${reports.reduce((s, r) => s + r.committed, 0)}, Redis used ${snapshot.used.tokens}`,
     );
     expect(reports.reduce((s, r) => s + r.refused, 0)).toBe(WORKERS * CALLERS);
     expect(billed).toBeLessThanOrEqual(LIMIT);

@@ -24,8 +24,9 @@ const NDIM = DIMENSIONS.length;
 // A lease is acquired as `need + units × step` with units up to STEPS, so Redis grants the most
 // of the wanted chunk that fits, and never less than the call waiting for it needs.
 const STEPS = 64;
-// A lease is settled or extended this long before Redis would let it lapse.
-const MARGIN_FRACTION = 0.25;
+// A lease is retired, and extended while calls still hold in it, once half its TTL is gone, so
+// an event loop stalled for less than half the TTL cannot let Redis lapse it under those calls.
+const MARGIN_FRACTION = 0.5;
 
 let leaseSequence = 0;
 const leaseTag = Math.random().toString(36).slice(2, 10);
