@@ -2,7 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'dist-dev/', 'dist-sample/', 'coverage/', '.tmp/'] },
+  {
+    ignores: ['node_modules/', 'dist/', 'dist-dev/', 'dist-sample/', 'site/', 'coverage/', '.tmp/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -77,6 +77,19 @@ export async function run(): Promise<SectionResult> {
   const ledger = new Ledger({ store: new MemoryLedgerStore({ sweepInterval: false }) });
   const one = nestedBudgets('s-1', 1);
   const three = nestedBudgets('s-1', 3);
+  // A calendar window (bounds from Intl, cached until the next boundary) in place of a fixed one.
+  const calendar = [
+    defineBudget({
+      scope: 'user',
+      key: 'u-1',
+      limit: 1e12,
+      window: 'month',
+      timeZone: 'Europe/Berlin',
+    }),
+  ];
+  // With a subscriber, each commit builds its usage events and burn-rate projections.
+  const observed = new Ledger({ store: new MemoryLedgerStore({ sweepInterval: false }) });
+  observed.events$.subscribe(() => undefined);
   // Baseline: the same loop shape with two awaited no-op promises, i.e. what two async calls cost
   // on this machine, so the figures can be read relative to it.
   const noop = async () => undefined;
@@ -92,14 +105,19 @@ export async function run(): Promise<SectionResult> {
       },
       one: () => pairsPerSecond(ledger, one, batch),
       three: () => pairsPerSecond(ledger, three, batch),
+      calendar: () => pairsPerSecond(ledger, calendar, batch),
+      observed: () => pairsPerSecond(observed, one, batch),
     },
     rounds,
   );
   await ledger.close();
+  await observed.close();
   const perPair = (pps: number) => 1e6 / pps;
   for (const [name, label] of [
     ['one', '1 budget'],
     ['three', '3 nested budgets'],
+    ['calendar', '1 budget, month in Europe/Berlin'],
+    ['observed', '1 budget, events subscribed (usage events, forecasts)'],
   ] as const) {
     const r = results[name];
     rows.push({

@@ -1,58 +1,9 @@
-// The public API of `tokencap`. Optional parts live behind subpaths: `tokencap/redis`, `tokencap/testing`.
+// The public API of `tokencap`: what a Nest app uses. The engine without Nest (Ledger, stores,
+// runWithBudgets, the model catalog, counting internals) is `tokencap/engine`; optional parts live
+// behind subpaths (`tokencap/redis`, `tokencap/anthropic`, `tokencap/testing`, …).
 
-export {
-  type Amounts,
-  type BudgetDefinition,
-  type BudgetLimit,
-  type BudgetOptions,
-  type Dimension,
-  type Policy,
-  DEFAULT_THRESHOLDS,
-  defineBudget,
-} from './core/budget.js';
-export { type BudgetFrame, currentFrame, runWithBudgets } from './core/budget-context.js';
-export { type Duration, parseDuration } from './core/duration.js';
-export type {
-  BudgetUsage,
-  DegradedEvent,
-  DimensionUsage,
-  ExhaustedEvent,
-  RefusedEvent,
-  StoreErrorEvent,
-  ThresholdEvent,
-  TokencapEvent,
-  UsageEvent,
-} from './core/events.js';
-export {
-  Ledger,
-  type LedgerOptions,
-  type ReserveRequest,
-  type StoreErrorMode,
-} from './core/ledger.js';
-export type {
-  CommitInput,
-  CommitOutcome,
-  Crossing,
-  LedgerSnapshot,
-  LedgerStore,
-  ReleaseInput,
-  ReserveInput,
-  ReserveOutcome,
-} from './core/ledger-store.interface.js';
-export { MemoryLedgerStore, type MemoryLedgerStoreOptions } from './core/memory-ledger.store.js';
-export { Reservation } from './core/reservation.js';
-export {
-  BudgetExceededError,
-  type BudgetExceededDetails,
-  BudgetKeyMissingError,
-  type BudgetKeyProblem,
-  StoreUnavailableError,
-  TokencapConfigError,
-  TokencapError,
-} from './errors.js';
-
-// NestJS integration. `Budget` is both the decorator and the engine's budget type (exported here
-// rather than from core/budget.js, since one name cannot be exported twice).
+// NestJS integration. `Budget` is the decorator here; the engine's budget type of the same name is
+// exported by `tokencap/engine`.
 export { Budget } from './nest/budget.decorator.js';
 export {
   budgetErrorResponse,
@@ -61,48 +12,50 @@ export {
   type BudgetKeyMissingBody,
   type StoreUnavailableBody,
 } from './nest/budget-exception.filter.js';
-export { BudgetService, type UsageAmounts } from './nest/budget.service.js';
+export { BudgetService, type BudgetSelector, type UsageAmounts } from './nest/budget.service.js';
+export {
+  BudgetGraphQLError,
+  type BudgetWsException,
+} from './nest/transports/transport-error.replies.js';
 export type {
   MissingKeyMode,
   ScopeKey,
   ScopeResolver,
   TokencapModuleOptions,
 } from './nest/tokencap-options.interface.js';
-export { BUILT_IN_SCOPES, type BuiltInScope } from './nest/tokencap-options.validator.js';
 export { TokencapModule } from './nest/tokencap.module.js';
 export type { TokencapModuleAsyncOptions } from './nest/tokencap.module-definition.js';
 
-// Client wrappers, and the model catalog they count, price and cap calls with.
-export type { Usage, UsageDetails } from './core/events.js';
+// Budgets, as `@Budget` and the module options declare them.
+export type { BudgetLimit, BudgetOptions, Dimension, Policy } from './core/budget.js';
+export type { Duration } from './core/duration.js';
+
+// Events, as `BudgetService.events$` emits them.
+export type {
+  BudgetUsage,
+  DegradedEvent,
+  ExhaustedEvent,
+  ForecastEvent,
+  RefusedEvent,
+  StoreErrorEvent,
+  ThresholdEvent,
+  TokencapEvent,
+  Usage,
+  UsageEvent,
+} from './core/events.js';
+
+// Errors.
 export {
-  ANTHROPIC_MODELS,
-  bindModelCatalog,
-  type ModelFacts,
-  type ModelPrice,
-  ModelCatalog,
-  type ModelCatalogOptions,
-  OPENAI_MODELS,
-  PriceUnknownError,
-} from './models/index.js';
+  BudgetExceededError,
+  type BudgetExceededDetails,
+  BudgetKeyMissingError,
+  StoreUnavailableError,
+  TokencapConfigError,
+  TokencapError,
+} from './errors.js';
+export { PriceUnknownError } from './models/index.js';
+
+// The OpenAI client wrapper (Anthropic's is `tokencap/anthropic`) and prompt counting.
 export type { MeteringOptions } from './metering/metering-context.resolver.js';
 export { wrapOpenAI, type WrapOpenAIOptions } from './providers/openai/wrap-openai.js';
-
-// Token counting: exact for OpenAI models (tiktoken's BPE via gpt-tokenizer), estimated for others.
-export {
-  type ChatMessage,
-  type ChatTokenRequest,
-  type ChatTool,
-  countChatTokens,
-  countResponsesInput,
-  countTokens,
-  defaultTokenCounter,
-  type EncodingName,
-  encodingForModel,
-  estimateTokens,
-  type ResponsesTokenRequest,
-  TokenCounter,
-  type TokenCounterOptions,
-  type TokenEncoder,
-  type TokenEncoderFactory,
-  type TokenizerBackend,
-} from './counting/index.js';
+export { type ChatMessage, countChatTokens, countTokens } from './counting/index.js';

@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { ChatAnthropic } from '@langchain/anthropic';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import OpenAI from 'openai';
@@ -7,8 +8,8 @@ import { wrapAnthropic } from '../lib/providers/anthropic/index.js';
 import { ChatController, DEFAULT_PROVIDER } from './chat.controller.js';
 import { EventsController } from './events.controller.js';
 import { PageController } from './page.controller.js';
-import { ResearchAgent } from './research.agent.js';
-import type { SampleConnections } from './sample.config.js';
+import { RESEARCH_MODEL, ResearchAgent } from './research.agent.js';
+import { CLAUDE_CHAT_MODEL, type SampleConnections } from './sample.config.js';
 
 /** The sample app: a budgeted chat, a runaway research agent, budget events over SSE, and a page. */
 @Module({})
@@ -43,6 +44,18 @@ export class AppModule {
                 maxRetries: 0,
               }),
             ),
+        },
+        {
+          // The research agent runs on LangChain; @langchain/anthropic runs on Node 20 (the
+          // sample's floor), where @langchain/openai 1.6 needs Node 22.
+          provide: RESEARCH_MODEL,
+          useFactory: () =>
+            new ChatAnthropic({
+              model: CLAUDE_CHAT_MODEL,
+              apiKey: anthropic.apiKey,
+              maxRetries: 0,
+              ...(anthropic.baseURL ? { clientOptions: { baseURL: anthropic.baseURL } } : {}),
+            }),
         },
         { provide: DEFAULT_PROVIDER, useValue: connections.defaultProvider },
         ResearchAgent,

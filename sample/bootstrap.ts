@@ -56,7 +56,7 @@ export async function startSample(
       description: 'the OpenAI API',
     };
   } else {
-    fake = await startFakeOpenAI({ replyTokens: 200 });
+    fake = await startFakeOpenAI({ replyTokens: 200, replyStyle: 'prose' });
     openai = {
       apiKey: 'sample',
       baseURL: fake.baseURL,

@@ -32,7 +32,7 @@ interface ChatBody {
 
 /** The chat endpoint and the runaway research agent, both inside the session's budget. */
 @Controller('api')
-@Budget('session', SESSION_LIMIT)
+@Budget('session', SESSION_LIMIT, { window: 'day' })
 export class ChatController {
   constructor(
     private readonly openai: OpenAI,
@@ -94,7 +94,10 @@ export class ChatController {
     );
   }
 
-  /** This session's budget: `{ scope, key, used, reserved, limit, remaining, … }`. */
+  /**
+   * This session's budget: `{ scope, key, used, reserved, limit, remaining, burnRate,
+   * projectedExhaustion, windowEnd, … }`.
+   */
   @Get('usage')
   usage() {
     return this.budgets.usage('session');

@@ -24,11 +24,11 @@ export function currentFrame(): BudgetFrame | undefined {
  * Runs `fn` with `budgets` open on top of the enclosing frame of the same ledger: a call made inside
  * is charged to, and checked against, every budget of the frame. Nested budgets of the same scope
  * and key both hold (an inner `session` of 100 inside an outer one of 1,000 refuses past 100); only
- * a declaration identical to one already open (see {@link sameBudget}) is not opened twice.
+ * a declaration identical to one already open (see `sameBudget`) is not opened twice.
  *
  * A result that does its work after `fn` has returned (a generator, a stream, an Observable, a
  * promise of one of these) is bound to the frame: it runs inside these budgets for as long as it is
- * consumed (see {@link bindLazyResult}).
+ * consumed (see `bindLazyResult`).
  */
 export function runWithBudgets<T>(ledger: Ledger, budgets: readonly Budget[], fn: () => T): T {
   const enter = enterBudgets(ledger, budgets);
@@ -41,12 +41,29 @@ export function runWithBudgets<T>(ledger: Ledger, budgets: readonly Budget[], fn
  */
 export function enterBudgets(ledger: Ledger, budgets: readonly Budget[]): FrameEntry {
   const parent = storage.getStore();
-  const merged = parent && parent.ledger === ledger ? [...parent.budgets] : [];
+  const frame: BudgetFrame = { ledger, budgets: merge(parent, ledger, budgets) };
+  // A lazy result may be consumed later inside another frame of the same ledger (a generator
+  // made under a task budget, read under a user budget): its work is charged to both.
+  return (fn) => {
+    const current = storage.getStore();
+    if (current === parent || current === frame || current?.ledger !== ledger) {
+      return storage.run(frame, fn);
+    }
+    return storage.run({ ledger, budgets: merge(current, ledger, frame.budgets) }, fn);
+  };
+}
+
+/** The budgets of `outer` (if it is a frame of `ledger`), then those of `budgets` not open there. */
+function merge(
+  outer: BudgetFrame | undefined,
+  ledger: Ledger,
+  budgets: readonly Budget[],
+): readonly Budget[] {
+  const merged = outer && outer.ledger === ledger ? [...outer.budgets] : [];
   for (const budget of budgets) {
     if (!merged.some((open) => sameBudget(open, budget))) merged.push(budget);
   }
-  const frame: BudgetFrame = { ledger, budgets: merged };
-  return (fn) => storage.run(frame, fn);
+  return merged;
 }
 
 /**

@@ -1,3 +1,12 @@
+import { TokencapConfigError } from '../errors.js';
+import {
+  CALENDAR_UNITS,
+  type CalendarUnit,
+  type CalendarWindow,
+  calendarBounds,
+  calendarWindow,
+  canonicalTimeZone,
+} from './calendar-window.js';
 import { parseDuration } from './duration.js';
 
 /**
@@ -13,11 +22,11 @@ export interface FixedWindow {
 }
 
 /**
- * When a budget's usage starts afresh. Every window a store uses goes through {@link windowBounds},
- * so a new kind of window (calendar days in a time zone) needs no change in the stores or the
- * Redis scripts, which only ever see the bounds.
+ * When a budget's usage starts afresh: a fixed length, or a calendar day, week or month in a time
+ * zone. Every window a store uses goes through {@link windowBounds}, so the stores and the Redis
+ * scripts only ever see the bounds.
  */
-export type BudgetWindow = FixedWindow;
+export type BudgetWindow = FixedWindow | CalendarWindow;
 
 /** The window holding a moment: `start <= now < end`, epoch ms. */
 export interface WindowBounds {
@@ -26,17 +35,37 @@ export interface WindowBounds {
 }
 
 /**
- * Parses a budget's `window` option (`'1h'`, `'1d'`, ms).
+ * Parses a budget's `window` option (`'1h'`, `'1d'`, ms, or `'day'`, `'week'`, `'month'`) and its
+ * `timeZone` (calendar windows only; default `'UTC'`).
  * @param what names the option in the error message, e.g. `'window of budget "session"'`.
  * @throws TokencapConfigError naming the value.
  */
-export function parseWindow(value: unknown, what: string): BudgetWindow {
-  const ms = parseDuration(value, what);
+export function parseWindow(value: unknown, what: string, timeZone?: unknown): BudgetWindow {
+  if (CALENDAR_UNITS.includes(value as CalendarUnit)) {
+    const zone = canonicalTimeZone(timeZone ?? 'UTC', `timeZone of ${what}`);
+    return calendarWindow(value as CalendarUnit, zone);
+  }
+  if (timeZone !== undefined) {
+    throw new TokencapConfigError(
+      `timeZone ${JSON.stringify(timeZone)} of ${what} only applies to a calendar window ` +
+        `('day', 'week' or 'month'), but the window is ${JSON.stringify(value)}.`,
+    );
+  }
+  let ms: number;
+  try {
+    ms = parseDuration(value, what);
+  } catch {
+    throw new TokencapConfigError(
+      `Invalid ${what}: ${JSON.stringify(value)}. Expected a positive number of milliseconds or a ` +
+        `string such as '500ms', '30s', '1m', '1h' or '1d', or a calendar window: 'day', 'week' or 'month'.`,
+    );
+  }
   return Object.freeze({ kind: 'fixed', ms, tag: `${ms}ms` });
 }
 
 /** The bounds of the window that holds `now`: the one rule both stores and the Redis scripts follow. */
 export function windowBounds(window: BudgetWindow, now: number): WindowBounds {
+  if (window.kind === 'calendar') return calendarBounds(window, now);
   // A floored modulo, so a clock before the epoch (a test's) still gets start <= now.
   const offset = ((now % window.ms) + window.ms) % window.ms;
   const start = now - offset;

@@ -1,5 +1,6 @@
 import { TokencapConfigError } from '../errors.js';
 import { type BudgetWindow, parseWindow } from './budget-window.js';
+import type { CalendarUnit } from './calendar-window.js';
 import { type Duration, parseDuration } from './duration.js';
 
 /**
@@ -35,11 +36,24 @@ export interface BudgetOptions {
   /** Fractions of the limit at which a `threshold` event fires, each in (0, 1]. @default [0.8, 0.9] */
   thresholds?: readonly number[];
   /**
-   * Usage resets when the window rolls over; windows are aligned to the epoch so every replica
-   * agrees. The window is part of the ledger's identity: `@Budget('user', 1000, { window: '1h' })`
-   * and `@Budget('user', 5000, { window: '1d' })` are two ledgers, and both hold.
+   * Usage resets when the window rolls over. A length (`'1h'`) is aligned to the epoch so every
+   * replica agrees; `'day'`, `'week'` (ISO: from Monday) and `'month'` follow the calendar of
+   * `timeZone` (see docs/windows.md). The window is part of the ledger's identity:
+   * `@Budget('user', 1000, { window: '1h' })` and `@Budget('user', 5000, { window: '1d' })` are two
+   * ledgers, and both hold; so are a month in UTC and a month in Berlin.
    */
-  window?: Duration;
+  window?: Duration | CalendarUnit;
+  /**
+   * The IANA time zone of a calendar window (`'Europe/Berlin'`), validated with `Intl`.
+   * @default 'UTC'
+   */
+  timeZone?: string;
+  /**
+   * For a budget without a window: a `forecast` event fires when, at the current burn rate, the
+   * budget would run out within this long. (A windowed budget forecasts up to its window's end.)
+   * @default '1d'
+   */
+  forecastHorizon?: Duration;
   /** The ledger is dropped after it has been idle this long. */
   ttl?: Duration;
   /**
@@ -84,15 +98,21 @@ export interface Budget {
   readonly thresholds: readonly number[];
   /** When usage starts afresh; none: it never does (see `ttl`). */
   readonly window?: BudgetWindow;
+  /** How far ahead a budget without a window forecasts its exhaustion (see `forecastHorizon`). */
+  readonly forecastHorizonMs: number;
   readonly ttlMs?: number;
   readonly maxReservation?: number;
   readonly fallbackModel?: string;
   readonly degradeAt?: number;
+  /** Produces the reply of a refused call under the degrade policy, instead of an error. */
   readonly fallback?: (request: never) => unknown;
 }
 
 /** Thresholds used when a budget names none. */
 export const DEFAULT_THRESHOLDS: readonly number[] = Object.freeze([0.8, 0.9]);
+
+/** How far ahead a budget without a window forecasts, when it names no `forecastHorizon`: one day. */
+export const DEFAULT_FORECAST_HORIZON_MS = 86_400_000;
 
 /** Micro-dollars in one dollar: money is kept as integers so totals never drift. */
 export const MICROS_PER_USD = 1_000_000;
@@ -227,6 +247,8 @@ const OPTION_KEYS: readonly string[] = [
   'policy',
   'thresholds',
   'window',
+  'timeZone',
+  'forecastHorizon',
   'ttl',
   'maxReservation',
   'fallbackModel',
@@ -243,7 +265,7 @@ export function normalizeOptions(
   options: BudgetOptions,
   where: string,
   allowed: readonly string[] = OPTION_KEYS,
-): Required<Pick<Budget, 'policy' | 'thresholds'>> &
+): Required<Pick<Budget, 'policy' | 'thresholds' | 'forecastHorizonMs'>> &
   Pick<Budget, 'window' | 'ttlMs' | 'maxReservation' | 'fallbackModel' | 'degradeAt' | 'fallback'> {
   // A typo such as { windw: '1h' } would otherwise leave the budget without its window. An own
   // `__proto__` key (what JSON.parse makes of one) is unknown too.
@@ -260,8 +282,21 @@ export function normalizeOptions(
     where,
   );
   const windowOption = ownOption(options, 'window');
+  const timeZone = ownOption(options, 'timeZone');
+  if (windowOption === undefined && timeZone !== undefined) {
+    throw new TokencapConfigError(
+      `timeZone ${JSON.stringify(timeZone)} of ${where} needs a calendar window ('day', 'week' or 'month').`,
+    );
+  }
   const window =
-    windowOption === undefined ? undefined : parseWindow(windowOption, `window of ${where}`);
+    windowOption === undefined
+      ? undefined
+      : parseWindow(windowOption, `window of ${where}`, timeZone);
+  const horizon = ownOption(options, 'forecastHorizon');
+  const forecastHorizonMs =
+    horizon === undefined
+      ? DEFAULT_FORECAST_HORIZON_MS
+      : parseDuration(horizon, `forecastHorizon of ${where}`);
   const ttl = ownOption(options, 'ttl');
   const ttlMs = ttl === undefined ? undefined : parseDuration(ttl, `ttl of ${where}`);
   const maxReservation = ownOption(options, 'maxReservation');
@@ -314,7 +349,7 @@ export function normalizeOptions(
     policy === 'degrade'
       ? { fallbackModel, degradeAt: fallbackModel ? (degradeAt ?? 0.9) : undefined, fallback }
       : {};
-  return { policy, thresholds, window, ttlMs, maxReservation, ...degrade };
+  return { policy, thresholds, window, forecastHorizonMs, ttlMs, maxReservation, ...degrade };
 }
 
 /**

@@ -2,11 +2,21 @@ import type { Dimension, Policy } from './budget.js';
 
 /** Usage of one dimension, in user units (dollars for `usd`). */
 export interface DimensionUsage {
+  /** The limit in force: the declared one plus {@link credit}. */
   limit: number;
   used: number;
   reserved: number;
   /** `limit - used - reserved`, never below zero. */
   remaining: number;
+  /** Extra allowance granted for the current window (`BudgetService.credit`); 0 when none. */
+  credit: number;
+  /**
+   * Units spent per second in this window so far (see docs/operations.md); null until there are
+   * enough commits and time behind it to tell.
+   */
+  burnRate: number | null;
+  /** When the budget runs out at {@link burnRate} (epoch ms); null without a rate, or once spent. */
+  projectedExhaustion: number | null;
 }
 
 /**
@@ -18,6 +28,8 @@ export interface BudgetUsage extends DimensionUsage {
   key: string;
   dimension: Dimension;
   dimensions: Partial<Record<Dimension, DimensionUsage>>;
+  /** When the current window ends and usage starts afresh (epoch ms); null for a budget without a window. */
+  windowEnd: number | null;
 }
 
 interface BudgetEventBase {
@@ -42,6 +54,41 @@ export interface ExhaustedEvent extends BudgetEventBase {
   dimension: Dimension;
   used: number;
   limit: number;
+}
+
+/**
+ * At the current burn rate, the budget runs out before its window ends (a budget without a
+ * window: within its `forecastHorizon`). Fires once per key, dimension and window.
+ */
+export interface ForecastEvent extends BudgetEventBase {
+  type: 'forecast';
+  dimension: Dimension;
+  used: number;
+  limit: number;
+  /** Units per second (dollars for `usd`) spent in this window so far. */
+  rate: number;
+  /** When the budget runs out at that rate (epoch ms). */
+  projectedExhaustion: number;
+  /** When the window ends (epoch ms); null for a budget without a window. */
+  windowEnd: number | null;
+}
+
+/** An operator started a key's current window afresh (`BudgetService.reset`). */
+export interface ResetEvent extends BudgetEventBase {
+  type: 'reset';
+  /** The usage the reset cleared, in user units. */
+  cleared: Partial<Record<Dimension, number>>;
+  /** The budget's usage after the reset. */
+  usage: BudgetUsage;
+}
+
+/** An operator granted a key extra allowance for its current window (`BudgetService.credit`). */
+export interface CreditEvent extends BudgetEventBase {
+  type: 'credit';
+  /** What this credit added, in user units. */
+  granted: Partial<Record<Dimension, number>>;
+  /** The budget's usage after it, its limits raised. */
+  usage: BudgetUsage;
 }
 
 /** A call was refused before it ran (or a stream was stopped). */
@@ -125,4 +172,12 @@ export interface StoreErrorEvent {
 
 /** Everything `events$` publishes, discriminated on `type`. */
 export type TokencapEvent =
-  ThresholdEvent | ExhaustedEvent | RefusedEvent | UsageEvent | DegradedEvent | StoreErrorEvent;
+  | ThresholdEvent
+  | ExhaustedEvent
+  | ForecastEvent
+  | RefusedEvent
+  | UsageEvent
+  | DegradedEvent
+  | StoreErrorEvent
+  | ResetEvent
+  | CreditEvent;

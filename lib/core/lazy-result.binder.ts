@@ -24,8 +24,8 @@ const ITERATOR_STEPS = new Set<PropertyKey>(['next', 'return', 'throw']);
  *   `_read`, `_write`, `_transform`, `_flush`, `_final` and `_destroy` run inside the frame.
  * - Web `ReadableStream`: a stream reading it inside the frame; a web `Response` keeps its status
  *   and headers with such a body.
- * - Iterators, generators, async iterables and iterables whose `[Symbol.iterator]` is a generator
- *   method: every method call (`next`, `return`, `throw`, …) runs inside the frame, so early
+ * - Iterators, generators, async iterables and iterables whose `[Symbol.iterator]` is the user's
+ *   own code (a generator or a plain method; not a built-in's): every method call (`next`, `return`, `throw`, …) runs inside the frame, so early
  *   returns and errors reach the source, and its `finally` blocks run inside the frame too.
  * - Anything else (plain objects, arrays, strings, Buffers, Maps, Sets) is returned as it is.
  *
@@ -85,7 +85,7 @@ function lazyShapeOf(value: unknown): LazyShape | undefined {
     typeof v.then === 'function' ||
     typeof v[Symbol.asyncIterator] === 'function' ||
     typeof v.next === 'function' ||
-    isGeneratorFunction(v[Symbol.iterator])
+    runsUserCode(v[Symbol.iterator])
   ) {
     return 'methods';
   }
@@ -172,13 +172,20 @@ function isStreamableFile(
   );
 }
 
-function isGeneratorFunction(value: unknown): boolean {
-  const name = (value as { constructor?: { name?: unknown } } | null)?.constructor?.name;
-  return (
-    typeof value === 'function' &&
-    (name === 'GeneratorFunction' || name === 'AsyncGeneratorFunction')
-  );
+// Whether an iterator method is the user's own code (a generator, a hand-written iterator), which
+// must run inside the frame; the built-in ones of arrays, strings, Maps, Sets, typed arrays and
+// web collections only walk data already there.
+function runsUserCode(method: unknown): boolean {
+  if (typeof method !== 'function') return false;
+  let native = NATIVE_CODE.get(method);
+  if (native === undefined) {
+    native = /\{\s*\[native code\]\s*\}$/.test(Function.prototype.toString.call(method));
+    NATIVE_CODE.set(method, native);
+  }
+  return !native;
 }
+
+const NATIVE_CODE = new WeakMap<object, boolean>();
 
 /**
  * A view of `target` whose methods run inside the frame, called on `target` itself (so private

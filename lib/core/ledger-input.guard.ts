@@ -6,6 +6,7 @@ import {
   type Dimension,
   MAX_AMOUNT,
   POLICIES,
+  toStoreUnits,
 } from './budget.js';
 
 // The engine's public methods take budgets and amounts from user code; a negative, NaN or unknown
@@ -100,4 +101,41 @@ function describe(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/** Validates a credit (user units) and converts it to store units. */
+export function creditAmounts(budget: Budget, amounts: unknown): Amounts {
+  if (amounts === null || typeof amounts !== 'object' || Array.isArray(amounts)) {
+    throw new TokencapConfigError(
+      `Invalid credit ${JSON.stringify(amounts)} for budget "${budget.scope}": expected { tokens?, usd?, requests? }.`,
+    );
+  }
+  const out: Amounts = {};
+  for (const [name, value] of Object.entries(amounts)) {
+    if (value === undefined) continue;
+    if (!DIMENSIONS.includes(name as Dimension) || budget.limits[name as Dimension] === undefined) {
+      const limited = Object.keys(budget.limits).join(', ');
+      throw new TokencapConfigError(
+        `Invalid credit for budget "${budget.scope}": it does not limit ${JSON.stringify(name.slice(0, 64))} (it limits ${limited}).`,
+      );
+    }
+    const dim = name as Dimension;
+    const stored =
+      typeof value === 'number' && Number.isFinite(value) && value > 0
+        ? toStoreUnits(dim, value)
+        : 0;
+    if (!(stored >= 1) || (dim !== 'usd' && !Number.isInteger(value)) || stored > MAX_AMOUNT) {
+      throw new TokencapConfigError(
+        `Invalid ${dim} credit ${JSON.stringify(value)} for budget "${budget.scope}": expected a positive ` +
+          `${dim === 'usd' ? 'number of dollars' : `whole number of ${dim}`} up to MAX_AMOUNT.`,
+      );
+    }
+    out[dim] = stored;
+  }
+  if (Object.keys(out).length === 0) {
+    throw new TokencapConfigError(
+      `Invalid credit ${JSON.stringify(amounts)} for budget "${budget.scope}": it grants nothing.`,
+    );
+  }
+  return out;
 }

@@ -35,13 +35,24 @@ export function thresholdAmount(threshold: number, limit: number): number {
  */
 export function amountsFor(base: Amounts, perUnit: Amounts, units: number): Amounts {
   const out: Amounts = {};
-  for (const dim of Object.keys(base) as Dimension[]) out[dim] = base[dim] ?? 0;
+  for (const dim of Object.keys(base) as Dimension[]) {
+    out[dim] = Math.min(base[dim] ?? 0, MAX_AMOUNT);
+  }
   if (units > 0) {
     for (const dim of Object.keys(perUnit) as Dimension[]) {
       out[dim] = Math.min(Math.ceil((out[dim] ?? 0) + units * (perUnit[dim] ?? 0)), MAX_AMOUNT);
     }
   }
   return out;
+}
+
+/** A budget's limit in `dim` for the current window: the declared limit plus the window's credit. */
+export function effectiveLimit(
+  budget: Budget,
+  dim: Dimension,
+  credit: Amounts | undefined,
+): number {
+  return Math.min((budget.limits[dim] as number) + (credit?.[dim] ?? 0), MAX_AMOUNT);
 }
 
 /**
@@ -61,7 +72,7 @@ export function decideReservation(
     if (budget.policy === 'notify') continue;
     const snapshot = snapshots[i];
     for (const dim of Object.keys(budget.limits) as Dimension[]) {
-      const limit = budget.limits[dim] as number;
+      const limit = effectiveLimit(budget, dim, snapshot.credit);
       const held = (snapshot.used[dim] ?? 0) + (snapshot.reserved[dim] ?? 0);
       const need = Math.ceil((input.base[dim] ?? 0) + units.min * (perUnit[dim] ?? 0));
       if (budget.policy === 'degrade') {
@@ -101,7 +112,9 @@ function fits(
     if (budgets[i].policy !== 'hard-stop') continue;
     for (const dim of Object.keys(budgets[i].limits) as Dimension[]) {
       const held = (snapshots[i].used[dim] ?? 0) + (snapshots[i].reserved[dim] ?? 0);
-      if (held + (amounts[dim] ?? 0) > (budgets[i].limits[dim] as number)) return false;
+      if (held + (amounts[dim] ?? 0) > effectiveLimit(budgets[i], dim, snapshots[i].credit)) {
+        return false;
+      }
     }
   }
   return true;
@@ -121,9 +134,15 @@ export function firedMarker(dimension: Dimension, limit: number, threshold: numb
   return `${markerPrefix(dimension, limit)}@${threshold}`;
 }
 
+/** Marker of a forecast already fired in this window (`tokens:1000@f`). */
+export function forecastMarker(dimension: Dimension, limit: number): string {
+  return `${markerPrefix(dimension, limit)}@f`;
+}
+
 /**
  * Thresholds that `used` has reached and that have not fired yet in this window, ascending per
- * dimension, with exhaustion last. Adds each to `fired`.
+ * dimension, with exhaustion last. Adds each to `fired`. Thresholds are fractions of the limit
+ * raised by the window's `credit`; markers name the declared limit, so each fires once per window.
  */
 export function collectCrossings(
   index: number,
@@ -131,23 +150,48 @@ export function collectCrossings(
   used: Amounts,
   fired: { has(marker: string): boolean; add(marker: string): unknown },
   out: Crossing[],
+  credit?: Amounts,
 ): void {
   for (const dim of Object.keys(budget.limits) as Dimension[]) {
-    const limit = budget.limits[dim] as number;
+    const declared = budget.limits[dim] as number;
+    const limit = effectiveLimit(budget, dim, credit);
     const value = used[dim] ?? 0;
     for (const threshold of budget.thresholds) {
       if (value < thresholdAmount(threshold, limit)) break;
-      const marker = firedMarker(dim, limit, threshold);
+      const marker = firedMarker(dim, declared, threshold);
       if (fired.has(marker)) continue;
       fired.add(marker);
       out.push({ index, dimension: dim, threshold, exhausted: false });
     }
     if (value >= limit) {
-      const marker = firedMarker(dim, limit, 'x');
+      const marker = firedMarker(dim, declared, 'x');
       if (!fired.has(marker)) {
         fired.add(marker);
         out.push({ index, dimension: dim, threshold: 1, exhausted: true });
       }
     }
+  }
+}
+
+/**
+ * After a credit: forgets the fired markers of `budget` that usage no longer reaches under the
+ * raised limit (thresholds, exhaustion), and its forecasts, so each fires again when reached.
+ */
+export function rearmAfterCredit(
+  budget: Budget,
+  used: Amounts,
+  credit: Amounts | undefined,
+  fired: { delete(marker: string): unknown },
+): void {
+  for (const dim of Object.keys(budget.limits) as Dimension[]) {
+    const declared = budget.limits[dim] as number;
+    const limit = effectiveLimit(budget, dim, credit);
+    const value = used[dim] ?? 0;
+    for (const threshold of budget.thresholds) {
+      if (value < thresholdAmount(threshold, limit))
+        fired.delete(firedMarker(dim, declared, threshold));
+    }
+    if (value < limit) fired.delete(firedMarker(dim, declared, 'x'));
+    fired.delete(forecastMarker(dim, declared));
   }
 }

@@ -6,6 +6,44 @@ export interface LedgerSnapshot {
   used: Amounts;
   /** Usage held by reservations of calls still in flight. */
   reserved: Amounts;
+  /**
+   * Extra allowance granted for the current window (`Ledger.credit`); absent when none. It raises
+   * every budget's limit on this ledger for the window, and goes with it.
+   */
+  credit?: Amounts;
+}
+
+/** What a burn-rate estimate needs besides usage (see lib/core/forecast.ts). */
+export interface LedgerActivity {
+  /** Commits recorded since {@link since}. */
+  commits: number;
+  /** When the usage being counted started: the window's start, the ledger's birth or its last reset, whichever is latest. */
+  since: number;
+}
+
+/** A ledger's full state: its snapshot and its activity. */
+export interface LedgerState extends LedgerSnapshot, LedgerActivity {}
+
+/** An operation on one budget's ledger, outside any call (`Ledger.reset`, `Ledger.credit`). */
+export interface LedgerOpInput {
+  budget: Budget;
+  now: number;
+}
+
+/** Grants extra allowance for the current window, in store units (each > 0). */
+export interface CreditInput extends LedgerOpInput {
+  amounts: Amounts;
+}
+
+/** Claims a marker in the current window, once across every replica. */
+export interface ClaimInput extends LedgerOpInput {
+  marker: string;
+}
+
+/** The outcome of a reset: the usage it cleared, and the state after it. */
+export interface ResetOutcome {
+  cleared: Amounts;
+  state: LedgerState;
 }
 
 /**
@@ -96,6 +134,8 @@ export interface CommitOutcome {
   crossings: Crossing[];
   /** Whether the reservation was still held (false if it had been released or had lapsed). */
   released: boolean;
+  /** Each budget's activity after the commit, for burn-rate forecasts; a store without it forecasts nothing. */
+  activity?: LedgerActivity[];
 }
 
 /** Drops a reservation without recording usage. Idempotent: releasing twice drops it once. */
@@ -121,12 +161,25 @@ export type MaybePromise<T> = T | Promise<T>;
  * (it was never sent, or ran past its deadline); otherwise the Ledger assumes it may have applied.
  */
 export interface LedgerStore {
+  /** Holds `input`'s amounts on every budget, or refuses naming the first budget that cannot. */
   reserve(input: ReserveInput): MaybePromise<ReserveOutcome>;
+  /** Charges actual usage and drops the reservation's hold, at most once per reservation id. */
   commit(input: CommitInput): MaybePromise<CommitOutcome>;
   /** `true` when the reservation was held and is now dropped, `false` if it was already gone. */
   release(input: ReleaseInput): MaybePromise<boolean>;
   /** Current state of each budget, in order; a budget never charged reads as zero. */
   snapshot(budgets: readonly Budget[], now: number): MaybePromise<LedgerSnapshot[]>;
+  /** Like {@link snapshot}, with each ledger's activity (for `usage()`'s burn rate). */
+  inspect?(budgets: readonly Budget[], now: number): MaybePromise<LedgerState[]>;
+  /**
+   * Starts the current window afresh: clears usage, fired thresholds and the burn rate, keeps
+   * reservations in flight (their commits count in the fresh window) and credits.
+   */
+  reset?(input: LedgerOpInput): MaybePromise<ResetOutcome>;
+  /** Adds to the window's credit, and re-arms the thresholds usage no longer reaches under the raised limit. */
+  credit?(input: CreditInput): MaybePromise<LedgerState>;
+  /** Adds `marker` to the window's fired markers; `true` if it was not there yet. */
+  claim?(input: ClaimInput): MaybePromise<boolean>;
   /** Stops timers and releases what the store created (never a client the user passed in). */
   close?(): Promise<void>;
   /**

@@ -9,18 +9,22 @@ import type {
   UnwrittenSettlement,
   UsageDetails,
 } from './events.js';
-import { SETTLEMENT_MEMORY_MS } from './ledger-rules.js';
+import { project } from './forecast.js';
+import { ledgerIdOf } from './ledger-id.js';
+import { SETTLEMENT_MEMORY_MS, effectiveLimit, forecastMarker } from './ledger-rules.js';
 import type {
   CommitInput,
   CommitOutcome,
+  LedgerActivity,
   LedgerSnapshot,
+  LedgerState,
   LedgerStore,
   MaybePromise,
   ReleaseInput,
   UnknownReservationMode,
 } from './ledger-store.interface.js';
 import { MemoryLedgerStore } from './memory-ledger.store.js';
-import { assertAmounts, assertBudgets, assertUnits } from './ledger-input.guard.js';
+import { assertAmounts, assertBudgets, assertUnits, creditAmounts } from './ledger-input.guard.js';
 import { Reservation } from './reservation.js';
 import { SettlementRetryQueue } from './settlement-retry.queue.js';
 
@@ -43,7 +47,10 @@ export interface LedgerOptions {
    */
   onStoreError?: StoreErrorMode;
   /** Receives one warning per store outage, and one per settlement given up. @default console */
-  logger?: { warn(message: string): void };
+  logger?: {
+    /** Called with one line per warning. */
+    warn(message: string): void;
+  };
   /**
    * How long `close()` keeps retrying commits and releases the store has not taken yet before it
    * gives them up (reporting each).
@@ -94,6 +101,7 @@ export class Ledger {
   /** Every event, hot; completes when the ledger is closed. */
   readonly events$: Observable<TokencapEvent> = this.subject.asObservable();
   readonly store: LedgerStore;
+  /** Epoch ms, as windows and reservation lifetimes read it. */
   readonly clock: () => number;
   private readonly reservationTtlMs: number;
   private readonly closeTimeoutMs: number;
@@ -102,6 +110,8 @@ export class Ledger {
   private readonly pending: SettlementRetryQueue<Settlement>;
   private fallback: MemoryLedgerStore | undefined;
   private outage = false;
+  /** Forecast markers this process claimed lately, by ledger and marker, until when (see forecast). */
+  private readonly claimed = new Map<string, number>();
 
   constructor(options: LedgerOptions = {}) {
     this.store = options.store ?? new MemoryLedgerStore();
@@ -165,7 +175,7 @@ export class Ledger {
         key: budget.key,
         dimension: dim,
         policy: budget.policy,
-        limit: toUserUnits(dim, budget.limits[dim] as number),
+        limit: toUserUnits(dim, effectiveLimit(budget, dim, outcome.snapshot.credit)),
         used: toUserUnits(dim, outcome.snapshot.used[dim] ?? 0),
         reserved: toUserUnits(dim, outcome.snapshot.reserved[dim] ?? 0),
         requested: toUserUnits(dim, outcome.requested),
@@ -197,11 +207,68 @@ export class Ledger {
     await this.submit(job);
   }
 
-  /** Current usage of each budget, in order. */
+  /** Current usage of each budget, in order, with burn rates when the store reports them. */
   async usage(budgets: readonly Budget[]): Promise<BudgetUsage[]> {
-    const read = this.withStore((s) => s.snapshot(budgets, this.clock()));
+    assertBudgets(budgets, 'Ledger.usage');
+    const now = this.clock();
+    const read = this.withStore<LedgerSnapshot[] | LedgerState[]>((s) =>
+      s.inspect ? s.inspect(budgets, now) : s.snapshot(budgets, now),
+    );
     const { result } = isPromise(read) ? await read : read;
-    return budgets.map((b, i) => usageOf(b, result[i]));
+    return budgets.map((b, i) => usageOf(b, result[i], now, activityOf(result[i])));
+  }
+
+  /**
+   * Starts `budget`'s current window afresh, atomically with calls in flight: clears its usage,
+   * fired thresholds and burn rate; reservations in flight stay held and their commits count in
+   * the fresh window; credits stay. Publishes a `reset` event. Usage kept by the local fallback
+   * store during a fail-open outage is not reset.
+   * @throws StoreUnavailableError when the store is down (whatever `onStoreError`: an operation on
+   *   the shared ledger is never applied to a local copy).
+   */
+  async reset(budget: Budget): Promise<BudgetUsage> {
+    assertBudgets([budget], 'Ledger.reset');
+    const store = this.store;
+    if (!store.reset) throw unsupported('reset');
+    const now = this.clock();
+    const { cleared, state } = await this.operate(() => store.reset!({ budget, now }));
+    const usage = usageOf(budget, state, now, state);
+    this.publish({
+      type: 'reset',
+      scope: budget.scope,
+      key: budget.key,
+      at: now,
+      cleared: userAmounts(cleared),
+      usage,
+    });
+    return usage;
+  }
+
+  /**
+   * Grants `budget`'s ledger extra allowance for its current window, atomically with calls in
+   * flight: its limits are raised by `amounts` (user units: dollars for `usd`) until the window
+   * ends, thresholds and forecasts are measured against the raised limit, and the ones usage no
+   * longer reaches fire again. Publishes a `credit` event.
+   * @throws TokencapConfigError naming a bad amount, or a dimension the budget does not limit.
+   * @throws StoreUnavailableError when the store is down.
+   */
+  async credit(budget: Budget, amounts: Partial<Record<Dimension, number>>): Promise<BudgetUsage> {
+    assertBudgets([budget], 'Ledger.credit');
+    const stored = creditAmounts(budget, amounts);
+    const store = this.store;
+    if (!store.credit) throw unsupported('credit');
+    const now = this.clock();
+    const state = await this.operate(() => store.credit!({ budget, amounts: stored, now }));
+    const usage = usageOf(budget, state, now, state);
+    this.publish({
+      type: 'credit',
+      scope: budget.scope,
+      key: budget.key,
+      at: now,
+      granted: userAmounts(stored),
+      usage,
+    });
+    return usage;
   }
 
   /** Publishes an event on `events$` (used by the client wrappers for `degraded`). */
@@ -379,14 +446,15 @@ export class Ledger {
     if (!this.subject.observed) return;
     if (!crossingsOnly) {
       budgets.forEach((budget, index) => {
-        const usage = usageOf(budget, outcome.snapshots[index]);
+        const usage = usageOf(budget, outcome.snapshots[index], at, outcome.activity?.[index]);
         this.publish({ type: 'usage', at, ...usage, ...(details && { details }) });
       });
     }
     for (const c of outcome.crossings) {
       const budget = budgets[c.index];
-      const used = toUserUnits(c.dimension, outcome.snapshots[c.index].used[c.dimension] ?? 0);
-      const limit = toUserUnits(c.dimension, budget.limits[c.dimension] as number);
+      const snapshot = outcome.snapshots[c.index];
+      const used = toUserUnits(c.dimension, snapshot.used[c.dimension] ?? 0);
+      const limit = toUserUnits(c.dimension, effectiveLimit(budget, c.dimension, snapshot.credit));
       const base = {
         scope: budget.scope,
         key: budget.key,
@@ -399,6 +467,74 @@ export class Ledger {
         c.exhausted
           ? { type: 'exhausted', ...base }
           : { type: 'threshold', ...base, threshold: c.threshold },
+      );
+    }
+    if (outcome.activity !== undefined) this.forecast(budgets, outcome, at);
+  }
+
+  /**
+   * Publishes a `forecast` for each budget and dimension that, at its burn rate, runs out before
+   * its window ends: once per window across replicas, by claiming its marker in the store.
+   */
+  private forecast(budgets: readonly Budget[], outcome: CommitOutcome, at: number): void {
+    const store = this.store;
+    if (!store.claim) return;
+    for (let i = 0; i < budgets.length; i++) {
+      const budget = budgets[i];
+      const snapshot = outcome.snapshots[i];
+      for (const dim of Object.keys(budget.limits) as Dimension[]) {
+        const p = project(budget, dim, snapshot, outcome.activity?.[i], at);
+        if (!p.beforeEnd) continue;
+        const marker = forecastMarker(dim, budget.limits[dim] as number);
+        // A claim costs a round trip; a replica that claimed (or saw claimed) this marker lately
+        // does not ask again for a minute.
+        const memo = `${ledgerIdOf(budget)}|${marker}`;
+        if ((this.claimed.get(memo) ?? -Infinity) > at) continue;
+        if (this.claimed.size >= 10_000) this.claimed.clear();
+        this.claimed.set(memo, Math.min(p.windowEnd ?? Infinity, at + 60_000));
+        const event = {
+          type: 'forecast' as const,
+          scope: budget.scope,
+          key: budget.key,
+          at,
+          dimension: dim,
+          used: toUserUnits(dim, snapshot.used[dim] ?? 0),
+          limit: toUserUnits(dim, effectiveLimit(budget, dim, snapshot.credit)),
+          rate: toUserUnits(dim, (p.rate as number) * 1000),
+          projectedExhaustion: p.exhaustion as number,
+          windowEnd: p.windowEnd ?? null,
+        };
+        let claimed: MaybePromise<boolean>;
+        try {
+          claimed = store.claim({ budget, marker, now: at });
+        } catch {
+          this.claimed.delete(memo);
+          continue;
+        }
+        if (!isPromise(claimed)) {
+          if (claimed) this.publish(event);
+          continue;
+        }
+        claimed.then(
+          (won) => won && this.publish(event),
+          // Not claimed: the next commit that still projects exhaustion claims it.
+          () => this.claimed.delete(memo),
+        );
+      }
+    }
+  }
+
+  /** Runs an operator's operation on the shared store; a failure is reported and thrown. */
+  private async operate<T>(op: () => MaybePromise<T>): Promise<T> {
+    try {
+      const result = await op();
+      this.recovered();
+      return result;
+    } catch (error) {
+      this.failed(error);
+      throw new StoreUnavailableError(
+        `The budget store is unavailable, so the operation was not applied: ${messageOf(error)}`,
+        { cause: error },
       );
     }
   }
@@ -484,6 +620,24 @@ export class Ledger {
 
 const NO_USAGE: Amounts = Object.freeze({});
 
+function activityOf(state: LedgerSnapshot | LedgerState): LedgerActivity | undefined {
+  return 'commits' in state ? state : undefined;
+}
+
+function userAmounts(amounts: Amounts): Partial<Record<Dimension, number>> {
+  const out: Partial<Record<Dimension, number>> = {};
+  for (const dim of DIMENSIONS) {
+    if (amounts[dim]) out[dim] = toUserUnits(dim, amounts[dim]);
+  }
+  return out;
+}
+
+function unsupported(operation: string): TokencapConfigError {
+  return new TokencapConfigError(
+    `The ledger's store does not support ${operation}(): use MemoryLedgerStore or RedisLedgerStore, or implement LedgerStore.${operation}.`,
+  );
+}
+
 function describeSettlement(job: Settlement): UnwrittenSettlement {
   const out: UnwrittenSettlement = {
     kind: job.kind,
@@ -514,21 +668,35 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Builds the user-facing usage of one budget from a store snapshot. */
-export function usageOf(budget: Budget, snapshot: LedgerSnapshot): BudgetUsage {
+/**
+ * Builds the user-facing usage of one budget from a store snapshot at `now`, with its burn rate
+ * when the store reported the ledger's `activity`.
+ */
+export function usageOf(
+  budget: Budget,
+  snapshot: LedgerSnapshot,
+  now: number,
+  activity?: LedgerActivity,
+): BudgetUsage {
   const dimensions: Partial<Record<Dimension, DimensionUsage>> = {};
   let primary: Dimension | undefined;
+  let windowEnd: number | null = null;
   for (const dim of DIMENSIONS) {
-    const limit = budget.limits[dim];
-    if (limit === undefined) continue;
+    if (budget.limits[dim] === undefined) continue;
     primary ??= dim;
+    const limit = effectiveLimit(budget, dim, snapshot.credit);
     const used = snapshot.used[dim] ?? 0;
     const reserved = snapshot.reserved[dim] ?? 0;
+    const projection = project(budget, dim, snapshot, activity, now);
+    windowEnd = projection.windowEnd ?? null;
     dimensions[dim] = {
       limit: toUserUnits(dim, limit),
       used: toUserUnits(dim, used),
       reserved: toUserUnits(dim, reserved),
       remaining: toUserUnits(dim, Math.max(0, limit - used - reserved)),
+      credit: toUserUnits(dim, snapshot.credit?.[dim] ?? 0),
+      burnRate: projection.rate === undefined ? null : toUserUnits(dim, projection.rate * 1000),
+      projectedExhaustion: projection.exhaustion ?? null,
     };
   }
   const dimension = primary as Dimension;
@@ -538,5 +706,6 @@ export function usageOf(budget: Budget, snapshot: LedgerSnapshot): BudgetUsage {
     dimension,
     ...(dimensions[dimension] as DimensionUsage),
     dimensions,
+    windowEnd,
   };
 }

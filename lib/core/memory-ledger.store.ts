@@ -7,12 +7,19 @@ import {
   addUsage,
   collectCrossings,
   decideReservation,
+  rearmAfterCredit,
 } from './ledger-rules.js';
 import type {
+  ClaimInput,
   CommitInput,
   CommitOutcome,
+  CreditInput,
   Crossing,
+  LedgerActivity,
+  LedgerOpInput,
   LedgerSnapshot,
+  LedgerState,
+  ResetOutcome,
   LedgerStore,
   ReleaseInput,
   ReserveInput,
@@ -53,6 +60,12 @@ class MemoryLedger {
   evictAt = 0;
   /** Created by the operation running now (it had no state before). */
   fresh = true;
+  /** Extra allowance for the current window; undefined while none was granted. */
+  credit: Amounts | undefined = undefined;
+  /** Commits recorded in the current window (since the last reset). */
+  commits = 0;
+  /** When the ledger was last reset, if ever. */
+  resetAt: number | undefined = undefined;
 
   constructor(
     readonly id: string,
@@ -69,11 +82,32 @@ class MemoryLedger {
     (this.fired ??= new Set()).add(marker);
   }
 
+  delete(marker: string): void {
+    this.fired?.delete(marker);
+  }
+
   resetWindow(start: number, end: number): void {
     this.windowStart = start;
     this.windowEnd = end;
     this.used = {};
     this.fired = undefined;
+    this.credit = undefined;
+    this.commits = 0;
+  }
+
+  /** Starts the window afresh at `now` (an operator's reset): usage, markers and rate go, credit stays. */
+  reset(now: number): void {
+    this.used = {};
+    this.fired = undefined;
+    this.commits = 0;
+    this.resetAt = now;
+  }
+
+  activity(): LedgerActivity {
+    return {
+      commits: this.commits,
+      since: Math.max(this.windowStart ?? -Infinity, this.bornAt, this.resetAt ?? -Infinity),
+    };
   }
 
   hold(reservationId: string, held: HeldReservation): void {
@@ -196,12 +230,20 @@ export class MemoryLedgerStore implements LedgerStore {
         let record = true;
         if (ledger.drop(reservationId)) released = true;
         else record = this.settleUnknown(ledger, input);
-        if (record) addAll(ledger.used, actual);
+        if (record) {
+          addAll(ledger.used, actual);
+          ledger.commits += 1;
+        }
       }
-      collectCrossings(i, budgets[i], ledger.used, ledger, crossings);
+      collectCrossings(i, budgets[i], ledger.used, ledger, crossings, ledger.credit);
     }
     settled(ledgers);
-    return { snapshots: ledgers.map(snapshotOf), crossings, released };
+    return {
+      snapshots: ledgers.map(snapshotOf),
+      crossings,
+      released,
+      activity: ledgers.map((l) => l.activity()),
+    };
   }
 
   release(input: ReleaseInput): boolean {
@@ -221,6 +263,38 @@ export class MemoryLedgerStore implements LedgerStore {
       const ledger = this.ledger(b, now, false);
       return ledger ? snapshotOf(ledger) : EMPTY;
     });
+  }
+
+  inspect(budgets: readonly Budget[], now: number): LedgerState[] {
+    return budgets.map((b) => {
+      const ledger = this.ledger(b, now, false);
+      return ledger ? stateOf(ledger) : { ...EMPTY, commits: 0, since: now };
+    });
+  }
+
+  reset(input: LedgerOpInput): ResetOutcome {
+    const ledger = this.ledger(input.budget, input.now, false);
+    if (!ledger) return { cleared: {}, state: { ...EMPTY, commits: 0, since: input.now } };
+    const cleared = nonZero(ledger.used);
+    ledger.reset(input.now);
+    return { cleared, state: stateOf(ledger) };
+  }
+
+  credit(input: CreditInput): LedgerState {
+    const [ledger] = this.open([input.budget], input.now, true);
+    const credit = (ledger.credit ??= {});
+    addAll(credit, input.amounts);
+    rearmAfterCredit(input.budget, ledger.used, credit, ledger);
+    settled([ledger]);
+    return stateOf(ledger);
+  }
+
+  claim(input: ClaimInput): boolean {
+    const [ledger] = this.open([input.budget], input.now, true);
+    settled([ledger]);
+    if (ledger.has(input.marker)) return false;
+    ledger.add(input.marker);
+    return true;
   }
 
   async close(): Promise<void> {
@@ -364,5 +438,17 @@ function nonZero(amounts: Amounts): Amounts {
 }
 
 function snapshotOf(ledger: MemoryLedger): LedgerSnapshot {
-  return { used: nonZero(ledger.used), reserved: nonZero(ledger.reserved) };
+  const snapshot: LedgerSnapshot = {
+    used: nonZero(ledger.used),
+    reserved: nonZero(ledger.reserved),
+  };
+  if (ledger.credit !== undefined) {
+    const credit = nonZero(ledger.credit);
+    if (Object.keys(credit).length > 0) snapshot.credit = credit;
+  }
+  return snapshot;
+}
+
+function stateOf(ledger: MemoryLedger): LedgerState {
+  return { ...snapshotOf(ledger), ...ledger.activity() };
 }

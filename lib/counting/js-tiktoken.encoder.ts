@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { TokencapConfigError } from '../errors.js';
 import {
   type EncodingName,
   oncePerEncoding,
@@ -25,7 +26,7 @@ const NONE: string[] = [];
 export const jsTiktokenEncoder: TokenEncoderFactory = oncePerEncoding(build);
 
 function build(name: EncodingName): TokenEncoder {
-  const { Tiktoken } = require('js-tiktoken/lite') as JsTiktokenLite;
+  const { Tiktoken } = loadLite();
   // Literal specifiers, so that bundlers and file tracers can see both tables.
   const ranksModule = (
     name === 'o200k_base'
@@ -36,4 +37,17 @@ function build(name: EncodingName): TokenEncoder {
   const ranks = 'bpe_ranks' in ranksModule ? ranksModule : ranksModule.default;
   const tiktoken = new Tiktoken(ranks);
   return { name, count: (text) => tiktoken.encode(text, NONE, NONE).length };
+}
+
+// js-tiktoken is an optional peer dependency (22 MB): installed only by those who choose it.
+function loadLite(): JsTiktokenLite {
+  try {
+    return require('js-tiktoken/lite') as JsTiktokenLite;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    throw new TokencapConfigError(
+      "Tokenizer backend 'js-tiktoken' needs the optional peer dependency js-tiktoken: run `npm install js-tiktoken`, or use the default backend 'gpt-tokenizer'.",
+      { cause: error },
+    );
+  }
 }

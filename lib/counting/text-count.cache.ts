@@ -1,6 +1,6 @@
 import type { EncodingName } from './token-encoder.interface.js';
 
-/** Size limits of a {@link TextCountCache}. */
+/** Size limits of a the counting cache. */
 export interface TextCountCacheLimits {
   /** Most texts kept. */
   readonly maxEntries: number;
@@ -8,7 +8,7 @@ export interface TextCountCacheLimits {
   readonly maxChars: number;
 }
 
-/** Occupancy and effectiveness of a {@link TextCountCache}. */
+/** Occupancy and effectiveness of a the counting cache. */
 export interface TextCountCacheStats extends TextCountCacheLimits {
   /** Texts currently cached. */
   readonly entries: number;

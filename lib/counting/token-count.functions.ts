@@ -14,7 +14,7 @@ export function defaultTokenCounter(): TokenCounter {
 
 /**
  * Tokens in `text` for `model`: exact with the model's tiktoken encoding (special-token
- * strings count as plain text), or {@link estimateTokens} when the model is unknown.
+ * strings count as plain text), or `estimateTokens` (from `tokencap/engine`) when the model is unknown.
  */
 export function countTokens(text: string, model: string): number {
   return defaultTokenCounter().count(text, model);
@@ -24,7 +24,7 @@ export function countTokens(text: string, model: string): number {
  * The `prompt_tokens` the Chat Completions API bills for `messages` (+ `tools`), by the OpenAI
  * cookbook's formula: 3 per message + role + content (+1 + name), 3 for reply priming, and the
  * cookbook's `num_tokens_for_tools` formula for tool definitions. Image parts count a fixed
- * estimate ({@link DEFAULT_IMAGE_TOKENS}); audio and file parts count 0. Never throws.
+ * estimate (765); audio and file parts count 0. Never throws.
  */
 export function countChatTokens(request: ChatTokenRequest): number {
   return defaultTokenCounter().countChat(request);

@@ -38,7 +38,7 @@ export interface TokenCounterOptions {
   readonly cacheSize?: number;
   /** Most UTF-16 units remembered across all cached strings. Default 8 000 000 (≈ 16 MB). */
   readonly cacheMaxChars?: number;
-  /** Tokens counted per image content part. Default {@link DEFAULT_IMAGE_TOKENS}. */
+  /** Tokens counted per image content part. Default 765. */
   readonly imageTokens?: number;
 }
 

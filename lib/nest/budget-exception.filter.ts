@@ -1,6 +1,8 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpStatus } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import type { Observable } from 'rxjs';
 import { BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError } from '../errors.js';
+import { replyOverTransport } from './transports/transport-error.replies.js';
 
 /** The JSON body of a refused call (HTTP 429). Carries the refused budget's numbers, never its key. */
 export interface BudgetExceededBody {
@@ -27,12 +29,12 @@ export interface StoreUnavailableBody {
   message: string;
 }
 
-/** The errors {@link BudgetExceptionFilter} maps. */
+/** The errors the module's exception filter maps. */
 export type BudgetHttpError = BudgetExceededError | BudgetKeyMissingError | StoreUnavailableError;
 
 /**
  * The HTTP status and body for a Tokencap error, for apps whose own catch-all filter handles
- * errors before {@link BudgetExceptionFilter} gets them.
+ * errors before the module's exception filter gets them.
  */
 export function budgetErrorResponse(
   error: BudgetHttpError,
@@ -73,14 +75,17 @@ export function budgetErrorResponse(
 /**
  * Registered by `TokencapModule` as an `APP_FILTER`. Over HTTP it answers a refused call with
  * 429, a missing budget key with 400 and an unreachable store with 503 (see
- * {@link budgetErrorResponse}). Other transports (RPC, WebSockets) get the error itself rethrown.
+ * {@link budgetErrorResponse}). GraphQL, WebSocket and RPC handlers get the same body in their
+ * transport's error shape (see `replyOverTransport`).
  */
 @Catch(BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError)
 export class BudgetExceptionFilter implements ExceptionFilter<BudgetHttpError> {
   constructor(private readonly adapterHost: HttpAdapterHost) {}
 
-  catch(error: BudgetHttpError, host: ArgumentsHost): void {
-    if (host.getType() !== 'http') throw error;
+  catch(error: BudgetHttpError, host: ArgumentsHost): Observable<never> | void {
+    if (host.getType() !== 'http') {
+      return replyOverTransport(error, budgetErrorResponse(error), host);
+    }
     const adapter = this.adapterHost.httpAdapter;
     const response: unknown = host.switchToHttp().getResponse();
     if (adapter.isHeadersSent(response)) {

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { transportMessageOf } from './transports/transport-message.js';
 
 /**
  * What budgeted code needs to know about the request it serves: the request itself (for scope
@@ -9,11 +10,17 @@ import { Injectable, type ExecutionContext } from '@nestjs/common';
 export interface BudgetCall {
   /** The key of the `request` scope: unique per request. */
   readonly id: string;
-  /** The platform request (HTTP), the first handler argument (RPC, WS), or `undefined` outside a request. */
+  /** What scope resolvers receive (see `transportMessageOf`), or `undefined` outside a request. */
   readonly request: unknown;
   readonly context: ExecutionContext | undefined;
   /** Keys resolved for this request, by scope, so each resolver runs at most once per request. */
   readonly keys: Map<string, string | undefined | Promise<string | undefined>>;
+  /**
+   * The handler whose `@Budget`s the interceptor has just opened around this frame. Gateways and
+   * resolvers are providers, so their budgeted methods are wrapped too: the wrapper of this handler
+   * calls it without opening the same budgets (and a second `task` budget) again.
+   */
+  readonly opened?: unknown;
 }
 
 /**
@@ -40,14 +47,11 @@ export class BudgetRequestContext {
 
   /**
    * The call of the request `context` handles: created on first use, then the same for every
-   * guard and interceptor of that request (over HTTP; over RPC and WebSockets, of that message).
+   * guard and interceptor of that request (over HTTP; of that operation over GraphQL; of that
+   * message over RPC and WebSockets).
    */
   forContext(context: ExecutionContext): BudgetCall {
-    const http = context.getType() === 'http';
-    const request: unknown = http ? context.switchToHttp().getRequest() : context.getArgs()[0];
-    // The HTTP request, or the per-message part of RPC / WS arguments (the first one of a WS
-    // handler is the connection, shared by every message on it).
-    const owner: unknown = http ? request : context.getArgs()[1];
+    const { request, owner } = transportMessageOf(context);
     if (owner === null || typeof owner !== 'object') return this.create(request, context);
     let call = this.byRequest.get(owner);
     if (!call) {

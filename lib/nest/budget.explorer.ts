@@ -15,6 +15,7 @@ import {
   classBudgetApplies,
   originalOf,
 } from './budget-method.wrapper.js';
+import { BudgetRequestContext } from './budget-request.context.js';
 import { type BudgetTemplate, BudgetResolver } from './budget.resolver.js';
 import { BudgetRunner, type ReturnKind } from './budget.runner.js';
 
@@ -46,6 +47,7 @@ export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown, Budg
     private readonly reflector: Reflector,
     private readonly resolver: BudgetResolver,
     private readonly runner: BudgetRunner,
+    private readonly requests: BudgetRequestContext,
   ) {}
 
   onModuleInit(): void {
@@ -86,6 +88,13 @@ export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown, Budg
     const method = this.methods.get(wrapper);
     // A wrapper this app found no budget for: a parent's method reached through `super`.
     if (!method) return Reflect.apply(original, self, args);
+    const call = this.requests.current();
+    if (call?.opened === wrapper) {
+      // A gateway or resolver handler whose budgets the interceptor opened around this call.
+      return this.requests.run({ ...call, opened: undefined }, () =>
+        Reflect.apply(original, self, args),
+      );
+    }
     return this.runner.invoke(
       method.templates,
       () => Reflect.apply(original, self, args),

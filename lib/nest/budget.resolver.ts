@@ -34,6 +34,9 @@ export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 export class BudgetResolver {
   // Keyed by the (frozen) metadata array itself, so each declaration is compiled once per app.
   private readonly compiled = new WeakMap<readonly BudgetMetadata[], readonly BudgetTemplate[]>();
+  // Every declaration compiled so far (all of the app's, after bootstrap), by scope, for the
+  // operations on budgets that are not open (BudgetService.usageOf, reset, credit).
+  private readonly declared = new Map<string, BudgetTemplate[]>();
 
   constructor(
     @Inject(TOKENCAP_OPTIONS) private readonly options: ResolvedTokencapOptions,
@@ -55,7 +58,17 @@ export class BudgetResolver {
     if (cached) return cached;
     const templates = Object.freeze(metadata.map((m) => this.compileOne(m, where)));
     this.compiled.set(metadata, templates);
+    for (const t of templates) {
+      let list = this.declared.get(t.scope);
+      if (list === undefined) this.declared.set(t.scope, (list = []));
+      list.push(t);
+    }
     return templates;
+  }
+
+  /** The app's `@Budget` declarations of `scope`, in the order they were validated. */
+  declarations(scope: string): readonly BudgetTemplate[] {
+    return this.declared.get(scope) ?? [];
   }
 
   /** The validated `@Budget`s of the handler `context` runs (its own, else its class's). */

@@ -9,11 +9,15 @@ import {
   type Amounts,
   type Budget,
   type BudgetDefinition,
+  type BudgetLimit,
+  type BudgetOptions,
   DIMENSIONS,
   defineBudget,
   type Dimension,
   toStoreUnits,
+  toUserUnits,
 } from '../core/budget.js';
+import { parseWindow } from '../core/budget-window.js';
 import { type BudgetFrame, currentFrame } from '../core/budget-context.js';
 import type { BudgetUsage, ThresholdEvent, TokencapEvent } from '../core/events.js';
 import { Ledger, type ReserveRequest } from '../core/ledger.js';
@@ -26,6 +30,16 @@ import { type ResolvedTokencapOptions, TOKENCAP_OPTIONS } from './tokencap-optio
 
 /** Usage in user units: a number of tokens, or any of tokens, dollars (`usd`) and requests. */
 export type UsageAmounts = number | { tokens?: number; usd?: number; requests?: number };
+
+/**
+ * Which budget of a scope `usageOf`, `reset` and `credit` act on. Without it, the scope's
+ * `@Budget` declarations in the app decide: there must be exactly one (or one with the given
+ * `window` and `timeZone`). With a `limit`, the budget is defined from these options alone (the
+ * module's policy and thresholds apply), for budgets opened by `run()`.
+ */
+export interface BudgetSelector extends BudgetOptions {
+  limit?: BudgetLimit;
+}
 
 /**
  * The app's budgets, programmatically: events, usage of the open budgets, budgets opened by code
@@ -45,6 +59,7 @@ export class BudgetService implements BeforeApplicationShutdown {
   // Replays, so a subscriber arriving after shutdown began completes at once.
   private readonly closing = new ReplaySubject<void>(1);
 
+  /** @internal Nest creates the service; inject it. */
   constructor(
     /** The engine behind this service, for advanced use (custom client wrappers). */
     readonly ledger: Ledger,
@@ -95,6 +110,52 @@ export class BudgetService implements BeforeApplicationShutdown {
     }
     const [usage] = await this.ledger.usage([budget]);
     return usage;
+  }
+
+  /**
+   * Usage of any scope and key, whether or not a budget is open here: for a dashboard or a usage
+   * endpoint. Reads only; a key never charged reads as zero.
+   * @throws TokencapError naming an unknown scope, or a scope with no (or several) matching
+   *   declarations when `options` gives no `limit`.
+   * @example
+   * @Get('usage/:user') usage(@Param('user') user: string) { return this.budgets.usageOf('user', user); }
+   */
+  async usageOf(scope: string, key: string, options?: BudgetSelector): Promise<BudgetUsage> {
+    const [usage] = await this.ledger.usage([this.select('usageOf', scope, key, options, true)]);
+    return usage;
+  }
+
+  /**
+   * Starts the current window of `scope`'s budget for `key` afresh: clears its usage, thresholds
+   * already fired and burn rate, atomically with calls in flight (their reservations stay held,
+   * and what they commit counts in the fresh window). Credits stay. Publishes a `reset` event.
+   * @throws TokencapError as {@link usageOf}; StoreUnavailableError when the store is down.
+   * @example
+   * await budgets.reset('user', userId);
+   */
+  async reset(scope: string, key: string, options?: BudgetSelector): Promise<BudgetUsage> {
+    return this.ledger.reset(this.select('reset', scope, key, options, false));
+  }
+
+  /**
+   * Grants `key` extra allowance in `scope` for its current window (a top-up), atomically with calls
+   * in flight: the limit is raised by `amount` until the window ends, and thresholds and forecasts
+   * compare to the raised limit. Publishes a `credit` event.
+   * @param amount tokens as a number, or `{ tokens?, usd?, requests? }` with `usd` in dollars; each
+   *   positive, and only in dimensions the budget limits.
+   * @throws TokencapConfigError naming a bad amount; TokencapError as {@link usageOf}.
+   * @example
+   * await budgets.credit('user', userId, { usd: 5 });
+   */
+  async credit(
+    scope: string,
+    key: string,
+    amount: UsageAmounts,
+    options?: BudgetSelector,
+  ): Promise<BudgetUsage> {
+    const budget = this.select('credit', scope, key, options, false);
+    const input = typeof amount === 'number' ? { tokens: amount } : amount;
+    return this.ledger.credit(budget, input as Partial<Record<Dimension, number>>);
   }
 
   /**
@@ -158,6 +219,64 @@ export class BudgetService implements BeforeApplicationShutdown {
     return this.ledger.reserve(frame.budgets, input);
   }
 
+  /**
+   * The budget of `scope` and `key` an operation acts on: defined from `options` when they give a
+   * limit, else the scope's one matching declaration (one ledger; for usage, one limit too).
+   */
+  private select(
+    method: string,
+    scope: string,
+    key: string,
+    options: BudgetSelector | undefined,
+    sameLimit: boolean,
+  ): Budget {
+    const known = this.resolver.knownScopes;
+    if (!known.includes(scope)) {
+      throw new TokencapError(
+        `BudgetService.${method}(): unknown scope ${JSON.stringify(scope)}; known scopes: ${known.join(', ')}.`,
+      );
+    }
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new TokencapConfigError(
+        `BudgetService.${method}(): invalid key ${JSON.stringify(key)?.slice(0, 64)} for scope "${scope}": expected a non-empty string.`,
+      );
+    }
+    if (options?.limit !== undefined) {
+      return defineBudget({
+        ...options,
+        scope,
+        key,
+        limit: options.limit,
+        policy: options.policy ?? this.options.policy,
+        thresholds: options.thresholds ?? this.options.thresholds,
+      });
+    }
+    const window =
+      options?.window === undefined
+        ? undefined
+        : parseWindow(options.window, `window of BudgetService.${method}()`, options.timeZone);
+    const declared = this.resolver
+      .declarations(scope)
+      .filter((t) => window === undefined || t.prototype.window?.tag === window.tag);
+    const distinct = new Map<string, Budget>();
+    for (const { prototype } of declared) {
+      const ledger = prototype.window?.tag ?? 'no window';
+      distinct.set(sameLimit ? `${ledger} ${describeLimits(prototype)}` : ledger, prototype);
+    }
+    if (distinct.size !== 1) {
+      const which = window ? ` with window ${JSON.stringify(options?.window)}` : '';
+      const found =
+        distinct.size === 0
+          ? `no @Budget declares scope "${scope}"${which}`
+          : `scope "${scope}" is declared as ${[...distinct.keys()].join('; ')}`;
+      throw new TokencapError(
+        `BudgetService.${method}(): ${found}. Pass { limit, window } to name the budget.`,
+      );
+    }
+    const [prototype] = distinct.values();
+    return Object.freeze({ ...prototype, id: `${scope}:${key}`, key });
+  }
+
   private frame(): BudgetFrame | undefined {
     const frame = currentFrame();
     return frame && frame.ledger === this.ledger && frame.budgets.length > 0 ? frame : undefined;
@@ -173,6 +292,12 @@ export class BudgetService implements BeforeApplicationShutdown {
     }
     return frame;
   }
+}
+
+function describeLimits(budget: Budget): string {
+  return (Object.keys(budget.limits) as Dimension[])
+    .map((d) => `${d} ${toUserUnits(d, budget.limits[d] as number)}`)
+    .join(', ');
 }
 
 function toAmounts(amounts: UsageAmounts): Amounts {

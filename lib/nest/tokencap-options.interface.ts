@@ -69,7 +69,10 @@ export interface TokencapModuleOptions {
    */
   onMissingKey?: MissingKeyMode;
   /** Receives one warning per store outage. @default new Logger('Tokencap') */
-  logger?: { warn(message: string): void };
+  logger?: {
+    /** Called with one line per warning. */
+    warn(message: string): void;
+  };
   /**
    * Model prices for `usd` budgets, in USD per 1M tokens, replacing or extending the shipped model
    * catalog (names resolve by prefix: `gpt-4o-2024-08-06` finds `gpt-4o`).

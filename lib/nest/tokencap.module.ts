@@ -9,6 +9,7 @@ import { BudgetRequestContext } from './budget-request.context.js';
 import { BudgetResolver } from './budget.resolver.js';
 import { BudgetRunner } from './budget.runner.js';
 import { BudgetService } from './budget.service.js';
+import { GraphqlFieldBudgets } from './transports/graphql-field.budgets.js';
 import type { TokencapModuleOptions } from './tokencap-options.interface.js';
 import {
   type ResolvedTokencapOptions,
@@ -63,6 +64,7 @@ import {
     BudgetRunner,
     BudgetService,
     BudgetExplorer,
+    GraphqlFieldBudgets,
     { provide: APP_INTERCEPTOR, useClass: BudgetInterceptor },
     { provide: APP_FILTER, useClass: BudgetExceptionFilter },
   ],

@@ -26,15 +26,19 @@ export interface RedisEventRelayOptions {
   /** @default 'tokencap:events' */
   channel?: string;
   /**
-   * What is relayed. Thresholds and exhaustion fire once across all replicas, on the replica whose
-   * commit crossed them, so relaying them is what lets every replica see them. `usage`, `refused`
-   * and `degraded` fire on every replica for its own calls; relay them only if each replica needs
-   * every other's (one message per event: `usage` is one per budget per call).
-   * @default ['threshold', 'exhausted']
+   * What is relayed. Thresholds, exhaustion and forecasts fire once across all replicas, on the
+   * replica whose commit crossed them, so relaying them is what lets every replica see them.
+   * `usage`, `refused` and `degraded` fire on every replica for its own calls; relay them only if
+   * each replica needs every other's (one message per event: `usage` is one per budget per call).
+   * `reset` and `credit` fire on the replica an operator used.
+   * @default ['threshold', 'exhausted', 'forecast']
    */
   types?: readonly RelayedEventType[];
   /** Receives one warning when publishing starts failing. @default console */
-  logger?: { warn(message: string): void };
+  logger?: {
+    /** Called with one line per warning. */
+    warn(message: string): void;
+  };
 }
 
 interface Envelope {
@@ -46,9 +50,12 @@ interface Envelope {
 const ALL_TYPES: readonly RelayedEventType[] = [
   'threshold',
   'exhausted',
+  'forecast',
   'refused',
   'usage',
   'degraded',
+  'reset',
+  'credit',
 ];
 
 /**
@@ -84,7 +91,7 @@ export class RedisEventRelay {
         'RedisEventRelay needs a `publisher`: an ioredis Redis or Cluster client.',
       );
     }
-    const types = options.types ?? ['threshold', 'exhausted'];
+    const types = options.types ?? ['threshold', 'exhausted', 'forecast'];
     for (const type of types) {
       if (!ALL_TYPES.includes(type)) {
         throw new TokencapConfigError(

@@ -3,10 +3,16 @@ import { type Amounts, type Budget, DIMENSIONS, type Dimension } from '../core/b
 import { type Duration, parseDuration } from '../core/duration.js';
 import { amountsFor, decideReservation } from '../core/ledger-rules.js';
 import type {
+  ClaimInput,
   CommitInput,
   CommitOutcome,
+  CreditInput,
   Crossing,
+  LedgerActivity,
+  LedgerOpInput,
   LedgerSnapshot,
+  LedgerState,
+  ResetOutcome,
   LedgerStore,
   ReleaseInput,
   ReserveInput,
@@ -71,6 +77,8 @@ export interface RedisLedgerStoreOptions {
 }
 
 const NDIM = DIMENSIONS.length;
+/** Numbers per ledger in a snapshot reply: used, reserved and credit of each dimension. */
+const SNAP = 3 * NDIM;
 const ONE_TOKEN: Amounts = { tokens: 1 };
 
 /**
@@ -243,9 +251,14 @@ export class RedisLedgerStore implements LedgerStore {
         released = true;
       snapshots[index] = pool.snapshot();
     }
-    // A leased budget's thresholds fire when its lease settles (see subscribeSettlements).
+    // A leased budget's thresholds fire when its lease settles (see subscribeSettlements). Its
+    // commits are counted in Redis per settlement, not per call, so it has no activity here and
+    // forecasts nothing; the direct budgets keep theirs.
     const crossings = direct.crossings.map((c) => ({ ...c, index: split.directIndex[c.index] }));
-    return { snapshots, crossings, released };
+    if (!direct.activity) return { snapshots, crossings, released };
+    const activity: LedgerActivity[] = new Array<LedgerActivity>(input.budgets.length);
+    direct.activity.forEach((a, i) => (activity[split.directIndex[i]] = a));
+    return { snapshots, crossings, released, activity };
   }
 
   async release(input: ReleaseInput): Promise<boolean> {
@@ -297,7 +310,7 @@ export class RedisLedgerStore implements LedgerStore {
         snapshots: toSnapshots(reply[3], budgets.length, script, reply),
       };
     }
-    if (reply[0] === 'no' && reply.length === 5 + 2 * NDIM) {
+    if (reply[0] === 'no' && reply.length === 5 + SNAP) {
       const index = toIndex(reply[2], budgets.length, script, reply);
       const dimension = DIMENSIONS[toIndex(reply[3], NDIM, script, reply)];
       const requested = toNumber(reply[4], script, reply);
@@ -321,12 +334,13 @@ export class RedisLedgerStore implements LedgerStore {
     const reply = await this.runner.run(script, this.keyList(budgets), args);
     if (
       reply[0] !== 'ok' ||
-      reply.length !== 5 ||
+      reply.length !== 6 ||
       !Array.isArray(reply[4]) ||
       reply[4].length % 3 !== 0
     ) {
       throw malformed(script, reply);
     }
+    const activity = toActivity(reply[5], budgets.length, script, reply);
     const released = toFlag(reply[2], script, reply);
     const snapshots = toSnapshots(reply[3], budgets.length, script, reply);
     const flat = reply[4] as unknown[];
@@ -342,7 +356,7 @@ export class RedisLedgerStore implements LedgerStore {
         crossings.push({ index, dimension, threshold, exhausted: false });
       }
     }
-    return { snapshots, crossings, released };
+    return { snapshots, crossings, released, activity };
   }
 
   private async releaseDirect(input: ReleaseInput): Promise<boolean> {
@@ -366,6 +380,53 @@ export class RedisLedgerStore implements LedgerStore {
     );
     if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
     return toSnapshots(reply[2], budgets.length, script, reply);
+  }
+
+  async inspect(budgets: readonly Budget[], now: number): Promise<LedgerState[]> {
+    if (budgets.length === 0) return [];
+    const script = SCRIPTS.inspect;
+    const reply = await this.runner.run(
+      script,
+      this.keyList(budgets),
+      this.encoder.encode(budgets, now),
+      false,
+    );
+    if (reply[0] !== 'ok' || reply.length !== 4) throw malformed(script, reply);
+    const snapshots = toSnapshots(reply[2], budgets.length, script, reply);
+    const activity = toActivity(reply[3], budgets.length, script, reply);
+    return snapshots.map((snapshot, i) => ({ ...snapshot, ...activity[i] }));
+  }
+
+  async reset(input: LedgerOpInput): Promise<ResetOutcome> {
+    const script = SCRIPTS.reset;
+    const budgets = [input.budget];
+    const args = this.encoder.encode(budgets, input.now);
+    const reply = await this.runner.run(script, this.keyList(budgets), args);
+    if (reply[0] !== 'ok' || reply.length !== 4 || !Array.isArray(reply[2])) {
+      throw malformed(script, reply);
+    }
+    return {
+      cleared: toAmounts(reply[2], 0, script, reply),
+      state: toState(reply[3], script, reply),
+    };
+  }
+
+  async credit(input: CreditInput): Promise<LedgerState> {
+    const script = SCRIPTS.credit;
+    const budgets = [input.budget];
+    const args = [...amountArgs(input.amounts), ...this.encoder.encode(budgets, input.now)];
+    const reply = await this.runner.run(script, this.keyList(budgets), args);
+    if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
+    return toState(reply[2], script, reply);
+  }
+
+  async claim(input: ClaimInput): Promise<boolean> {
+    const script = SCRIPTS.claim;
+    const budgets = [input.budget];
+    const args = [input.marker, ...this.encoder.encode(budgets, input.now)];
+    const reply = await this.runner.run(script, this.keyList(budgets), args);
+    if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
+    return toFlag(reply[2], script, reply);
   }
 
   /**
@@ -435,16 +496,45 @@ function toSnapshots(
   script: LuaScript,
   reply: unknown,
 ): LedgerSnapshot[] {
-  if (!Array.isArray(value) || value.length !== count * 2 * NDIM) throw malformed(script, reply);
+  if (!Array.isArray(value) || value.length !== count * SNAP) throw malformed(script, reply);
   const out: LedgerSnapshot[] = [];
   for (let i = 0; i < count; i++) {
-    const at = i * 2 * NDIM;
-    out.push({
+    const at = i * SNAP;
+    const snapshot: LedgerSnapshot = {
       used: toAmounts(value, at, script, reply),
       reserved: toAmounts(value, at + NDIM, script, reply),
+    };
+    // Credit is reported only when there is some, as the memory store does.
+    const credit = toAmounts(value, at + 2 * NDIM, script, reply);
+    if (Object.keys(credit).length > 0) snapshot.credit = credit;
+    out.push(snapshot);
+  }
+  return out;
+}
+
+function toActivity(
+  value: unknown,
+  count: number,
+  script: LuaScript,
+  reply: unknown,
+): LedgerActivity[] {
+  if (!Array.isArray(value) || value.length !== count * 2) throw malformed(script, reply);
+  const out: LedgerActivity[] = [];
+  for (let i = 0; i < count; i++) {
+    out.push({
+      commits: toNumber(value[2 * i], script, reply),
+      since: toNumber(value[2 * i + 1], script, reply),
     });
   }
   return out;
+}
+
+/** One ledger's snapshot followed by its activity. */
+function toState(value: unknown, script: LuaScript, reply: unknown): LedgerState {
+  if (!Array.isArray(value) || value.length !== SNAP + 2) throw malformed(script, reply);
+  const [snapshot] = toSnapshots(value.slice(0, SNAP), 1, script, reply);
+  const [activity] = toActivity(value.slice(SNAP), 1, script, reply);
+  return { ...snapshot, ...activity };
 }
 
 function toAmounts(list: unknown[], at: number, script: LuaScript, reply: unknown): Amounts {

@@ -89,7 +89,7 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
     };
     ctx.tally.bill(model, billed);
     const usage = reportUsage(billed, ctx.fault, ctx.tally, CHAT_USAGE);
-    const content = replyText(plan.contentTokens);
+    const content = replyText(plan.contentTokens, ctx.options.replyStyle);
     const completion = {
       ...head,
       object: 'chat.completion',
@@ -140,7 +140,9 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
       for (let index = 0; index < n; index++) {
         if (cutAfter !== undefined && chunksSent >= cutAfter) return connection.cut();
         if (!(await connection.pause(options.chunkDelayMs))) return;
-        const delta = { content: replyText(size) };
+        const delta = {
+          content: replyText(size, options.replyStyle, plan.contentTokens - remaining),
+        };
         if (!(await sse.send(chunk([{ index, delta, logprobs: null, finish_reason: null }]))))
           return;
         contentSent += size;

@@ -1,3 +1,4 @@
+import type { ReplyStyle } from './reply.planner.js';
 import {
   booleanOption,
   functionOption,
@@ -27,13 +28,19 @@ export interface FakeOpenAIOptions {
   /** Interface to bind; defaults to `'127.0.0.1'` so the fake is never reachable from outside. */
   host?: string;
   /**
-   * Visible reply length, in tokens (0 to {@link MAX_REPLY_TOKENS}), when the request sets no cap
+   * Visible reply length, in tokens (0 to 1,000,000), when the request sets no cap
    * and no `x-fake-reply-tokens` header. Defaults to 200.
    */
   replyTokens?: number;
   /**
+   * What replies say: `'repeat'` (the default) is `' hello'` once per token, easy to assert on;
+   * `'prose'` is varied English (a few paragraphs about budgets, in a loop), for demos. Both count
+   * exactly one token per unit in every OpenAI encoding, so `replyTokens` and usage stay exact.
+   */
+  replyStyle?: ReplyStyle;
+  /**
    * Hidden reasoning tokens a reasoning model (`o1*`, `o3*`, `o4*`, `gpt-5*`) spends before its
-   * reply (0 to {@link MAX_REPLY_TOKENS}), unless the `x-fake-reasoning-tokens` header says
+   * reply (0 to 1,000,000), unless the `x-fake-reasoning-tokens` header says
    * otherwise. Defaults to 64.
    */
   reasoningTokens?: number;
@@ -56,7 +63,7 @@ export interface FakeOpenAIOptions {
   promptCaching?: boolean;
   /**
    * Length of embedding vectors when the request sets no `dimensions` (1 to
-   * {@link MAX_EMBEDDING_DIMENSIONS}). Defaults to 8.
+   * 4,096). Defaults to 8.
    */
   embeddingDimensions?: number;
   /**
@@ -85,6 +92,7 @@ export interface ResolvedFakeOpenAIOptions {
   port: number;
   host: string;
   replyTokens: number;
+  replyStyle: ReplyStyle;
   reasoningTokens: number;
   latencyMs: number;
   tokensPerChunk: number;
@@ -103,6 +111,7 @@ const OPTION_NAMES: ReadonlyArray<keyof FakeOpenAIOptions> = [
   'port',
   'host',
   'replyTokens',
+  'replyStyle',
   'reasoningTokens',
   'latencyMs',
   'tokensPerChunk',
@@ -138,6 +147,7 @@ export function resolveFakeOpenAIOptions(options?: FakeOpenAIOptions): ResolvedF
     port: int('port', { min: 0, max: 65_535 }, 0),
     host: stringOption(WHERE, 'host', given.host) ?? '127.0.0.1',
     replyTokens: int('replyTokens', TOKENS_RANGE, 200),
+    replyStyle: replyStyle(given.replyStyle),
     reasoningTokens: int('reasoningTokens', TOKENS_RANGE, 64),
     latencyMs: int('latencyMs', DELAY_RANGE, 0),
     tokensPerChunk: int('tokensPerChunk', { min: 1, max: MAX_REPLY_TOKENS }, 1),
@@ -150,6 +160,12 @@ export function resolveFakeOpenAIOptions(options?: FakeOpenAIOptions): ResolvedF
     keepAlive: booleanOption(WHERE, 'keepAlive', given.keepAlive, true),
     now: functionOption<() => number>(WHERE, 'now', given.now) ?? Date.now,
   };
+}
+
+function replyStyle(value: unknown): ReplyStyle {
+  if (value === undefined) return 'repeat';
+  if (value === 'repeat' || value === 'prose') return value;
+  throw invalidOption(WHERE, 'replyStyle', "'repeat' or 'prose'", value);
 }
 
 // A Map, so that a requested model named `constructor` or `toString` is never answered with

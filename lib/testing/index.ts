@@ -51,12 +51,14 @@ export {
   REASONING_TOKENS_HEADER,
   REPLY_TOKENS_HEADER,
   REPLY_UNIT,
+  type ReplyStyle,
 } from './reply.planner.js';
 export { startFakeAnthropic, type FakeAnthropicServer } from './anthropic/fake-anthropic.server.js';
 export type {
   FakeAnthropicOptions,
   FakeClaudeModelOptions,
 } from './anthropic/fake-anthropic.options.js';
+export type { ClaudeTokenizer } from './anthropic/claude-token.counter.js';
 export type {
   AnthropicReportedTotals,
   AnthropicTokenTotals,

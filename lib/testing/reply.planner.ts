@@ -69,13 +69,35 @@ export function planReply(input: ReplyPlanInput): ReplyPlan {
   return { reasoningTokens, contentTokens: cap - reasoningTokens, truncated: true };
 }
 
-/** The content of a reply of `tokens` tokens. */
-export function replyText(tokens: number): string {
-  return REPLY_UNIT.repeat(tokens);
+/** What a fake reply says: see `FakeOpenAIOptions.replyStyle`. */
+export type ReplyStyle = 'repeat' | 'prose';
+
+// Every unit (a space-led word, or a comma or full stop) is one token in o200k_base, cl100k_base
+// and r50k_base, and no two adjacent units merge, so N units count as exactly N tokens anywhere in
+// the loop (test/unit/testing/reply-prose.spec.ts checks every unit and random slices).
+const PROSE =
+  ' A budget caps what an agent may spend before the money is gone. A loop that calls the model' +
+  ' again and again will stop here, with a clear reply instead of a large bill. Each call is' +
+  ' counted first, then held, then settled with the usage the provider reports. When a session' +
+  ' gets close to its limit, the page shows a warning, and the next call that would cross it is' +
+  ' refused. You can raise the limit, wait for the window to reset, or switch to a cheaper model.' +
+  ' The same rules hold for every user, every team and every task, in one process or across many.';
+/** The units of the `'prose'` style, in order; replies cycle through them. */
+export const PROSE_UNITS: readonly string[] = PROSE.split(/(?=[ .,])/);
+
+/**
+ * The content of a reply of `tokens` tokens; `offset` is how many tokens of the same reply came
+ * before (a stream's earlier chunks), so chunks join into the whole reply.
+ */
+export function replyText(tokens: number, style: ReplyStyle = 'repeat', offset = 0): string {
+  if (style === 'repeat') return REPLY_UNIT.repeat(tokens);
+  let text = '';
+  for (let i = 0; i < tokens; i++) text += PROSE_UNITS[(offset + i) % PROSE_UNITS.length];
+  return text;
 }
 
 /**
- * Reads a non-negative integer header, at most {@link MAX_REPLY_TOKENS}.
+ * Reads a non-negative integer header, at most 1,000,000.
  * @throws FakeHttpError 400 when present but not such an integer, so a typo in a test shows up as
  * an error instead of a silently default-length reply.
  */

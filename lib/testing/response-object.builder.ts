@@ -1,7 +1,7 @@
 import type OpenAI from 'openai';
 
 import type { ReplyPlan } from './reply.planner.js';
-import { replyText } from './reply.planner.js';
+import { replyText, type ReplyStyle } from './reply.planner.js';
 import type { ReportedUsage, UsageFormat } from './usage.reporter.js';
 
 /** A Response as the wire carries it: `output_text` is computed by the SDK, not sent. */
@@ -67,12 +67,13 @@ export function hasMessage(plan: ReplyPlan): boolean {
 export function finalOutput(
   identity: ResponseIdentity,
   plan: ReplyPlan,
+  style: ReplyStyle,
 ): OpenAI.Responses.ResponseOutputItem[] {
   const output: OpenAI.Responses.ResponseOutputItem[] = [];
   if (identity.reasoningId !== undefined) output.push(reasoningItem(identity));
   if (hasMessage(plan)) {
     const status = plan.truncated ? 'incomplete' : 'completed';
-    output.push(messageItem(identity, replyText(plan.contentTokens), status));
+    output.push(messageItem(identity, replyText(plan.contentTokens, style), status));
   }
   return output;
 }

@@ -88,7 +88,7 @@ export async function handleResponses(ctx: RouteContext): Promise<void> {
     ctx.tally.bill(model, billed);
     const response = buildResponse(identity, body, {
       status: finalStatus,
-      output: finalOutput(identity, plan),
+      output: finalOutput(identity, plan, ctx.options.replyStyle),
       usage: reportUsage(billed, ctx.fault, ctx.tally, RESPONSES_USAGE),
       completedAt: nowSeconds(ctx),
     });
@@ -105,7 +105,7 @@ export async function handleResponses(ctx: RouteContext): Promise<void> {
   const snapshot = (status: 'in_progress' | 'completed' | 'incomplete', usage: unknown) =>
     buildResponse(identity, body, {
       status,
-      output: status === 'in_progress' ? [] : finalOutput(identity, plan),
+      output: status === 'in_progress' ? [] : finalOutput(identity, plan, ctx.options.replyStyle),
       usage,
       completedAt: status === 'in_progress' ? null : nowSeconds(ctx),
     }) as unknown as OpenAI.Responses.Response;
@@ -153,7 +153,7 @@ export async function handleResponses(ctx: RouteContext): Promise<void> {
         if (cutAfter !== undefined && deltas >= cutAfter) return connection.cut();
         if (!(await connection.pause(options.chunkDelayMs))) return;
         const size = Math.min(options.tokensPerChunk, plan.contentTokens - contentSent);
-        const delta = replyText(size);
+        const delta = replyText(size, options.replyStyle, contentSent);
         if (!(await emit({ type: 'response.output_text.delta', ...where, delta, logprobs: [] }))) {
           return;
         }
@@ -161,7 +161,7 @@ export async function handleResponses(ctx: RouteContext): Promise<void> {
         deltas += 1;
       }
       if (cutAfter !== undefined) return connection.cut();
-      const text = replyText(plan.contentTokens);
+      const text = replyText(plan.contentTokens, options.replyStyle);
       if (!(await emit({ type: 'response.output_text.done', ...where, text, logprobs: [] }))) {
         return;
       }

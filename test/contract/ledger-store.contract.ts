@@ -591,5 +591,19 @@ export function describeLedgerStoreContract(
         { used: { tokens: MAX_AMOUNT }, reserved: { tokens: MAX_AMOUNT } },
       ]);
     });
+
+    it('holds a base amount past MAX_AMOUNT as MAX_AMOUNT, so reserved totals stay finite', async () => {
+      // Found by the Redis/memory equivalence property: Number.MAX_VALUE plus an earlier hold
+      // became "inf" in Redis's reply while memory stayed finite.
+      const b = budget({ limit: { usd: 0.0005 }, policy: 'notify' });
+      const base = { tokens: 0, usd: Number.MAX_VALUE };
+      const r1 = await reserve([b], 0, { base: { tokens: 1e15, usd: 1e300 } });
+      const r2 = await reserve([b], 0, { base });
+      expect(r1).toMatchObject({ ok: true, amounts: { tokens: MAX_AMOUNT, usd: MAX_AMOUNT } });
+      expect(r2).toMatchObject({ ok: true, amounts: { usd: MAX_AMOUNT } });
+      expect(await store.snapshot([b], T0)).toEqual([
+        { used: {}, reserved: { tokens: MAX_AMOUNT, usd: 2 * MAX_AMOUNT } },
+      ]);
+    });
   });
 }

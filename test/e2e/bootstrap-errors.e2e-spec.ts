@@ -245,7 +245,7 @@ describe('decoration-time validation', () => {
         }
         return A;
       },
-      `Invalid window of @Budget('session') on A.m: "1 hour". Expected a positive number of milliseconds or a string such as '500ms', '30s', '1m', '1h' or '1d'.`,
+      `Invalid window of @Budget('session') on A.m: "1 hour". Expected a positive number of milliseconds or a string such as '500ms', '30s', '1m', '1h' or '1d', or a calendar window: 'day', 'week' or 'month'.`,
     ],
     [
       () => {

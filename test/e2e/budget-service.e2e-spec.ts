@@ -9,6 +9,8 @@ import { BudgetService } from '../../lib/nest/budget.service.js';
 import { TokencapModule } from '../../lib/nest/tokencap.module.js';
 import { createTestApp, type TestApp } from '../fixtures/app.fixture.js';
 
+const NO_RATE = { credit: 0, burnRate: null, projectedExhaustion: null };
+
 describe('BudgetService', () => {
   let t: TestApp;
   afterEach(() => t?.app.close());
@@ -53,10 +55,14 @@ describe('BudgetService', () => {
       used: 300,
       reserved: 0,
       remaining: 200,
+      credit: 0,
+      burnRate: null,
+      projectedExhaustion: null,
       dimensions: {
-        tokens: { limit: 500, used: 300, reserved: 0, remaining: 200 },
-        usd: { limit: 1, used: 0.25, reserved: 0, remaining: 0.75 },
+        tokens: { ...NO_RATE, limit: 500, used: 300, reserved: 0, remaining: 200 },
+        usd: { ...NO_RATE, limit: 1, used: 0.25, reserved: 0, remaining: 0.75 },
       },
+      windowEnd: null,
     });
     expect(budgets.openBudgets()).toEqual([]);
     expect(

@@ -1,6 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineBudget, Ledger, type LedgerStore, MemoryLedgerStore } from '../../lib/index.js';
+import {
+  defineBudget,
+  Ledger,
+  type LedgerStore,
+  MemoryLedgerStore,
+} from '../../lib/engine/index.js';
 import { RedisLedgerStore } from '../../lib/redis/index.js';
 import { REDIS_URL, deleteByPrefix, redisAvailable, uniquePrefix } from './support/redis-env.js';
 

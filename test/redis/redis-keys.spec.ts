@@ -190,9 +190,11 @@ describe.skipIf(!available)('RedisLedgerStore keys and TTLs', () => {
     for (let i = 0; i < 50; i++)
       await store.commit({ reservationId: `r${i}`, budgets: [b], actual: { tokens: 1 }, now: T0 });
     expect(await keysByPrefix(client, p)).toEqual([store.keysOf(b).ledger]);
+    // Born, evict-at, used, and the commits counted for the burn rate.
     expect(Object.keys(await client.hgetall(store.keysOf(b).ledger)).sort()).toEqual([
       'b',
       'ev',
+      'n',
       'u1',
     ]);
   });

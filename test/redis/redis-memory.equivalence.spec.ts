@@ -40,6 +40,10 @@ type Op =
     }
   | { kind: 'release'; which: number; pick: number[] }
   | { kind: 'snapshot'; pick: number[] }
+  | { kind: 'inspect'; pick: number[] }
+  | { kind: 'credit'; budget: number; amounts: Amounts }
+  | { kind: 'reset'; budget: number }
+  | { kind: 'claim'; budget: number; marker: string }
   | { kind: 'advance'; ms: number };
 
 const budgetDef = fc.record({
@@ -64,7 +68,9 @@ const budgetDef = fc.record({
   ),
   thresholds: fc.subarray([0.5, 0.8, 0.9, 1]),
   maxReservation: fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }),
-  window: fc.option(fc.constantFrom('1m', '10s') as fc.Arbitrary<'1m' | '10s'>, { nil: undefined }),
+  window: fc.option(fc.constantFrom('1m', '10s', 'day') as fc.Arbitrary<'1m' | '10s' | 'day'>, {
+    nil: undefined,
+  }),
   ttl: fc.option(fc.constantFrom('30s', '5s') as fc.Arbitrary<'30s' | '5s'>, { nil: undefined }),
 });
 
@@ -119,6 +125,25 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   ),
   fc.record({ kind: fc.constant('release' as const), which: fc.nat(), pick }),
   fc.record({ kind: fc.constant('snapshot' as const), pick }),
+  fc.record({ kind: fc.constant('inspect' as const), pick }),
+  fc.record({
+    kind: fc.constant('credit' as const),
+    budget: fc.integer({ min: 0, max: 3 }),
+    amounts: fc.record(
+      {
+        tokens: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 1, max: 500 }) }, huge),
+        usd: fc.integer({ min: 1, max: 400 }),
+        requests: fc.integer({ min: 1, max: 3 }),
+      },
+      { requiredKeys: [] },
+    ),
+  }),
+  fc.record({ kind: fc.constant('reset' as const), budget: fc.integer({ min: 0, max: 3 }) }),
+  fc.record({
+    kind: fc.constant('claim' as const),
+    budget: fc.integer({ min: 0, max: 3 }),
+    marker: fc.constantFrom('tokens:20@f', 'usd:1000@f', 'other@f'),
+  }),
   fc.record({
     kind: fc.constant('advance' as const),
     ms: fc.constantFrom(1, 999, 4_000, 9_999, 31_000),
@@ -145,7 +170,13 @@ describe.skipIf(!available)('RedisLedgerStore matches MemoryLedgerStore', () => 
         fc.array(op, { minLength: 5, maxLength: 40 }),
         async (defs, ops) => {
           run++;
-          const budgets: Budget[] = defs.map((d) => defineBudget({ key: `run${run}`, ...d }));
+          const budgets: Budget[] = defs.map((d) =>
+            defineBudget({
+              key: `run${run}`,
+              ...d,
+              ...(d.window === 'day' && { timeZone: 'Europe/Berlin' }),
+            }),
+          );
           const memory = new MemoryLedgerStore({ sweepInterval: false });
           const redis = new RedisLedgerStore({ client, prefix, commandTimeout: 10_000 });
           let now = T0;
@@ -158,7 +189,17 @@ describe.skipIf(!available)('RedisLedgerStore matches MemoryLedgerStore', () => 
             const chosen = 'pick' in o ? o.pick.map((i) => budgets[i]) : [];
             if (o.kind === 'advance') now += o.ms;
             else if (o.kind === 'snapshot') await both((s) => s.snapshot(chosen, now));
-            else if (o.kind === 'reserve') {
+            else if (o.kind === 'inspect') await both((s) => s.inspect!(chosen, now));
+            else if (o.kind === 'credit') {
+              const budget = budgets[o.budget];
+              await both((s) => s.credit!({ budget, amounts: o.amounts, now }));
+            } else if (o.kind === 'reset') {
+              const budget = budgets[o.budget];
+              await both((s) => s.reset!({ budget, now }));
+            } else if (o.kind === 'claim') {
+              const budget = budgets[o.budget];
+              await both((s) => s.claim!({ budget, marker: o.marker, now }));
+            } else if (o.kind === 'reserve') {
               const reservationId = `r${ids.length}`;
               ids.push(reservationId);
               const input = {
@@ -190,6 +231,7 @@ describe.skipIf(!available)('RedisLedgerStore matches MemoryLedgerStore', () => 
             }
           }
           await both((s) => s.snapshot(budgets, now));
+          await both((s) => s.inspect!(budgets, now));
           await memory.close();
         },
       ),

@@ -244,7 +244,7 @@ async function checkRun(
         budget.ttlMs !== undefined
           ? now + budget.ttlMs
           : budget.window !== undefined
-            ? (t.windowStart as number) + budget.window.ms
+            ? windowBounds(budget.window, t.windowStart as number).end
             : Infinity;
     }
   };

@@ -409,7 +409,9 @@ export class LeasePool {
       if (this.chunk) size = Math.min(Math.max(size, this.chunk[d] / 2), this.chunk[d] * 2);
       const snap = this.lastSnapshot;
       if (snap) {
-        const free = limit - (snap.used[dim] ?? 0) - (snap.reserved[dim] ?? 0);
+        // Credit raises the limit for the window (Redis applies it when the lease is reserved).
+        const room = limit + (snap.credit?.[dim] ?? 0);
+        const free = room - (snap.used[dim] ?? 0) - (snap.reserved[dim] ?? 0);
         size = Math.min(size, Math.max(0, free) / 8);
       }
       out[d] = Math.ceil(Math.max(size, want[d]));

@@ -9,7 +9,7 @@ import { PRELUDE_LUA } from './prelude.lua.js';
 // ARGV after the deadline: reservation id, ifUnknown (c, s or o), reservedAt ('' for none), actual
 // (one per dimension), now, budgets.
 // Reply: { 'ok', server ms, released (0/1), snapshots, crossings as (index, dimension, threshold
-// index or -1 for exhaustion) triples from 0 }, or { 'late', server ms }.
+// index or -1 for exhaustion) triples from 0, activity (commits, since) pairs }, or { 'late', server ms }.
 export const COMMIT_LUA = `${PRELUDE_LUA}
 local srv, late = begin()
 if late then return { 'late', fmt(srv) } end
@@ -21,7 +21,7 @@ for d = 1, NDIM do actual[d] = num() end
 local now = num()
 local budgets = readBudgets()
 
-local released, snaps, crossings = 0, {}, {}
+local released, snaps, crossings, acts = 0, {}, {}, {}
 for i, b in ipairs(budgets) do
   local s = load(i, b, now, true)
   touch(s, b, now)
@@ -43,6 +43,7 @@ for i, b in ipairs(budgets) do
     end
     if record then
       for d = 1, NDIM do s.used[d] = addUsage(s.used[d], actual[d]) end
+      s.n = s.n + 1
     end
   end
   for _, lim in ipairs(b.limits) do
@@ -62,7 +63,8 @@ for i, b in ipairs(budgets) do
     end
   end
   snap(s, snaps)
+  act(s, acts)
 end
 persistAll(now)
-return { 'ok', fmt(srv), released, snaps, crossings }
+return { 'ok', fmt(srv), released, snaps, crossings, acts }
 `;

@@ -13,7 +13,8 @@ export const EXPIRY_GRACE_MS = 60_000;
 // sorted set).
 //   ledger hash fields: ws, we (current window's start and end), ev (evict-at, ledger clock),
 //   f (fired markers, as '|tokens:1000@0.8|tokens:1000@x|'), b (when the ledger started: it starts
-//   again after an eviction), u1..uN (used), r1..rN (reserved),
+//   again after an eviction), u1..uN (used), r1..rN (reserved), n (commits in the window), ra
+//   (last reset), k1..kN (the window's credit),
 //   and '#<reservation id>' holding the reserved amounts ('a1 a2 a3').
 //   reservation index: reservation id -> its expiresAt.
 //   marks: 'l<id>' (a reservation that lapsed uncommitted) or 'c<id>' (a charge-once commit),
@@ -29,9 +30,11 @@ if redis.replicate_commands then redis.replicate_commands() end
 local NDIM = ${DIMENSIONS.length}
 local MAX = ${MAX_AMOUNT}
 local MEMORY = ${SETTLEMENT_MEMORY_MS}
--- Hash fields in the order HMGET reads them: ws, we, ev, f, b, then u1..uN, then r1..rN.
-local FIELDS = { 'ws', 'we', 'ev', 'f', 'b', ${DIMENSIONS.map((_, d) => `'u${d + 1}'`).join(', ')}, ${DIMENSIONS.map((_, d) => `'r${d + 1}'`).join(', ')} }
+-- Hash fields in the order HMGET reads them: ws, we, ev, f, b, then u1..uN, then r1..rN, then
+-- n, ra, then k1..kN (XF is the index before n).
+local FIELDS = { 'ws', 'we', 'ev', 'f', 'b', ${DIMENSIONS.map((_, d) => `'u${d + 1}'`).join(', ')}, ${DIMENSIONS.map((_, d) => `'r${d + 1}'`).join(', ')}, 'n', 'ra', ${DIMENSIONS.map((_, d) => `'k${d + 1}'`).join(', ')} }
 local NFIELDS = #FIELDS
+local XF = 5 + 2 * NDIM
 local tonumber, format, floor = tonumber, string.format, math.floor
 local call = redis.call
 
@@ -176,6 +179,28 @@ local function mark(s, member, untilMs)
   s.marked = true
 end
 
+-- Raises a budget's limits by the window's credit (effectiveLimit of ledger-rules.ts), with the
+-- threshold amounts that follow (thresholdAmount); markers keep naming the declared limit. Budgets
+-- read without thresholds (readLimits) or limits (readWindows) skip what they lack.
+local function credited(s, b)
+  local limits = b.limits
+  if not limits then return s end
+  local credit, thr = s.credit, b.thr
+  for _, lim in ipairs(limits) do
+    local declared = lim.declared
+    if not declared then
+      declared = lim.limit
+      lim.declared = declared
+    end
+    local c = credit[lim.dim]
+    lim.limit = math.min(declared + c, MAX)
+    if c > 0 and thr then
+      for j = 1, #thr do lim.at[j] = math.ceil(tonumber(thr[j]) * lim.limit - 1e-9) end
+    end
+  end
+  return s
+end
+
 -- A budget's ledger as of \`now\`: lapses expired reservations (remembering each), evicts an idle
 -- ledger (past its evict-at with nothing in flight), rolls the window forward. With \`write\`
 -- false nothing is written. \`s.was\` keeps the hash fields as read (numbers; f as a string), so
@@ -183,7 +208,7 @@ end
 local function load(i, b, now, write)
   local L = KEYS[3 * i - 2]
   local s = states[L]
-  if s then return s end
+  if s then return credited(s, b) end
   local Z = KEYS[3 * i - 1]
   s = { L = L, Z = Z, M = KEYS[3 * i], fired = '', exists = false }
   local v = call('HMGET', L, unpack(FIELDS))
@@ -198,12 +223,14 @@ local function load(i, b, now, write)
   s.was = was
   s.ws, s.we, s.ev, s.born = was[1], was[2], was[3], was[5]
   if was[4] then s.fired = was[4] end
-  local used, res = {}, {}
+  local used, res, credit = {}, {}, {}
   for d = 1, NDIM do
     used[d] = was[5 + d] or 0
     res[d] = was[5 + NDIM + d] or 0
+    credit[d] = was[XF + 2 + d] or 0
   end
-  s.used, s.res = used, res
+  s.used, s.res, s.credit = used, res, credit
+  s.n, s.ra = was[XF + 1] or 0, was[XF + 2]
   local live = call('ZCARD', Z)
   if live > 0 then
     local expired = call('ZRANGEBYSCORE', Z, '-inf', scoreNow(now), 'WITHSCORES')
@@ -230,6 +257,7 @@ local function load(i, b, now, write)
       s.was = {}
     end
     s.used, s.res, s.fired, s.ws, s.we, s.ev, s.exists = zero(), zero(), '', nil, nil, nil, false
+    s.n, s.ra, s.credit = 0, nil, zero()
   end
   -- A ledger starts (again, after an eviction) now; one written before births were kept has none.
   if not s.exists then s.born = now end
@@ -239,12 +267,13 @@ local function load(i, b, now, write)
     s.ws, s.we = b.ws, b.we
     s.used = zero()
     s.fired = ''
+    s.n, s.credit = 0, zero()
   end
   -- Whether the ledger had any state before this script (it was not evicted nor lost).
   s.existed = s.exists
   states[L] = s
   order[#order + 1] = s
-  return s
+  return credited(s, b)
 end
 
 -- Marks the ledger as used at \`now\`: it lives until now + ttl, or its window's end. Budgets of
@@ -319,7 +348,10 @@ local function persist(s, now)
   for d = 1, NDIM do
     put(w, 5 + d, s.used[d])
     put(w, 5 + NDIM + d, s.res[d])
+    put(w, XF + 2 + d, s.credit[d])
   end
+  put(w, XF + 1, s.n)
+  put(w, XF + 2, s.ra)
   if #w.set > 0 then call('HSET', s.L, unpack(w.set)) end
   if #w.del > 0 then call('HDEL', s.L, unpack(w.del)) end
   local keepUntil = s.ev or math.huge
@@ -340,11 +372,21 @@ local function persistAll(now)
   for _, s in ipairs(order) do persist(s, now) end
 end
 
--- Appends used, then reserved, of every dimension (integers as integers, see rnum).
+-- Appends used, then reserved, then credit, of every dimension (integers as integers, see rnum).
 local function snap(s, list)
-  local n, used, res = #list, s.used, s.res
+  local n, used, res, credit = #list, s.used, s.res, s.credit
   for d = 1, NDIM do list[n + d] = rnum(used[d]) end
   for d = 1, NDIM do list[n + NDIM + d] = rnum(res[d]) end
+  for d = 1, NDIM do list[n + 2 * NDIM + d] = rnum(credit[d]) end
+end
+
+-- Appends the commits counted and since when (activity of MemoryLedger).
+local function act(s, list)
+  local since = math.max(s.ws or -math.huge, s.born or -math.huge, s.ra or -math.huge)
+  if since == -math.huge then since = 0 end
+  local n = #list
+  list[n + 1] = rnum(s.n)
+  list[n + 2] = rnum(since)
 end
 
 -- Adds a fired marker; false if it had already fired in this window.

@@ -66,7 +66,7 @@ end
 local function amountsFor(units)
   local a = zero()
   for d = 1, NDIM do
-    if base[d] then a[d] = base[d] end
+    if base[d] then a[d] = math.min(base[d], MAX) end
   end
   if units > 0 then
     for d = 1, NDIM do

@@ -56,13 +56,19 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
     await page.goto(sample.url);
     await expect.poll(level).toBe('ok');
 
-    // Two runaway research runs: each is halted by its own 21,000-token task budget.
+    // Two runaway research runs (a LangChain agent on Claude): each is halted by its own
+    // 21,000-token task budget, after as many search turns as the fake Anthropic API answered.
     for (let run = 1; run <= 2; run++) {
+      const turnsBefore = sample.fakeAnthropic!.tally.requests;
       const before = await page.locator('.msg.bot').count();
       await page.locator('#research').click();
       await page.locator('.msg.bot').nth(before).waitFor();
       expect(await page.locator('.msg.bot').nth(before).textContent()).toMatch(
         /^Agent ran (\d+) turns, \d{5} tokens: halted by its 21,000-token task budget after \1 turns$/,
+      );
+      const text = (await page.locator('.msg.bot').nth(before).textContent()) ?? '';
+      expect(Number(/^Agent ran (\d+)/.exec(text)![1])).toBe(
+        sample.fakeAnthropic!.tally.requests - turnsBefore,
       );
     }
     expect(await level()).toBe('ok');
@@ -99,16 +105,49 @@ describe.skipIf(!available)('sample page in headless Chromium', () => {
     expect(await level()).toBe('refused');
     // The refused call never reached the provider: exactly one request fewer than messages sent.
     expect(sample.fake!.tally.requests - llmCallsBefore).toBe(messages - 1);
-    const usage: { used: number; dimensions: { usd: { used: number } } } = await page.evaluate(
-      `fetch('/api/usage', { headers: { 'x-session-id': sessionStorage.getItem('tokencap-session') } }).then((r) => r.json())`,
+    const usage: {
+      used: number;
+      dimensions: { usd: { used: number } };
+      windowEnd: number;
+      burnRate: number | null;
+      projectedExhaustion: number | null;
+    } = await page.evaluate(
+      // The page renders this very reading (with its own showUsage), so both see one moment.
+      `fetch('/api/usage', { headers: { 'x-session-id': sessionStorage.getItem('tokencap-session') } })` +
+        `.then((r) => r.json()).then((u) => { showUsage(u); return u; })`,
     );
     expect(usage.used).toBeLessThanOrEqual(50_000);
-    expect(usage.used).toBe(sample.fake!.tally.totalTokens);
+    // The chat ran on OpenAI, the research agent on Claude: the session holds both bills.
+    const claude = sample.fakeAnthropic!.tally;
+    const claudeBilled =
+      claude.inputTokens +
+      claude.cacheReadInputTokens +
+      claude.cacheCreationInputTokens +
+      claude.outputTokens;
+    expect(usage.used).toBe(sample.fake!.tally.totalTokens + claudeBilled);
     // The meter also shows what the session cost, priced from the shipped gpt-4o-mini rates.
     expect(await page.locator('#meter-label').textContent()).toBe(
       `${usage.used.toLocaleString('en')} / 50,000 tokens (100 %) · $${usage.dimensions.usd.used.toFixed(4)} of $1.50`,
     );
     expect(usage.dimensions.usd.used).toBeGreaterThan(0);
+    // The daily window ends at the next midnight UTC, and the page shows it with the forecast.
+    expect(usage.windowEnd % 86_400_000).toBe(0);
+    expect(usage.windowEnd - Date.now()).toBeGreaterThan(0);
+    expect(usage.windowEnd - Date.now()).toBeLessThanOrEqual(86_400_000);
+    // A rate needs a minute of calls behind it; with one, the projection lies within the window
+    // (the session ran out), unless it is already spent.
+    if (usage.burnRate === null) expect(usage.projectedExhaustion).toBeNull();
+    else expect(usage.projectedExhaustion ?? 0).toBeLessThan(usage.windowEnd);
+    const outlook = page.locator('#outlook');
+    expect(await outlook.getAttribute('data-window-end')).toBe(String(usage.windowEnd));
+    expect(await outlook.getAttribute('data-projected-exhaustion')).toBe(
+      String(usage.projectedExhaustion ?? ''),
+    );
+    expect(await outlook.textContent()).toMatch(
+      usage.burnRate === null
+        ? /^Resets at 00:00 UTC · forecast: too early to tell$/
+        : /^Resets at 00:00 UTC · forecast: (spent|runs out at \d\d:\d\d UTC) at \d+\.\d tokens\/s$/,
+    );
 
     mkdirSync('test/e2e/__screenshots__', { recursive: true });
     await page.screenshot({ path: 'test/e2e/__screenshots__/sample-refused.png', fullPage: true });

@@ -104,6 +104,46 @@ describe('bindLazyResult', () => {
     expect(finallySaw).toEqual(['job:j/10']);
   });
 
+  it('binds an iterable whose [Symbol.iterator] is a plain method (not a generator)', () => {
+    class Pages {
+      [Symbol.iterator]() {
+        let page = 0;
+        return {
+          next: () =>
+            page < 2 ? { value: [page++, open()], done: false } : { value: undefined, done: true },
+        };
+      }
+    }
+    const pages = runWithBudgets(ledger, [budget], () => new Pages());
+    expect([...pages]).toEqual([
+      [0, ['job:j/10']],
+      [1, ['job:j/10']],
+    ]);
+    expect(currentFrame()).toBeUndefined();
+  });
+
+  it('leaves built-in collections alone: their iteration runs no user code', () => {
+    const enter: FrameEntry = (fn) => fn();
+    const values = [[1], new Map([[1, 2]]), new Set([1]), new Uint8Array(2), 'abc'];
+    for (const value of values) expect(bindLazyResult(value, enter)).toBe(value);
+  });
+
+  it('a lazy result consumed inside another frame of the same ledger is charged to both', () => {
+    const task = defineBudget({ scope: 'task', key: 't', limit: 1000 });
+    const user = defineBudget({ scope: 'user', key: 'u', limit: 100 });
+    const steps = runWithBudgets(ledger, [task], function* () {
+      yield open();
+    });
+    const seen = runWithBudgets(ledger, [user], () => [...steps]);
+    // The consumer's frame is the outer one.
+    expect(seen).toEqual([['user:u/100', 'task:t/1000']]);
+    // Consumed outside any frame, it keeps its own.
+    const again = runWithBudgets(ledger, [task], function* () {
+      yield open();
+    });
+    expect([...again]).toEqual([['task:t/1000']]);
+  });
+
   it('binds a Node stream in place, keeping its identity', async () => {
     const source = Readable.from(
       (function* () {

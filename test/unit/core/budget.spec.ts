@@ -27,6 +27,7 @@ describe('defineBudget', () => {
       policy: 'hard-stop',
       thresholds: [0.5, 0.9],
       window: { kind: 'fixed', ms: 86_400_000, tag: '86400000ms' },
+      forecastHorizonMs: 86_400_000,
       ttlMs: undefined,
       maxReservation: undefined,
     });
@@ -80,7 +81,7 @@ describe('defineBudget', () => {
     ],
     [
       { limit: 10, windw: '1h' },
-      'Unknown option "windw" for budget "session"; known options: scope, key, limit, policy, thresholds, window, ttl, maxReservation, fallbackModel, degradeAt, fallback.',
+      'Unknown option "windw" for budget "session"; known options: scope, key, limit, policy, thresholds, window, timeZone, forecastHorizon, ttl, maxReservation, fallbackModel, degradeAt, fallback.',
     ],
     [
       { limit: 10, scope: 'a:b' },

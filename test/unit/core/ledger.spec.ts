@@ -52,7 +52,21 @@ describe('Ledger', () => {
         used: 1000,
         reserved: 0,
         remaining: 0,
-        dimensions: { tokens: { limit: 1000, used: 1000, reserved: 0, remaining: 0 } },
+        credit: 0,
+        burnRate: null,
+        projectedExhaustion: null,
+        dimensions: {
+          tokens: {
+            limit: 1000,
+            used: 1000,
+            reserved: 0,
+            remaining: 0,
+            credit: 0,
+            burnRate: null,
+            projectedExhaustion: null,
+          },
+        },
+        windowEnd: null,
       },
     ]);
   });
@@ -109,6 +123,9 @@ describe('Ledger', () => {
       used: 0.123456,
       reserved: 0,
       remaining: 0.376544,
+      credit: 0,
+      burnRate: null,
+      projectedExhaustion: null,
     });
   });
 

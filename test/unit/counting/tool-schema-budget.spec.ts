@@ -8,7 +8,7 @@ import {
   MemoryLedgerStore,
   runWithBudgets,
   wrapOpenAI,
-} from '../../../lib/index.js';
+} from '../../../lib/engine/index.js';
 import { type FakeOpenAIServer, startFakeOpenAI } from '../../../lib/testing/index.js';
 import {
   chatTool,

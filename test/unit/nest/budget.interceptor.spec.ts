@@ -10,6 +10,7 @@ import { BudgetInterceptor } from '../../../lib/nest/budget.interceptor.js';
 import { BudgetRequestContext } from '../../../lib/nest/budget-request.context.js';
 import { BudgetResolver } from '../../../lib/nest/budget.resolver.js';
 import { BudgetRunner } from '../../../lib/nest/budget.runner.js';
+import { GraphqlFieldBudgets } from '../../../lib/nest/transports/graphql-field.budgets.js';
 import { resolveTokencapOptions } from '../../../lib/nest/tokencap-options.validator.js';
 
 class Handlers {
@@ -33,6 +34,7 @@ function setup(
     requests,
     resolver,
     new BudgetRunner(ledger, requests, resolver),
+    new GraphqlFieldBudgets(),
   );
   const rpcContext = (data: unknown) =>
     ({

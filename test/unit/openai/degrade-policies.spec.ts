@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetExceededError, defineBudget, type DegradedEvent } from '../../../lib/index.js';
+import {
+  BudgetExceededError,
+  defineBudget,
+  type DegradedEvent,
+} from '../../../lib/engine/index.js';
 import { budget, MESSAGES, promptOf, useHarness } from './openai.fixture.js';
 
 // Issue 11 item 9: a degraded call is counted, priced and capped as the model it is sent to; a

@@ -8,7 +8,7 @@ import {
   runWithBudgets,
   type TokencapEvent,
   wrapOpenAI,
-} from '../../../lib/index.js';
+} from '../../../lib/engine/index.js';
 import {
   type ReasoningProvider,
   type ReasoningProviderOptions,

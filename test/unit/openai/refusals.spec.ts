@@ -4,7 +4,7 @@ import {
   countResponsesInput,
   PriceUnknownError,
   type RefusedEvent,
-} from '../../../lib/index.js';
+} from '../../../lib/engine/index.js';
 import { budget, MESSAGES, MODEL, promptOf, useHarness } from './openai.fixture.js';
 
 // Issue 11 item 4: the Responses API rejects max_output_tokens below 16 with HTTP 400, so a

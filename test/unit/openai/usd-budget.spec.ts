@@ -33,6 +33,9 @@ describe('usd and requests budgets on wrapped calls', () => {
       used: 0.000026,
       reserved: 0,
       remaining: 0.999974,
+      credit: 0,
+      burnRate: null,
+      projectedExhaustion: null,
     });
   });
 
@@ -169,7 +172,15 @@ describe('usd and requests budgets on wrapped calls', () => {
     }
     expect(h.server.tally.requests).toBe(37);
     const [usage] = await h.ledger.usage([b]);
-    expect(usage.dimensions.requests).toEqual({ limit: 37, used: 37, reserved: 0, remaining: 0 });
+    expect(usage.dimensions.requests).toEqual({
+      limit: 37,
+      used: 37,
+      reserved: 0,
+      remaining: 0,
+      credit: 0,
+      burnRate: null,
+      projectedExhaustion: null,
+    });
   });
 
   it('fires thresholds per dimension, saying which', async () => {

@@ -3,14 +3,12 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bindModelCatalog,
-  BudgetService,
+  defineBudget,
   Ledger,
   ModelCatalog,
   runWithBudgets,
-  defineBudget,
-  TokencapModule,
-  wrapOpenAI,
-} from '../../../lib/index.js';
+} from '../../../lib/engine/index.js';
+import { BudgetService, TokencapModule, wrapOpenAI } from '../../../lib/index.js';
 import { type FakeOpenAIServer, startFakeOpenAI } from '../../../lib/testing/index.js';
 
 // The catalog an app prices and caps calls with is configured per app: the Nest module's

@@ -28,6 +28,7 @@ const OPTION_RULES: Record<keyof FakeOpenAIOptions, (value: unknown) => boolean>
   port: integerIn(0, 65_535),
   host: nonEmptyString,
   replyTokens: integerIn(0, 1_000_000),
+  replyStyle: (v) => v === 'repeat' || v === 'prose',
   reasoningTokens: integerIn(0, 1_000_000),
   latencyMs: integerIn(0, MAX_SAFE),
   tokensPerChunk: integerIn(1, 1_000_000),

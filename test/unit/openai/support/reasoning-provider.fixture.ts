@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { countChatTokens, countResponsesInput } from '../../../../lib/index.js';
+import { countChatTokens, countResponsesInput } from '../../../../lib/engine/index.js';
 
 // A small OpenAI-compatible provider written for these tests, independent of the testing kit's
 // fake: a reasoning model bills its hidden reasoning tokens as output before the first visible

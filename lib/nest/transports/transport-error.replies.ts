@@ -1,0 +1,111 @@
+import type { ArgumentsHost } from '@nestjs/common';
+import { type Observable, throwError } from 'rxjs';
+
+/**
+ * The body of a refused call, whatever the transport: the HTTP body of the same error
+ * (`budgetErrorResponse`), whose type is not imported here so the filter can import this file.
+ */
+interface ErrorBody {
+  readonly statusCode: 429 | 400 | 503;
+  readonly message: string;
+}
+
+// The `extensions.code` of a GraphQL error, by the HTTP status of the same Tokencap error.
+const GRAPHQL_CODES = {
+  429: 'BUDGET_EXCEEDED',
+  400: 'BUDGET_KEY_MISSING',
+  503: 'BUDGET_STORE_UNAVAILABLE',
+} as const;
+
+/**
+ * What a WebSocket client receives as an `exception` event when a message is refused: Nest's own
+ * `{ status: 'error', message, cause: { pattern, data } }` shape, with the fields of the HTTP body
+ * of the same error (`error`, `scope`, and `limit`, `used` for a 429).
+ */
+export interface BudgetWsException {
+  readonly status: 'error';
+  readonly statusCode: 429 | 400 | 503;
+  readonly message: string;
+  /** The pattern of the refused message, and the data it carried. */
+  readonly cause: { readonly pattern: unknown; readonly data: unknown };
+  readonly [field: string]: unknown;
+}
+
+/**
+ * The error thrown to GraphQL for a refused resolver. graphql-js copies `extensions` from the error
+ * a resolver throws, so the client reads the body from `errors[i].extensions` with no import of
+ * `graphql` here. The message is the body's, which never names the budget's key.
+ */
+export class BudgetGraphQLError extends Error {
+  override readonly name = 'BudgetGraphQLError';
+  /**
+   * `code` (`BUDGET_EXCEEDED` for a 429 body, `BUDGET_KEY_MISSING` for 400,
+   * `BUDGET_STORE_UNAVAILABLE` for 503) and every field of the HTTP body.
+   */
+  readonly extensions: {
+    readonly code: (typeof GRAPHQL_CODES)[keyof typeof GRAPHQL_CODES];
+    readonly statusCode: 429 | 400 | 503;
+    readonly message: string;
+    readonly [field: string]: unknown;
+  };
+
+  /** @param body the HTTP body of `cause` (`budgetErrorResponse(cause)`). */
+  constructor(
+    body: { readonly statusCode: 429 | 400 | 503; readonly message: string },
+    cause: Error,
+  ) {
+    super(body.message, { cause });
+    this.extensions = { code: GRAPHQL_CODES[body.statusCode], ...body };
+  }
+}
+
+/**
+ * Answers a Tokencap error on a transport other than HTTP, as each one expects its exception
+ * filters to:
+ * - `graphql`: throws a {@link BudgetGraphQLError} (the field resolves to a GraphQL error);
+ * - `ws`: emits `exception` to the socket that sent the message, and the connection stays up;
+ * - `rpc`: returns an Observable that errors with the body, as an `RpcException(body)` would, so
+ *   the caller's `ClientProxy.send()` errors with it.
+ * Any other transport gets the error itself rethrown.
+ */
+export function replyOverTransport(
+  error: Error,
+  body: ErrorBody,
+  host: ArgumentsHost,
+): Observable<never> | undefined {
+  switch (host.getType<string>()) {
+    case 'graphql':
+      throw new BudgetGraphQLError(body, error);
+    case 'ws': {
+      const ws = host.switchToWs();
+      const args = host.getArgs();
+      // The pattern is the last argument Nest passes to a gateway's exception handling.
+      const payload: BudgetWsException = {
+        status: 'error',
+        ...body,
+        cause: { pattern: args[args.length - 1], data: ws.getData<unknown>() },
+      };
+      emitToSocket(ws.getClient<unknown>(), payload);
+      return undefined;
+    }
+    case 'rpc':
+      return throwError(() => body);
+    default:
+      throw error;
+  }
+}
+
+// Socket.IO sockets have `emit`; native WebSockets (`ws`) have `send` and a numeric `readyState`
+// (their `emit` only dispatches locally), and get `{ event, data }` as JSON, as Nest sends them.
+function emitToSocket(client: unknown, payload: object): void {
+  const socket = client as {
+    readyState?: unknown;
+    send?: (data: string) => void;
+    emit?: (event: string, data: unknown) => void;
+  } | null;
+  if (typeof socket?.readyState === 'number' && typeof socket.send === 'function') {
+    socket.send(JSON.stringify({ event: 'exception', data: payload }));
+  } else if (typeof socket?.emit === 'function') {
+    socket.emit('exception', payload);
+  }
+}
