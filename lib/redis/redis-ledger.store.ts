@@ -383,6 +383,24 @@ export class RedisLedgerStore implements LedgerStore {
   }
 
   async inspect(budgets: readonly Budget[], now: number): Promise<LedgerState[]> {
+    const split = this.leases?.split(budgets, now);
+    if (!split) return this.inspectDirect(budgets, now);
+    const out: LedgerState[] = new Array<LedgerState>(budgets.length);
+    const [direct, ...leased] = await Promise.all([
+      this.inspectDirect(split.direct, now),
+      ...split.pools.map(({ pool }) => this.inspectDirect([pool.budget], now)),
+    ]);
+    direct.forEach((state, i) => (out[split.directIndex[i]] = state));
+    // A leased budget's usage includes what its leases spent here; its activity is Redis's, where
+    // a lease's calls count as one commit when it settles.
+    split.pools.forEach(({ pool, index }, i) => {
+      const { commits, since } = leased[i][0];
+      out[index] = { ...pool.snapshot(leased[i][0]), commits, since };
+    });
+    return out;
+  }
+
+  private async inspectDirect(budgets: readonly Budget[], now: number): Promise<LedgerState[]> {
     if (budgets.length === 0) return [];
     const script = SCRIPTS.inspect;
     const reply = await this.runner.run(
@@ -400,6 +418,10 @@ export class RedisLedgerStore implements LedgerStore {
   async reset(input: LedgerOpInput): Promise<ResetOutcome> {
     const script = SCRIPTS.reset;
     const budgets = [input.budget];
+    // A leased budget's leases here settle first, so what they spent before the reset is cleared
+    // with the rest instead of landing in the window after it.
+    const split = this.leases?.split(budgets, input.now);
+    if (split) await Promise.all(split.pools.map(({ pool }) => pool.sweep(input.now, true)));
     const args = this.encoder.encode(budgets, input.now);
     const reply = await this.runner.run(script, this.keyList(budgets), args);
     if (reply[0] !== 'ok' || reply.length !== 4 || !Array.isArray(reply[2])) {

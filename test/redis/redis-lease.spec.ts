@@ -64,6 +64,37 @@ describe.skipIf(!available)('RedisLedgerStore leases', () => {
     ]);
   });
 
+  it('a leased budget keeps operate semantics: credit raises its limit, reset clears what its leases spent', async () => {
+    const p = `${prefix}ops:`;
+    const store = leasedStore(p);
+    const ledger = new Ledger({ store, logger: quiet });
+    const global = defineBudget({ scope: 'global', key: 'all', limit: 100 });
+    const spend = async (tokens: number) => {
+      const r = await ledger.reserve([global], { base: { tokens } });
+      await r.commit({ tokens });
+    };
+    for (let i = 0; i < 10; i++) await spend(10);
+    await expect(ledger.reserve([global], { base: { tokens: 1 } })).rejects.toBeInstanceOf(
+      BudgetExceededError,
+    );
+    expect((await ledger.usage([global]))[0]).toMatchObject({ used: 100, limit: 100 });
+    await ledger.credit(global, { tokens: 50 });
+    for (let i = 0; i < 5; i++) await spend(10);
+    await expect(ledger.reserve([global], { base: { tokens: 1 } })).rejects.toBeInstanceOf(
+      BudgetExceededError,
+    );
+    expect((await ledger.usage([global]))[0]).toMatchObject({ used: 150, limit: 150 });
+    const cleared = await ledger.reset(global);
+    expect(cleared).toMatchObject({ used: 0 });
+    await spend(30);
+    await ledger.close();
+    // Settled: Redis holds only what was spent after the reset, and the credit.
+    const check = new RedisLedgerStore({ client, prefix: p });
+    expect(await check.snapshot([global], Date.now())).toEqual([
+      { used: { tokens: 30 }, reserved: {}, credit: { tokens: 50 } },
+    ]);
+  });
+
   it('replicas sharing a leased budget never overspend it, Redis ends with what they committed, thresholds fire once', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -228,7 +228,10 @@ export class LeasePool {
       // Redis counts a lease whole as reserved; what its calls spent is usage instead.
       reserved[d] = Math.max(0, reserved[d] - spent[d]);
     }
-    return { used: toAmounts(used), reserved: toAmounts(reserved) };
+    const out: LedgerSnapshot = { used: toAmounts(used), reserved: toAmounts(reserved) };
+    // The window's credit lives in Redis only: a lease never changes it.
+    if (base.credit !== undefined) out.credit = base.credit;
+    return out;
   }
 
   /**
