@@ -9,6 +9,7 @@ const sections: Record<string, () => Promise<{ run: () => Promise<SectionResult>
   latency: () => import('./latency.js'),
   scaling: () => import('./scaling.js'),
   'scale-out': () => import('./scale-out.js'),
+  otel: () => import('./otel.js'),
 };
 
 const name = process.argv[2] ?? '';

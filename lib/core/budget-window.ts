@@ -23,7 +23,7 @@ export interface FixedWindow {
 
 /**
  * When a budget's usage starts afresh: a fixed length, or a calendar day, week or month in a time
- * zone. Every window a store uses goes through {@link windowBounds}, so the stores and the Redis
+ * zone. Every window a store uses goes through `windowBounds`, so the stores and the Redis
  * scripts only ever see the bounds.
  */
 export type BudgetWindow = FixedWindow | CalendarWindow;

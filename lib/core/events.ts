@@ -139,6 +139,27 @@ export interface UsageEvent extends BudgetEventBase, Omit<BudgetUsage, 'scope' |
   details?: UsageDetails;
 }
 
+/**
+ * One metered call, settled: published on `Ledger.calls$` once per call (where `usage` events come
+ * once per budget), for meters and traces that count calls rather than budgets.
+ */
+export interface SettledCall {
+  /** Epoch ms. */
+  at: number;
+  /** The provider, named as the OpenTelemetry GenAI conventions name it (`openai`, `anthropic`). */
+  provider: string | undefined;
+  /** What the call did, in the conventions' words: `chat` or `embeddings`. */
+  operation: string;
+  /** The model the request was sent with (a `degrade` budget's fallback model when it switched). */
+  requestModel: string;
+  /** Output tokens per choice the request was sent with, after Tokencap capped it; unset when uncapped. */
+  maxOutputTokens: number | undefined;
+  /** What the call was charged; `usage.model` is the model the provider answered with. */
+  usage: UsageDetails;
+  /** The budgets it was charged to. */
+  budgets: { scope: string; key: string }[];
+}
+
 /** A `degrade` budget changed what a call does: a cheaper model, or a fallback answer without a call. */
 export interface DegradedEvent extends BudgetEventBase {
   type: 'degraded';

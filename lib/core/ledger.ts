@@ -5,6 +5,7 @@ import { type Duration, parseDuration } from './duration.js';
 import type {
   BudgetUsage,
   DimensionUsage,
+  SettledCall,
   TokencapEvent,
   UnwrittenSettlement,
   UsageDetails,
@@ -100,6 +101,9 @@ export class Ledger {
   private readonly subject = new Subject<TokencapEvent>();
   /** Every event, hot; completes when the ledger is closed. */
   readonly events$: Observable<TokencapEvent> = this.subject.asObservable();
+  private readonly callSubject = new Subject<SettledCall>();
+  /** One record per metered call as it settles, hot; completes when the ledger is closed. */
+  readonly calls$: Observable<SettledCall> = this.callSubject.asObservable();
   readonly store: LedgerStore;
   /** Epoch ms, as windows and reservation lifetimes read it. */
   readonly clock: () => number;
@@ -276,6 +280,16 @@ export class Ledger {
     this.subject.next(event);
   }
 
+  /** Whether anyone listens to {@link calls$} (a metered call builds its record only then). */
+  get callsObserved(): boolean {
+    return this.callSubject.observed;
+  }
+
+  /** Publishes a settled call on `calls$` (used by the metered call). */
+  publishCall(call: SettledCall): void {
+    this.callSubject.next(call);
+  }
+
   /**
    * Writes the commits and releases still waiting for the store (for up to `closeTimeout`),
    * reports those it could not write (a warning and a `store-error` event listing each), then
@@ -288,6 +302,7 @@ export class Ledger {
     // The store first: what it settles on closing (Redis leases) may cross thresholds to publish.
     await this.store.close?.();
     this.subject.complete();
+    this.callSubject.complete();
     await this.fallback?.close();
   }
 

@@ -14,8 +14,8 @@ export {
   defineBudget,
 } from '../core/budget.js';
 export { type BudgetFrame, currentFrame, runWithBudgets } from '../core/budget-context.js';
-export type { FixedWindow } from '../core/budget-window.js';
-export type { CalendarUnit } from '../core/calendar-window.js';
+export type { BudgetWindow, FixedWindow } from '../core/budget-window.js';
+export type { CalendarUnit, CalendarWindow } from '../core/calendar-window.js';
 export { type Duration, parseDuration } from '../core/duration.js';
 export type {
   BudgetUsage,
@@ -26,6 +26,7 @@ export type {
   ForecastEvent,
   RefusedEvent,
   ResetEvent,
+  SettledCall,
   StoreErrorEvent,
   ThresholdEvent,
   TokencapEvent,
@@ -41,15 +42,21 @@ export {
   type StoreErrorMode,
 } from '../core/ledger.js';
 export type {
+  ClaimInput,
   CommitInput,
   CommitOutcome,
+  CreditInput,
   Crossing,
+  LedgerActivity,
+  LedgerOpInput,
   LedgerSnapshot,
+  LedgerState,
   LedgerStore,
   MaybePromise,
   ReleaseInput,
   ReserveInput,
   ReserveOutcome,
+  ResetOutcome,
   UnknownReservationMode,
 } from '../core/ledger-store.interface.js';
 export { MemoryLedgerStore, type MemoryLedgerStoreOptions } from '../core/memory-ledger.store.js';

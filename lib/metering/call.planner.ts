@@ -129,6 +129,7 @@ export async function planCall(
       units: reservation.units,
       choices,
       outputLimit: limited ? reservation.units * choices : undefined,
+      maxOutputTokens: output?.requested(sent),
       budgetCut: clamped && budgetSetTheCap(reservation, shape.perUnit),
       stream,
       injected,

@@ -27,6 +27,8 @@ export interface CallPlan {
   readonly choices: number;
   /** Output tokens (all choices) past which a stream is cut; `undefined` when no budget caps it. */
   readonly outputLimit: number | undefined;
+  /** Output tokens per choice the request was sent with (after clamping); unset when uncapped. */
+  readonly maxOutputTokens: number | undefined;
   /** Whether the budget, not the caller, set the output cap. */
   readonly budgetCut: boolean;
   readonly stream: boolean;
@@ -110,6 +112,19 @@ export class MeteredCall {
   ): Promise<void> | undefined {
     if (this.reservation.isSettled) return undefined;
     const details = this.usageOf(reported, seen);
+    const { ledger } = this.frame;
+    // Published before the commit, in the caller's async context, so a tracer finds its span.
+    if (ledger.callsObserved) {
+      ledger.publishCall({
+        at: ledger.clock(),
+        provider: this.endpoint.provider,
+        operation: this.endpoint.operation ?? 'chat',
+        requestModel: this.plan.model,
+        maxOutputTokens: this.plan.maxOutputTokens,
+        usage: details,
+        budgets: this.frame.budgets.map(({ scope, key }) => ({ scope, key })),
+      });
+    }
     const done = this.reservation.commitNow(this.amounts(details), details);
     return typeof done === 'boolean' ? undefined : done;
   }

@@ -64,6 +64,13 @@ export interface OutputCap {
 export interface ProviderEndpoint {
   /** Names the endpoint in messages, e.g. `chat.completions`. */
   readonly name: string;
+  /**
+   * The provider, as the OpenTelemetry GenAI conventions name it (`gen_ai.provider.name`:
+   * `openai`, `anthropic`, `aws.bedrock`, …); reported on `Ledger.calls$`.
+   */
+  readonly provider?: string;
+  /** What a call does, as the conventions name it (`gen_ai.operation.name`). @default 'chat' */
+  readonly operation?: 'chat' | 'embeddings';
   /** The output cap, or `undefined` for endpoints that produce no output (embeddings). */
   readonly output: OutputCap | undefined;
   /** The model the request names (`''` when it names none). */

@@ -51,6 +51,7 @@ export class ModelCatalog {
   private readonly entries: Map<string, ModelFacts>;
   private readonly defaultPrice: ModelPrice | undefined;
   private readonly memo = new Map<string, ModelFacts>();
+  private names: Map<string, string> | undefined;
 
   constructor(options: ModelCatalogOptions = {}, base?: ModelCatalog) {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -97,6 +98,17 @@ export class ModelCatalog {
       this.memo.set(name, facts);
     }
     return facts;
+  }
+
+  /**
+   * The catalog entry `model` resolves to by the catalog's name rule (`gpt-4o-2024-08-06` →
+   * `gpt-4o`), or `undefined` for a model it knows nothing of: a name from a bounded set, for
+   * labels of metrics.
+   */
+  knownName(model: string): string | undefined {
+    if (typeof model !== 'string') return undefined;
+    this.names ??= new Map([...this.entries.keys()].map((name) => [name, name]));
+    return findFact(nameCandidates(model), this.names, (name) => name);
   }
 
   /** The tiktoken encoding of `model`, if it has one. */

@@ -15,6 +15,7 @@ import {
 } from './request-body.validator.js';
 import { nowSeconds, reportedModel, sendJson, type RouteContext } from './route.context.js';
 import { SseWriter } from './sse.writer.js';
+import { forcedToolCall, planToolReply } from './tool-call.planner.js';
 import { reportUsage, type ReportedUsage, type UsageFormat } from './usage.reporter.js';
 
 const SYSTEM_FINGERPRINT = 'fp_fake';
@@ -63,14 +64,31 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
     [tools, body.response_format ?? undefined, ...messages],
     promptTokens,
   );
-  const plan = planReply({
+  const cap = readOutputCap(body, ['max_completion_tokens', 'max_tokens'], MIN_OUTPUT_CAP.chat);
+  let plan = planReply({
     model,
     headers: ctx.request.headers,
-    cap: readOutputCap(body, ['max_completion_tokens', 'max_tokens'], MIN_OUTPUT_CAP.chat),
+    cap,
     defaultReplyTokens: ctx.options.replyTokens,
     defaultReasoningTokens: ctx.options.reasoningTokens,
   });
-  const finishReason: 'stop' | 'length' = plan.truncated ? 'length' : 'stop';
+  // A forced tool choice is answered with a call (and no text) on every choice.
+  const forced = forcedToolCall(body, model, 'chat');
+  const tool = forced && planToolReply(plan, forced, cap);
+  if (tool) plan = { ...plan, contentTokens: 0, truncated: tool.truncated };
+  const toolTokens = tool?.tokens ?? 0;
+  const toolCall = (index: number) =>
+    tool?.call && {
+      index: 0,
+      id: `call_fake_${index}_${head.id.slice(-8)}`,
+      type: 'function' as const,
+      function: { name: tool.call.name, arguments: tool.call.arguments },
+    };
+  const finishReason: 'stop' | 'length' | 'tool_calls' = plan.truncated
+    ? 'length'
+    : tool?.call
+      ? 'tool_calls'
+      : 'stop';
   const head = {
     id: ctx.ids.next('chatcmpl-fake-'),
     created: nowSeconds(ctx),
@@ -83,7 +101,7 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
     if (ctx.connection.gone) return;
     const billed: BilledUsage = {
       promptTokens,
-      completionTokens: n * (plan.reasoningTokens + plan.contentTokens),
+      completionTokens: n * (plan.reasoningTokens + plan.contentTokens + toolTokens),
       cachedTokens,
       reasoningTokens: n * plan.reasoningTokens,
     };
@@ -95,7 +113,15 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
       object: 'chat.completion',
       choices: Array.from({ length: n }, (_, index) => ({
         index,
-        message: { role: 'assistant', content, refusal: null, annotations: [] },
+        message: tool
+          ? {
+              role: 'assistant' as const,
+              content: null,
+              refusal: null,
+              annotations: [],
+              ...(tool.call && { tool_calls: [{ ...toolCall(index)!, index: undefined }] }),
+            }
+          : { role: 'assistant' as const, content, refusal: null, annotations: [] },
         logprobs: null,
         finish_reason: finishReason,
       })),
@@ -149,6 +175,16 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
         chunksSent += 1;
       }
       remaining -= size;
+    }
+    if (tool) {
+      for (let index = 0; index < n; index++) {
+        if (!(await connection.pause(options.chunkDelayMs))) return;
+        const call = toolCall(index);
+        const delta = call ? { tool_calls: [call] } : {};
+        if (!(await sse.send(chunk([{ index, delta, logprobs: null, finish_reason: null }]))))
+          return;
+        contentSent += toolTokens;
+      }
     }
     if (cutAfter !== undefined) return connection.cut();
     // All content is out, so the bill is final. Settling it before the closing chunks means a test

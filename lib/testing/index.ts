@@ -17,6 +17,9 @@
  *   'length'`, or a Response `incomplete`). Reasoning models (`o1*`, `o3*`, `o4*`, `gpt-5*`)
  *   first spend `x-fake-reasoning-tokens` / `reasoningTokens` (64) hidden tokens, counted in
  *   `completion_tokens` and against the cap.
+ * - A forced `tool_choice` (`'required'`, or a named function) is answered with a function call
+ *   (chat `tool_calls`, a Responses `function_call` item) whose arguments fit the tool's schema,
+ *   billed as the tokens of its name and arguments.
  * - `cached_tokens` is the `x-fake-cached-tokens` header, else the prompt-cache simulation: a
  *   prompt extending an earlier one of >= 1024 tokens has that one's length, rounded down to a
  *   multiple of 128, cached.

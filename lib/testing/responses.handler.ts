@@ -24,6 +24,7 @@ import {
 import { optionalArray, requireObjectBody, requireString } from './request-body.validator.js';
 import { nowSeconds, reportedModel, sendJson, type RouteContext } from './route.context.js';
 import { SseWriter } from './sse.writer.js';
+import { forcedToolCall, planToolReply } from './tool-call.planner.js';
 import { reportUsage } from './usage.reporter.js';
 
 /** A stream event before the writer numbers it. */
@@ -61,13 +62,19 @@ export async function handleResponses(ctx: RouteContext): Promise<void> {
     [tools, (body.text as { format?: unknown } | undefined)?.format, instructions, ...items],
     promptTokens,
   );
-  const plan = planReply({
+  const cap = readOutputCap(body, ['max_output_tokens'], MIN_OUTPUT_CAP.responses);
+  let plan = planReply({
     model,
     headers: ctx.request.headers,
-    cap: readOutputCap(body, ['max_output_tokens'], MIN_OUTPUT_CAP.responses),
+    cap,
     defaultReplyTokens: ctx.options.replyTokens,
     defaultReasoningTokens: ctx.options.reasoningTokens,
   });
+  // A forced tool choice is answered with a function call and no message.
+  const forced = forcedToolCall(body, model, 'responses');
+  const tool = forced && planToolReply(plan, forced, cap);
+  if (tool) plan = { ...plan, contentTokens: 0, truncated: tool.truncated };
+  const toolTokens = tool?.tokens ?? 0;
   const identity: ResponseIdentity = {
     id: ctx.ids.next('resp_fake_'),
     messageId: ctx.ids.next('msg_fake_'),
@@ -76,19 +83,34 @@ export async function handleResponses(ctx: RouteContext): Promise<void> {
     model: reportedModel(ctx, model),
   };
   const finalStatus = plan.truncated ? 'incomplete' : 'completed';
+  const callItem: OpenAI.Responses.ResponseFunctionToolCall | undefined = tool?.call && {
+    type: 'function_call',
+    id: ctx.ids.next('fc_fake_'),
+    call_id: ctx.ids.next('call_fake_'),
+    name: tool.call.name,
+    arguments: tool.call.arguments,
+    status: 'completed',
+  };
+  const output = () =>
+    tool
+      ? [
+          ...(identity.reasoningId !== undefined ? [reasoningItem(identity)] : []),
+          ...(callItem ? [callItem] : []),
+        ]
+      : finalOutput(identity, plan, ctx.options.replyStyle);
 
   if (body.stream !== true) {
     if (ctx.connection.gone) return;
     const billed: BilledUsage = {
       promptTokens,
-      completionTokens: plan.reasoningTokens + plan.contentTokens,
+      completionTokens: plan.reasoningTokens + plan.contentTokens + toolTokens,
       cachedTokens,
       reasoningTokens: plan.reasoningTokens,
     };
     ctx.tally.bill(model, billed);
     const response = buildResponse(identity, body, {
       status: finalStatus,
-      output: finalOutput(identity, plan, ctx.options.replyStyle),
+      output: output(),
       usage: reportUsage(billed, ctx.fault, ctx.tally, RESPONSES_USAGE),
       completedAt: nowSeconds(ctx),
     });
@@ -105,7 +127,7 @@ export async function handleResponses(ctx: RouteContext): Promise<void> {
   const snapshot = (status: 'in_progress' | 'completed' | 'incomplete', usage: unknown) =>
     buildResponse(identity, body, {
       status,
-      output: status === 'in_progress' ? [] : finalOutput(identity, plan, ctx.options.replyStyle),
+      output: status === 'in_progress' ? [] : output(),
       usage,
       completedAt: status === 'in_progress' ? null : nowSeconds(ctx),
     }) as unknown as OpenAI.Responses.Response;
@@ -139,7 +161,40 @@ export async function handleResponses(ctx: RouteContext): Promise<void> {
       outputIndex += 1;
     }
     const cutAfter = fault?.kind === 'cut-stream' ? fault.afterChunks : undefined;
-    if (hasMessage(plan)) {
+    if (tool) {
+      if (callItem) {
+        const where = { item_id: callItem.id!, output_index: outputIndex };
+        const started = { ...callItem, arguments: '', status: 'in_progress' as const };
+        if (
+          !(await emit({
+            type: 'response.output_item.added',
+            output_index: outputIndex,
+            item: started,
+          }))
+        ) {
+          return;
+        }
+        if (!(await connection.pause(options.chunkDelayMs))) return;
+        const delta = callItem.arguments;
+        if (!(await emit({ type: 'response.function_call_arguments.delta', ...where, delta })))
+          return;
+        contentSent += toolTokens;
+        const done = { type: 'response.function_call_arguments.done' as const, ...where };
+        if (!(await emit({ ...done, name: callItem.name, arguments: delta }))) return;
+        if (
+          !(await emit({
+            type: 'response.output_item.done',
+            output_index: outputIndex,
+            item: callItem,
+          }))
+        ) {
+          return;
+        }
+      } else {
+        contentSent += toolTokens;
+      }
+      if (cutAfter !== undefined) return connection.cut();
+    } else if (hasMessage(plan)) {
       const where = { item_id: identity.messageId, output_index: outputIndex, content_index: 0 };
       const item = messageItem(identity, undefined, 'in_progress');
       if (!(await emit({ type: 'response.output_item.added', output_index: outputIndex, item }))) {

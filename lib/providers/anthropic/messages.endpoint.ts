@@ -16,6 +16,7 @@ import { MessagesStreamObserver } from './messages-stream.observer.js';
 export function messagesEndpoint(name: string, countTokens?: CountTokensMethod): ProviderEndpoint {
   return {
     name,
+    provider: 'anthropic',
     modelOf: (body) => (typeof body.model === 'string' ? body.model : ''),
     withModel: (body, model) => ({ ...body, model }),
     countInput: countTokens

@@ -21,6 +21,7 @@ const CAP_PARAMETERS: readonly ChatCapParameter[] = ['max_completion_tokens', 'm
 export function chatCompletionsEndpoint(capParameter: ChatCapParameter): ProviderEndpoint {
   return {
     name: 'chat.completions',
+    provider: 'openai',
     modelOf,
     withModel,
     countInput: (body, model) => ({ inputTokens: countChat(body, model) }),

@@ -9,6 +9,8 @@ import { modelOf, withModel } from './openai-request.js';
 /** `embeddings.create`: input tokens only, no output. */
 export const embeddingsEndpoint: ProviderEndpoint = {
   name: 'embeddings',
+  provider: 'openai',
+  operation: 'embeddings',
   modelOf,
   withModel,
   output: undefined,

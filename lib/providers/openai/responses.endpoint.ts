@@ -22,6 +22,7 @@ export const RESPONSES_MIN_OUTPUT_TOKENS = 16;
 /** `responses.create`: plain and streamed. */
 export const responsesEndpoint: ProviderEndpoint = {
   name: 'responses',
+  provider: 'openai',
   modelOf,
   withModel,
   countInput: (body, model) => ({ inputTokens: countInput(body, model) }),

@@ -1,0 +1,153 @@
+import type { LanguageModelV4CallOptions, LanguageModelV4GenerateResult } from '@ai-sdk/provider';
+import { countTokens, encodingForModel } from '../../counting/index.js';
+import { positiveCap, record } from '../../metering/json.guards.js';
+import type {
+  InputCount,
+  OutputCap,
+  OutputSink,
+  ProviderEndpoint,
+  ReportedUsage,
+  RequestBody,
+} from '../../metering/provider-endpoint.interface.js';
+import { countClaudeOutputLow } from '../../providers/anthropic/claude-text.estimator.js';
+import { estimateMessagesInput } from '../../providers/anthropic/messages-request.estimator.js';
+import { chatCompletionsEndpoint } from '../../providers/openai/chat-completions.endpoint.js';
+import {
+  RESPONSES_MIN_OUTPUT_TOKENS,
+  responsesEndpoint,
+} from '../../providers/openai/responses.endpoint.js';
+import {
+  renderChatRequest,
+  renderMessagesRequest,
+  renderResponsesRequest,
+} from './prompt.renderer.js';
+import { StreamPartObserver } from './stream-part.observer.js';
+import { readUsage } from './usage.reader.js';
+
+/** What the metering pipeline sees of one AI SDK call: the model it goes to, and its options. */
+export interface LanguageModelCall {
+  readonly model: string;
+  /** The provider id of the model (`openai.chat`, `openai.responses`, `anthropic.messages`, …). */
+  readonly provider: string;
+  readonly params: LanguageModelV4CallOptions;
+}
+
+/** The `providerOptions.anthropic.thinking` budget `@ai-sdk/anthropic` adds to `max_tokens`. */
+const DEFAULT_THINKING_BUDGET = 1024;
+
+const chat = chatCompletionsEndpoint('max_tokens');
+
+/**
+ * A call of an AI SDK language model (the `LanguageModelV4` a middleware wraps), for any provider
+ * package. The prompt is counted exactly (the model's tiktoken encoding, by the Chat Completions or
+ * Responses rules the provider follows) when the catalog knows the model as an OpenAI model, and
+ * by the conservative Claude estimator otherwise, which errs high. Output is counted exactly for
+ * OpenAI models and low for others, so a stream within its cap is never cut.
+ */
+export function languageModelEndpoint(model: string): ProviderEndpoint {
+  const openai = encodingForModel(model) !== undefined;
+  return {
+    name: 'languageModel',
+    output: outputCap,
+    modelOf: (body) => callOf(body).model,
+    withModel: (body, fallback) => ({ ...callOf(body), model: fallback }),
+    countInput: (body, sent) => countInput(callOf(body), sent),
+    // `doStream` or `doGenerate` decides; the middleware sets this field itself.
+    isStream: (body) => body.stream === true,
+    // Every AI SDK stream ends with a `finish` part carrying its usage: nothing to ask for.
+    prepareStream: (body) => ({ body, injected: false }),
+    usageOf: (data) => usageOf(data as LanguageModelV4GenerateResult),
+    outputOf: (data, sink) => addContent(sink, data as LanguageModelV4GenerateResult),
+    truncated: (data) => (data as LanguageModelV4GenerateResult).finishReason?.unified === 'length',
+    streamObserver: () => new StreamPartObserver(),
+    countOutput: (text, sent) =>
+      encodingForModel(sent) !== undefined ? countTokens(text, sent) : countClaudeOutputLow(text),
+    // Output of other providers is only counted low: what was never reported is charged as granted.
+    unreportedOutput: openai ? 'seen' : 'granted',
+  };
+}
+
+/** The body of a call, as the pipeline carries it. */
+export function callBody(call: LanguageModelCall, stream: boolean): RequestBody {
+  return { ...call, stream };
+}
+
+/** The call a body carries. */
+export function callOf(body: RequestBody): LanguageModelCall {
+  return body as unknown as LanguageModelCall;
+}
+
+function countInput(call: LanguageModelCall, model: string): InputCount | Promise<InputCount> {
+  if (encodingForModel(model) === undefined) {
+    return estimateMessagesInput(renderMessagesRequest(call.params, model), model);
+  }
+  return call.provider.includes('responses')
+    ? responsesEndpoint.countInput(renderResponsesRequest(call.params, model), model)
+    : chat.countInput(renderChatRequest(call.params, model), model);
+}
+
+/**
+ * `maxOutputTokens`, and the provider options that add to it or stand beside it: `@ai-sdk/openai`'s
+ * `maxCompletionTokens`, and `@ai-sdk/anthropic`'s thinking budget, which it adds to `max_tokens`
+ * (so a call with thinking enabled is granted its budget plus at least one visible token).
+ */
+const outputCap: OutputCap = {
+  requested(body) {
+    const { params } = callOf(body);
+    const thinking = thinkingBudget(params);
+    const caps = [positiveCap(params.maxOutputTokens), completionCap(params)].filter(
+      (cap) => cap !== undefined,
+    );
+    if (caps.length === 0) return undefined;
+    return Math.min(...caps) + (thinking ?? 0);
+  },
+  minimum(body) {
+    const call = callOf(body);
+    const thinking = thinkingBudget(call.params);
+    if (thinking !== undefined) return thinking + 1;
+    return call.provider.includes('responses') ? RESPONSES_MIN_OUTPUT_TOKENS : 1;
+  },
+  choices: () => 1,
+  withCap(body, cap) {
+    const call = callOf(body);
+    const visible = cap - (thinkingBudget(call.params) ?? 0);
+    const params: LanguageModelV4CallOptions = {
+      ...call.params,
+      maxOutputTokens: Math.min(positiveCap(call.params.maxOutputTokens) ?? Infinity, visible),
+    };
+    const completion = completionCap(call.params);
+    if (completion !== undefined) {
+      const openai = { ...record(call.params.providerOptions?.openai) };
+      openai.maxCompletionTokens = Math.min(completion, visible);
+      params.providerOptions = {
+        ...call.params.providerOptions,
+        openai,
+      } as typeof params.providerOptions;
+    }
+    return { ...body, params };
+  },
+};
+
+function completionCap(params: LanguageModelV4CallOptions): number | undefined {
+  return positiveCap(record(params.providerOptions?.openai)?.maxCompletionTokens);
+}
+
+function thinkingBudget(params: LanguageModelV4CallOptions): number | undefined {
+  const thinking = record(record(params.providerOptions?.anthropic)?.thinking);
+  if (thinking?.type !== 'enabled') return undefined;
+  return positiveCap(thinking.budgetTokens) ?? DEFAULT_THINKING_BUDGET;
+}
+
+function usageOf(result: LanguageModelV4GenerateResult): ReportedUsage | undefined {
+  const model = result.response?.modelId;
+  return readUsage(result.usage, typeof model === 'string' ? model : undefined);
+}
+
+function addContent(sink: OutputSink, result: LanguageModelV4GenerateResult): void {
+  const content = Array.isArray(result.content) ? result.content : [];
+  content.forEach((part, i) => {
+    const channel = String(i);
+    if (part.type === 'text' || part.type === 'reasoning') sink.add(channel, part.text);
+    else if (part.type === 'tool-call') sink.add(channel, part.toolName + part.input);
+  });
+}
