@@ -8,6 +8,7 @@ const sections: Record<string, () => Promise<{ run: () => Promise<SectionResult>
   memory: () => import('./memory.js'),
   latency: () => import('./latency.js'),
   scaling: () => import('./scaling.js'),
+  'scale-out': () => import('./scale-out.js'),
   otel: () => import('./otel.js'),
   headers: () => import('./http-headers.js'),
 };

@@ -21,6 +21,8 @@ import {
   size,
 } from './harness.js';
 import { redisEngine } from './redis-engine.js';
+import { redisScripts } from './redis-scripts.js';
+import { redisServerBinaryAvailable } from '../test/redis/support/redis-env.js';
 
 /** What a 20-token chat call with `max_completion_tokens: 256` reserves, roughly. */
 export const REQUEST: ReserveRequest = {
@@ -144,5 +146,14 @@ export async function run(): Promise<SectionResult> {
   const redis = await redisEngine(size(3_000, 300), size(7, 3));
   rows.push(...redis.rows);
   notes.push(...redis.notes);
+  if (await redisServerBinaryAvailable()) {
+    const scripts = await redisScripts(size(2_000, 300), size(5, 2));
+    rows.push(...scripts.rows);
+    notes.push(...scripts.notes);
+  } else {
+    notes.push(
+      'Script server time: no redis-server binary to start a private server; rows skipped.',
+    );
+  }
   return { title: '2. Engine', rows, notes };
 }

@@ -1,7 +1,8 @@
 // `npm run bench`: runs every section in its own child process, prints one table and writes
 // bench/RESULTS.md. `BENCH_QUICK=1` shrinks the sizes (a smoke run); `BENCH_ONLY=engine,memory`
-// runs some sections only (sections: latency, engine, counting, memory, scaling, otel, headers). Only a full
-// run of every section writes RESULTS.md. `REDIS_URL` points the Redis rows at another server.
+// runs some sections only (sections: latency, engine, counting, memory, scaling, scale-out,
+// otel, headers). Only a full run of every section writes RESULTS.md. `REDIS_URL` points the Redis
+// rows at another server.
 // Every section also runs on each other Node.js that CI tests (`BENCH_NODES`: a comma-separated
 // list of node binaries; default: the Node 22 and 24 that .ci/run installs, if present; `none`
 // runs the machine's Node only), and the rows with a headline figure are shown side by side.
@@ -28,6 +29,7 @@ const SECTIONS: Section[] = [
   { name: 'counting' },
   { name: 'memory', execArgv: ['--expose-gc', '--max-old-space-size=8192'] },
   { name: 'scaling' },
+  { name: 'scale-out' },
   { name: 'otel' },
   { name: 'headers' },
 ];

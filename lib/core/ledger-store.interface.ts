@@ -182,4 +182,11 @@ export interface LedgerStore {
   claim?(input: ClaimInput): MaybePromise<boolean>;
   /** Stops timers and releases what the store created (never a client the user passed in). */
   close?(): Promise<void>;
+  /**
+   * Stores that record usage outside calls (the Redis store's leases settle later, in the
+   * background) report the thresholds those writes cross here; the Ledger publishes them.
+   */
+  subscribeSettlements?(
+    listener: (budgets: readonly Budget[], outcome: CommitOutcome, at: number) => void,
+  ): void;
 }

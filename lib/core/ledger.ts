@@ -146,6 +146,9 @@ export class Ledger {
       );
     }
     this.logger = options.logger ?? console;
+    this.store.subscribeSettlements?.((budgets, outcome, at) =>
+      this.publishCommit(budgets, outcome, at, undefined, true),
+    );
     this.pending = new SettlementRetryQueue(
       (job) => this.write(job),
       (job, reason) =>
@@ -342,9 +345,10 @@ export class Ledger {
     // Real time, not the ledger's clock (which a test may have frozen).
     const left = await this.pending.close(Date.now() + this.closeTimeoutMs);
     if (left.length > 0) this.giveUp(left, 'the ledger closed before the store took them');
+    // The store first: what it settles on closing (Redis leases) may cross thresholds to publish.
+    await this.store.close?.();
     this.subject.complete();
     this.callSubject.complete();
-    await this.store.close?.();
     await this.fallback?.close();
   }
 

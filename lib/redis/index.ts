@@ -1,12 +1,13 @@
 // `tokencap/redis`: the Redis ledger store and event relay. Imported only by users who use Redis,
 // so `ioredis` is never loaded otherwise (lib/index.ts must not import this file).
 
-export type { HashTagMode } from './ledger-key.builder.js';
+export type { HashTagFunction, HashTagMode } from './ledger-key.builder.js';
 export {
   RedisEventRelay,
   type RedisEventRelayOptions,
   type RelayedEventType,
 } from './redis-event.relay.js';
+export type { LeaseOptions } from './lease/lease.options.js';
 export { RedisLedgerStore, type RedisLedgerStoreOptions } from './redis-ledger.store.js';
 export { RedisStoreError, type RedisStoreErrorReason } from './redis-store.error.js';
 export type { RedisClient } from './script.runner.js';

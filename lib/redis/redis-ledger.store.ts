@@ -20,6 +20,9 @@ import type {
 } from '../core/ledger-store.interface.js';
 import { TokencapConfigError } from '../errors.js';
 import { type HashTagMode, LedgerKeyBuilder } from './ledger-key.builder.js';
+import type { LeasePool } from './lease/lease-pool.js';
+import { type LeaseOptions, resolveLeaseOptions } from './lease/lease.options.js';
+import { LeasedBudgets } from './lease/leased-budgets.js';
 import { type LuaScript, SCRIPTS } from './lua.script.js';
 import {
   BudgetArgsEncoder,
@@ -54,7 +57,8 @@ export interface RedisLedgerStoreOptions {
   /**
    * Hash tags for Redis Cluster. `per-budget` spreads budgets over slots but can only run calls
    * whose budgets share a slot; `single-slot` puts every ledger in one slot so any set of budgets
-   * is reserved atomically. See docs/redis.md, "Redis Cluster".
+   * is reserved atomically; a function picks each budget's tag (say its tenant), so one tenant's
+   * budgets are atomic together and tenants spread over the shards. See docs/scaling.md.
    * @default 'single-slot' for a `Cluster` client, 'per-budget' otherwise
    */
   hashTag?: HashTagMode;
@@ -64,6 +68,12 @@ export interface RedisLedgerStoreOptions {
    * @default '30d'
    */
   idleTtl?: Duration | false;
+  /**
+   * Budgets spent through leases: the replica reserves a chunk in Redis, spends it in memory and
+   * returns what it did not use, so a budget every call touches (`global`) is no hot key. See
+   * docs/scaling.md.
+   */
+  lease?: LeaseOptions;
 }
 
 const NDIM = DIMENSIONS.length;
@@ -89,8 +99,13 @@ export class RedisLedgerStore implements LedgerStore {
   readonly client: RedisClient;
   private readonly owned: boolean;
   private readonly keys: LedgerKeyBuilder;
+  /** Whether a call's keys are checked to share a slot before sending (see assertOneSlot). */
+  private readonly checkSlots: boolean;
   private readonly encoder: BudgetArgsEncoder;
   private readonly runner: ScriptRunner;
+  private readonly leases: LeasedBudgets | undefined;
+  private settled:
+    ((budgets: readonly Budget[], outcome: CommitOutcome, at: number) => void) | undefined;
 
   constructor(options: RedisLedgerStoreOptions) {
     if (options === null || typeof options !== 'object') {
@@ -131,6 +146,7 @@ export class RedisLedgerStore implements LedgerStore {
     }
     const hashTag = options.hashTag ?? (client?.isCluster ? 'single-slot' : 'per-budget');
     this.keys = new LedgerKeyBuilder(options.prefix ?? 'tokencap:', hashTag);
+    this.checkSlots = typeof hashTag === 'function' || client?.isCluster === true;
     this.encoder = new BudgetArgsEncoder(idleTtlMs);
     // Created only once every option is valid: a client created before a throw would be left
     // reconnecting forever, keeping the process alive.
@@ -145,6 +161,18 @@ export class RedisLedgerStore implements LedgerStore {
       this.client = client;
     }
     this.runner = new ScriptRunner(this.client, timeoutMs);
+    if (options.lease !== undefined) {
+      this.leases = new LeasedBudgets(
+        resolveLeaseOptions(options.lease),
+        {
+          reserve: (input) => this.reserveDirect(input),
+          commit: (input) => this.commitDirect(input),
+          extend: (budget, id, expiresAt, now) => this.extend(budget, id, expiresAt, now),
+          crossed: (budgets, outcome, at) => this.settled?.(budgets, outcome, at),
+        },
+        (budget) => this.keys.keysOf(budget).ledger,
+      );
+    }
   }
 
   /**
@@ -152,17 +180,125 @@ export class RedisLedgerStore implements LedgerStore {
    * and its marks (reservations it must remember; exists only while one is kept).
    */
   keysOf(budget: Budget): { ledger: string; reservations: string; marks: string } {
-    return { ...this.keys.keysOf(budget) };
+    const { ledger, reservations, marks } = this.keys.keysOf(budget);
+    return { ledger, reservations, marks };
   }
 
   async reserve(input: ReserveInput): Promise<ReserveOutcome> {
+    const split = this.leases?.split(input.budgets, input.now);
+    if (!split) return this.reserveDirect(input);
+    // Leased budgets first (in memory, or one round trip for a new lease), then the rest in one
+    // script, clamped to what the leases granted; a refusal anywhere undoes the leases' holds.
+    const held: LeasePool[] = [];
+    const undo = () => {
+      for (const pool of held) pool.release(input.reservationId, input.now);
+    };
+    let units = Infinity;
+    for (const { pool, index } of split.pools) {
+      let outcome;
+      try {
+        outcome = await pool.hold(input, index);
+      } catch (error) {
+        undo();
+        throw error;
+      }
+      if (!outcome.ok) {
+        undo();
+        return outcome;
+      }
+      held.push(pool);
+      units = Math.min(units, outcome.units);
+    }
+    const snapshots: LedgerSnapshot[] = new Array<LedgerSnapshot>(input.budgets.length);
+    if (split.direct.length > 0) {
+      const wanted = input.units;
+      let outcome: ReserveOutcome;
+      try {
+        outcome = await this.reserveDirect({
+          ...input,
+          budgets: split.direct,
+          units: wanted && { ...wanted, max: Math.min(wanted.max, units) },
+        });
+      } catch (error) {
+        undo();
+        throw error;
+      }
+      if (!outcome.ok) {
+        undo();
+        return { ...outcome, index: split.directIndex[outcome.index] };
+      }
+      units = outcome.units;
+      outcome.snapshots.forEach((snap, i) => (snapshots[split.directIndex[i]] = snap));
+    }
+    for (const { pool, index } of split.pools) {
+      pool.shrink(input, units);
+      snapshots[index] = pool.snapshot();
+    }
+    const amounts = amountsFor(input.base, input.perUnit ?? ONE_TOKEN, units);
+    return { ok: true, units, amounts, snapshots };
+  }
+
+  async commit(input: CommitInput): Promise<CommitOutcome> {
+    const split = this.leases?.split(input.budgets, input.now);
+    if (!split) return this.commitDirect(input);
+    // Redis first: if it fails, nothing was recorded in the leases and the Ledger's retry is safe.
+    const direct = await this.commitDirect({ ...input, budgets: split.direct });
+    let released = direct.released;
+    const snapshots: LedgerSnapshot[] = new Array<LedgerSnapshot>(input.budgets.length);
+    direct.snapshots.forEach((snap, i) => (snapshots[split.directIndex[i]] = snap));
+    for (const { pool, index } of split.pools) {
+      if (pool.commit(input.reservationId, input.actual, input.ifUnknown ?? 'charge', input.now))
+        released = true;
+      snapshots[index] = pool.snapshot();
+    }
+    // A leased budget's thresholds fire when its lease settles (see subscribeSettlements). Its
+    // commits are counted in Redis per settlement, not per call, so it has no activity here and
+    // forecasts nothing; the direct budgets keep theirs.
+    const crossings = direct.crossings.map((c) => ({ ...c, index: split.directIndex[c.index] }));
+    if (!direct.activity) return { snapshots, crossings, released };
+    const activity: LedgerActivity[] = new Array<LedgerActivity>(input.budgets.length);
+    direct.activity.forEach((a, i) => (activity[split.directIndex[i]] = a));
+    return { snapshots, crossings, released, activity };
+  }
+
+  async release(input: ReleaseInput): Promise<boolean> {
+    const split = this.leases?.split(input.budgets, input.now);
+    if (!split) return this.releaseDirect(input);
+    let released = await this.releaseDirect({ ...input, budgets: split.direct });
+    for (const { pool } of split.pools) {
+      if (pool.release(input.reservationId, input.now)) released = true;
+    }
+    return released;
+  }
+
+  async snapshot(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]> {
+    const split = this.leases?.split(budgets, now);
+    if (!split) return this.snapshotDirect(budgets, now);
+    const out: LedgerSnapshot[] = new Array<LedgerSnapshot>(budgets.length);
+    const [direct, ...leased] = await Promise.all([
+      this.snapshotDirect(split.direct, now),
+      ...split.pools.map(({ pool }) => this.snapshotDirect([pool.budget], now)),
+    ]);
+    direct.forEach((snap, i) => (out[split.directIndex[i]] = snap));
+    split.pools.forEach(({ pool, index }, i) => (out[index] = pool.snapshot(leased[i][0])));
+    return out;
+  }
+
+  /** @internal Receives the thresholds crossed when a lease settles (the Ledger publishes them). */
+  subscribeSettlements(
+    listener: (budgets: readonly Budget[], outcome: CommitOutcome, at: number) => void,
+  ): void {
+    this.settled = listener;
+  }
+
+  private async reserveDirect(input: ReserveInput): Promise<ReserveOutcome> {
     const { budgets } = input;
     if (budgets.length === 0) {
       const decision = decideReservation(input, []);
       return decision.ok ? { ...decision, snapshots: [] } : decision;
     }
     const script = SCRIPTS.reserve;
-    const args = [...reserveArgs(input), ...this.encoder.encode(budgets, input.now)];
+    const args = [...reserveArgs(input), ...this.encoder.encodeLimits(budgets, input.now)];
     const reply = await this.runner.run(script, this.keyList(budgets), args);
     if (reply[0] === 'ok' && reply.length === 4) {
       const units = toNumber(reply[2], script, reply);
@@ -184,7 +320,7 @@ export class RedisLedgerStore implements LedgerStore {
     throw malformed(script, reply);
   }
 
-  async commit(input: CommitInput): Promise<CommitOutcome> {
+  private async commitDirect(input: CommitInput): Promise<CommitOutcome> {
     const { budgets } = input;
     if (budgets.length === 0) return { snapshots: [], crossings: [], released: false };
     const script = SCRIPTS.commit;
@@ -223,23 +359,23 @@ export class RedisLedgerStore implements LedgerStore {
     return { snapshots, crossings, released, activity };
   }
 
-  async release(input: ReleaseInput): Promise<boolean> {
+  private async releaseDirect(input: ReleaseInput): Promise<boolean> {
     const { budgets } = input;
     if (budgets.length === 0) return false;
     const script = SCRIPTS.release;
-    const args = [input.reservationId, ...this.encoder.encode(budgets, input.now)];
+    const args = [input.reservationId, ...this.encoder.encodeWindows(budgets, input.now)];
     const reply = await this.runner.run(script, this.keyList(budgets), args);
     if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
     return toFlag(reply[2], script, reply);
   }
 
-  async snapshot(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]> {
+  private async snapshotDirect(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]> {
     if (budgets.length === 0) return [];
     const script = SCRIPTS.snapshot;
     const reply = await this.runner.run(
       script,
       this.keyList(budgets),
-      this.encoder.encode(budgets, now),
+      this.encoder.encodeWindows(budgets, now),
       false,
     );
     if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
@@ -247,6 +383,24 @@ export class RedisLedgerStore implements LedgerStore {
   }
 
   async inspect(budgets: readonly Budget[], now: number): Promise<LedgerState[]> {
+    const split = this.leases?.split(budgets, now);
+    if (!split) return this.inspectDirect(budgets, now);
+    const out: LedgerState[] = new Array<LedgerState>(budgets.length);
+    const [direct, ...leased] = await Promise.all([
+      this.inspectDirect(split.direct, now),
+      ...split.pools.map(({ pool }) => this.inspectDirect([pool.budget], now)),
+    ]);
+    direct.forEach((state, i) => (out[split.directIndex[i]] = state));
+    // A leased budget's usage includes what its leases spent here; its activity is Redis's, where
+    // a lease's calls count as one commit when it settles.
+    split.pools.forEach(({ pool, index }, i) => {
+      const { commits, since } = leased[i][0];
+      out[index] = { ...pool.snapshot(leased[i][0]), commits, since };
+    });
+    return out;
+  }
+
+  private async inspectDirect(budgets: readonly Budget[], now: number): Promise<LedgerState[]> {
     if (budgets.length === 0) return [];
     const script = SCRIPTS.inspect;
     const reply = await this.runner.run(
@@ -264,6 +418,10 @@ export class RedisLedgerStore implements LedgerStore {
   async reset(input: LedgerOpInput): Promise<ResetOutcome> {
     const script = SCRIPTS.reset;
     const budgets = [input.budget];
+    // A leased budget's leases here settle first, so what they spent before the reset is cleared
+    // with the rest instead of landing in the window after it.
+    const split = this.leases?.split(budgets, input.now);
+    if (split) await Promise.all(split.pools.map(({ pool }) => pool.sweep(input.now, true)));
     const args = this.encoder.encode(budgets, input.now);
     const reply = await this.runner.run(script, this.keyList(budgets), args);
     if (reply[0] !== 'ok' || reply.length !== 4 || !Array.isArray(reply[2])) {
@@ -293,8 +451,12 @@ export class RedisLedgerStore implements LedgerStore {
     return toFlag(reply[2], script, reply);
   }
 
-  /** Closes the client if the store created it (from `url`); a client you passed stays open. */
+  /**
+   * Returns every lease (settling what it spent), then closes the client if the store created it
+   * (from `url`); a client you passed stays open.
+   */
   async close(): Promise<void> {
+    await this.leases?.close(Date.now() + this.runner.timeoutMs * 4);
     if (!this.owned) return;
     try {
       await this.client.quit();
@@ -303,7 +465,21 @@ export class RedisLedgerStore implements LedgerStore {
     }
   }
 
+  private async extend(
+    budget: Budget,
+    id: string,
+    expiresAt: number,
+    now: number,
+  ): Promise<boolean> {
+    const script = SCRIPTS.extend;
+    const args = [id, numArg(expiresAt, 'expiresAt'), ...this.encoder.encodeWindows([budget], now)];
+    const reply = await this.runner.run(script, this.keyList([budget]), args);
+    if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
+    return toFlag(reply[2], script, reply);
+  }
+
   private keyList(budgets: readonly Budget[]): string[] {
+    if (this.checkSlots) this.keys.assertOneSlot(budgets);
     const list: string[] = [];
     for (const budget of budgets) {
       const keys = this.keys.keysOf(budget);
@@ -316,6 +492,8 @@ export class RedisLedgerStore implements LedgerStore {
 // Reply checks: a reply that is not exactly what the script returns is an error, never a zero.
 
 function toNumber(value: unknown, script: LuaScript, reply: unknown): number {
+  // Scripts send integers as integer replies and other numbers as strings (see rnum in the prelude).
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
   if (typeof value === 'string' && value !== '') {
     const n = Number(value);
     if (Number.isFinite(n)) return n;

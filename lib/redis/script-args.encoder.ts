@@ -26,11 +26,32 @@ export function numArg(value: number, what: string): string {
  */
 export class BudgetArgsEncoder {
   private readonly cache = new WeakMap<Budget, readonly string[]>();
+  private readonly limitCache = new WeakMap<Budget, readonly string[]>();
 
   /** @param idleTtlMs evict-after for budgets with neither `ttl` nor `window` (0: never). */
   constructor(private readonly idleTtlMs: number) {}
 
+  /** Budgets for reserve-free writes (commit): every field of the spec (see readBudgets). */
   encode(budgets: readonly Budget[], now: number): string[] {
+    return this.each(budgets, now, (budget) => this.budgetArgs(budget));
+  }
+
+  /** Budgets for the reserve script: no thresholds (see readLimits). */
+  encodeLimits(budgets: readonly Budget[], now: number): string[] {
+    return this.each(budgets, now, (budget) => this.limitArgs(budget));
+  }
+
+  /** Budgets for the scripts that need only their windows (snapshot, release; see readWindows). */
+  encodeWindows(budgets: readonly Budget[], now: number): string[] {
+    return this.each(budgets, now, undefined);
+  }
+
+  /** now, the count, then each budget's window bounds ('' '' for none) and `rest` of it. */
+  private each(
+    budgets: readonly Budget[],
+    now: number,
+    rest: ((budget: Budget) => readonly string[]) | undefined,
+  ): string[] {
     const out = [numArg(now, 'now'), String(budgets.length)];
     for (const budget of budgets) {
       if (budget.window === undefined) {
@@ -39,14 +60,26 @@ export class BudgetArgsEncoder {
         const { start, end } = windowBounds(budget.window, now);
         out.push(numArg(start, 'window start'), numArg(end, 'window end'));
       }
-      out.push(...this.budgetArgs(budget));
+      if (rest) out.push(...rest(budget));
     }
     return out;
   }
 
-  private budgetArgs(budget: Budget): readonly string[] {
-    let args = this.cache.get(budget);
+  private limitArgs(budget: Budget): readonly string[] {
+    let args = this.limitCache.get(budget);
     if (args) return args;
+    const dims = Object.keys(budget.limits) as Dimension[];
+    const list = [...this.headArgs(budget), String(dims.length)];
+    for (const dim of dims) {
+      list.push(String(dimIndex(dim) + 1), numArg(budget.limits[dim] as number, 'limit'));
+    }
+    args = Object.freeze(list);
+    this.limitCache.set(budget, args);
+    return args;
+  }
+
+  /** Evict ttl, policy and maxReservation, the start of every budget's spec but its windows. */
+  private headArgs(budget: Budget): string[] {
     const evictTtl = budget.ttlMs ?? (budget.window === undefined ? this.idleTtlMs : 0);
     const policy = POLICY_CODE[budget.policy];
     if (!policy)
@@ -54,11 +87,15 @@ export class BudgetArgsEncoder {
         'invalid-input',
         `Budget "${budget.id}" has an unknown policy ${JSON.stringify(budget.policy)}.`,
       );
+    return [numArg(evictTtl, 'ttl'), policy, numArg(budget.maxReservation ?? 0, 'maxReservation')];
+  }
+
+  private budgetArgs(budget: Budget): readonly string[] {
+    let args = this.cache.get(budget);
+    if (args) return args;
     const dims = Object.keys(budget.limits) as Dimension[];
     const list: string[] = [
-      numArg(evictTtl, 'ttl'),
-      policy,
-      numArg(budget.maxReservation ?? 0, 'maxReservation'),
+      ...this.headArgs(budget),
       String(budget.thresholds.length),
       ...budget.thresholds.map(String),
       String(dims.length),

@@ -28,15 +28,17 @@ export const PRELUDE_LUA = `
 if redis.replicate_commands then redis.replicate_commands() end
 
 local NDIM = ${DIMENSIONS.length}
-local DIM = { ${DIMENSIONS.map((d) => `'${d}'`).join(', ')} }
 local MAX = ${MAX_AMOUNT}
 local MEMORY = ${SETTLEMENT_MEMORY_MS}
-local FIELDS = { 'ws', 'we', 'ev', 'f', 'b' }
-for d = 1, NDIM do FIELDS[5 + d] = 'u' .. d; FIELDS[5 + NDIM + d] = 'r' .. d end
+-- Hash fields in the order HMGET reads them: ws, we, ev, f, b, then u1..uN, then r1..rN, then
+-- n, ra, then k1..kN (XF is the index before n).
+local FIELDS = { 'ws', 'we', 'ev', 'f', 'b', ${DIMENSIONS.map((_, d) => `'u${d + 1}'`).join(', ')}, ${DIMENSIONS.map((_, d) => `'r${d + 1}'`).join(', ')}, 'n', 'ra', ${DIMENSIONS.map((_, d) => `'k${d + 1}'`).join(', ')} }
+local NFIELDS = #FIELDS
 local XF = 5 + 2 * NDIM
-FIELDS[XF + 1] = 'n'; FIELDS[XF + 2] = 'ra'
-for d = 1, NDIM do FIELDS[XF + 2 + d] = 'k' .. d end
+local tonumber, format, floor = tonumber, string.format, math.floor
+local call = redis.call
 
+-- Arguments are read in order; argi is the last one read.
 local argi = 1
 local function str()
   argi = argi + 1
@@ -45,8 +47,12 @@ local function str()
   return v
 end
 local function num()
-  local v = tonumber(str())
-  if v == nil or v ~= v then return error('tokencap: argument ' .. argi .. ' is not a number') end
+  argi = argi + 1
+  local v = tonumber(ARGV[argi])
+  if v == nil or v ~= v then
+    if ARGV[argi] == nil then return error('tokencap: missing argument ' .. argi) end
+    return error('tokencap: argument ' .. argi .. ' is not a number')
+  end
   return v
 end
 -- A number, or nil for ''.
@@ -59,18 +65,34 @@ local function optnum()
 end
 
 local function fmt(n)
-  if n == math.floor(n) and n > -1e15 and n < 1e15 then return string.format('%d', n) end
-  return string.format('%.17g', n)
+  if n == floor(n) and n > -1e15 and n < 1e15 then return format('%d', n) end
+  return format('%.17g', n)
+end
+-- A number for a reply: an integer goes out as a Redis integer (exact: below 2^53), anything else
+-- as its string (Redis would truncate it).
+local function rnum(n)
+  if n == floor(n) and n > -1e15 and n < 1e15 then return n end
+  return format('%.17g', n)
 end
 -- Key TTLs: Redis expires a key GRACE ms after the ledger clock says it is done. The scripts
 -- evict and lapse by the ledger clock themselves (ev, expiry scores), so the TTL is a backstop
 -- that bounds memory and never pre-empts a replica whose clock lags by less than the grace.
 local GRACE = ${EXPIRY_GRACE_MS}
-local function ms(x) return fmt(math.max(1, math.ceil(x)) + GRACE) end
+-- A TTL in ms. Redis formats a number argument exactly while it is an integer below 1e14 (three
+-- thousand years), which saves a string.format per key.
+local function ms(x)
+  local t = math.max(1, math.ceil(x)) + GRACE
+  if t < 1e14 then return t end
+  return fmt(t)
+end
+-- fmt(now) for the scores compared with now, formatted once per script.
+local nowArg, nowArgOf = nil, nil
+local function scoreNow(now)
+  if nowArgOf ~= now then nowArg, nowArgOf = fmt(now), now end
+  return nowArg
+end
 local function zero()
-  local t = {}
-  for d = 1, NDIM do t[d] = 0 end
-  return t
+  return { ${DIMENSIONS.map(() => '0').join(', ')} }
 end
 local function parseAmounts(held)
   local t, d = zero(), 0
@@ -91,8 +113,8 @@ local function addUsage(used, amount) return math.min(used + amount, MAX) end
 -- Server time, and whether the caller has already given up on this command (it was queued
 -- while Redis was unreachable and is running late): a late command changes nothing.
 local function begin()
-  local t = redis.call('TIME')
-  local srv = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local t = call('TIME')
+  local srv = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
   local deadline = tonumber(ARGV[1]) or 0
   return srv, deadline > 0 and srv > deadline
 end
@@ -105,26 +127,46 @@ local function readBudgets()
   local n = num()
   local budgets = {}
   for i = 1, n do
-    local b = {}
-    b.ws = optnum()
-    b.we = optnum()
-    b.evictTtl = num()
-    b.policy = str()
-    b.maxRes = num()
-    b.thr = {}
-    for j = 1, num() do b.thr[j] = str() end
-    b.limits = {}
+    local b = { ws = optnum(), we = optnum(), evictTtl = num(), policy = str(), maxRes = num() }
+    local thr = {}
+    for j = 1, num() do thr[j] = str() end
+    b.thr = thr
+    local nthr = #thr
+    local limits = {}
     for k = 1, num() do
-      local lim = {}
-      lim.dim = num()
-      lim.limit = num()
-      lim.mark = str()
-      lim.at = {}
-      for j = 1, #b.thr do lim.at[j] = num() end
-      b.limits[k] = lim
+      local lim = { dim = num(), limit = num(), mark = str() }
+      local at = {}
+      for j = 1, nthr do at[j] = num() end
+      lim.at = at
+      limits[k] = lim
     end
+    b.limits = limits
     budgets[i] = b
   end
+  return budgets
+end
+
+-- Budgets as reserve needs them (no thresholds): the count, then each budget's window start and
+-- end, evict ttl, policy, maxReservation and limits as (dimension index, limit) pairs.
+local function readLimits()
+  local n = num()
+  local budgets = {}
+  for i = 1, n do
+    local b = { ws = optnum(), we = optnum(), evictTtl = num(), policy = str(), maxRes = num() }
+    local limits = {}
+    for k = 1, num() do limits[k] = { dim = num(), limit = num() } end
+    b.limits = limits
+    budgets[i] = b
+  end
+  return budgets
+end
+
+-- Budgets as the scripts that only read ledgers or drop reservations need them (snapshot,
+-- release): the count, then each budget's window start and end ('' for none).
+local function readWindows()
+  local n = num()
+  local budgets = {}
+  for i = 1, n do budgets[i] = { ws = optnum(), we = optnum() } end
   return budgets
 end
 
@@ -133,19 +175,27 @@ end
 local states, order = {}, {}
 
 local function mark(s, member, untilMs)
-  redis.call('ZADD', s.M, fmt(untilMs), member)
+  call('ZADD', s.M, fmt(untilMs), member)
   s.marked = true
 end
 
 -- Raises a budget's limits by the window's credit (effectiveLimit of ledger-rules.ts), with the
--- threshold amounts that follow (thresholdAmount); markers keep naming the declared limit.
+-- threshold amounts that follow (thresholdAmount); markers keep naming the declared limit. Budgets
+-- read without thresholds (readLimits) or limits (readWindows) skip what they lack.
 local function credited(s, b)
-  for _, lim in ipairs(b.limits) do
-    lim.declared = lim.declared or lim.limit
-    local c = s.credit[lim.dim]
-    lim.limit = math.min(lim.declared + c, MAX)
-    if c > 0 then
-      for j = 1, #b.thr do lim.at[j] = math.ceil(tonumber(b.thr[j]) * lim.limit - 1e-9) end
+  local limits = b.limits
+  if not limits then return s end
+  local credit, thr = s.credit, b.thr
+  for _, lim in ipairs(limits) do
+    local declared = lim.declared
+    if not declared then
+      declared = lim.limit
+      lim.declared = declared
+    end
+    local c = credit[lim.dim]
+    lim.limit = math.min(declared + c, MAX)
+    if c > 0 and thr then
+      for j = 1, #thr do lim.at[j] = math.ceil(tonumber(thr[j]) * lim.limit - 1e-9) end
     end
   end
   return s
@@ -153,45 +203,59 @@ end
 
 -- A budget's ledger as of \`now\`: lapses expired reservations (remembering each), evicts an idle
 -- ledger (past its evict-at with nothing in flight), rolls the window forward. With \`write\`
--- false nothing is written.
+-- false nothing is written. \`s.was\` keeps the hash fields as read (numbers; f as a string), so
+-- persist writes only what changed.
 local function load(i, b, now, write)
   local L = KEYS[3 * i - 2]
   local s = states[L]
   if s then return credited(s, b) end
-  s = { L = L, Z = KEYS[3 * i - 1], M = KEYS[3 * i], used = zero(), res = zero(), fired = '', exists = false, n = 0, credit = zero() }
-  local v = redis.call('HMGET', L, unpack(FIELDS))
-  for k = 1, #FIELDS do
-    if v[k] then s.exists = true end
-  end
-  if v[1] then s.ws = tonumber(v[1]) end
-  if v[2] then s.we = tonumber(v[2]) end
-  if v[3] then s.ev = tonumber(v[3]) end
-  if v[4] then s.fired = v[4] end
-  if v[5] then s.born = tonumber(v[5]) end
-  for d = 1, NDIM do
-    if v[5 + d] then s.used[d] = tonumber(v[5 + d]) end
-    if v[5 + NDIM + d] then s.res[d] = tonumber(v[5 + NDIM + d]) end
-    if v[XF + 2 + d] then s.credit[d] = tonumber(v[XF + 2 + d]) end
-  end
-  if v[XF + 1] then s.n = tonumber(v[XF + 1]) end
-  if v[XF + 2] then s.ra = tonumber(v[XF + 2]) end
-  local expired = redis.call('ZRANGEBYSCORE', s.Z, '-inf', fmt(now), 'WITHSCORES')
-  local live = redis.call('ZCARD', s.Z) - #expired / 2
-  for k = 1, #expired, 2 do
-    local id = expired[k]
-    local held = redis.call('HGET', L, '#' .. id)
-    if held then
-      local a = parseAmounts(held)
-      for d = 1, NDIM do s.res[d] = s.res[d] - a[d] end
-      if write then redis.call('HDEL', L, '#' .. id) end
+  local Z = KEYS[3 * i - 1]
+  s = { L = L, Z = Z, M = KEYS[3 * i], fired = '', exists = false }
+  local v = call('HMGET', L, unpack(FIELDS))
+  local was = {}
+  for k = 1, NFIELDS do
+    local x = v[k]
+    if x then
+      s.exists = true
+      if k == 4 then was[k] = x else was[k] = tonumber(x) end
     end
-    if write then mark(s, 'l' .. id, tonumber(expired[k + 1]) + MEMORY) end
   end
-  if write and #expired > 0 then redis.call('ZREMRANGEBYSCORE', s.Z, '-inf', fmt(now)) end
+  s.was = was
+  s.ws, s.we, s.ev, s.born = was[1], was[2], was[3], was[5]
+  if was[4] then s.fired = was[4] end
+  local used, res, credit = {}, {}, {}
+  for d = 1, NDIM do
+    used[d] = was[5 + d] or 0
+    res[d] = was[5 + NDIM + d] or 0
+    credit[d] = was[XF + 2 + d] or 0
+  end
+  s.used, s.res, s.credit = used, res, credit
+  s.n, s.ra = was[XF + 1] or 0, was[XF + 2]
+  local live = call('ZCARD', Z)
+  if live > 0 then
+    local expired = call('ZRANGEBYSCORE', Z, '-inf', scoreNow(now), 'WITHSCORES')
+    if #expired > 0 then
+      live = live - #expired / 2
+      for k = 1, #expired, 2 do
+        local id = expired[k]
+        local held = call('HGET', L, '#' .. id)
+        if held then
+          local a = parseAmounts(held)
+          for d = 1, NDIM do res[d] = res[d] - a[d] end
+          if write then call('HDEL', L, '#' .. id) end
+        end
+        if write then mark(s, 'l' .. id, tonumber(expired[k + 1]) + MEMORY) end
+      end
+      if write then call('ZREMRANGEBYSCORE', Z, '-inf', scoreNow(now)) end
+    end
+  end
   -- With nothing held, reserved is exactly zero (as in the memory store), whatever rounding did.
   if live == 0 then s.res = zero() end
   if s.ev and s.ev <= now and live == 0 then
-    if write and s.exists then redis.call('DEL', L) end
+    if write and s.exists then
+      call('DEL', L)
+      s.was = {}
+    end
     s.used, s.res, s.fired, s.ws, s.we, s.ev, s.exists = zero(), zero(), '', nil, nil, nil, false
     s.n, s.ra, s.credit = 0, nil, zero()
   end
@@ -234,21 +298,34 @@ local function touch(s, b, now)
 end
 
 local function drop(s, id)
-  local held = redis.call('HGET', s.L, '#' .. id)
+  local held = call('HGET', s.L, '#' .. id)
   if not held then return false end
   local a = parseAmounts(held)
   for d = 1, NDIM do s.res[d] = s.res[d] - a[d] end
-  redis.call('HDEL', s.L, '#' .. id)
-  redis.call('ZREM', s.Z, id)
-  if redis.call('ZCARD', s.Z) == 0 then s.res = zero() end
+  call('HDEL', s.L, '#' .. id)
+  call('ZREM', s.Z, id)
+  if call('ZCARD', s.Z) == 0 then s.res = zero() end
   return true
 end
 
 -- A mark's end, if it is still kept at now.
 local function kept(s, member, now)
-  local score = redis.call('ZSCORE', s.M, member)
+  local score = call('ZSCORE', s.M, member)
   if score and tonumber(score) > now then return true end
   return false
+end
+
+-- A hash field to write: set when its value differs from what load read, deleted when it is
+-- empty (nil, '', or a zero that is not kept) and was there.
+local function put(w, k, value, keepZero)
+  local old = w.was[k]
+  if value == nil or value == '' or (value == 0 and not keepZero) then
+    if old ~= nil then w.del[#w.del + 1] = FIELDS[k] end
+  elseif old ~= value then
+    local set = w.set
+    set[#set + 1] = FIELDS[k]
+    set[#set + 1] = type(value) == 'number' and fmt(value) or value
+  end
 end
 
 -- Writes a ledger back and sets its keys' TTLs: the ledger lives until its evict-at or its last
@@ -257,45 +334,37 @@ end
 -- the last one is forgotten.
 local function persist(s, now)
   if s.marked then
-    redis.call('ZREMRANGEBYSCORE', s.M, '-inf', fmt(now))
-    local lastMark = redis.call('ZRANGE', s.M, -1, -1, 'WITHSCORES')
-    if lastMark[2] then redis.call('PEXPIRE', s.M, ms(tonumber(lastMark[2]) - now)) end
+    call('ZREMRANGEBYSCORE', s.M, '-inf', scoreNow(now))
+    local lastMark = call('ZRANGE', s.M, -1, -1, 'WITHSCORES')
+    if lastMark[2] then call('PEXPIRE', s.M, ms(tonumber(lastMark[2]) - now)) end
   end
   if not s.exists then return end
-  local set, del = {}, {}
-  local function put(field, value, keepZero)
-    if value == nil or value == '' or (value == 0 and not keepZero) then
-      del[#del + 1] = field
-    else
-      set[#set + 1] = field
-      set[#set + 1] = type(value) == 'number' and fmt(value) or value
-    end
-  end
-  put('ws', s.ws, true)
-  put('we', s.we, true)
-  put('ev', s.ev)
-  put('f', s.fired)
-  put('b', s.born, true)
+  local w = { was = s.was, set = {}, del = {} }
+  put(w, 1, s.ws, true)
+  put(w, 2, s.we, true)
+  put(w, 3, s.ev)
+  put(w, 4, s.fired)
+  put(w, 5, s.born, true)
   for d = 1, NDIM do
-    put('u' .. d, s.used[d])
-    put('r' .. d, s.res[d])
-    put('k' .. d, s.credit[d])
+    put(w, 5 + d, s.used[d])
+    put(w, 5 + NDIM + d, s.res[d])
+    put(w, XF + 2 + d, s.credit[d])
   end
-  put('n', s.n)
-  put('ra', s.ra)
-  if #set > 0 then redis.call('HSET', s.L, unpack(set)) end
-  if #del > 0 then redis.call('HDEL', s.L, unpack(del)) end
+  put(w, XF + 1, s.n)
+  put(w, XF + 2, s.ra)
+  if #w.set > 0 then call('HSET', s.L, unpack(w.set)) end
+  if #w.del > 0 then call('HDEL', s.L, unpack(w.del)) end
   local keepUntil = s.ev or math.huge
-  local last = redis.call('ZRANGE', s.Z, -1, -1, 'WITHSCORES')
+  local last = call('ZRANGE', s.Z, -1, -1, 'WITHSCORES')
   if last[2] then
     local at = tonumber(last[2])
-    redis.call('PEXPIRE', s.Z, ms(at + MEMORY - now))
+    call('PEXPIRE', s.Z, ms(at + MEMORY - now))
     if at > keepUntil then keepUntil = at end
   end
   if keepUntil == math.huge then
-    redis.call('PERSIST', s.L)
+    call('PERSIST', s.L)
   else
-    redis.call('PEXPIRE', s.L, ms(keepUntil - now))
+    call('PEXPIRE', s.L, ms(keepUntil - now))
   end
 end
 
@@ -303,19 +372,21 @@ local function persistAll(now)
   for _, s in ipairs(order) do persist(s, now) end
 end
 
--- Appends used, then reserved, then credit, of every dimension.
-local function snap(s, out)
-  for d = 1, NDIM do out[#out + 1] = fmt(s.used[d]) end
-  for d = 1, NDIM do out[#out + 1] = fmt(s.res[d]) end
-  for d = 1, NDIM do out[#out + 1] = fmt(s.credit[d]) end
+-- Appends used, then reserved, then credit, of every dimension (integers as integers, see rnum).
+local function snap(s, list)
+  local n, used, res, credit = #list, s.used, s.res, s.credit
+  for d = 1, NDIM do list[n + d] = rnum(used[d]) end
+  for d = 1, NDIM do list[n + NDIM + d] = rnum(res[d]) end
+  for d = 1, NDIM do list[n + 2 * NDIM + d] = rnum(credit[d]) end
 end
 
 -- Appends the commits counted and since when (activity of MemoryLedger).
-local function act(s, out)
+local function act(s, list)
   local since = math.max(s.ws or -math.huge, s.born or -math.huge, s.ra or -math.huge)
   if since == -math.huge then since = 0 end
-  out[#out + 1] = fmt(s.n)
-  out[#out + 1] = fmt(since)
+  local n = #list
+  list[n + 1] = rnum(s.n)
+  list[n + 2] = rnum(since)
 end
 
 -- Adds a fired marker; false if it had already fired in this window.

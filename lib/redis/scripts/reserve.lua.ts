@@ -4,7 +4,7 @@ import { PRELUDE_LUA } from './prelude.lua.js';
 // the call once on each ledger (budgets sharing a ledger are each checked, and held once).
 // ARGV after the deadline: reservation id, expiresAt, base (one per dimension, '' when absent),
 // perUnit (same), need (ceil(base + min × perUnit), one per dimension), units min, max ('inf'
-// when unbounded), ifUnbounded, now, budgets.
+// when unbounded), ifUnbounded, now, budgets' limits (readLimits).
 // Reply: { 'ok', server ms, units, snapshots } or { 'no', server ms, index, dimension, requested,
 // snapshot of that budget } (indexes from 0), or { 'late', server ms }.
 export const RESERVE_LUA = `${PRELUDE_LUA}
@@ -28,7 +28,7 @@ local maxUnits = math.huge
 if maxArg ~= 'inf' then maxUnits = tonumber(maxArg) end
 local ifUnbounded = num()
 local now = num()
-local budgets = readBudgets()
+local budgets = readLimits()
 
 local st = {}
 for i, b in ipairs(budgets) do
@@ -104,13 +104,12 @@ for i = 1, #budgets do
   if not s.held then
     s.held = true
     -- A reservation id reserved again replaces its earlier hold instead of adding to it.
-    local prev = redis.call('HGET', s.L, '#' .. id)
-    if prev then
-      local a = parseAmounts(prev)
+    if call('HSETNX', s.L, '#' .. id, held) == 0 then
+      local a = parseAmounts(call('HGET', s.L, '#' .. id))
       for d = 1, NDIM do s.res[d] = s.res[d] - a[d] end
+      call('HSET', s.L, '#' .. id, held)
     end
-    redis.call('HSET', s.L, '#' .. id, held)
-    redis.call('ZADD', s.Z, fmt(expiresAt), id)
+    call('ZADD', s.Z, fmt(expiresAt), id)
     for d = 1, NDIM do s.res[d] = s.res[d] + amounts[d] end
   end
 end

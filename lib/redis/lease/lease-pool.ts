@@ -1,0 +1,502 @@
+import { type Amounts, type Budget, DIMENSIONS, type Dimension } from '../../core/budget.js';
+import { windowBounds } from '../../core/budget-window.js';
+import { amountsFor, decideReservation } from '../../core/ledger-rules.js';
+import type {
+  CommitInput,
+  CommitOutcome,
+  LedgerSnapshot,
+  ReserveInput,
+  ReserveOutcome,
+  UnknownReservationMode,
+} from '../../core/ledger-store.interface.js';
+import type { ResolvedLeaseOptions } from './lease.options.js';
+
+/** What a pool asks of Redis: the store's scripts on the leased budget alone. */
+export interface LeaseBackend {
+  reserve(input: ReserveInput): Promise<ReserveOutcome>;
+  commit(input: CommitInput): Promise<CommitOutcome>;
+  extend(budget: Budget, id: string, expiresAt: number, now: number): Promise<boolean>;
+  /** Receives the thresholds a lease's settlement crossed (once per budget and window). */
+  crossed(budgets: readonly Budget[], outcome: CommitOutcome, at: number): void;
+}
+
+const NDIM = DIMENSIONS.length;
+// A lease is acquired as `need + units × step` with units up to STEPS, so Redis grants the most
+// of the wanted chunk that fits, and never less than the call waiting for it needs.
+const STEPS = 64;
+// A lease is retired, and extended while calls still hold in it, once half its TTL is gone, so
+// an event loop stalled for less than half the TTL cannot let Redis lapse it under those calls.
+const MARGIN_FRACTION = 0.5;
+
+let leaseSequence = 0;
+const leaseTag = Math.random().toString(36).slice(2, 10);
+
+/** One chunk of a leased budget held by this replica: a reservation in Redis under `id`. */
+class Lease {
+  readonly held: number[] = new Array<number>(NDIM).fill(0);
+  readonly spent: number[] = new Array<number>(NDIM).fill(0);
+  inflight = 0;
+  retired = false;
+  settling = false;
+  /** A settlement attempt failed in a way that may have applied it: retries must not count twice. */
+  ambiguous = false;
+  lastUsed: number;
+  readonly acquiredAt: number;
+  /** When the budget's window at acquisition ends (none: the budget has no window). */
+  windowEnd: number | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly granted: number[],
+    public expiresAt: number,
+    now: number,
+  ) {
+    this.lastUsed = now;
+    this.acquiredAt = now;
+  }
+
+  free(d: number): number {
+    return this.granted[d] - this.held[d] - this.spent[d];
+  }
+}
+
+interface Hold {
+  lease: Lease;
+  amounts: number[];
+  expiresAt: number;
+}
+
+function vector(amounts: Amounts): number[] {
+  return DIMENSIONS.map((dim) => amounts[dim] ?? 0);
+}
+
+function toAmounts(v: readonly number[]): Amounts {
+  const out: Amounts = {};
+  v.forEach((n, d) => {
+    if (n !== 0) out[DIMENSIONS[d] as Dimension] = n;
+  });
+  return out;
+}
+
+/**
+ * The leases of one leased budget (one ledger) in this replica. Calls hold in the current lease
+ * synchronously; a lease that cannot hold a call is retired and a new one acquired (one round
+ * trip, shared by every caller waiting); the next lease is prefetched when the current one is
+ * three quarters used. A retired lease is settled (committed with what its calls spent, the rest
+ * returned) once its last call settles; an idle or ageing one is retired by the sweep.
+ */
+export class LeasePool {
+  private current: Lease | undefined;
+  private acquiring: Promise<ReserveOutcome | undefined> | undefined;
+  private readonly leases = new Set<Lease>();
+  private readonly holds = new Map<string, Hold>();
+  /** Usage with no lease to put it in (a commit after its lease settled), waiting to be charged. */
+  private loose: number[] = new Array<number>(NDIM).fill(0);
+  private pendingCharge: { id: string; amounts: number[] } | undefined;
+  private charging = false;
+  private lastSnapshot: LedgerSnapshot | undefined;
+  /** Amounts held since `rateSince`, for the burn rate. */
+  private consumed: number[] = new Array<number>(NDIM).fill(0);
+  private rateSince: number | undefined;
+  private chunk: number[] | undefined;
+
+  constructor(
+    public budget: Budget,
+    private readonly options: ResolvedLeaseOptions,
+    private readonly backend: LeaseBackend,
+  ) {}
+
+  /** Whether the pool holds nothing in Redis and nothing is waiting to be written. */
+  get empty(): boolean {
+    return (
+      this.leases.size === 0 &&
+      this.loose.every((n) => n === 0) &&
+      !this.pendingCharge &&
+      !this.acquiring
+    );
+  }
+
+  /**
+   * Holds a call's amounts in a lease (acquiring one if needed). Returns the units granted (at
+   * most what the lease holds) or the refusal of the budget, as the reserve script would.
+   */
+  async hold(
+    input: ReserveInput,
+    index: number,
+  ): Promise<{ ok: true; units: number } | Extract<ReserveOutcome, { ok: false }>> {
+    const units = input.units ?? { min: 0, max: 0, ifUnbounded: 0 };
+    // A leased budget clamps a call to its lease: at most max_tokens, else the unbounded default.
+    const wanted = {
+      min: units.min,
+      max: Number.isFinite(units.max) ? units.max : Math.max(units.min, units.ifUnbounded),
+      ifUnbounded: units.ifUnbounded,
+    };
+    const perUnit = input.perUnit ?? { tokens: 1 };
+    const want = vector(amountsFor(input.base, perUnit, wanted.max));
+    const need = vector(amountsFor(input.base, perUnit, wanted.min));
+    for (let attempt = 0; ; attempt++) {
+      const lease = this.usable(input.now);
+      if (lease && (this.fits(lease, want) || (attempt > 0 && this.fits(lease, need)))) {
+        const decision = decideReservation({ ...input, units: wanted, budgets: [this.budget] }, [
+          this.virtualSnapshot(lease),
+        ]);
+        if (decision.ok) {
+          this.place(lease, input, decision.amounts);
+          this.prefetch(lease, input.now, need);
+          return { ok: true, units: decision.units };
+        }
+      }
+      if (attempt > 0 && this.budget.policy === 'notify') {
+        // A notify budget never refuses: hold in whatever lease there is, or none.
+        if (lease) this.place(lease, input, vector(amountsFor(input.base, perUnit, wanted.max)));
+        return { ok: true, units: wanted.max };
+      }
+      if (attempt > 2) break;
+      const refused = await this.acquire(input.now, want, need);
+      if (refused) {
+        return { ...refused, index };
+      }
+    }
+    return {
+      ok: false,
+      index,
+      dimension: this.firstDimension(),
+      snapshot: this.lastSnapshot ?? { used: {}, reserved: {} },
+      requested: need[DIMENSIONS.indexOf(this.firstDimension())],
+    };
+  }
+
+  /** Shrinks a call's hold to what the other budgets granted (`units`). */
+  shrink(input: ReserveInput, units: number): void {
+    const hold = this.holds.get(input.reservationId);
+    if (!hold) return;
+    const amounts = vector(amountsFor(input.base, input.perUnit ?? { tokens: 1 }, units));
+    for (let d = 0; d < NDIM; d++) {
+      hold.lease.held[d] += amounts[d] - hold.amounts[d];
+      hold.amounts[d] = amounts[d];
+    }
+  }
+
+  /** Records a call's usage in its lease (or to be charged, if its lease is gone). */
+  commit(
+    reservationId: string,
+    actual: Amounts,
+    mode: UnknownReservationMode,
+    now: number,
+  ): boolean {
+    const hold = this.holds.get(reservationId);
+    const used = vector(actual);
+    if (!hold) {
+      if (mode === 'skip') return false;
+      const lease = this.usable(now);
+      const target = lease ? lease.spent : this.loose;
+      for (let d = 0; d < NDIM; d++) target[d] += used[d];
+      if (!lease) this.sweep(now);
+      return false;
+    }
+    this.holds.delete(reservationId);
+    const { lease } = hold;
+    for (let d = 0; d < NDIM; d++) {
+      lease.held[d] -= hold.amounts[d];
+      lease.spent[d] += used[d];
+    }
+    lease.inflight--;
+    if (lease.retired && lease.inflight === 0) void this.settle(lease, now);
+    return true;
+  }
+
+  /** Drops a call's hold, recording nothing. */
+  release(reservationId: string, now: number): boolean {
+    const hold = this.holds.get(reservationId);
+    if (!hold) return false;
+    this.holds.delete(reservationId);
+    for (let d = 0; d < NDIM; d++) hold.lease.held[d] -= hold.amounts[d];
+    hold.lease.inflight--;
+    if (hold.lease.retired && hold.lease.inflight === 0) void this.settle(hold.lease, now);
+    return true;
+  }
+
+  /** This replica's view of the budget: Redis's last answer plus what its leases spent since. */
+  snapshot(redis?: LedgerSnapshot): LedgerSnapshot {
+    const base = redis ?? this.lastSnapshot ?? { used: {}, reserved: {} };
+    const spent = new Array<number>(NDIM).fill(0);
+    for (const lease of this.leases) for (let d = 0; d < NDIM; d++) spent[d] += lease.spent[d];
+    const used = vector(base.used);
+    const reserved = vector(base.reserved);
+    for (let d = 0; d < NDIM; d++) {
+      used[d] += spent[d] + this.loose[d];
+      // Redis counts a lease whole as reserved; what its calls spent is usage instead.
+      reserved[d] = Math.max(0, reserved[d] - spent[d]);
+    }
+    const out: LedgerSnapshot = { used: toAmounts(used), reserved: toAmounts(reserved) };
+    // The window's credit lives in Redis only: a lease never changes it.
+    if (base.credit !== undefined) out.credit = base.credit;
+    return out;
+  }
+
+  /**
+   * Retires idle and ageing leases, settles retired ones whose calls are done, extends retired
+   * ones whose calls outlive them, lapses local holds past their expiry, charges loose usage.
+   */
+  async sweep(now: number, all = false): Promise<void> {
+    const margin = this.options.ttlMs * MARGIN_FRACTION;
+    const work: Promise<unknown>[] = [];
+    for (const lease of this.leases) {
+      for (const [id, hold] of this.holds) {
+        if (hold.lease === lease && hold.expiresAt <= now) this.release(id, now);
+      }
+      if (
+        !lease.retired &&
+        (all ||
+          now - lease.lastUsed >= this.options.idleMs ||
+          now >= lease.expiresAt - margin ||
+          (lease.windowEnd !== undefined && now >= lease.windowEnd))
+      ) {
+        this.retire(lease);
+      }
+      if (lease.retired && (lease.inflight === 0 || all)) work.push(this.settle(lease, now));
+      else if (lease.retired && now >= lease.expiresAt - margin) {
+        const expiresAt = now + this.options.ttlMs;
+        work.push(
+          this.backend.extend(this.budget, lease.id, expiresAt, now).then(
+            (extended) => {
+              if (extended) lease.expiresAt = expiresAt;
+            },
+            () => undefined,
+          ),
+        );
+      }
+    }
+    if (this.pendingCharge || this.loose.some((n) => n !== 0)) work.push(this.chargeLoose(now));
+    await Promise.all(work);
+  }
+
+  private usable(now: number): Lease | undefined {
+    const lease = this.current;
+    if (!lease || lease.retired) return undefined;
+    // A lease lives in one window: its usage is recorded when it settles, so it retires when the
+    // window ends (only calls in flight then are counted in the next window).
+    if (
+      now >= lease.expiresAt - this.options.ttlMs * MARGIN_FRACTION ||
+      (lease.windowEnd !== undefined && now >= lease.windowEnd)
+    ) {
+      this.retire(lease);
+      return undefined;
+    }
+    return lease;
+  }
+
+  private fits(lease: Lease, amounts: readonly number[]): boolean {
+    for (const dim of Object.keys(this.budget.limits) as Dimension[]) {
+      const d = DIMENSIONS.indexOf(dim);
+      if (amounts[d] > lease.free(d)) return false;
+    }
+    return true;
+  }
+
+  /** The lease as a ledger whose room is the lease's free capacity, for decideReservation. */
+  private virtualSnapshot(lease: Lease): LedgerSnapshot {
+    const used: Amounts = {};
+    for (const dim of Object.keys(this.budget.limits) as Dimension[]) {
+      const d = DIMENSIONS.indexOf(dim);
+      used[dim] = (this.budget.limits[dim] as number) - Math.max(0, lease.free(d));
+    }
+    return { used, reserved: {} };
+  }
+
+  private place(lease: Lease, input: ReserveInput, amounts: Amounts | number[]): void {
+    const v = Array.isArray(amounts) ? amounts : vector(amounts);
+    const previous = this.holds.get(input.reservationId);
+    if (previous) this.release(input.reservationId, input.now);
+    for (let d = 0; d < NDIM; d++) {
+      lease.held[d] += v[d];
+      this.consumed[d] += v[d];
+    }
+    lease.inflight++;
+    lease.lastUsed = input.now;
+    this.holds.set(input.reservationId, { lease, amounts: [...v], expiresAt: input.expiresAt });
+  }
+
+  /** Starts acquiring the next lease when the current one is three quarters used. */
+  private prefetch(lease: Lease, now: number, need: number[]): void {
+    if (this.acquiring) return;
+    for (const dim of Object.keys(this.budget.limits) as Dimension[]) {
+      const d = DIMENSIONS.indexOf(dim);
+      if (lease.free(d) < lease.granted[d] / 4) {
+        void this.acquire(now, need, need);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Acquires a lease (one caller at a time: the others wait for it) of about the chunk this
+   * replica burns in `horizon`, at least `want`, shrunk near the limit. Returns the refusal when
+   * Redis cannot hold even `need`.
+   */
+  private async acquire(
+    now: number,
+    want: number[],
+    need: number[],
+  ): Promise<Extract<ReserveOutcome, { ok: false }> | undefined> {
+    if (this.acquiring) {
+      await this.acquiring;
+      return undefined;
+    }
+    // Leases of an ended window are settled first: once a new lease opens the next window in
+    // Redis, their usage could only be recorded there.
+    const ended = [...this.leases].filter(
+      (l) => l.retired && l.inflight === 0 && l.windowEnd !== undefined && now >= l.windowEnd,
+    );
+    const settled =
+      ended.length > 0 ? Promise.all(ended.map((l) => this.settle(l, now))) : undefined;
+    const chunk = this.nextChunk(now, want);
+    const id = `lease:${leaseTag}-${++leaseSequence}`;
+    const base: Amounts = {};
+    const step: Amounts = {};
+    for (const dim of Object.keys(this.budget.limits) as Dimension[]) {
+      const d = DIMENSIONS.indexOf(dim);
+      base[dim] = need[d];
+      step[dim] = Math.max(0, chunk[d] - need[d]) / STEPS;
+    }
+    const expiresAt = now + this.options.ttlMs;
+    const request = (async () => {
+      if (settled) await settled;
+      return this.backend.reserve({
+        reservationId: id,
+        budgets: [this.budget],
+        base,
+        perUnit: step,
+        units: { min: 0, max: STEPS, ifUnbounded: STEPS },
+        now,
+        expiresAt,
+      });
+    })();
+    this.acquiring = request.then(
+      (o) => o,
+      () => undefined,
+    );
+    try {
+      const outcome = await request;
+      if (!outcome.ok) {
+        this.lastSnapshot = outcome.snapshot;
+        return outcome;
+      }
+      this.lastSnapshot = outcome.snapshots[0];
+      const lease = new Lease(id, vector(outcome.amounts), expiresAt, now);
+      if (this.budget.window) lease.windowEnd = windowBounds(this.budget.window, now).end;
+      this.leases.add(lease);
+      if (this.current) this.retire(this.current);
+      this.current = lease;
+      return undefined;
+    } finally {
+      this.acquiring = undefined;
+    }
+  }
+
+  /**
+   * The next chunk: what this replica held over the last lease's life scaled to `horizon` (twice
+   * the last chunk when it was used up faster), at least `want`, and at most an eighth of what
+   * Redis last showed free, so near the limit the last units are not stranded on one replica.
+   */
+  private nextChunk(now: number, want: number[]): number[] {
+    const elapsed = this.rateSince === undefined ? 0 : Math.max(1, now - this.rateSince);
+    const out = new Array<number>(NDIM).fill(0);
+    for (const dim of Object.keys(this.budget.limits) as Dimension[]) {
+      const d = DIMENSIONS.indexOf(dim);
+      const limit = this.budget.limits[dim] as number;
+      let size =
+        elapsed > 0
+          ? (this.consumed[d] / elapsed) * this.options.horizonMs
+          : Math.max(want[d] * 8, limit / 1000);
+      if (this.chunk) size = Math.min(Math.max(size, this.chunk[d] / 2), this.chunk[d] * 2);
+      const snap = this.lastSnapshot;
+      if (snap) {
+        // Credit raises the limit for the window (Redis applies it when the lease is reserved).
+        const room = limit + (snap.credit?.[dim] ?? 0);
+        const free = room - (snap.used[dim] ?? 0) - (snap.reserved[dim] ?? 0);
+        size = Math.min(size, Math.max(0, free) / 8);
+      }
+      out[d] = Math.ceil(Math.max(size, want[d]));
+    }
+    this.chunk = out;
+    this.rateSince = now;
+    this.consumed = new Array<number>(NDIM).fill(0);
+    return out;
+  }
+
+  private firstDimension(): Dimension {
+    return Object.keys(this.budget.limits)[0] as Dimension;
+  }
+
+  private retire(lease: Lease): void {
+    lease.retired = true;
+    if (this.current === lease) this.current = undefined;
+  }
+
+  /**
+   * Commits a lease with what its calls spent: Redis drops its hold and records the usage. Calls
+   * still holding in it (only at close) are charged when they commit, outside any lease.
+   */
+  private async settle(lease: Lease, settledAt: number): Promise<void> {
+    if (lease.settling || !this.leases.has(lease)) return;
+    // Recorded in the window the lease was spent in (unless Redis has moved on to the next).
+    const now =
+      lease.windowEnd === undefined ? settledAt : Math.min(settledAt, lease.windowEnd - 1);
+    lease.settling = true;
+    for (const [id, hold] of this.holds) if (hold.lease === lease) this.holds.delete(id);
+    try {
+      const outcome = await this.backend.commit({
+        reservationId: lease.id,
+        budgets: [this.budget],
+        actual: toAmounts(lease.spent),
+        now,
+        // After an attempt whose reply was lost, a lease Redis no longer holds was settled by it.
+        ifUnknown: lease.ambiguous ? 'skip' : 'charge',
+        reservedAt: lease.acquiredAt,
+      });
+      this.leases.delete(lease);
+      this.lastSnapshot = outcome.snapshots[0];
+      if (outcome.crossings.length > 0) this.backend.crossed([this.budget], outcome, now);
+    } catch (error) {
+      // Kept: the next sweep tries again.
+      if ((error as { mayHaveApplied?: unknown } | null)?.mayHaveApplied !== false) {
+        lease.ambiguous = true;
+      }
+    } finally {
+      lease.settling = false;
+    }
+  }
+
+  /** Charges usage recorded outside any lease, under one id until Redis takes it (charge-once). */
+  private async chargeLoose(now: number): Promise<void> {
+    if (this.charging) return;
+    const charge = (this.pendingCharge ??= {
+      id: `charge:${leaseTag}-${++leaseSequence}`,
+      amounts: this.takeLoose(),
+    });
+    this.charging = true;
+    try {
+      const outcome = await this.backend.commit({
+        reservationId: charge.id,
+        budgets: [this.budget],
+        actual: toAmounts(charge.amounts),
+        now,
+        ifUnknown: 'charge-once',
+      });
+      this.pendingCharge = undefined;
+      this.lastSnapshot = outcome.snapshots[0];
+      if (outcome.crossings.length > 0) this.backend.crossed([this.budget], outcome, now);
+    } catch {
+      // Retried by the next sweep under the same id.
+    } finally {
+      this.charging = false;
+    }
+  }
+
+  private takeLoose(): number[] {
+    const amounts = this.loose;
+    this.loose = new Array<number>(NDIM).fill(0);
+    return amounts;
+  }
+}

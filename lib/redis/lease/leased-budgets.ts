@@ -1,0 +1,103 @@
+import type { Budget } from '../../core/budget.js';
+import { RedisStoreError } from '../redis-store.error.js';
+import { type LeaseBackend, LeasePool } from './lease-pool.js';
+import type { ResolvedLeaseOptions } from './lease.options.js';
+
+/** A call's budgets split into those written to Redis per call and those spent from leases. */
+export interface SplitBudgets {
+  direct: Budget[];
+  /** Index in the call's budgets of each direct budget. */
+  directIndex: number[];
+  pools: { pool: LeasePool; index: number }[];
+}
+
+/**
+ * The lease pools of a store, one per leased ledger, and the sweep that retires idle and ageing
+ * leases and settles them (an `unref()`'d timer, stopped by `close`).
+ */
+export class LeasedBudgets {
+  private readonly pools = new Map<string, LeasePool>();
+  private readonly leased = new WeakMap<Budget, boolean>();
+  private readonly timer: NodeJS.Timeout;
+  /** The ledger clock minus the wall clock at the last operation, so the sweep runs on ledger time. */
+  private offset = 0;
+
+  constructor(
+    private readonly options: ResolvedLeaseOptions,
+    private readonly backend: LeaseBackend,
+    private readonly ledgerKeyOf: (budget: Budget) => string,
+  ) {
+    const every = Math.max(20, Math.min(options.idleMs, options.ttlMs / 4) / 2);
+    this.timer = setInterval(() => void this.sweep(), every);
+    this.timer.unref();
+  }
+
+  /** The call's budgets split, or undefined when none is leased (the common, unchanged path). */
+  split(budgets: readonly Budget[], now: number): SplitBudgets | undefined {
+    let split: SplitBudgets | undefined;
+    for (let i = 0; i < budgets.length; i++) {
+      const budget = budgets[i];
+      if (!this.isLeased(budget)) continue;
+      if (!split) {
+        split = { direct: budgets.slice(0, i), directIndex: [], pools: [] };
+        for (let j = 0; j < i; j++) split.directIndex.push(j);
+      }
+      split.pools.push({ pool: this.poolOf(budget), index: i });
+    }
+    if (split) {
+      this.offset = now - Date.now();
+      const leasedAt = new Set(split.pools.map((p) => p.index));
+      split.direct = [];
+      split.directIndex = [];
+      budgets.forEach((b, i) => {
+        if (!leasedAt.has(i)) {
+          split.direct.push(b);
+          split.directIndex.push(i);
+        }
+      });
+    }
+    return split;
+  }
+
+  /** Retires every lease and settles it (calls still in flight are charged when they commit). */
+  async close(deadline: number): Promise<void> {
+    clearInterval(this.timer);
+    do {
+      await this.sweep(true);
+      if ([...this.pools.values()].every((p) => p.empty)) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } while (Date.now() < deadline);
+  }
+
+  private async sweep(all = false): Promise<void> {
+    const now = Date.now() + this.offset;
+    await Promise.all([...this.pools.values()].map((pool) => pool.sweep(now, all)));
+  }
+
+  private isLeased(budget: Budget): boolean {
+    let leased = this.leased.get(budget);
+    if (leased === undefined) {
+      leased = this.options.budgets(budget) === true;
+      if (leased && budget.policy === 'degrade') {
+        throw new RedisStoreError(
+          'invalid-input',
+          `Budget ${budget.id} is leased (the store's lease.budgets chose it) but has policy 'degrade': ` +
+            `leases decide on capacity held, so lease only hard-stop or notify budgets.`,
+          { mayHaveApplied: false },
+        );
+      }
+      this.leased.set(budget, leased);
+    }
+    return leased;
+  }
+
+  private poolOf(budget: Budget): LeasePool {
+    const key = this.ledgerKeyOf(budget);
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = new LeasePool(budget, this.options, this.backend);
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+}
