@@ -174,7 +174,7 @@ describe.skipIf(!available)('RedisLedgerStore keys and TTLs', () => {
     expect(await client.pttl(forever.keysOf(kept).ledger)).toBe(-1);
   });
 
-  it('cleans up after itself: a ledger whose reservations all settle leaves no reservation index', async () => {
+  it('cleans up after itself: settled reservations leave no index, only tombstones that expire', async () => {
     const p = `${prefix}clean:`;
     const store = new RedisLedgerStore({ client, prefix: p });
     const b = budget({ ttl: '1m' });
@@ -189,7 +189,17 @@ describe.skipIf(!available)('RedisLedgerStore keys and TTLs', () => {
     }
     for (let i = 0; i < 50; i++)
       await store.commit({ reservationId: `r${i}`, budgets: [b], actual: { tokens: 1 }, now: T0 });
-    expect(await keysByPrefix(client, p)).toEqual([store.keysOf(b).ledger]);
+    const keys = store.keysOf(b);
+    // No reservation index; the marks keep one tombstone per committed id until its reservation
+    // would have lapsed (so a resent commit records once), and expire with them.
+    expect(await keysByPrefix(client, p)).toEqual([keys.ledger, keys.marks].sort());
+    const marks = await client.zrange(keys.marks, 0, -1, 'WITHSCORES');
+    expect(marks.length).toBe(100);
+    for (let i = 0; i < marks.length; i += 2) expect(marks[i + 1]).toBe(String(T0 + 60_000));
+    expect(new Set(marks.filter((_, i) => i % 2 === 0))).toEqual(
+      new Set(Array.from({ length: 50 }, (_, i) => `cr${i}`)),
+    );
+    expect(await client.pttl(keys.marks)).toBeGreaterThan(0);
     // Born, evict-at, used, and the commits counted for the burn rate.
     expect(Object.keys(await client.hgetall(store.keysOf(b).ledger)).sort()).toEqual([
       'b',
