@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
@@ -25,7 +25,12 @@ const TYPES: Record<string, string> = {
 /** The site `npm run docs:build` writes (CI builds it first); built here when absent. */
 async function builtSite(): Promise<string> {
   const site = join(ROOT, 'site');
-  if (existsSync(join(site, 'index.html'))) return site;
+  const built = join(site, 'index.html');
+  const sources = ['README.md', ...readdirSync(join(ROOT, 'docs')).map((f) => `docs/${f}`)];
+  const fresh =
+    existsSync(built) &&
+    sources.every((f) => statSync(join(ROOT, f)).mtimeMs <= statSync(built).mtimeMs);
+  if (fresh) return site;
   const out = join(ROOT, '.tmp', 'site');
   await run(process.execPath, [join(ROOT, 'node_modules/typedoc/bin/typedoc'), '--out', out], {
     cwd: ROOT,
