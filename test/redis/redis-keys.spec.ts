@@ -193,7 +193,7 @@ describe.skipIf(!available)('RedisLedgerStore keys and TTLs', () => {
     // No reservation index; the marks keep one tombstone per committed id until its reservation
     // would have lapsed (so a resent commit records once), and expire with them.
     expect(await keysByPrefix(client, p)).toEqual([keys.ledger, keys.marks].sort());
-    const marks = await client.zrange(keys.marks, 0, -1, 'WITHSCORES');
+    const marks = await client.zrange(keys.marks, '0', '-1', 'WITHSCORES');
     expect(marks.length).toBe(100);
     for (let i = 0; i < marks.length; i += 2) expect(marks[i + 1]).toBe(String(T0 + 60_000));
     expect(new Set(marks.filter((_, i) => i % 2 === 0))).toEqual(
