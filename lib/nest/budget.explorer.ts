@@ -142,6 +142,20 @@ export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown, Budg
     const budgeted = this.budgetedMethods(prototype, owner);
     if (budgeted.length === 0) return;
     const className = owner?.name ?? 'provider';
+    if (owner && Reflect.getMetadata(BUDGET_METADATA, owner)) {
+      // A class-level @Budget wraps the methods of the prototype; an arrow-function property
+      // (`ask = async () => …`) lives on the instance and would silently run unbudgeted.
+      for (const name of Object.getOwnPropertyNames(instance)) {
+        const value = Object.getOwnPropertyDescriptor(instance, name)?.value as unknown;
+        if (typeof value === 'function' && value.prototype === undefined) {
+          throw new TokencapConfigError(
+            `@Budget on ${className}: the property ${className}.${name} is a function set on the ` +
+              `instance (an arrow function), which a class-level @Budget cannot wrap. Make ${name} ` +
+              `a method, or move it out of ${className}.`,
+          );
+        }
+      }
+    }
     for (const { name, metadata } of budgeted) {
       const where = `${className}.${name}`;
       const wrapper = (prototype as Record<string, unknown>)[name] as AnyFunction;
