@@ -175,12 +175,15 @@ export function describeLedgerOperationsContract(
         [{ tokens: -5 }, 'Invalid tokens credit -5 for budget "user"'],
         [{ tokens: 0 }, 'Invalid tokens credit 0'],
         [{ tokens: 1.5 }, 'Invalid tokens credit 1.5'],
-        [{ tokens: Number.NaN }, 'Invalid tokens credit null'],
+        [{ tokens: Number.NaN }, 'Invalid tokens credit NaN for budget "user"'],
+        [{ tokens: Infinity }, 'Invalid tokens credit Infinity for budget "user"'],
+        [{ tokens: -Infinity }, 'Invalid tokens credit -Infinity for budget "user"'],
+        [{ tokens: '5' }, 'Invalid tokens credit "5" for budget "user"'],
         [{ usd: 1 }, 'it does not limit "usd" (it limits tokens)'],
         [{}, 'it grants nothing'],
       ])('refuses %j, naming it, and changes nothing', async (amounts, message) => {
         const b = budget({ limit: 100 });
-        const attempt = ledger.credit(b, amounts);
+        const attempt = ledger.credit(b, amounts as never);
         await expect(attempt).rejects.toThrow(TokencapConfigError);
         await expect(ledger.credit(b, amounts)).rejects.toThrow(message);
         expect((await ledger.usage([b]))[0].limit).toBe(100);
