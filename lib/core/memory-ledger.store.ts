@@ -242,7 +242,9 @@ export class MemoryLedgerStore implements LedgerStore {
         } else record = this.settleUnknown(ledger, input);
         if (record) {
           addAll(ledger.used, actual);
-          ledger.commits += 1;
+          // A commit that used nothing says nothing about the pace: it does not count toward the
+          // forecast's minimum of commits.
+          if (usesSomething(actual)) ledger.commits += 1;
         }
       }
       collectCrossings(i, budgets[i], ledger.used, ledger, crossings, ledger.credit);
@@ -430,6 +432,10 @@ function add(target: Amounts, amounts: Amounts, sign: 1 | -1): void {
 }
 
 /** Adds usage, saturating each total at MAX_AMOUNT as the Redis scripts do. */
+function usesSomething(actual: Amounts): boolean {
+  return Object.values(actual).some((value) => value !== undefined && value > 0);
+}
+
 function addAll(used: Amounts, actual: Amounts): void {
   for (const dim in actual) {
     const value = actual[dim as Dimension];

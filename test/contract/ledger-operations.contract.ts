@@ -279,6 +279,24 @@ export function describeLedgerOperationsContract(
         expect(of('forecast')).toEqual([]);
       });
 
+      it('counts only commits that used something toward its minimum of three', async () => {
+        const b = budget({ limit: 1000, window: '1h' });
+        await spend(b, 900);
+        now += 2 * 60_000;
+        for (let i = 0; i < 4; i++) {
+          const reservation = await ledger.reserve([b], { base: { tokens: 10 } });
+          await reservation.commit({ tokens: 0 });
+        }
+        await settle();
+        const [usage] = await ledger.usage([b]);
+        expect(usage).toMatchObject({ used: 900, burnRate: null, projectedExhaustion: null });
+        expect(of('forecast')).toEqual([]);
+        // Two more calls that use tokens make three: now there is a rate.
+        await spend(b, 10);
+        await spend(b, 10);
+        expect((await ledger.usage([b]))[0].burnRate).toBeCloseTo(920 / 120, 9);
+      });
+
       it('for a budget without a window, looks as far ahead as its forecastHorizon', async () => {
         const near = budget({ limit: 1000, forecastHorizon: '1h' });
         const far = defineBudget({
