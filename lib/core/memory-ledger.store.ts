@@ -8,6 +8,7 @@ import {
   collectCrossings,
   decideReservation,
   rearmAfterCredit,
+  rearmLedgerAfterCredit,
 } from './ledger-rules.js';
 import type {
   ClaimInput,
@@ -84,6 +85,10 @@ class MemoryLedger {
 
   delete(marker: string): void {
     this.fired?.delete(marker);
+  }
+
+  markers(): Iterable<string> {
+    return this.fired ?? [];
   }
 
   resetWindow(start: number, end: number): void {
@@ -297,6 +302,7 @@ export class MemoryLedgerStore implements LedgerStore {
     const credit = (ledger.credit ??= {});
     addAll(credit, input.amounts);
     rearmAfterCredit(input.budget, ledger.used, credit, ledger);
+    rearmLedgerAfterCredit(ledger.used, credit, ledger.markers(), (m) => ledger.delete(m));
     settled([ledger]);
     return stateOf(ledger);
   }

@@ -150,6 +150,29 @@ export function describeLedgerOperationsContract(
         expect((await ledger.usage([b]))[0]).toMatchObject({ limit: 100, credit: 0, used: 0 });
       });
 
+      it('a credit through one declaration re-arms the thresholds and exhaustion of another declaration of the ledger', async () => {
+        const small = budget({ limit: 100, window: '1h', policy: 'notify', thresholds: [0.8] });
+        const large = budget({ limit: 1000, window: '1h', policy: 'notify', thresholds: [0.8] });
+        await ledger.charge([small, large], { tokens: 850 }); // small: 0.8 and exhausted; large: 0.8
+        await ledger.credit(small, { tokens: 200 }); // large: limit 1200, 0.8 at 960 > 850
+        events.length = 0;
+        const [s, l] = await ledger.usage([small, large]);
+        expect([s.limit, l.limit]).toEqual([300, 1200]);
+        await ledger.charge([large], { tokens: 200 }); // 1050 >= 960
+        await ledger.charge([large], { tokens: 200 }); // 1250 >= 1200
+        const crossings = events.filter((e) => e.type === 'threshold' || e.type === 'exhausted');
+        expect(
+          crossings.map((e) => [
+            e.type,
+            (e as { used: number }).used,
+            (e as { limit: number }).limit,
+          ]),
+        ).toEqual([
+          ['threshold', 1050, 1200],
+          ['exhausted', 1250, 1200],
+        ]);
+      });
+
       it('measures thresholds against the raised limit and re-arms the ones usage no longer reaches', async () => {
         const b = budget({ limit: 100, window: '1h', thresholds: [0.5] });
         await spend(b, 100); // 0.5 and exhaustion fire at 100
