@@ -1,4 +1,5 @@
 import { TokencapConfigError } from '../errors.js';
+import { describeValue } from './describe-value.js';
 import {
   type Amounts,
   type Budget,
@@ -90,19 +91,6 @@ export function assertUnits(
     throw new TokencapConfigError(
       `${where}: units ${describeValue(units)} are invalid; expected whole numbers >= 0 for min, max (or Infinity) and ifUnbounded.`,
     );
-  }
-}
-
-/** `value` for an error message: numbers as written (NaN, Infinity, -Infinity), else as JSON. */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  try {
-    // JSON would print NaN and Infinity inside an object as null.
-    const named = (_: string, v: unknown) =>
-      typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
-    return JSON.stringify(value, named) ?? String(value);
-  } catch {
-    return String(value);
   }
 }
 

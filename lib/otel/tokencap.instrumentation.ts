@@ -1,7 +1,7 @@
 import { type MeterProvider, metrics } from '@opentelemetry/api';
 import type { Subscription } from 'rxjs';
 import type { Ledger } from '../core/ledger.js';
-import { describeValue } from '../core/ledger-input.guard.js';
+import { describeValue } from '../core/describe-value.js';
 import { TokencapConfigError } from '../errors.js';
 import { modelCatalogFor } from '../models/catalog.binding.js';
 import { ModelCatalog } from '../models/model.catalog.js';
