@@ -1,4 +1,5 @@
 import { TokencapConfigError } from '../errors.js';
+import { describeValue } from './describe-value.js';
 import { type BudgetWindow, parseWindow, windowBounds } from './budget-window.js';
 import type { CalendarUnit } from './calendar-window.js';
 import { type Duration, parseDuration } from './duration.js';
@@ -172,13 +173,13 @@ export function assertPolicy(policy: unknown, where: string): asserts policy is 
 export function normalizeThresholds(thresholds: unknown, where: string): readonly number[] {
   if (!Array.isArray(thresholds)) {
     throw new TokencapConfigError(
-      `Invalid thresholds ${JSON.stringify(thresholds)} for ${where}: expected an array of numbers in (0, 1].`,
+      `Invalid thresholds ${describeValue(thresholds)} for ${where}: expected an array of numbers in (0, 1].`,
     );
   }
   for (const t of thresholds) {
     if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0 || t > 1) {
       throw new TokencapConfigError(
-        `Invalid threshold ${JSON.stringify(t)} for ${where}: each threshold must be a number in (0, 1].`,
+        `Invalid threshold ${describeValue(t)} for ${where}: each threshold must be a number in (0, 1].`,
       );
     }
   }
@@ -192,7 +193,7 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
   if (typeof limit === 'number') {
     if (!positive(limit) || Math.floor(limit) < 1) {
       throw new TokencapConfigError(
-        `Invalid limit ${JSON.stringify(limit)} for ${where}: expected ${expected}.`,
+        `Invalid limit ${describeValue(limit)} for ${where}: expected ${expected}.`,
       );
     }
     if (limit > MAX_AMOUNT) throw tooLarge('', limit, 'tokens', where);
@@ -200,7 +201,7 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
   }
   if (limit === null || typeof limit !== 'object' || Array.isArray(limit)) {
     throw new TokencapConfigError(
-      `Invalid limit ${String(JSON.stringify(limit))} for ${where}: expected ${expected}.`,
+      `Invalid limit ${describeValue(limit)} for ${where}: expected ${expected}.`,
     );
   }
   const out: Amounts = {};
@@ -221,7 +222,7 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
       : 0;
     if (stored < 1) {
       throw new TokencapConfigError(
-        `Invalid ${name} limit ${JSON.stringify(value)} for ${where}: expected a positive finite number.`,
+        `Invalid ${name} limit ${describeValue(value)} for ${where}: expected a positive finite number.`,
       );
     }
     if (stored > MAX_AMOUNT) throw tooLarge(`${name} `, value as number, dimension, where);
@@ -229,7 +230,7 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
   }
   if (Object.keys(out).length === 0) {
     throw new TokencapConfigError(
-      `Invalid limit ${JSON.stringify(limit)} for ${where}: expected ${expected}.`,
+      `Invalid limit ${describeValue(limit)} for ${where}: expected ${expected}.`,
     );
   }
   return Object.freeze(out);
@@ -243,7 +244,7 @@ function tooLarge(
 ): TokencapConfigError {
   const max = dimension === 'usd' ? `${MAX_AMOUNT / MICROS_PER_USD} dollars` : `${MAX_AMOUNT}`;
   return new TokencapConfigError(
-    `Invalid ${what}limit ${JSON.stringify(value)} for ${where}: at most ${max} (MAX_AMOUNT).`,
+    `Invalid ${what}limit ${describeValue(value)} for ${where}: at most ${max} (MAX_AMOUNT).`,
   );
 }
 
@@ -312,7 +313,7 @@ export function normalizeOptions(
       maxReservation < 1)
   ) {
     throw new TokencapConfigError(
-      `Invalid maxReservation ${JSON.stringify(maxReservation)} for ${where}: expected a positive whole number of tokens.`,
+      `Invalid maxReservation ${describeValue(maxReservation)} for ${where}: expected a positive whole number of tokens.`,
     );
   }
   const fallbackModel = ownOption(options, 'fallbackModel');

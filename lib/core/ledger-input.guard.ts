@@ -1,4 +1,5 @@
 import { TokencapConfigError } from '../errors.js';
+import { describeValue } from './describe-value.js';
 import {
   type Amounts,
   type Budget,
@@ -19,7 +20,7 @@ export function assertBudgets(
 ): asserts budgets is readonly Budget[] {
   if (!Array.isArray(budgets)) {
     throw new TokencapConfigError(
-      `${where}: expected an array of budgets, got ${describe(budgets)}.`,
+      `${where}: expected an array of budgets, got ${describeValue(budgets)}.`,
     );
   }
   budgets.forEach((b: Partial<Budget> | null, i) => {
@@ -35,7 +36,7 @@ export function assertBudgets(
       Array.isArray(b.thresholds);
     if (!ok) {
       throw new TokencapConfigError(
-        `${where}: budgets[${i}] is ${describe(b)}, not a budget; build budgets with defineBudget({ scope, key, limit }).`,
+        `${where}: budgets[${i}] is ${describeValue(b)}, not a budget; build budgets with defineBudget({ scope, key, limit }).`,
       );
     }
   });
@@ -45,7 +46,7 @@ export function assertBudgets(
 export function assertAmounts(amounts: unknown, where: string): asserts amounts is Amounts {
   if (amounts === null || typeof amounts !== 'object' || Array.isArray(amounts)) {
     throw new TokencapConfigError(
-      `${where}: expected amounts such as { tokens: 120 }, got ${describe(amounts)}.`,
+      `${where}: expected amounts such as { tokens: 120 }, got ${describeValue(amounts)}.`,
     );
   }
   // Stores read amounts both ways (for...in, and amounts.tokens), inherited properties included,
@@ -62,12 +63,12 @@ export function assertAmounts(amounts: unknown, where: string): asserts amounts 
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       throw new TokencapConfigError(
-        `${where}: ${dimension} is ${describe(value)}; expected a finite number >= 0.`,
+        `${where}: ${dimension} is ${describeValue(value)}; expected a finite number >= 0.`,
       );
     }
     if (value > MAX_AMOUNT) {
       throw new TokencapConfigError(
-        `${where}: ${dimension} is ${describe(value)}; expected at most ${MAX_AMOUNT} (MAX_AMOUNT, in store units).`,
+        `${where}: ${dimension} is ${describeValue(value)}; expected at most ${MAX_AMOUNT} (MAX_AMOUNT, in store units).`,
       );
     }
   }
@@ -88,18 +89,8 @@ export function assertUnits(
     !whole(units.ifUnbounded)
   ) {
     throw new TokencapConfigError(
-      `${where}: units ${describe(units)} are invalid; expected whole numbers >= 0 for min, max (or Infinity) and ifUnbounded.`,
+      `${where}: units ${describeValue(units)} are invalid; expected whole numbers >= 0 for min, max (or Infinity) and ifUnbounded.`,
     );
-  }
-}
-
-function describe(value: unknown): string {
-  if (value === Infinity) return 'Infinity';
-  if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
   }
 }
 
@@ -107,7 +98,7 @@ function describe(value: unknown): string {
 export function creditAmounts(budget: Budget, amounts: unknown): Amounts {
   if (amounts === null || typeof amounts !== 'object' || Array.isArray(amounts)) {
     throw new TokencapConfigError(
-      `Invalid credit ${JSON.stringify(amounts)} for budget "${budget.scope}": expected { tokens?, usd?, requests? }.`,
+      `Invalid credit ${describeValue(amounts)} for budget "${budget.scope}": expected { tokens?, usd?, requests? }.`,
     );
   }
   const out: Amounts = {};
@@ -126,7 +117,7 @@ export function creditAmounts(budget: Budget, amounts: unknown): Amounts {
         : 0;
     if (!(stored >= 1) || (dim !== 'usd' && !Number.isInteger(value)) || stored > MAX_AMOUNT) {
       throw new TokencapConfigError(
-        `Invalid ${dim} credit ${JSON.stringify(value)} for budget "${budget.scope}": expected a positive ` +
+        `Invalid ${dim} credit ${describeValue(value)} for budget "${budget.scope}": expected a positive ` +
           `${dim === 'usd' ? 'number of dollars' : `whole number of ${dim}`} up to MAX_AMOUNT.`,
       );
     }

@@ -195,3 +195,29 @@ export function rearmAfterCredit(
     fired.delete(forecastMarker(dim, declared));
   }
 }
+
+/**
+ * After a credit: the same as {@link rearmAfterCredit} for every marker of the ledger, whichever
+ * declaration fired it. Budgets of one ledger share its credit, so a credit through one declaration
+ * raises the limits of the others too; their markers name their declared limit, which is enough to
+ * tell whether usage still reaches them.
+ */
+export function rearmLedgerAfterCredit(
+  used: Amounts,
+  credit: Amounts | undefined,
+  fired: Iterable<string>,
+  unfire: (marker: string) => unknown,
+): void {
+  for (const marker of [...fired]) {
+    const match = /^([a-z]+):(\d+)@(.+)$/.exec(marker);
+    if (!match) continue;
+    const dim = match[1] as Dimension;
+    const limit = Math.min(Number(match[2]) + (credit?.[dim] ?? 0), MAX_AMOUNT);
+    const value = used[dim] ?? 0;
+    const threshold = match[3];
+    if (threshold === 'f') unfire(marker);
+    else if (threshold === 'x') {
+      if (value < limit) unfire(marker);
+    } else if (value < thresholdAmount(Number(threshold), limit)) unfire(marker);
+  }
+}

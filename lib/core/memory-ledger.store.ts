@@ -8,6 +8,7 @@ import {
   collectCrossings,
   decideReservation,
   rearmAfterCredit,
+  rearmLedgerAfterCredit,
 } from './ledger-rules.js';
 import type {
   ClaimInput,
@@ -31,7 +32,10 @@ import type {
 export interface MemoryLedgerStoreOptions {
   /** How often idle ledgers are swept; `false` sweeps only on access. @default '1m' */
   sweepInterval?: Duration | false;
-  /** Clock for the sweep (tests inject one). @default Date.now */
+  /**
+   * Clock for the sweep (tests inject one). By default the sweep follows the clock of the Ledger
+   * using the store: the time of the last access, moved on by the real time since.
+   */
   clock?: () => number;
 }
 
@@ -84,6 +88,10 @@ class MemoryLedger {
 
   delete(marker: string): void {
     this.fired?.delete(marker);
+  }
+
+  markers(): Iterable<string> {
+    return this.fired ?? [];
   }
 
   resetWindow(start: number, end: number): void {
@@ -186,15 +194,18 @@ export class MemoryLedgerStore implements LedgerStore {
   // reservation that lapsed uncommitted, `c<id>` for a charge-once commit, each with its end.
   // Kept apart from the ledgers so an evicted ledger's memory of them survives, as in Redis.
   private readonly marks = new Map<string, Map<string, number>>();
-  private readonly clock: () => number;
+  private readonly clock: (() => number) | undefined;
   private sweeper: ReturnType<typeof setInterval> | undefined;
+  // The `now` of the last access (the Ledger's clock) and the real time it came at.
+  private lastNow: number | undefined;
+  private lastAt = 0;
 
   constructor(options: MemoryLedgerStoreOptions = {}) {
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock;
     const interval = options.sweepInterval ?? '1m';
     if (interval !== false) {
       const ms = parseDuration(interval, 'sweepInterval of MemoryLedgerStore');
-      this.sweeper = setInterval(() => this.sweep(this.clock()), ms);
+      this.sweeper = setInterval(() => this.sweep(this.sweepNow()), ms);
       this.sweeper.unref();
     }
   }
@@ -242,7 +253,9 @@ export class MemoryLedgerStore implements LedgerStore {
         } else record = this.settleUnknown(ledger, input);
         if (record) {
           addAll(ledger.used, actual);
-          ledger.commits += 1;
+          // A commit that used nothing says nothing about the pace: it does not count toward the
+          // forecast's minimum of commits.
+          if (usesSomething(actual)) ledger.commits += 1;
         }
       }
       collectCrossings(i, budgets[i], ledger.used, ledger, crossings, ledger.credit);
@@ -295,6 +308,7 @@ export class MemoryLedgerStore implements LedgerStore {
     const credit = (ledger.credit ??= {});
     addAll(credit, input.amounts);
     rearmAfterCredit(input.budget, ledger.used, credit, ledger);
+    rearmLedgerAfterCredit(ledger.used, credit, ledger.markers(), (m) => ledger.delete(m));
     settled([ledger]);
     return stateOf(ledger);
   }
@@ -338,7 +352,19 @@ export class MemoryLedgerStore implements LedgerStore {
     return ledgers;
   }
 
+  /**
+   * The time the sweep judges idleness by: the store's own clock if it was given one, else the
+   * clock of the Ledger using it (the `now` of the last access, moved on by the real time since),
+   * so a Ledger with an injected clock never sees current-window usage swept as idle.
+   */
+  private sweepNow(): number {
+    if (this.clock) return this.clock();
+    return this.lastNow === undefined ? Date.now() : this.lastNow + (Date.now() - this.lastAt);
+  }
+
   private ledger(budget: Budget, now: number, create: boolean): MemoryLedger | undefined {
+    this.lastNow = now;
+    this.lastAt = Date.now();
     const id = ledgerIdOf(budget);
     let ledger = this.ledgers.get(id);
     if (ledger) {
@@ -430,6 +456,10 @@ function add(target: Amounts, amounts: Amounts, sign: 1 | -1): void {
 }
 
 /** Adds usage, saturating each total at MAX_AMOUNT as the Redis scripts do. */
+function usesSomething(actual: Amounts): boolean {
+  return Object.values(actual).some((value) => value !== undefined && value > 0);
+}
+
 function addAll(used: Amounts, actual: Amounts): void {
   for (const dim in actual) {
     const value = actual[dim as Dimension];

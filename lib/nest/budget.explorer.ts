@@ -17,11 +17,12 @@ import {
 } from './budget-method.wrapper.js';
 import { BudgetRequestContext } from './budget-request.context.js';
 import { type BudgetTemplate, BudgetResolver } from './budget.resolver.js';
-import { BudgetRunner, type ReturnKind } from './budget.runner.js';
+import { BudgetRunner, failAs, type ReturnKind } from './budget.runner.js';
 
 interface BoundMethod {
   readonly templates: readonly BudgetTemplate[];
   readonly kind: ReturnKind;
+  readonly where: string;
 }
 
 /**
@@ -40,6 +41,8 @@ interface BoundMethod {
 export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown, BudgetBinding {
   private readonly bound: Record<PropertyKey, unknown>[] = [];
   private readonly methods = new Map<AnyFunction, BoundMethod>();
+  // Wrappers of controller handlers: only the interceptor can open their budgets (it has the request).
+  private readonly handlers = new Set<AnyFunction>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -53,6 +56,15 @@ export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown, Budg
   onModuleInit(): void {
     for (const wrapper of this.discovery.getControllers()) {
       if (isClass(wrapper.metatype)) this.checkController(wrapper.metatype);
+      // Bound so a handler the interceptor did not run around (a hybrid app's microservice
+      // without `inheritAppConfig: true`) fails instead of running unbudgeted.
+      if (
+        wrapper.isDependencyTreeStatic() &&
+        wrapper.instance &&
+        typeof wrapper.instance === 'object'
+      ) {
+        this.bind(wrapper.instance as object, true);
+      }
     }
     for (const wrapper of this.discovery.getProviders()) {
       const { metatype } = wrapper;
@@ -95,6 +107,18 @@ export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown, Budg
         Reflect.apply(original, self, args),
       );
     }
+    if (this.handlers.has(wrapper)) {
+      // Inside a request the interceptor has opened this handler's budgets.
+      if (call) return Reflect.apply(original, self, args);
+      return failAs(
+        method.kind,
+        new TokencapConfigError(
+          `@Budget on ${method.where}: the handler ran without Tokencap's interceptor, so its budget ` +
+            `cannot be applied. In a hybrid app, connect the microservice with ` +
+            `app.connectMicroservice(options, { inheritAppConfig: true }).`,
+        ),
+      );
+    }
     return this.runner.invoke(
       method.templates,
       () => Reflect.apply(original, self, args),
@@ -110,7 +134,7 @@ export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown, Budg
     }
   }
 
-  private bind(instance: object): void {
+  private bind(instance: object, controller = false): void {
     const prototype = Object.getPrototypeOf(instance) as object | null;
     if (!prototype || prototype === Object.prototype) return;
     const ctor = (instance as { constructor?: unknown }).constructor;
@@ -118,10 +142,26 @@ export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown, Budg
     const budgeted = this.budgetedMethods(prototype, owner);
     if (budgeted.length === 0) return;
     const className = owner?.name ?? 'provider';
+    if (owner && Reflect.getMetadata(BUDGET_METADATA, owner)) {
+      // A class-level @Budget wraps the methods of the prototype; an arrow-function property
+      // (`ask = async () => …`) lives on the instance and would silently run unbudgeted.
+      for (const name of Object.getOwnPropertyNames(instance)) {
+        const value = Object.getOwnPropertyDescriptor(instance, name)?.value as unknown;
+        if (typeof value === 'function' && value.prototype === undefined) {
+          throw new TokencapConfigError(
+            `@Budget on ${className}: the property ${className}.${name} is a function set on the ` +
+              `instance (an arrow function), which a class-level @Budget cannot wrap. Make ${name} ` +
+              `a method, or move it out of ${className}.`,
+          );
+        }
+      }
+    }
     for (const { name, metadata } of budgeted) {
       const where = `${className}.${name}`;
       const wrapper = (prototype as Record<string, unknown>)[name] as AnyFunction;
       const original = originalOf(wrapper);
+      // A controller handler some later decorator replaced is still budgeted by the interceptor.
+      if (!original && controller) continue;
       if (!original) {
         // Fail closed: the budget would silently not apply.
         throw new TokencapConfigError(
@@ -133,7 +173,9 @@ export class BudgetExplorer implements OnModuleInit, OnApplicationShutdown, Budg
       this.methods.set(wrapper, {
         templates: this.resolver.compile(metadata, where),
         kind: returnKindOf(prototype, name, original),
+        where,
       });
+      if (controller) this.handlers.add(wrapper);
     }
     try {
       Object.defineProperty(instance, BUDGET_BINDING, {

@@ -66,7 +66,8 @@ export class BudgetRunner {
   }
 }
 
-function failAs(kind: ReturnKind, error: unknown): unknown {
+/** `error` in the shape a method declared to return `kind` would fail with. */
+export function failAs(kind: ReturnKind, error: unknown): unknown {
   if (kind === 'promise') return Promise.reject(error);
   if (kind === 'observable') return throwError(() => error);
   if (kind === 'async-iterable') {

@@ -221,7 +221,7 @@ export class BudgetService implements BeforeApplicationShutdown {
 
   /**
    * The budget of `scope` and `key` an operation acts on: defined from `options` when they give a
-   * limit, else the scope's one matching declaration (one ledger; for usage, one limit too).
+   * limit (any scope, as `run()` accepts), else the scope's one matching declaration (one ledger; for usage, one limit too).
    */
   private select(
     method: string,
@@ -230,17 +230,12 @@ export class BudgetService implements BeforeApplicationShutdown {
     options: BudgetSelector | undefined,
     sameLimit: boolean,
   ): Budget {
-    const known = this.resolver.knownScopes;
-    if (!known.includes(scope)) {
-      throw new TokencapError(
-        `BudgetService.${method}(): unknown scope ${JSON.stringify(scope)}; known scopes: ${known.join(', ')}.`,
-      );
-    }
     if (typeof key !== 'string' || key.length === 0) {
       throw new TokencapConfigError(
         `BudgetService.${method}(): invalid key ${JSON.stringify(key)?.slice(0, 64)} for scope "${scope}": expected a non-empty string.`,
       );
     }
+    // With a limit the budget needs no declaration: run() opens budgets of any scope.
     if (options?.limit !== undefined) {
       return defineBudget({
         ...options,
@@ -250,6 +245,13 @@ export class BudgetService implements BeforeApplicationShutdown {
         policy: options.policy ?? this.options.policy,
         thresholds: options.thresholds ?? this.options.thresholds,
       });
+    }
+    // Without a limit the budget comes from a declaration, so the scope must have one.
+    const known = this.resolver.knownScopes;
+    if (!known.includes(scope)) {
+      throw new TokencapError(
+        `BudgetService.${method}(): unknown scope ${JSON.stringify(scope)}; known scopes: ${known.join(', ')}.`,
+      );
     }
     const window =
       options?.window === undefined

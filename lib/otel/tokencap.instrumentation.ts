@@ -1,6 +1,7 @@
 import { type MeterProvider, metrics } from '@opentelemetry/api';
 import type { Subscription } from 'rxjs';
 import type { Ledger } from '../core/ledger.js';
+import { describeValue } from '../core/describe-value.js';
 import { TokencapConfigError } from '../errors.js';
 import { modelCatalogFor } from '../models/catalog.binding.js';
 import { ModelCatalog } from '../models/model.catalog.js';
@@ -157,8 +158,16 @@ function validate(options: TokencapInstrumentationOptions): TokencapInstrumentat
     (!Number.isSafeInteger(maxLabelValues) || maxLabelValues < 1)
   ) {
     throw new TokencapConfigError(
-      `Invalid maxLabelValues option of instrumentTokencap ${JSON.stringify(maxLabelValues)}: expected a positive whole number.`,
+      `Invalid maxLabelValues option of instrumentTokencap ${String(maxLabelValues)}: expected a positive whole number.`,
     );
+  }
+  for (const name of ['spans', 'budgetHistograms'] as const) {
+    const value: unknown = options[name];
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new TokencapConfigError(
+        `Invalid ${name} option of instrumentTokencap ${describeValue(value)}: expected true or false.`,
+      );
+    }
   }
   if (catalog !== undefined && !(catalog instanceof ModelCatalog)) {
     throw new TokencapConfigError(

@@ -150,6 +150,29 @@ export function describeLedgerOperationsContract(
         expect((await ledger.usage([b]))[0]).toMatchObject({ limit: 100, credit: 0, used: 0 });
       });
 
+      it('a credit through one declaration re-arms the thresholds and exhaustion of another declaration of the ledger', async () => {
+        const small = budget({ limit: 100, window: '1h', policy: 'notify', thresholds: [0.8] });
+        const large = budget({ limit: 1000, window: '1h', policy: 'notify', thresholds: [0.8] });
+        await ledger.charge([small, large], { tokens: 850 }); // small: 0.8 and exhausted; large: 0.8
+        await ledger.credit(small, { tokens: 200 }); // large: limit 1200, 0.8 at 960 > 850
+        events.length = 0;
+        const [s, l] = await ledger.usage([small, large]);
+        expect([s.limit, l.limit]).toEqual([300, 1200]);
+        await ledger.charge([large], { tokens: 200 }); // 1050 >= 960
+        await ledger.charge([large], { tokens: 200 }); // 1250 >= 1200
+        const crossings = events.filter((e) => e.type === 'threshold' || e.type === 'exhausted');
+        expect(
+          crossings.map((e) => [
+            e.type,
+            (e as { used: number }).used,
+            (e as { limit: number }).limit,
+          ]),
+        ).toEqual([
+          ['threshold', 1050, 1200],
+          ['exhausted', 1250, 1200],
+        ]);
+      });
+
       it('measures thresholds against the raised limit and re-arms the ones usage no longer reaches', async () => {
         const b = budget({ limit: 100, window: '1h', thresholds: [0.5] });
         await spend(b, 100); // 0.5 and exhaustion fire at 100
@@ -175,14 +198,17 @@ export function describeLedgerOperationsContract(
         [{ tokens: -5 }, 'Invalid tokens credit -5 for budget "user"'],
         [{ tokens: 0 }, 'Invalid tokens credit 0'],
         [{ tokens: 1.5 }, 'Invalid tokens credit 1.5'],
-        [{ tokens: Number.NaN }, 'Invalid tokens credit null'],
+        [{ tokens: Number.NaN }, 'Invalid tokens credit NaN for budget "user"'],
+        [{ tokens: Infinity }, 'Invalid tokens credit Infinity for budget "user"'],
+        [{ tokens: -Infinity }, 'Invalid tokens credit -Infinity for budget "user"'],
+        [{ tokens: '5' }, 'Invalid tokens credit "5" for budget "user"'],
         [{ usd: 1 }, 'it does not limit "usd" (it limits tokens)'],
         [{}, 'it grants nothing'],
       ])('refuses %j, naming it, and changes nothing', async (amounts, message) => {
         const b = budget({ limit: 100 });
-        const attempt = ledger.credit(b, amounts);
+        const attempt = ledger.credit(b, amounts as never);
         await expect(attempt).rejects.toThrow(TokencapConfigError);
-        await expect(ledger.credit(b, amounts)).rejects.toThrow(message);
+        await expect(ledger.credit(b, amounts as never)).rejects.toThrow(message);
         expect((await ledger.usage([b]))[0].limit).toBe(100);
         expect(of('credit')).toEqual([]);
       });
@@ -274,6 +300,24 @@ export function describeLedgerOperationsContract(
         await settle();
         expect((await ledger.usage([b]))[0].burnRate).toBeNull();
         expect(of('forecast')).toEqual([]);
+      });
+
+      it('counts only commits that used something toward its minimum of three', async () => {
+        const b = budget({ limit: 1000, window: '1h' });
+        await spend(b, 900);
+        now += 2 * 60_000;
+        for (let i = 0; i < 4; i++) {
+          const reservation = await ledger.reserve([b], { base: { tokens: 10 } });
+          await reservation.commit({ tokens: 0 });
+        }
+        await settle();
+        const [usage] = await ledger.usage([b]);
+        expect(usage).toMatchObject({ used: 900, burnRate: null, projectedExhaustion: null });
+        expect(of('forecast')).toEqual([]);
+        // Two more calls that use tokens make three: now there is a rate.
+        await spend(b, 10);
+        await spend(b, 10);
+        expect((await ledger.usage([b]))[0].burnRate).toBeCloseTo(920 / 120, 9);
       });
 
       it('for a budget without a window, looks as far ahead as its forecastHorizon', async () => {

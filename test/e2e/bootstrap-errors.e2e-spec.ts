@@ -101,6 +101,48 @@ describe('bootstrap validation', () => {
     await app.close();
   });
 
+  it.each([
+    ['an async arrow function', () => async () => 'paid'],
+    ['an arrow function', () => () => 'paid'],
+    ['a bound function', () => function ask() {}.bind(null)],
+  ])(
+    'rejects a class-level @Budget provider with an own function property (%s), naming it',
+    async (_, make) => {
+      @Injectable()
+      @Budget('task', 100)
+      class ArrowService {
+        ask = make();
+        async run() {}
+      }
+      const error = await bootstrapError({
+        imports: [TokencapModule.forRoot()],
+        providers: [ArrowService],
+      });
+      expect(error).toBeInstanceOf(TokencapConfigError);
+      expect((error as Error).message).toBe(
+        '@Budget on ArrowService: the property ArrowService.ask is a function set on the instance ' +
+          '(an arrow function), which a class-level @Budget cannot wrap. Make ask a method, or move ' +
+          'it out of ArrowService.',
+      );
+    },
+  );
+
+  it('accepts a class-level @Budget provider whose own properties are data or classes', async () => {
+    @Injectable()
+    @Budget('task', 100)
+    class DataService {
+      count = 1;
+      kind = Error;
+      async run() {}
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [TokencapModule.forRoot()],
+      providers: [DataService],
+    }).compile();
+    const app = await moduleRef.createNestApplication({ logger: false }).init();
+    await app.close();
+  });
+
   it('rejects a budgeted request-scoped provider', async () => {
     @Injectable({ scope: Scope.REQUEST })
     class PerRequest {

@@ -199,4 +199,26 @@ describe.each(stores)('BudgetService operations (%s store)', (_name, makeStore) 
     });
     expect(fake.server.requests).toHaveLength(0);
   });
+
+  it('usageOf, credit and reset with a limit act on a run() budget of a scope no @Budget declares', async () => {
+    await start();
+    const budgets = t.get(BudgetService);
+    const selector = { limit: 100, window: '1d' } as const;
+    await budgets.run({ scope: 'team', key: 'blue', ...selector }, () => budgets.charge(60));
+    expect(await budgets.usageOf('team', 'blue', selector)).toMatchObject({
+      scope: 'team',
+      key: 'blue',
+      used: 60,
+      limit: 100,
+    });
+    expect(await budgets.credit('team', 'blue', 40, selector)).toMatchObject({
+      used: 60,
+      credit: 40,
+      limit: 140,
+    });
+    await budgets.reset('team', 'blue', selector);
+    expect(await budgets.usageOf('team', 'blue', selector)).toMatchObject({ used: 0 });
+    // Without a limit the scope still has to be declared.
+    await expect(budgets.usageOf('team', 'blue')).rejects.toThrow('unknown scope "team"');
+  });
 });

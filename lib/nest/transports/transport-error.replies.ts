@@ -19,15 +19,18 @@ const GRAPHQL_CODES = {
 
 /**
  * What a WebSocket client receives as an `exception` event when a message is refused: Nest's own
- * `{ status: 'error', message, cause: { pattern, data } }` shape, with the fields of the HTTP body
+ * `{ status: 'error', message, cause: { pattern } }` shape (without `data`), with the fields of the HTTP body
  * of the same error (`error`, `scope`, and `limit`, `used` for a 429).
  */
 export interface BudgetWsException {
   readonly status: 'error';
   readonly statusCode: 429 | 400 | 503;
   readonly message: string;
-  /** The pattern of the refused message, and the data it carried. */
-  readonly cause: { readonly pattern: unknown; readonly data: unknown };
+  /**
+   * The pattern of the refused message. Nest's own shape also echoes the message's `data`; it is
+   * left out here because it may carry the budget's key.
+   */
+  readonly cause: { readonly pattern: unknown };
   readonly [field: string]: unknown;
 }
 
@@ -78,12 +81,12 @@ export function replyOverTransport(
       throw new BudgetGraphQLError(body, error);
     case 'ws': {
       const ws = host.switchToWs();
-      const args = host.getArgs();
+      const args = host.getArgs<unknown[]>();
       // The pattern is the last argument Nest passes to a gateway's exception handling.
       const payload: BudgetWsException = {
         status: 'error',
         ...body,
-        cause: { pattern: args[args.length - 1], data: ws.getData<unknown>() },
+        cause: { pattern: args[args.length - 1] },
       };
       emitToSocket(ws.getClient<unknown>(), payload);
       return undefined;

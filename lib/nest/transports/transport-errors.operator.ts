@@ -1,6 +1,18 @@
 import type { ExecutionContext } from '@nestjs/common';
-import { catchError, EMPTY, type MonoTypeOperatorFunction, pipe, throwError } from 'rxjs';
-import { BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError } from '../../errors.js';
+import {
+  catchError,
+  EMPTY,
+  type MonoTypeOperatorFunction,
+  type Observable,
+  pipe,
+  throwError,
+} from 'rxjs';
+import {
+  BudgetExceededError,
+  BudgetKeyMissingError,
+  StoreUnavailableError,
+  TokencapRequestError,
+} from '../../errors.js';
 import { type BudgetHttpError, budgetErrorResponse } from '../budget-exception.filter.js';
 import { BudgetGraphQLError, replyOverTransport } from './transport-error.replies.js';
 
@@ -13,11 +25,38 @@ import { BudgetGraphQLError, replyOverTransport } from './transport-error.replie
  *   {@link BudgetGraphQLError} instead.
  * - `ws`: Nest applies no global filter to gateways, so the module's filter never runs there; the
  *   `exception` event is emitted here and the message ends without a reply (the connection stays up).
- * Other transports: unchanged (the module's filter answers them).
+ * Every transport: a Tokencap error wrapped in another error's `cause` chain is unwrapped first
+ * (see {@link tokencapErrorIn}). Other transports are then answered by the module's filter.
  */
 export function budgetErrorsForTransport<T>(
   context: ExecutionContext,
 ): MonoTypeOperatorFunction<T> {
+  return pipe(catchError(unwrapTokencapError), byTransport(context));
+}
+
+/**
+ * An SDK helper may wrap a refusal (the OpenAI SDK's stream helpers reject with an `OpenAIError`
+ * whose `cause` is the `BudgetExceededError`): the Tokencap error found in the `cause` chain is
+ * rethrown, so it is answered as a refusal (429, `BUDGET_EXCEEDED`), not as a 500 whose message
+ * may name the budget's key. The depth is bounded: a `cause` cycle ends the search.
+ */
+export function tokencapErrorIn(error: unknown): BudgetHttpError | undefined {
+  let current = error;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH; depth++) {
+    if (isTokencapError(current)) return current;
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+const MAX_CAUSE_DEPTH = 8;
+
+function unwrapTokencapError(error: unknown): Observable<never> {
+  return throwError(() => tokencapErrorIn(error) ?? error);
+}
+
+function byTransport<T>(context: ExecutionContext): MonoTypeOperatorFunction<T> {
   switch (context.getType<string>()) {
     case 'graphql':
       return catchError((error: unknown) =>
@@ -34,6 +73,10 @@ export function budgetErrorsForTransport<T>(
     default:
       return pipe();
   }
+}
+
+function isTokencapError(error: unknown): error is BudgetHttpError {
+  return isBudgetError(error) || error instanceof TokencapRequestError;
 }
 
 function isBudgetError(error: unknown): error is BudgetHttpError {

@@ -48,8 +48,13 @@ for i, b in ipairs(budgets) do
       mark(s, 'c' .. id, now + MEMORY)
     end
     if record then
-      for d = 1, NDIM do s.used[d] = addUsage(s.used[d], actual[d]) end
-      s.n = s.n + 1
+      -- A commit that used nothing does not count toward the forecast's minimum of commits.
+      local any = false
+      for d = 1, NDIM do
+        s.used[d] = addUsage(s.used[d], actual[d])
+        if actual[d] > 0 then any = true end
+      end
+      if any then s.n = s.n + 1 end
     end
   end
   for _, lim in ipairs(b.limits) do

@@ -1,3 +1,4 @@
+import { DIMENSIONS } from '../../core/budget.js';
 import { PRELUDE_LUA } from './prelude.lua.js';
 
 // Operations on one budget's ledger outside any call (MemoryLedgerStore.reset, credit, claim and
@@ -41,6 +42,7 @@ return { 'ok', fmt(srv), cleared, state }
 // ARGV after the deadline: amounts (one per dimension), now, one budget.
 // Reply: { 'ok', server ms, state }.
 export const CREDIT_LUA = `${PRELUDE_LUA}${UNFIRE_LUA}
+local DIM_INDEX = { ${DIMENSIONS.map((d, i) => `${d} = ${i + 1}`).join(', ')} }
 local srv, late = begin()
 if late then return { 'late', fmt(srv) } end
 local amounts = {}
@@ -59,6 +61,27 @@ for _, lim in ipairs(b.limits) do
   end
   if value < lim.limit then unfire(s, lim.mark .. '@x') end
   unfire(s, lim.mark .. '@f')
+end
+-- The markers of the ledger's other declarations (other limits) too (rearmLedgerAfterCredit).
+if s.fired ~= '' then
+  local gone = {}
+  for m in string.gmatch(s.fired, '[^|]+') do
+    local name, declared, thr = string.match(m, '^(%a+):(%d+)@(.+)$')
+    local d = name and DIM_INDEX[name]
+    if d then
+      local value = s.used[d]
+      local limit = math.min(tonumber(declared) + s.credit[d], MAX)
+      if thr == 'f' then
+        gone[#gone + 1] = m
+      elseif thr == 'x' then
+        if value < limit then gone[#gone + 1] = m end
+      else
+        local t = tonumber(thr)
+        if t and value < math.ceil(t * limit - 1e-9) then gone[#gone + 1] = m end
+      end
+    end
+  end
+  for _, m in ipairs(gone) do unfire(s, m) end
 end
 persistAll(now)
 local state = {}

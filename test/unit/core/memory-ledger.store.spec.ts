@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Ledger } from '../../../lib/core/ledger.js';
 import { defineBudget } from '../../../lib/core/budget.js';
 import { MemoryLedgerStore } from '../../../lib/core/memory-ledger.store.js';
 import { describeLedgerStoreContract } from '../../contract/ledger-store.contract.js';
@@ -49,4 +50,30 @@ describe('MemoryLedgerStore eviction', () => {
       `Invalid sweepInterval of MemoryLedgerStore: "5 minutes". Expected a positive number of milliseconds or a string such as '500ms', '30s', '1m', '1h' or '1d'.`,
     );
   });
+});
+
+describe('MemoryLedgerStore sweep under a Ledger with its own clock', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  // Days away from real time either way: a sweep on real time would see the window as over
+  // (clock in the past) or, with a short ttl, the ledger as idle.
+  it.each([-2 * 86_400_000, 2 * 86_400_000, -400 * 86_400_000])(
+    'keeps current-window usage and credit (clock offset %d ms)',
+    async (offset) => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+      const store = new MemoryLedgerStore({ sweepInterval: '1m' });
+      const ledger = new Ledger({ store, clock: () => Date.now() + offset });
+      const day = defineBudget({ scope: 'user', key: 'u', limit: 1000, window: 'day' });
+      const idle = defineBudget({ scope: 'session', key: 's', limit: 1000, ttl: '10m' });
+      await ledger.charge([day, idle], { tokens: 400 });
+      await ledger.credit(day, { tokens: 100 });
+      vi.advanceTimersByTime(5 * 60_000); // five sweeps
+      const [u, s] = await ledger.usage([day, idle]);
+      expect([u.used, u.credit, u.limit]).toEqual([400, 100, 1100]);
+      expect(s.used).toBe(400);
+      await ledger.close();
+    },
+  );
 });

@@ -259,6 +259,14 @@ describe('instrumentTokencap', () => {
     [{ maxLabelValues: 0 }, 'Invalid maxLabelValues option of instrumentTokencap 0'],
     [{ maxLabelValues: 1.5 }, 'Invalid maxLabelValues option of instrumentTokencap 1.5'],
     [{ catalog: {} }, 'Invalid catalog option'],
+    [{ maxLabelValues: Number.NaN }, 'Invalid maxLabelValues option of instrumentTokencap NaN'],
+    [{ spans: 'no' }, 'Invalid spans option of instrumentTokencap "no": expected true or false.'],
+    [{ spans: 0 }, 'Invalid spans option of instrumentTokencap 0: expected true or false.'],
+    [
+      { budgetHistograms: 'false' },
+      'Invalid budgetHistograms option of instrumentTokencap "false"',
+    ],
+    [{ budgetHistograms: null }, 'Invalid budgetHistograms option of instrumentTokencap null'],
   ])('rejects %j, naming the option', (bad, message) => {
     const l = ledger();
     const options = { ledger: l, ...bad } as unknown as Parameters<typeof instrumentTokencap>[0];
