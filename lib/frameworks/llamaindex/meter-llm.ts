@@ -14,6 +14,7 @@ import {
 import { meterItems } from '../../metering/stream.meter.js';
 import { asChatBody, requestedCap } from './llamaindex-request.js';
 import { llmEndpoint } from './llm.endpoint.js';
+import { abortedOnLeave, routeSignals, withSignal } from './request-signal.js';
 
 // Symbol.for: two copies of Tokencap in one process still recognise each other's metering.
 const METERED = Symbol.for('tokencap.llamaindex.metered');
@@ -96,9 +97,11 @@ export function meterLLM<Model extends LLM>(llm: Model, options: MeteringOptions
       if (swapped && 'model' in this) view.model = swapped;
     }
 
+    const abort = new AbortController();
+    if (stream) await routeSignals(this);
     let result: unknown;
     try {
-      result = await original.call(view ?? this, callParams);
+      result = await withSignal(abort.signal, () => original.call(view ?? this, callParams));
     } catch (error) {
       // No answer came (an HTTP or network error): nothing was billed.
       await planned.call.release();
@@ -108,12 +111,11 @@ export function meterLLM<Model extends LLM>(llm: Model, options: MeteringOptions
       await planned.call.settleFromData(result);
       return result;
     }
-    // Cutting ends the loop below, which closes the LLM's stream and with it the request.
-    return meterItems(
-      result as AsyncIterable<ChatResponseChunk>,
-      planned.call.streamMetering(),
-      () => {},
-    );
+    // Cutting, or the reader leaving, aborts the request: the provider stops billing.
+    const chunks = result as AsyncIterable<ChatResponseChunk>;
+    return meterItems(abortedOnLeave(chunks, abort), planned.call.streamMetering(), () => {
+      abort.abort();
+    });
   };
 
   Object.defineProperty(llm, 'chat', { value: metered, configurable: true, writable: true });
