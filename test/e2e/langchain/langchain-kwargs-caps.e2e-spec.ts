@@ -6,6 +6,7 @@ import { defineBudget } from '../../../lib/core/budget.js';
 import { runWithBudgets } from '../../../lib/core/budget-context.js';
 import { Ledger } from '../../../lib/core/ledger.js';
 import { MemoryLedgerStore } from '../../../lib/core/memory-ledger.store.js';
+import { BudgetExceededError } from '../../../lib/errors.js';
 import { meterChatModel } from '../../../lib/frameworks/langchain/index.js';
 import {
   type FakeAnthropicServer,
@@ -87,9 +88,15 @@ describeOnNode(22, 'tokencap/langchain: output caps in pass-through kwargs are c
     const { model: plain, sent } = make();
     const model = meterChatModel(plain);
     const budget = defineBudget({ scope: 'task', key: _name, limit: LIMIT });
-    await runWithBudgets(ledger, [budget], () =>
-      meterChatModel(model).invoke('Write a long story.'),
-    );
+    const error = await runWithBudgets(ledger, [budget], async () => {
+      if (!streaming) return model.invoke('Write a long story.');
+      for await (const _chunk of await model.stream('Write a long story.')) {
+        // read to the end
+      }
+    }).catch((e: unknown) => e);
+    // A stream cut short by the budget's cap ends its loop with the refusal; a plain call returns.
+    if (streaming) expect(error).toBeInstanceOf(BudgetExceededError);
+    else expect(error).not.toBeInstanceOf(Error);
     const [body] = sent();
     const caps = CAPS.filter((key) => key in body!).map((key) => body![key] as number);
     expect(caps.length).toBeGreaterThan(0);
