@@ -14,10 +14,7 @@ type Patched = Record<PropertyKey, unknown> & { invoke: Invoke };
  * the agent's model node another model (a fallback, a cheaper model): that model is metered at the
  * innermost point, when it is invoked, so middleware order cannot open a hole in the budget.
  */
-export function meterModelsInvokedIn<T>(
-  options: MeterChatModelOptions,
-  fn: () => Promise<T>,
-): Promise<T> {
+export function meterModelsInvokedIn<T>(options: MeterChatModelOptions, fn: () => T): T {
   return scope().run(options, fn);
 }
 
