@@ -49,7 +49,7 @@ export function budgetNearlySpent(
   const { fraction = 0.9, ledger, budgets = [] } = options;
   if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1)) {
     throw new TokencapConfigError(
-      `Invalid fraction ${JSON.stringify(fraction)} of budgetNearlySpent: expected a number in (0, 1].`,
+      `Invalid fraction ${typeof fraction === 'number' ? String(fraction) : JSON.stringify(fraction)} of budgetNearlySpent: expected a number in (0, 1].`,
     );
   }
   if (budgets.length > 0 && !ledger) {

@@ -3,6 +3,7 @@ import { AIMessage } from '@langchain/core/messages';
 import { createMiddleware } from 'langchain';
 import { BudgetExceededError, TokencapConfigError } from '../../errors.js';
 import { meteringContextResolver } from '../../metering/metering-context.resolver.js';
+import { meterModelsInvokedIn } from './agent-model.scope.js';
 import { isMetered, meterChatModel, type MeterChatModelOptions } from './meter-chat-model.js';
 
 /** Options of {@link budgetMiddleware}: those of {@link meterChatModel}, and what a refusal does. */
@@ -61,7 +62,9 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}) {
       // A model metered already (by the app, or by another agent's middleware) keeps its metering.
       if (!isMetered(model)) meterChatModel(model, metering);
       try {
-        return await handler(request);
+        // A later middleware may swap the model (modelFallbackMiddleware, dynamic selection):
+        // whatever model the agent finally invokes is metered too.
+        return await meterModelsInvokedIn(metering, () => handler(request));
       } catch (error) {
         const refusal = budgetErrorIn(error);
         if (refusal && onExceeded === 'end') return stopMessage(refusal);

@@ -156,7 +156,8 @@ export class ChunkObserver implements StreamObserver {
     ) {
       this.truncated = true;
     }
-    const model = answeringModel(message.response_metadata);
+    // ChatOpenAI's chunks name the answering model in their generationInfo, not the message.
+    const model = answeringModel(message.response_metadata) ?? answeringModel(info);
     const usage = readUsageMetadata(message.usage_metadata);
     if (usage) this.add(usage);
     if (model && this.sum) this.sum.model = model;

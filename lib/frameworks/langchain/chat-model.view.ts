@@ -4,6 +4,37 @@ import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 // made the view already meters them).
 export const VIEW = Symbol('tokencap.langchain.view');
 
+// Pass-through request fields (ChatOpenAI's `modelKwargs`, ChatAnthropic's `invocationKwargs`)
+// are spread over the request after the model's own fields, so a cap there would win over ours.
+const KWARGS_FIELDS = ['modelKwargs', 'invocationKwargs'];
+const KWARGS_CAPS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'];
+
+/** The lowest output cap set in the model's pass-through request fields, if any. */
+export function kwargsCap(model: object): number | undefined {
+  let lowest: number | undefined;
+  for (const kwargs of KWARGS_FIELDS) {
+    const fields = (model as Record<string, unknown>)[kwargs];
+    if (typeof fields !== 'object' || fields === null) continue;
+    for (const key of KWARGS_CAPS) {
+      const value = (fields as Record<string, unknown>)[key];
+      if (typeof value === 'number' && Number.isFinite(value) && value > 0) {
+        lowest = lowest === undefined ? value : Math.min(lowest, value);
+      }
+    }
+  }
+  return lowest;
+}
+
+/** A copy of pass-through fields with every cap they hold lowered to `cap`, or undefined. */
+function loweredKwargs(fields: unknown, cap: number): Record<string, unknown> | undefined {
+  if (typeof fields !== 'object' || fields === null) return undefined;
+  const present = KWARGS_CAPS.filter((key) => key in fields);
+  if (present.length === 0) return undefined;
+  const lowered: Record<string, unknown> = { ...(fields as Record<string, unknown>) };
+  for (const key of present) lowered[key] = cap;
+  return lowered;
+}
+
 /** What one planned call changes on the model it runs on. */
 export interface ViewFields {
   /** The field that holds the model's output cap (`maxTokens`, `maxOutputTokens`, …). */
@@ -22,7 +53,13 @@ export interface ViewFields {
 export function viewOf<Model extends object>(model: Model, fields: ViewFields): Model {
   const view = Object.create(model) as Record<PropertyKey, unknown>;
   view[VIEW] = true;
-  if (fields.cap !== undefined) view[fields.capField] = fields.cap;
+  if (fields.cap !== undefined) {
+    view[fields.capField] = fields.cap;
+    for (const kwargs of KWARGS_FIELDS) {
+      const lowered = loweredKwargs((model as Record<string, unknown>)[kwargs], fields.cap);
+      if (lowered) view[kwargs] = lowered;
+    }
+  }
   if (fields.model !== undefined) {
     for (const key of ['model', 'modelName']) if (key in model) view[key] = fields.model;
   }

@@ -12,7 +12,7 @@ import {
 import type { RequestBody } from '../../metering/provider-endpoint.interface.js';
 import { meterItems } from '../../metering/stream.meter.js';
 import { chatModelEndpoint, type ChunkObserver } from './chat-model.endpoint.js';
-import { VIEW, viewOf } from './chat-model.view.js';
+import { kwargsCap, VIEW, viewOf } from './chat-model.view.js';
 import type { LangChainCall } from './langchain-request.js';
 
 /** Options of {@link meterChatModel}: the options of every wrapper, and where the cap lives. */
@@ -117,7 +117,7 @@ function install(
         ? ((opts as { tools: unknown[] }).tools as unknown[])
         : undefined,
       stream,
-      cap: positiveCap(self[capField]),
+      cap: lowest(positiveCap(self[capField]), kwargsCap(self)),
       choices: positiveCap(self.n) ?? 1,
     };
     return call;
@@ -236,6 +236,11 @@ function install(
     writable: true,
   });
   Object.defineProperty(model, METERED, { value: true });
+}
+
+function lowest(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  return b === undefined ? a : Math.min(a, b);
 }
 
 /** Passes a stream through and tells the observer when it ended by itself. */

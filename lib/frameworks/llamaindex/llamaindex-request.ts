@@ -30,10 +30,23 @@ export function asChatBody(
   return body;
 }
 
-/** The cap of one call: the LLM's own, lowered by a per-call `max_tokens` in `additionalChatOptions`. */
-export function requestedCap(llmCap: unknown, params: LLMChatParamsBase): number | undefined {
+/**
+ * The cap of one call: the lowest of the LLM's own `maxTokens` and the `max_tokens` or
+ * `max_completion_tokens` in the LLM's or the call's `additionalChatOptions`.
+ */
+export function requestedCap(
+  llmCap: unknown,
+  params: LLMChatParamsBase,
+  llmOptions?: Record<string, unknown>,
+): number | undefined {
   const extra = record(params.additionalChatOptions);
-  const caps = [llmCap, extra?.max_tokens, extra?.max_completion_tokens]
+  const caps = [
+    llmCap,
+    llmOptions?.max_tokens,
+    llmOptions?.max_completion_tokens,
+    extra?.max_tokens,
+    extra?.max_completion_tokens,
+  ]
     .map(positiveCap)
     .filter((c): c is number => c !== undefined);
   return caps.length > 0 ? Math.min(...caps) : undefined;

@@ -14,11 +14,14 @@ import {
 import { meterItems } from '../../metering/stream.meter.js';
 import { asChatBody, requestedCap } from './llamaindex-request.js';
 import { llmEndpoint } from './llm.endpoint.js';
+import { abortedOnLeave, routeSignals, withSignal } from './request-signal.js';
 
 // Symbol.for: two copies of Tokencap in one process still recognise each other's metering.
 const METERED = Symbol.for('tokencap.llamaindex.metered');
 // Marks a per-call view, whose `chat` runs the LLM's own code (the call that made it meters it).
 const VIEW = Symbol('tokencap.llamaindex.view');
+
+const CAP_KEYS = ['max_tokens', 'max_completion_tokens'] as const;
 
 type Chat = (params: LLMChatParamsBase & { stream?: boolean }) => Promise<unknown>;
 
@@ -64,7 +67,8 @@ export function meterLLM<Model extends LLM>(llm: Model, options: MeteringOptions
     const model = typeof name === 'string' ? name : '';
     const stream = params.stream === true;
     const extra = record(params.additionalChatOptions);
-    const body = asChatBody(model, params, requestedCap(this.maxTokens, params), stream);
+    const own = record(this.additionalChatOptions);
+    const body = asChatBody(model, params, requestedCap(this.maxTokens, params, own), stream);
     const streamOptions =
       record(extra?.stream_options) ?? record(record(this.additionalChatOptions)?.stream_options);
     if (streamOptions) body.stream_options = streamOptions;
@@ -82,8 +86,18 @@ export function meterLLM<Model extends LLM>(llm: Model, options: MeteringOptions
       // usage request go there.
       const lowered: Record<string, unknown> = { ...extra };
       if (cap !== undefined) {
-        lowered.max_tokens = cap;
-        if (lowered.max_completion_tokens != null) lowered.max_completion_tokens = cap;
+        // Every cap field, the LLM's own options' included, is lowered: the one left would win.
+        for (const key of CAP_KEYS) {
+          if (own?.[key] != null || extra?.[key] != null) lowered[key] = cap;
+        }
+        // Reasoning models (o-series, gpt-5) refuse max_tokens: they take max_completion_tokens.
+        if (context.catalog.isReasoning(swapped ?? model)) {
+          lowered.max_completion_tokens = cap;
+          // Undefined overrides the LLM's own max_tokens, and is left out of the request's JSON.
+          lowered.max_tokens = undefined;
+        } else {
+          lowered.max_tokens = cap;
+        }
       }
       if (swapped) lowered.model = swapped;
       if (stream && planned.call.plan.injected) lowered.stream_options = sent.stream_options;
@@ -96,9 +110,11 @@ export function meterLLM<Model extends LLM>(llm: Model, options: MeteringOptions
       if (swapped && 'model' in this) view.model = swapped;
     }
 
+    const abort = new AbortController();
+    if (stream) await routeSignals(this);
     let result: unknown;
     try {
-      result = await original.call(view ?? this, callParams);
+      result = await withSignal(abort.signal, () => original.call(view ?? this, callParams));
     } catch (error) {
       // No answer came (an HTTP or network error): nothing was billed.
       await planned.call.release();
@@ -108,12 +124,11 @@ export function meterLLM<Model extends LLM>(llm: Model, options: MeteringOptions
       await planned.call.settleFromData(result);
       return result;
     }
-    // Cutting ends the loop below, which closes the LLM's stream and with it the request.
-    return meterItems(
-      result as AsyncIterable<ChatResponseChunk>,
-      planned.call.streamMetering(),
-      () => {},
-    );
+    // Cutting, or the reader leaving, aborts the request: the provider stops billing.
+    const chunks = result as AsyncIterable<ChatResponseChunk>;
+    return meterItems(abortedOnLeave(chunks, abort), planned.call.streamMetering(), () => {
+      abort.abort();
+    });
   };
 
   Object.defineProperty(llm, 'chat', { value: metered, configurable: true, writable: true });

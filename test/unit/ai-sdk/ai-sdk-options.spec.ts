@@ -33,10 +33,20 @@ describe('budgetNearlySpent', () => {
   const steps = (totalTokens: number) => ({ steps: [{ usage: { totalTokens } }] });
 
   it('refuses a fraction outside (0, 1], naming it', () => {
-    for (const fraction of [0, -0.5, 1.5, Number.NaN, '0.5']) {
+    // Non-finite numbers are named as written (NaN, not JSON's null); strings keep their quotes.
+    const named: [unknown, string][] = [
+      [0, '0'],
+      [-0.5, '-0.5'],
+      [1.5, '1.5'],
+      [Number.NaN, 'NaN'],
+      [Number.POSITIVE_INFINITY, 'Infinity'],
+      [Number.NEGATIVE_INFINITY, '-Infinity'],
+      ['0.5', '"0.5"'],
+    ];
+    for (const [fraction, name] of named) {
       expect(() => budgetNearlySpent({ fraction: fraction as number })).toThrow(
         new TokencapConfigError(
-          `Invalid fraction ${JSON.stringify(fraction)} of budgetNearlySpent: expected a number in (0, 1].`,
+          `Invalid fraction ${name} of budgetNearlySpent: expected a number in (0, 1].`,
         ),
       );
     }

@@ -1,0 +1,79 @@
+import { OpenAI } from '@llamaindex/openai';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { defineBudget } from '../../../lib/core/budget.js';
+import { runWithBudgets } from '../../../lib/core/budget-context.js';
+import { Ledger } from '../../../lib/core/ledger.js';
+import { MemoryLedgerStore } from '../../../lib/core/memory-ledger.store.js';
+import { BudgetExceededError } from '../../../lib/errors.js';
+import { meterLLM } from '../../../lib/frameworks/llamaindex/index.js';
+import { type FakeOpenAIServer, startFakeOpenAI } from '../../../lib/testing/index.js';
+
+const LIMIT = 300;
+
+describe('tokencap/llamaindex: every output cap sent is within the grant', () => {
+  let server: FakeOpenAIServer;
+  let ledger: Ledger;
+
+  beforeAll(async () => {
+    server = await startFakeOpenAI({ replyTokens: 1_000, keepAlive: false });
+  });
+  afterAll(() => server.close());
+  beforeEach(() => {
+    ledger = new Ledger({ store: new MemoryLedgerStore({ sweepInterval: false }) });
+  });
+  afterEach(async () => {
+    await server.settled();
+    server.reset();
+  });
+
+  const messages = [{ role: 'user' as const, content: 'Write a long story.' }];
+  async function callOnce(model: string, options: Record<string, unknown>, stream: boolean) {
+    const llm = meterLLM(
+      new OpenAI({
+        model,
+        apiKey: 'test',
+        maxRetries: 0,
+        baseURL: server.baseURL,
+        additionalChatOptions: options,
+      }),
+    );
+    const budget = defineBudget({ scope: 'task', key: `${model}-${stream}`, limit: LIMIT });
+    const error = await runWithBudgets(ledger, [budget], async () => {
+      if (!stream) return llm.chat({ messages });
+      for await (const _chunk of await llm.chat({ messages, stream: true })) {
+        // read to the end
+      }
+    }).catch((e: unknown) => e);
+    // A stream cut short by the budget's cap ends its loop with the refusal; a plain call returns.
+    if (stream) expect(error).toBeInstanceOf(BudgetExceededError);
+    else expect(error).not.toBeInstanceOf(Error);
+    expect(server.requests).toHaveLength(1);
+    const used = (await ledger.usage([budget]))[0]!.dimensions.tokens!.used;
+    expect(used).toBeLessThanOrEqual(LIMIT);
+    expect(server.tally.totalTokens).toBeLessThanOrEqual(LIMIT);
+    return server.requests[0]!.body as Record<string, unknown>;
+  }
+
+  for (const stream of [false, true]) {
+    const mode = stream ? 'stream' : 'plain';
+    it(`the LLM's additionalChatOptions.max_completion_tokens: 5000 is lowered to the grant (${mode})`, async () => {
+      const body = await callOnce('gpt-4o-mini', { max_completion_tokens: 5_000 }, stream);
+      expect(body.max_completion_tokens).toBeLessThan(LIMIT);
+      expect(body.max_completion_tokens).toBe(body.max_tokens);
+    });
+
+    it(`the LLM's additionalChatOptions.max_tokens: 5000 is lowered to the grant (${mode})`, async () => {
+      const body = await callOnce('gpt-4o-mini', { max_tokens: 5_000 }, stream);
+      expect(body.max_tokens).toBeLessThan(LIMIT);
+      expect(body).not.toHaveProperty('max_completion_tokens');
+    });
+
+    for (const model of ['o4-mini', 'gpt-5-mini']) {
+      it(`${model} (a reasoning model) is sent max_completion_tokens, never max_tokens (${mode})`, async () => {
+        const body = await callOnce(model, {}, stream);
+        expect(body.max_completion_tokens).toBeLessThan(LIMIT);
+        expect(body).not.toHaveProperty('max_tokens');
+      });
+    }
+  }
+});
