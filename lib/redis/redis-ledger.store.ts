@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { type Amounts, type Budget, DIMENSIONS, type Dimension } from '../core/budget.js';
+import { type Amounts, type Budget, DIMENSIONS } from '../core/budget.js';
 import { type Duration, parseDuration } from '../core/duration.js';
 import { amountsFor, decideReservation } from '../core/ledger-rules.js';
 import type {
@@ -23,7 +23,7 @@ import { type HashTagMode, LedgerKeyBuilder } from './ledger-key.builder.js';
 import type { LeasePool } from './lease/lease-pool.js';
 import { type LeaseOptions, resolveLeaseOptions } from './lease/lease.options.js';
 import { LeasedBudgets } from './lease/leased-budgets.js';
-import { type LuaScript, SCRIPTS } from './lua.script.js';
+import { SCRIPTS } from './lua.script.js';
 import {
   BudgetArgsEncoder,
   amountArgs,
@@ -32,6 +32,17 @@ import {
   unknownModeArg,
 } from './script-args.encoder.js';
 import { type RedisClient, ScriptRunner, malformed } from './script.runner.js';
+import {
+  NDIM,
+  SNAP,
+  toActivity,
+  toAmounts,
+  toFlag,
+  toIndex,
+  toNumber,
+  toSnapshots,
+  toState,
+} from './script-reply.parser.js';
 
 /** Options of {@link RedisLedgerStore}. Give `client` or `url`. */
 export interface RedisLedgerStoreOptions {
@@ -76,9 +87,6 @@ export interface RedisLedgerStoreOptions {
   lease?: LeaseOptions;
 }
 
-const NDIM = DIMENSIONS.length;
-/** Numbers per ledger in a snapshot reply: used, reserved and credit of each dimension. */
-const SNAP = 3 * NDIM;
 const ONE_TOKEN: Amounts = { tokens: 1 };
 
 /**
@@ -487,84 +495,4 @@ export class RedisLedgerStore implements LedgerStore {
     }
     return list;
   }
-}
-
-// Reply checks: a reply that is not exactly what the script returns is an error, never a zero.
-
-function toNumber(value: unknown, script: LuaScript, reply: unknown): number {
-  // Scripts send integers as integer replies and other numbers as strings (see rnum in the prelude).
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
-  if (typeof value === 'string' && value !== '') {
-    const n = Number(value);
-    if (Number.isFinite(n)) return n;
-  }
-  throw malformed(script, reply);
-}
-
-function toIndex(value: unknown, size: number, script: LuaScript, reply: unknown): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < size)
-    return value;
-  throw malformed(script, reply);
-}
-
-function toFlag(value: unknown, script: LuaScript, reply: unknown): boolean {
-  if (value === 0 || value === 1) return value === 1;
-  throw malformed(script, reply);
-}
-
-function toSnapshots(
-  value: unknown,
-  count: number,
-  script: LuaScript,
-  reply: unknown,
-): LedgerSnapshot[] {
-  if (!Array.isArray(value) || value.length !== count * SNAP) throw malformed(script, reply);
-  const out: LedgerSnapshot[] = [];
-  for (let i = 0; i < count; i++) {
-    const at = i * SNAP;
-    const snapshot: LedgerSnapshot = {
-      used: toAmounts(value, at, script, reply),
-      reserved: toAmounts(value, at + NDIM, script, reply),
-    };
-    // Credit is reported only when there is some, as the memory store does.
-    const credit = toAmounts(value, at + 2 * NDIM, script, reply);
-    if (Object.keys(credit).length > 0) snapshot.credit = credit;
-    out.push(snapshot);
-  }
-  return out;
-}
-
-function toActivity(
-  value: unknown,
-  count: number,
-  script: LuaScript,
-  reply: unknown,
-): LedgerActivity[] {
-  if (!Array.isArray(value) || value.length !== count * 2) throw malformed(script, reply);
-  const out: LedgerActivity[] = [];
-  for (let i = 0; i < count; i++) {
-    out.push({
-      commits: toNumber(value[2 * i], script, reply),
-      since: toNumber(value[2 * i + 1], script, reply),
-    });
-  }
-  return out;
-}
-
-/** One ledger's snapshot followed by its activity. */
-function toState(value: unknown, script: LuaScript, reply: unknown): LedgerState {
-  if (!Array.isArray(value) || value.length !== SNAP + 2) throw malformed(script, reply);
-  const [snapshot] = toSnapshots(value.slice(0, SNAP), 1, script, reply);
-  const [activity] = toActivity(value.slice(SNAP), 1, script, reply);
-  return { ...snapshot, ...activity };
-}
-
-function toAmounts(list: unknown[], at: number, script: LuaScript, reply: unknown): Amounts {
-  const out: Amounts = {};
-  for (let d = 0; d < NDIM; d++) {
-    const n = toNumber(list[at + d], script, reply);
-    // Zero entries are left out, as the memory store does, so snapshots compare equal.
-    if (n !== 0) out[DIMENSIONS[d] as Dimension] = n;
-  }
-  return out;
 }
