@@ -154,6 +154,8 @@ export function renderResponsesRequest(
     name: tool.name,
     description: tool.description,
     parameters: tool.inputSchema,
+    // As @ai-sdk/openai sends it; the field is counted, so leaving it out under-counts a token.
+    strict: (tool as { strict?: boolean }).strict ?? false,
   }));
   const format = params.responseFormat;
   return {
