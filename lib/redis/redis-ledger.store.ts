@@ -112,6 +112,8 @@ export class RedisLedgerStore implements LedgerStore {
   private readonly encoder: BudgetArgsEncoder;
   private readonly runner: ScriptRunner;
   private readonly leases: LeasedBudgets | undefined;
+  /** Marks the leases unconfirmed when the connection closes (see LeasedBudgets.suspect). */
+  private readonly onConnectionClosed = () => this.leases?.suspect();
   private settled:
     ((budgets: readonly Budget[], outcome: CommitOutcome, at: number) => void) | undefined;
 
@@ -180,6 +182,8 @@ export class RedisLedgerStore implements LedgerStore {
         },
         (budget) => this.keys.keysOf(budget).ledger,
       );
+      // A closed connection may mean a restarted Redis that forgot every lease.
+      (this.client as Redis).on('close', this.onConnectionClosed);
     }
   }
 
@@ -465,6 +469,7 @@ export class RedisLedgerStore implements LedgerStore {
    */
   async close(): Promise<void> {
     await this.leases?.close(Date.now() + this.runner.timeoutMs * 4);
+    if (this.leases) (this.client as Redis).off('close', this.onConnectionClosed);
     if (!this.owned) return;
     try {
       await this.client.quit();

@@ -15,6 +15,7 @@ import type { ResolvedLeaseOptions } from './lease.options.js';
 export interface LeaseBackend {
   reserve(input: ReserveInput): Promise<ReserveOutcome>;
   commit(input: CommitInput): Promise<CommitOutcome>;
+  /** Moves a held lease's expiry; resolves whether Redis still holds it (false: it forgot it). */
   extend(budget: Budget, id: string, expiresAt: number, now: number): Promise<boolean>;
   /** Receives the thresholds a lease's settlement crossed (once per budget and window). */
   crossed(budgets: readonly Budget[], outcome: CommitOutcome, at: number): void;
@@ -27,6 +28,10 @@ const STEPS = 64;
 // A lease is retired, and extended while calls still hold in it, once half its TTL is gone, so
 // an event loop stalled for less than half the TTL cannot let Redis lapse it under those calls.
 const MARGIN_FRACTION = 0.5;
+// A lease in use is confirmed with Redis at least this often (or every `horizon`, if shorter), so
+// a lease Redis forgot (a restart without persistence, FLUSHALL, eviction) stops being spent within
+// that time; after a reconnect it is confirmed before it is spent again.
+const MAX_CONFIRM_MS = 1_000;
 
 let leaseSequence = 0;
 const leaseTag = Math.random().toString(36).slice(2, 10);
@@ -42,6 +47,9 @@ class Lease {
   ambiguous = false;
   lastUsed: number;
   readonly acquiredAt: number;
+  /** When Redis last confirmed it held this lease (ledger clock; -Infinity: unsure, confirm first). */
+  confirmedAt: number;
+  confirming: Promise<void> | undefined;
   /** When the budget's window at acquisition ends (none: the budget has no window). */
   windowEnd: number | undefined;
 
@@ -53,6 +61,7 @@ class Lease {
   ) {
     this.lastUsed = now;
     this.acquiredAt = now;
+    this.confirmedAt = now;
   }
 
   free(d: number): number {
@@ -100,11 +109,23 @@ export class LeasePool {
   private rateSince: number | undefined;
   private chunk: number[] | undefined;
 
+  private readonly confirmMs: number;
+
   constructor(
     public budget: Budget,
     private readonly options: ResolvedLeaseOptions,
     private readonly backend: LeaseBackend,
-  ) {}
+  ) {
+    this.confirmMs = Math.min(options.horizonMs, MAX_CONFIRM_MS);
+  }
+
+  /**
+   * Redis may have lost what it held (the connection closed: a restart, a failover): every lease
+   * is confirmed before it is spent again.
+   */
+  suspect(): void {
+    for (const lease of this.leases) lease.confirmedAt = -Infinity;
+  }
 
   /** Whether the pool holds nothing in Redis and nothing is waiting to be written. */
   get empty(): boolean {
@@ -135,7 +156,14 @@ export class LeasePool {
     const want = vector(amountsFor(input.base, perUnit, wanted.max));
     const need = vector(amountsFor(input.base, perUnit, wanted.min));
     for (let attempt = 0; ; attempt++) {
-      const lease = this.usable(input.now);
+      let lease = this.usable(input.now);
+      if (lease && input.now - lease.confirmedAt >= this.confirmMs) {
+        // Unconfirmed for too long: spend it only once Redis says it still holds it.
+        await this.confirm(lease, input.now);
+        lease = this.usable(input.now);
+      } else if (lease && input.now - lease.confirmedAt >= this.confirmMs / 2) {
+        void this.confirm(lease, input.now);
+      }
       if (lease && (this.fits(lease, want) || (attempt > 0 && this.fits(lease, need)))) {
         const decision = decideReservation({ ...input, units: wanted, budgets: [this.budget] }, [
           this.virtualSnapshot(lease),
@@ -269,6 +297,41 @@ export class LeasePool {
     }
     if (this.pendingCharge || this.loose.some((n) => n !== 0)) work.push(this.chargeLoose(now));
     await Promise.all(work);
+  }
+
+  /**
+   * Asks Redis whether it still holds `lease` (one round trip, shared by the callers waiting). A
+   * lease Redis forgot is lost; one it cannot confirm (Redis unreachable) is retired, so it is not
+   * spent while unsure: the next call needs a new lease, which fails like any call in an outage.
+   */
+  private confirm(lease: Lease, now: number): Promise<void> {
+    lease.confirming ??= this.backend
+      .extend(this.budget, lease.id, lease.expiresAt, now)
+      .then(
+        (held) => {
+          if (!this.leases.has(lease) || lease.settling) return;
+          if (held) lease.confirmedAt = Math.max(lease.confirmedAt, now);
+          else this.lose(lease, now);
+        },
+        () => {
+          if (!lease.retired) this.retire(lease);
+        },
+      )
+      .finally(() => (lease.confirming = undefined));
+    return lease.confirming;
+  }
+
+  /**
+   * Redis no longer holds `lease`: it is dropped at once, and what its calls spent (and what the
+   * calls still in flight in it will spend) is charged to Redis like usage without a reservation.
+   */
+  private lose(lease: Lease, now: number): void {
+    if (!lease.retired) this.retire(lease);
+    this.leases.delete(lease);
+    for (let d = 0; d < NDIM; d++) this.loose[d] += lease.spent[d];
+    // Their commits find no hold and are charged (see commit).
+    for (const [id, hold] of this.holds) if (hold.lease === lease) this.holds.delete(id);
+    void this.chargeLoose(now);
   }
 
   private usable(now: number): Lease | undefined {

@@ -59,6 +59,11 @@ export class LeasedBudgets {
     return split;
   }
 
+  /** The connection to Redis closed (a restart may have lost the leases): confirm each before use. */
+  suspect(): void {
+    for (const pool of this.pools.values()) pool.suspect();
+  }
+
   /** Retires every lease and settles it (calls still in flight are charged when they commit). */
   async close(deadline: number): Promise<void> {
     clearInterval(this.timer);
