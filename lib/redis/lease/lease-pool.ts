@@ -42,7 +42,8 @@ class Lease {
   readonly spent: number[] = new Array<number>(NDIM).fill(0);
   inflight = 0;
   retired = false;
-  settling = false;
+  /** The settlement under way (callers awaiting it share it). */
+  settlement: Promise<void> | undefined;
   /** A settlement attempt failed in a way that may have applied it: retries must not count twice. */
   ambiguous = false;
   lastUsed: number;
@@ -180,6 +181,9 @@ export class LeasePool {
         return { ok: true, units: wanted.max };
       }
       if (attempt > 2) break;
+      // A lease that cannot hold the call and holds no other is returned before the next is
+      // taken, so Redis offers what it did not use (else the last units stay stranded in it).
+      if (lease && lease.inflight === 0) this.retire(lease, input.now);
       const refused = await this.acquire(input.now, want, need);
       if (refused) {
         return { ...refused, index };
@@ -280,7 +284,7 @@ export class LeasePool {
           now >= lease.expiresAt - margin ||
           (lease.windowEnd !== undefined && now >= lease.windowEnd))
       ) {
-        this.retire(lease);
+        this.retire(lease, now);
       }
       if (lease.retired && (lease.inflight === 0 || all)) work.push(this.settle(lease, now));
       else if (lease.retired && now >= lease.expiresAt - margin) {
@@ -309,12 +313,12 @@ export class LeasePool {
       .extend(this.budget, lease.id, lease.expiresAt, now)
       .then(
         (held) => {
-          if (!this.leases.has(lease) || lease.settling) return;
+          if (!this.leases.has(lease) || lease.settlement) return;
           if (held) lease.confirmedAt = Math.max(lease.confirmedAt, now);
           else this.lose(lease, now);
         },
         () => {
-          if (!lease.retired) this.retire(lease);
+          if (!lease.retired) this.retire(lease, now);
         },
       )
       .finally(() => (lease.confirming = undefined));
@@ -326,7 +330,8 @@ export class LeasePool {
    * calls still in flight in it will spend) is charged to Redis like usage without a reservation.
    */
   private lose(lease: Lease, now: number): void {
-    if (!lease.retired) this.retire(lease);
+    lease.retired = true;
+    if (this.current === lease) this.current = undefined;
     this.leases.delete(lease);
     for (let d = 0; d < NDIM; d++) this.loose[d] += lease.spent[d];
     // Their commits find no hold and are charged (see commit).
@@ -343,7 +348,7 @@ export class LeasePool {
       now >= lease.expiresAt - this.options.ttlMs * MARGIN_FRACTION ||
       (lease.windowEnd !== undefined && now >= lease.windowEnd)
     ) {
-      this.retire(lease);
+      this.retire(lease, now);
       return undefined;
     }
     return lease;
@@ -406,13 +411,11 @@ export class LeasePool {
       await this.acquiring;
       return undefined;
     }
-    // Leases of an ended window are settled first: once a new lease opens the next window in
-    // Redis, their usage could only be recorded there.
-    const ended = [...this.leases].filter(
-      (l) => l.retired && l.inflight === 0 && l.windowEnd !== undefined && now >= l.windowEnd,
-    );
-    const settled =
-      ended.length > 0 ? Promise.all(ended.map((l) => this.settle(l, now))) : undefined;
+    // Retired leases with no call left are settled first, so Redis counts what they did not use
+    // as free (else the last units of the budget are stranded in them); and once a new lease opens
+    // the next window in Redis, an ended window's usage could only be recorded there.
+    const idle = [...this.leases].filter((l) => l.retired && l.inflight === 0);
+    const settled = idle.length > 0 ? Promise.all(idle.map((l) => this.settle(l, now))) : undefined;
     const chunk = this.nextChunk(now, want);
     const id = `lease:${leaseTag}-${++leaseSequence}`;
     const base: Amounts = {};
@@ -449,7 +452,7 @@ export class LeasePool {
       const lease = new Lease(id, vector(outcome.amounts), expiresAt, now);
       if (this.budget.window) lease.windowEnd = windowBounds(this.budget.window, now).end;
       this.leases.add(lease);
-      if (this.current) this.retire(this.current);
+      if (this.current) this.retire(this.current, now);
       this.current = lease;
       return undefined;
     } finally {
@@ -463,6 +466,9 @@ export class LeasePool {
    * Redis last showed free, so near the limit the last units are not stranded on one replica.
    */
   private nextChunk(now: number, want: number[]): number[] {
+    // Before Redis has shown what is free, the first lease is just the call: its reply tells what
+    // is free, and the next lease (prefetched at once) is sized to at most an eighth of that.
+    if (!this.lastSnapshot) return want.map((n) => Math.ceil(n));
     const elapsed = this.rateSince === undefined ? 0 : Math.max(1, now - this.rateSince);
     const out = new Array<number>(NDIM).fill(0);
     for (const dim of Object.keys(this.budget.limits) as Dimension[]) {
@@ -474,12 +480,10 @@ export class LeasePool {
           : Math.max(want[d] * 8, limit / 1000);
       if (this.chunk) size = Math.min(Math.max(size, this.chunk[d] / 2), this.chunk[d] * 2);
       const snap = this.lastSnapshot;
-      if (snap) {
-        // Credit raises the limit for the window (Redis applies it when the lease is reserved).
-        const room = limit + (snap.credit?.[dim] ?? 0);
-        const free = room - (snap.used[dim] ?? 0) - (snap.reserved[dim] ?? 0);
-        size = Math.min(size, Math.max(0, free) / 8);
-      }
+      // Credit raises the limit for the window (Redis applies it when the lease is reserved).
+      const room = limit + (snap.credit?.[dim] ?? 0);
+      const free = room - (snap.used[dim] ?? 0) - (snap.reserved[dim] ?? 0);
+      size = Math.min(size, Math.max(0, free) / 8);
       out[d] = Math.ceil(Math.max(size, want[d]));
     }
     this.chunk = out;
@@ -492,21 +496,29 @@ export class LeasePool {
     return Object.keys(this.budget.limits)[0] as Dimension;
   }
 
-  private retire(lease: Lease): void {
+  /** Takes no more calls into `lease`; with none left in it, it is settled at once. */
+  private retire(lease: Lease, now: number): void {
     lease.retired = true;
     if (this.current === lease) this.current = undefined;
+    if (lease.inflight === 0) void this.settle(lease, now);
   }
 
   /**
    * Commits a lease with what its calls spent: Redis drops its hold and records the usage. Calls
    * still holding in it (only at close) are charged when they commit, outside any lease.
    */
-  private async settle(lease: Lease, settledAt: number): Promise<void> {
-    if (lease.settling || !this.leases.has(lease)) return;
+  private settle(lease: Lease, settledAt: number): Promise<void> {
+    if (!this.leases.has(lease)) return Promise.resolve();
+    lease.settlement ??= this.commitLease(lease, settledAt).finally(
+      () => (lease.settlement = undefined),
+    );
+    return lease.settlement;
+  }
+
+  private async commitLease(lease: Lease, settledAt: number): Promise<void> {
     // Recorded in the window the lease was spent in (unless Redis has moved on to the next).
     const now =
       lease.windowEnd === undefined ? settledAt : Math.min(settledAt, lease.windowEnd - 1);
-    lease.settling = true;
     for (const [id, hold] of this.holds) if (hold.lease === lease) this.holds.delete(id);
     try {
       const outcome = await this.backend.commit({
@@ -526,8 +538,6 @@ export class LeasePool {
       if ((error as { mayHaveApplied?: unknown } | null)?.mayHaveApplied !== false) {
         lease.ambiguous = true;
       }
-    } finally {
-      lease.settling = false;
     }
   }
 
