@@ -177,6 +177,7 @@ export class RedisLedgerStore implements LedgerStore {
         {
           reserve: (input) => this.reserveDirect(input),
           commit: (input) => this.commitDirect(input),
+          release: (input) => this.releaseDirect(input),
           extend: (budget, id, expiresAt, now) => this.extend(budget, id, expiresAt, now),
           crossed: (budgets, outcome, at) => this.settled?.(budgets, outcome, at),
         },

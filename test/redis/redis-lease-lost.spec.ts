@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Budget, defineBudget } from '../../lib/core/budget.js';
 import { Ledger } from '../../lib/core/ledger.js';
-import { BudgetExceededError } from '../../lib/errors.js';
+import { BudgetExceededError, StoreUnavailableError } from '../../lib/errors.js';
 import { RedisLedgerStore } from '../../lib/redis/index.js';
 import {
   REDIS_URL,
@@ -115,6 +115,61 @@ describe.skipIf(!binary)('a lease lost with a Redis restart without persistence'
     expect(Number(state.u1)).toBe(1_000);
     expect(Number(state.r1 ?? 0)).toBe(0);
   }, 30_000);
+});
+
+describe.skipIf(!binary)('a lease acquisition whose reply was lost', () => {
+  let server: RedisServerProcess;
+  let admin: Redis;
+  const clients: Redis[] = [];
+
+  beforeAll(async () => {
+    server = new RedisServerProcess(await freePort());
+    await server.start();
+    admin = new Redis({ port: server.port });
+    await admin.ping();
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    admin.disconnect();
+    await server.kill();
+  });
+
+  for (const pause of [
+    // (DEBUG SLEEP would do the same; redis-server refuses DEBUG unless enable-debug-command.)
+    ['CLIENT', 'PAUSE', '1000', 'ALL'],
+    ['CLIENT', 'PAUSE', '1000', 'WRITE'],
+  ]) {
+    it(`${pause.join(' ')}: the late lease is released once Redis answers`, async () => {
+      const prefix = uniquePrefix('lease-late');
+      const client = new Redis({ port: server.port });
+      clients.push(client);
+      await client.ping();
+      const store = new RedisLedgerStore({
+        client,
+        prefix,
+        commandTimeout: 200,
+        lease: { budgets: (b) => b.scope === 'global' },
+      });
+      const ledger = new Ledger({ store, logger: quiet });
+      const global = defineBudget({ scope: 'global', key: 'all', limit: 1_000 });
+      const paused = admin.call(pause[0], ...pause.slice(1));
+      await new Promise((r) => setTimeout(r, 50));
+      await expect(ledger.reserve([global], { base: { tokens: 50 } })).rejects.toBeInstanceOf(
+        StoreUnavailableError,
+      );
+      await paused;
+      const ledgerKey = store.keysOf(global).ledger;
+      // The reserve ran late (this replica's first script carries no deadline yet): the ledger
+      // exists, and the lease it took is released, not held until its 30 s TTL.
+      await vi.waitFor(async () => expect(await admin.exists(ledgerKey)).toBe(1), 3_000);
+      await vi.waitFor(
+        async () => expect(Number((await admin.hget(ledgerKey, 'r1')) ?? 0)).toBe(0),
+        3_000,
+      );
+      expect(await admin.zcard(store.keysOf(global).reservations)).toBe(0);
+      await ledger.close();
+    });
+  }
 });
 
 describe.skipIf(!available)('a lease lost without a reconnect (FLUSHALL, eviction)', () => {

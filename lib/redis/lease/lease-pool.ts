@@ -5,6 +5,7 @@ import type {
   CommitInput,
   CommitOutcome,
   LedgerSnapshot,
+  ReleaseInput,
   ReserveInput,
   ReserveOutcome,
   UnknownReservationMode,
@@ -15,6 +16,7 @@ import type { ResolvedLeaseOptions } from './lease.options.js';
 export interface LeaseBackend {
   reserve(input: ReserveInput): Promise<ReserveOutcome>;
   commit(input: CommitInput): Promise<CommitOutcome>;
+  release(input: ReleaseInput): Promise<boolean>;
   /** Moves a held lease's expiry; resolves whether Redis still holds it (false: it forgot it). */
   extend(budget: Budget, id: string, expiresAt: number, now: number): Promise<boolean>;
   /** Receives the thresholds a lease's settlement crossed (once per budget and window). */
@@ -32,6 +34,8 @@ const MARGIN_FRACTION = 0.5;
 // a lease Redis forgot (a restart without persistence, FLUSHALL, eviction) stops being spent within
 // that time; after a reconnect it is confirmed before it is spent again.
 const MAX_CONFIRM_MS = 1_000;
+// Retries of a release of a lease whose acquisition reply was lost: 50 ms doubling to 2 s.
+const ORPHAN_RETRY_MS = [50, 2_000];
 
 let leaseSequence = 0;
 const leaseTag = Math.random().toString(36).slice(2, 10);
@@ -109,6 +113,9 @@ export class LeasePool {
   private consumed: number[] = new Array<number>(NDIM).fill(0);
   private rateSince: number | undefined;
   private chunk: number[] | undefined;
+  /** Leases whose acquisition reply was lost (they may be held in Redis): id → when acquired. */
+  private readonly orphans = new Map<string, number>();
+  private orphanTimer: NodeJS.Timeout | undefined;
 
   private readonly confirmMs: number;
 
@@ -134,6 +141,7 @@ export class LeasePool {
       this.leases.size === 0 &&
       this.loose.every((n) => n === 0) &&
       !this.pendingCharge &&
+      this.orphans.size === 0 &&
       !this.acquiring
     );
   }
@@ -300,6 +308,7 @@ export class LeasePool {
       }
     }
     if (this.pendingCharge || this.loose.some((n) => n !== 0)) work.push(this.chargeLoose(now));
+    if (this.orphans.size > 0) work.push(this.releaseOrphans());
     await Promise.all(work);
   }
 
@@ -443,7 +452,19 @@ export class LeasePool {
       () => undefined,
     );
     try {
-      const outcome = await request;
+      let outcome: ReserveOutcome;
+      try {
+        outcome = await request;
+      } catch (error) {
+        // The reply was lost but the reserve may still run (late, or resent on reconnect): its
+        // lease would be held, unknown to this replica, until its TTL. Release it, as the Ledger
+        // does for a call's reserve, retrying until Redis answers.
+        if ((error as { mayHaveApplied?: unknown } | null)?.mayHaveApplied !== false) {
+          this.orphans.set(id, now);
+          this.retryOrphans(ORPHAN_RETRY_MS[0]);
+        }
+        throw error;
+      }
       if (!outcome.ok) {
         this.lastSnapshot = outcome.snapshot;
         return outcome;
@@ -565,6 +586,31 @@ export class LeasePool {
     } finally {
       this.charging = false;
     }
+  }
+
+  /** Releases the leases whose acquisition reply was lost (a no-op for those never reserved). */
+  private async releaseOrphans(): Promise<boolean> {
+    const ids = [...this.orphans];
+    const done = await Promise.all(
+      ids.map(([id, acquiredAt]) =>
+        this.backend.release({ reservationId: id, budgets: [this.budget], now: acquiredAt }).then(
+          () => this.orphans.delete(id),
+          () => false,
+        ),
+      ),
+    );
+    return done.every(Boolean);
+  }
+
+  private retryOrphans(delay: number): void {
+    if (this.orphanTimer) return;
+    this.orphanTimer = setTimeout(() => {
+      this.orphanTimer = undefined;
+      void this.releaseOrphans().then((all) => {
+        if (!all) this.retryOrphans(Math.min(delay * 2, ORPHAN_RETRY_MS[1]));
+      });
+    }, delay);
+    this.orphanTimer.unref();
   }
 
   private takeLoose(): number[] {
