@@ -1,7 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type Budget, defineBudget } from '../../lib/core/budget.js';
+import type { TokencapEvent } from '../../lib/core/events.js';
+import { Ledger } from '../../lib/core/ledger.js';
 import { TokencapConfigError } from '../../lib/errors.js';
-import { RedisLedgerStore } from '../../lib/redis/index.js';
+import { RedisConfigError, RedisLedgerStore } from '../../lib/redis/index.js';
 
 // Lease configuration mistakes are TokencapConfigErrors naming the bad value; none of these
 // reaches Redis (the client never connects).
@@ -23,4 +26,84 @@ describe('lease configuration', () => {
       expect(build).toThrow(`Invalid lease.${option} of RedisLedgerStore: ${shown}. Expected`);
     });
   }
+});
+
+describe('configuration errors are never store outages', () => {
+  /** A fail-open Ledger on `store`, with what it warned and published. */
+  const failOpen = (store: RedisLedgerStore) => {
+    const warnings: string[] = [];
+    const events: TokencapEvent[] = [];
+    const ledger = new Ledger({
+      store,
+      onStoreError: 'fail-open',
+      logger: { warn: (m) => warnings.push(m) },
+    });
+    ledger.events$.subscribe((e) => events.push(e));
+    return { ledger, warnings, events };
+  };
+
+  /** Reserve, charge and usage each refused with `expected`; nothing counted, queued or warned. */
+  const expectRefused = async (
+    store: RedisLedgerStore,
+    budgets: Budget[],
+    expected: Record<string, unknown>,
+  ) => {
+    const { ledger, warnings, events } = failOpen(store);
+    for (const attempt of [
+      () => ledger.reserve(budgets, { base: { tokens: 100 } }),
+      () => ledger.charge(budgets, { tokens: 100 }),
+      () => ledger.usage(budgets),
+    ]) {
+      const error = await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(TokencapConfigError);
+      expect(error).toBeInstanceOf(RedisConfigError);
+      expect(error).toMatchObject(expected);
+    }
+    expect(ledger.pendingSettlements).toBe(0);
+    await ledger.close();
+    expect(warnings).toEqual([]);
+    expect(events.filter((e) => e.type === 'store-error' || e.type === 'usage')).toEqual([]);
+  };
+
+  it('a leased degrade budget is a TokencapConfigError naming it, under fail-open too', async () => {
+    const store = new RedisLedgerStore({
+      client,
+      lease: { budgets: (b) => b.scope === 'global' },
+    });
+    const global = defineBudget({
+      scope: 'global',
+      key: 'all',
+      limit: 1_000,
+      policy: 'degrade',
+      fallbackModel: 'gpt-4o-mini',
+    });
+    await expectRefused(store, [global], {
+      reason: 'invalid-input',
+      mayHaveApplied: false,
+      message: expect.stringContaining(
+        "Budget global:all is leased (the store's lease.budgets chose it) but has policy 'degrade'",
+      ),
+    });
+  });
+
+  it('budgets spanning hash slots are a TokencapConfigError naming each, under fail-open too', async () => {
+    const store = new RedisLedgerStore({
+      client,
+      hashTag: (b) => (b.scope === 'tenant' ? b.key : undefined),
+    });
+    const tenant = defineBudget({ scope: 'tenant', key: 't1', limit: 1_000 });
+    const user = defineBudget({ scope: 'user', key: 'u1', limit: 1_000 });
+    await expectRefused(store, [tenant, user], {
+      reason: 'cross-slot',
+      mayHaveApplied: false,
+      message: expect.stringMatching(
+        new RegExp(
+          `tenant:t1 → ${store.keysOf(tenant).ledger} \\(slot \\d+\\), user:u1 → ${store.keysOf(user).ledger} \\(slot \\d+\\)`,
+        ),
+      ),
+    });
+  });
 });

@@ -1,5 +1,5 @@
 import type { Budget } from '../../core/budget.js';
-import { RedisStoreError } from '../redis-store.error.js';
+import { RedisConfigError } from '../redis-store.error.js';
 import { type LeaseBackend, LeasePool } from './lease-pool.js';
 import type { ResolvedLeaseOptions } from './lease.options.js';
 
@@ -84,11 +84,10 @@ export class LeasedBudgets {
     if (leased === undefined) {
       leased = this.options.budgets(budget) === true;
       if (leased && budget.policy === 'degrade') {
-        throw new RedisStoreError(
+        throw new RedisConfigError(
           'invalid-input',
           `Budget ${budget.id} is leased (the store's lease.budgets chose it) but has policy 'degrade': ` +
             `leases decide on capacity held, so lease only hard-stop or notify budgets.`,
-          { mayHaveApplied: false },
         );
       }
       this.leased.set(budget, leased);
