@@ -107,3 +107,37 @@ describe('configuration errors are never store outages', () => {
     });
   });
 });
+
+describe('a leased ledger is named by one declaration', () => {
+  const store = () =>
+    new RedisLedgerStore({
+      client,
+      lease: { budgets: (b) => b.scope === 'global' && (b.limits.tokens ?? 0) >= 10_000 },
+    });
+  const big = defineBudget({ scope: 'global', key: 'all', limit: 10_000 });
+  const small = defineBudget({ scope: 'global', key: 'all', limit: 5_000 });
+
+  it('a call naming a leased and a non-leased declaration of one ledger is refused, naming both', async () => {
+    const ledger = new Ledger({ store: store(), logger: { warn: () => undefined } });
+    const error = await ledger.reserve([big, small], { base: { tokens: 100 } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RedisConfigError);
+    expect((error as Error).message).toContain(
+      'Budgets global:all (limits {"tokens":10000}, policy hard-stop, leased) and ' +
+        'global:all (limits {"tokens":5000}, policy hard-stop, also declared) share one ledger',
+    );
+    expect(ledger.pendingSettlements).toBe(0);
+    await ledger.close();
+  });
+
+  it('two leased declarations of one ledger with other limits are refused', async () => {
+    const leasedAll = new RedisLedgerStore({ client, lease: { budgets: () => true } });
+    const ledger = new Ledger({ store: leasedAll, logger: { warn: () => undefined } });
+    await expect(ledger.usage([big, small])).rejects.toThrow(
+      /Budgets global:all \(limits \{"tokens":10000\}.*\) and global:all \(limits \{"tokens":5000\}/,
+    );
+    await ledger.close();
+  });
+});
