@@ -205,6 +205,31 @@ describe.skipIf(!available)('RedisLedgerStore leases', () => {
     ]);
   });
 
+  it('usage() right after the window rolls over reads the new window, here and on another replica', async () => {
+    const p = `${prefix}roll:`;
+    const HOUR = 3_600_000;
+    const boundary = Math.ceil(Date.now() / HOUR) * HOUR;
+    let now = boundary - 1_000;
+    const ledgerOf = () => new Ledger({ store: leasedStore(p), clock: () => now, logger: quiet });
+    const a = ledgerOf();
+    const global = defineBudget({ scope: 'global', key: 'all', limit: 1_000, window: '1h' });
+    for (let i = 0; i < 30; i++) {
+      const r = await a.reserve([global], { base: { tokens: 10 } });
+      await r.commit({ tokens: 10 });
+    }
+    now = boundary + 1_000;
+    const [here] = await a.usage([global]);
+    expect(here).toMatchObject({ used: 0, reserved: 0, windowEnd: boundary + HOUR });
+    // The previous hour's leases were settled there, not left reserved in this one.
+    const [other] = await ledgerOf().usage([global]);
+    expect(other).toMatchObject({ used: 0, reserved: 0, windowEnd: boundary + HOUR });
+    await a.close();
+    const check = new RedisLedgerStore({ client, prefix: p });
+    expect(await check.snapshot([global], boundary - 1)).toEqual([
+      { used: { tokens: 300 }, reserved: {} },
+    ]);
+  });
+
   it('refuses to lease a degrade budget, naming it', async () => {
     const store = leasedStore(`${prefix}deg:`);
     const global: Budget = defineBudget({

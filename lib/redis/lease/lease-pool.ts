@@ -256,11 +256,17 @@ export class LeasePool {
     return true;
   }
 
-  /** This replica's view of the budget: Redis's last answer plus what its leases spent since. */
-  snapshot(redis?: LedgerSnapshot): LedgerSnapshot {
+  /**
+   * This replica's view of the budget at `now`: Redis's answer (else its last) plus what its
+   * leases of the current window spent since (an ended window's spending is not this window's).
+   */
+  snapshot(now: number, redis?: LedgerSnapshot): LedgerSnapshot {
     const base = redis ?? this.lastSnapshot ?? { used: {}, reserved: {} };
     const spent = new Array<number>(NDIM).fill(0);
-    for (const lease of this.leases) for (let d = 0; d < NDIM; d++) spent[d] += lease.spent[d];
+    for (const lease of this.leases) {
+      if (lease.windowEnd !== undefined && now >= lease.windowEnd) continue;
+      for (let d = 0; d < NDIM; d++) spent[d] += lease.spent[d];
+    }
     const used = vector(base.used);
     const reserved = vector(base.reserved);
     for (let d = 0; d < NDIM; d++) {
@@ -272,6 +278,19 @@ export class LeasePool {
     // The window's credit lives in Redis only: a lease never changes it.
     if (base.credit !== undefined) out.credit = base.credit;
     return out;
+  }
+
+  /**
+   * Retires the leases of an ended window and waits for those with no call left to settle, so a
+   * read of the new window finds them recorded in theirs rather than still reserved.
+   */
+  async settleEnded(now: number): Promise<void> {
+    // A lease still being acquired (a prefetch) may belong to the ended window too.
+    if (this.acquiring) await this.acquiring;
+    const ended = [...this.leases].filter((l) => l.windowEnd !== undefined && now >= l.windowEnd);
+    if (ended.length === 0) return;
+    for (const lease of ended) if (!lease.retired) this.retire(lease, now);
+    await Promise.all(ended.filter((l) => l.inflight === 0).map((l) => this.settle(l, now)));
   }
 
   /**
