@@ -1,4 +1,5 @@
 import { TokencapConfigError } from '../errors.js';
+import { describeValue } from './describe-value.js';
 
 /** A length of time: milliseconds as a number, or a string such as `'500ms'`, `'30s'`, `'1m'`, `'1h'`, `'1d'`. */
 export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
@@ -21,7 +22,7 @@ export function parseDuration(value: unknown, what: string): number {
   }
   if (ms === undefined || !Number.isFinite(ms) || ms < 1 || !Number.isSafeInteger(Math.round(ms))) {
     throw new TokencapConfigError(
-      `Invalid ${what}: ${JSON.stringify(value)}. Expected a positive number of milliseconds or a ` +
+      `Invalid ${what}: ${describeValue(value)}. Expected a positive number of milliseconds or a ` +
         `string such as '500ms', '30s', '1m', '1h' or '1d'.`,
     );
   }

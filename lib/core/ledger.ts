@@ -475,6 +475,8 @@ export class Ledger {
   }
 
   private notWritten(job: Settlement, error: unknown): false {
+    // A configuration error is the caller's to fix, and no retry would succeed: not queued.
+    if (error instanceof TokencapConfigError) throw error;
     this.failed(error);
     if (mayHaveApplied(error)) job.ambiguous = true;
     // Under fail-open, calls go on counting in this process: the usage waiting for the store is
@@ -599,6 +601,7 @@ export class Ledger {
       this.recovered();
       return result;
     } catch (error) {
+      if (error instanceof TokencapConfigError) throw error;
       this.failed(error);
       throw new StoreUnavailableError(
         `The budget store is unavailable, so the operation was not applied: ${messageOf(error)}`,
@@ -634,6 +637,9 @@ export class Ledger {
     error: unknown,
     op: (store: LedgerStore) => MaybePromise<T>,
   ): Promise<{ result: T; store: LedgerStore }> {
+    // A store refusing its configuration (a layout, a budget it cannot serve) is not down: the
+    // error is the caller's, under fail-open too, so no call runs unshared.
+    if (error instanceof TokencapConfigError) throw error;
     this.failed(error);
     if (this.onStoreError === 'fail-closed') {
       throw new StoreUnavailableError(

@@ -9,5 +9,9 @@ export {
 } from './redis-event.relay.js';
 export type { LeaseOptions } from './lease/lease.options.js';
 export { RedisLedgerStore, type RedisLedgerStoreOptions } from './redis-ledger.store.js';
-export { RedisStoreError, type RedisStoreErrorReason } from './redis-store.error.js';
+export {
+  RedisConfigError,
+  RedisStoreError,
+  type RedisStoreErrorReason,
+} from './redis-store.error.js';
 export type { RedisClient } from './script.runner.js';

@@ -2,7 +2,7 @@ import type { Budget } from '../core/budget.js';
 import { ledgerIdOf } from '../core/ledger-id.js';
 import { TokencapConfigError } from '../errors.js';
 import { clusterSlot } from './cluster-slot.js';
-import { RedisStoreError } from './redis-store.error.js';
+import { RedisConfigError } from './redis-store.error.js';
 
 /**
  * How keys are hash-tagged for Redis Cluster.
@@ -91,11 +91,10 @@ export class LedgerKeyBuilder {
         const list = budgets
           .map((b) => `${b.id} → ${this.keysOf(b).ledger} (slot ${this.keysOf(b).slot})`)
           .join(', ');
-        throw new RedisStoreError(
+        throw new RedisConfigError(
           'cross-slot',
           `The budgets of one call must share a Redis Cluster hash slot, and these do not: ${list}. ` +
             `Make your hashTag function give them one tag (the tenant they belong to), or use hashTag: 'single-slot'.`,
-          { mayHaveApplied: false },
         );
       }
     }
@@ -107,11 +106,10 @@ export class LedgerKeyBuilder {
     const tag = this.mode(budget);
     if (tag === undefined) return undefined;
     if (typeof tag !== 'string' || tag.length === 0 || tag.length > 64 || UNSAFE.test(tag)) {
-      throw new RedisStoreError(
+      throw new RedisConfigError(
         'invalid-input',
         `Invalid hash tag ${JSON.stringify(tag)} for budget ${budget.id} from RedisLedgerStore's hashTag function: ` +
           'expected 1 to 64 characters without braces, whitespace or control characters, or undefined.',
-        { mayHaveApplied: false },
       );
     }
     return tag;

@@ -112,6 +112,8 @@ export class RedisLedgerStore implements LedgerStore {
   private readonly encoder: BudgetArgsEncoder;
   private readonly runner: ScriptRunner;
   private readonly leases: LeasedBudgets | undefined;
+  /** Marks the leases unconfirmed when the connection closes (see LeasedBudgets.suspect). */
+  private readonly onConnectionClosed = () => this.leases?.suspect();
   private settled:
     ((budgets: readonly Budget[], outcome: CommitOutcome, at: number) => void) | undefined;
 
@@ -175,11 +177,14 @@ export class RedisLedgerStore implements LedgerStore {
         {
           reserve: (input) => this.reserveDirect(input),
           commit: (input) => this.commitDirect(input),
+          release: (input) => this.releaseDirect(input),
           extend: (budget, id, expiresAt, now) => this.extend(budget, id, expiresAt, now),
           crossed: (budgets, outcome, at) => this.settled?.(budgets, outcome, at),
         },
         (budget) => this.keys.keysOf(budget).ledger,
       );
+      // A closed connection may mean a restarted Redis that forgot every lease.
+      (this.client as Redis).on('close', this.onConnectionClosed);
     }
   }
 
@@ -240,7 +245,7 @@ export class RedisLedgerStore implements LedgerStore {
     }
     for (const { pool, index } of split.pools) {
       pool.shrink(input, units);
-      snapshots[index] = pool.snapshot();
+      snapshots[index] = pool.snapshot(input.now);
     }
     const amounts = amountsFor(input.base, input.perUnit ?? ONE_TOKEN, units);
     return { ok: true, units, amounts, snapshots };
@@ -257,7 +262,7 @@ export class RedisLedgerStore implements LedgerStore {
     for (const { pool, index } of split.pools) {
       if (pool.commit(input.reservationId, input.actual, input.ifUnknown ?? 'charge', input.now))
         released = true;
-      snapshots[index] = pool.snapshot();
+      snapshots[index] = pool.snapshot(input.now);
     }
     // A leased budget's thresholds fire when its lease settles (see subscribeSettlements). Its
     // commits are counted in Redis per settlement, not per call, so it has no activity here and
@@ -283,12 +288,13 @@ export class RedisLedgerStore implements LedgerStore {
     const split = this.leases?.split(budgets, now);
     if (!split) return this.snapshotDirect(budgets, now);
     const out: LedgerSnapshot[] = new Array<LedgerSnapshot>(budgets.length);
+    await Promise.all(split.pools.map(({ pool }) => pool.settleEnded(now)));
     const [direct, ...leased] = await Promise.all([
       this.snapshotDirect(split.direct, now),
       ...split.pools.map(({ pool }) => this.snapshotDirect([pool.budget], now)),
     ]);
     direct.forEach((snap, i) => (out[split.directIndex[i]] = snap));
-    split.pools.forEach(({ pool, index }, i) => (out[index] = pool.snapshot(leased[i][0])));
+    split.pools.forEach(({ pool, index }, i) => (out[index] = pool.snapshot(now, leased[i][0])));
     return out;
   }
 
@@ -394,6 +400,7 @@ export class RedisLedgerStore implements LedgerStore {
     const split = this.leases?.split(budgets, now);
     if (!split) return this.inspectDirect(budgets, now);
     const out: LedgerState[] = new Array<LedgerState>(budgets.length);
+    await Promise.all(split.pools.map(({ pool }) => pool.settleEnded(now)));
     const [direct, ...leased] = await Promise.all([
       this.inspectDirect(split.direct, now),
       ...split.pools.map(({ pool }) => this.inspectDirect([pool.budget], now)),
@@ -403,7 +410,7 @@ export class RedisLedgerStore implements LedgerStore {
     // a lease's calls count as one commit when it settles.
     split.pools.forEach(({ pool, index }, i) => {
       const { commits, since } = leased[i][0];
-      out[index] = { ...pool.snapshot(leased[i][0]), commits, since };
+      out[index] = { ...pool.snapshot(now, leased[i][0]), commits, since };
     });
     return out;
   }
@@ -465,6 +472,7 @@ export class RedisLedgerStore implements LedgerStore {
    */
   async close(): Promise<void> {
     await this.leases?.close(Date.now() + this.runner.timeoutMs * 4);
+    if (this.leases) (this.client as Redis).off('close', this.onConnectionClosed);
     if (!this.owned) return;
     try {
       await this.client.quit();

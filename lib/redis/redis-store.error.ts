@@ -1,4 +1,4 @@
-import { TokencapError } from '../errors.js';
+import { TokencapConfigError, TokencapError } from '../errors.js';
 
 /** Why a Redis operation failed. */
 export type RedisStoreErrorReason =
@@ -8,7 +8,7 @@ export type RedisStoreErrorReason =
   | 'unavailable'
   /** A script replied with something other than what it returns: a wrong server, proxy or script. */
   | 'malformed-reply'
-  /** Redis Cluster refused a script whose keys span several hash slots. */
+  /** Redis Cluster refused a script whose keys span several hash slots (the store's own check throws {@link RedisConfigError}). */
   | 'cross-slot'
   /** Redis answered with an error. */
   | 'redis'
@@ -37,5 +37,23 @@ export class RedisStoreError extends TokencapError {
     this.mayHaveApplied =
       options?.mayHaveApplied ??
       (reason === 'timeout' || reason === 'redis' || reason === 'malformed-reply');
+  }
+}
+
+/**
+ * A call the store's configuration cannot serve: its budgets span hash slots (`cross-slot`), the
+ * `hashTag` function returned a bad tag or `lease.budgets` chose a `degrade` budget
+ * (`invalid-input`). Nothing was sent. The `Ledger` rethrows it as is: a configuration error is
+ * never a store outage, so `fail-open` never runs such a call unshared.
+ */
+export class RedisConfigError extends TokencapConfigError {
+  /** Always false: the store refused the call before sending anything. */
+  readonly mayHaveApplied = false;
+
+  constructor(
+    readonly reason: 'cross-slot' | 'invalid-input',
+    message: string,
+  ) {
+    super(message);
   }
 }

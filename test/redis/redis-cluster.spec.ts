@@ -2,8 +2,7 @@ import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineBudget } from '../../lib/core/budget.js';
 import { Ledger } from '../../lib/core/ledger.js';
-import { StoreUnavailableError } from '../../lib/errors.js';
-import { RedisLedgerStore, RedisStoreError } from '../../lib/redis/index.js';
+import { RedisConfigError, RedisLedgerStore } from '../../lib/redis/index.js';
 import { describeLedgerStoreContract } from '../contract/ledger-store.contract.js';
 import {
   RedisClusterProcesses,
@@ -100,15 +99,15 @@ describe.skipIf(!binary)('RedisLedgerStore on Redis Cluster', () => {
         () => undefined,
         (e: unknown) => e,
       );
-    expect(error).toBeInstanceOf(RedisStoreError);
+    expect(error).toBeInstanceOf(RedisConfigError);
     expect(error).toMatchObject({
       reason: 'cross-slot',
       message: expect.stringContaining("hashTag: 'single-slot'"),
     });
-    // Through a Ledger that is a store error: fail-closed refuses rather than skipping budgets.
+    // Through a Ledger that is a configuration error, never an outage: refused, not skipped.
     const ledger = new Ledger({ store, clock: () => T0, logger: { warn: () => undefined } });
     await expect(ledger.reserve(budgets, { base: { tokens: 1 } })).rejects.toBeInstanceOf(
-      StoreUnavailableError,
+      RedisConfigError,
     );
   });
 

@@ -3,9 +3,8 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Budget, defineBudget } from '../../lib/core/budget.js';
 import { Ledger } from '../../lib/core/ledger.js';
-import { StoreUnavailableError } from '../../lib/errors.js';
 import { clusterSlot } from '../../lib/redis/cluster-slot.js';
-import { RedisLedgerStore, RedisStoreError } from '../../lib/redis/index.js';
+import { RedisConfigError, RedisLedgerStore } from '../../lib/redis/index.js';
 import { describeLedgerStoreContract } from '../contract/ledger-store.contract.js';
 import {
   RedisClusterProcesses,
@@ -170,14 +169,14 @@ describe.skipIf(!binary)('tenant hash tags on Redis Cluster', () => {
       );
     expect(sent).not.toHaveBeenCalled();
     sent.mockRestore();
-    expect(error).toBeInstanceOf(RedisStoreError);
+    expect(error).toBeInstanceOf(RedisConfigError);
     expect(error).toMatchObject({ reason: 'cross-slot', mayHaveApplied: false });
     for (const b of budgets)
       expect((error as Error).message).toContain(`${b.id} → ${store.keysOf(b).ledger}`);
-    // Through a Ledger: fail-closed refuses rather than skipping a budget.
+    // Through a Ledger: a configuration error, not an outage (fail-open would not run it either).
     const ledger = new Ledger({ store, clock: () => T0, logger: { warn: () => undefined } });
     await expect(ledger.reserve(budgets, { base: { tokens: 1 } })).rejects.toBeInstanceOf(
-      StoreUnavailableError,
+      RedisConfigError,
     );
   });
 

@@ -5,6 +5,7 @@ import type {
   CommitInput,
   CommitOutcome,
   LedgerSnapshot,
+  ReleaseInput,
   ReserveInput,
   ReserveOutcome,
   UnknownReservationMode,
@@ -15,6 +16,8 @@ import type { ResolvedLeaseOptions } from './lease.options.js';
 export interface LeaseBackend {
   reserve(input: ReserveInput): Promise<ReserveOutcome>;
   commit(input: CommitInput): Promise<CommitOutcome>;
+  release(input: ReleaseInput): Promise<boolean>;
+  /** Moves a held lease's expiry; resolves whether Redis still holds it (false: it forgot it). */
   extend(budget: Budget, id: string, expiresAt: number, now: number): Promise<boolean>;
   /** Receives the thresholds a lease's settlement crossed (once per budget and window). */
   crossed(budgets: readonly Budget[], outcome: CommitOutcome, at: number): void;
@@ -27,6 +30,12 @@ const STEPS = 64;
 // A lease is retired, and extended while calls still hold in it, once half its TTL is gone, so
 // an event loop stalled for less than half the TTL cannot let Redis lapse it under those calls.
 const MARGIN_FRACTION = 0.5;
+// A lease in use is confirmed with Redis at least this often (or every `horizon`, if shorter), so
+// a lease Redis forgot (a restart without persistence, FLUSHALL, eviction) stops being spent within
+// that time; after a reconnect it is confirmed before it is spent again.
+const MAX_CONFIRM_MS = 1_000;
+// Retries of a release of a lease whose acquisition reply was lost: 50 ms doubling to 2 s.
+const ORPHAN_RETRY_MS = [50, 2_000];
 
 let leaseSequence = 0;
 const leaseTag = Math.random().toString(36).slice(2, 10);
@@ -37,11 +46,15 @@ class Lease {
   readonly spent: number[] = new Array<number>(NDIM).fill(0);
   inflight = 0;
   retired = false;
-  settling = false;
+  /** The settlement under way (callers awaiting it share it). */
+  settlement: Promise<void> | undefined;
   /** A settlement attempt failed in a way that may have applied it: retries must not count twice. */
   ambiguous = false;
   lastUsed: number;
   readonly acquiredAt: number;
+  /** When Redis last confirmed it held this lease (ledger clock; -Infinity: unsure, confirm first). */
+  confirmedAt: number;
+  confirming: Promise<void> | undefined;
   /** When the budget's window at acquisition ends (none: the budget has no window). */
   windowEnd: number | undefined;
 
@@ -53,6 +66,7 @@ class Lease {
   ) {
     this.lastUsed = now;
     this.acquiredAt = now;
+    this.confirmedAt = now;
   }
 
   free(d: number): number {
@@ -99,12 +113,27 @@ export class LeasePool {
   private consumed: number[] = new Array<number>(NDIM).fill(0);
   private rateSince: number | undefined;
   private chunk: number[] | undefined;
+  /** Leases whose acquisition reply was lost (they may be held in Redis): id → when acquired. */
+  private readonly orphans = new Map<string, number>();
+  private orphanTimer: NodeJS.Timeout | undefined;
+
+  private readonly confirmMs: number;
 
   constructor(
     public budget: Budget,
     private readonly options: ResolvedLeaseOptions,
     private readonly backend: LeaseBackend,
-  ) {}
+  ) {
+    this.confirmMs = Math.min(options.horizonMs, MAX_CONFIRM_MS);
+  }
+
+  /**
+   * Redis may have lost what it held (the connection closed: a restart, a failover): every lease
+   * is confirmed before it is spent again.
+   */
+  suspect(): void {
+    for (const lease of this.leases) lease.confirmedAt = -Infinity;
+  }
 
   /** Whether the pool holds nothing in Redis and nothing is waiting to be written. */
   get empty(): boolean {
@@ -112,6 +141,7 @@ export class LeasePool {
       this.leases.size === 0 &&
       this.loose.every((n) => n === 0) &&
       !this.pendingCharge &&
+      this.orphans.size === 0 &&
       !this.acquiring
     );
   }
@@ -135,7 +165,14 @@ export class LeasePool {
     const want = vector(amountsFor(input.base, perUnit, wanted.max));
     const need = vector(amountsFor(input.base, perUnit, wanted.min));
     for (let attempt = 0; ; attempt++) {
-      const lease = this.usable(input.now);
+      let lease = this.usable(input.now);
+      if (lease && input.now - lease.confirmedAt >= this.confirmMs) {
+        // Unconfirmed for too long: spend it only once Redis says it still holds it.
+        await this.confirm(lease, input.now);
+        lease = this.usable(input.now);
+      } else if (lease && input.now - lease.confirmedAt >= this.confirmMs / 2) {
+        void this.confirm(lease, input.now);
+      }
       if (lease && (this.fits(lease, want) || (attempt > 0 && this.fits(lease, need)))) {
         const decision = decideReservation({ ...input, units: wanted, budgets: [this.budget] }, [
           this.virtualSnapshot(lease),
@@ -152,6 +189,9 @@ export class LeasePool {
         return { ok: true, units: wanted.max };
       }
       if (attempt > 2) break;
+      // A lease that cannot hold the call and holds no other is returned before the next is
+      // taken, so Redis offers what it did not use (else the last units stay stranded in it).
+      if (lease && lease.inflight === 0) this.retire(lease, input.now);
       const refused = await this.acquire(input.now, want, need);
       if (refused) {
         return { ...refused, index };
@@ -216,11 +256,17 @@ export class LeasePool {
     return true;
   }
 
-  /** This replica's view of the budget: Redis's last answer plus what its leases spent since. */
-  snapshot(redis?: LedgerSnapshot): LedgerSnapshot {
+  /**
+   * This replica's view of the budget at `now`: Redis's answer (else its last) plus what its
+   * leases of the current window spent since (an ended window's spending is not this window's).
+   */
+  snapshot(now: number, redis?: LedgerSnapshot): LedgerSnapshot {
     const base = redis ?? this.lastSnapshot ?? { used: {}, reserved: {} };
     const spent = new Array<number>(NDIM).fill(0);
-    for (const lease of this.leases) for (let d = 0; d < NDIM; d++) spent[d] += lease.spent[d];
+    for (const lease of this.leases) {
+      if (lease.windowEnd !== undefined && now >= lease.windowEnd) continue;
+      for (let d = 0; d < NDIM; d++) spent[d] += lease.spent[d];
+    }
     const used = vector(base.used);
     const reserved = vector(base.reserved);
     for (let d = 0; d < NDIM; d++) {
@@ -232,6 +278,19 @@ export class LeasePool {
     // The window's credit lives in Redis only: a lease never changes it.
     if (base.credit !== undefined) out.credit = base.credit;
     return out;
+  }
+
+  /**
+   * Retires the leases of an ended window and waits for those with no call left to settle, so a
+   * read of the new window finds them recorded in theirs rather than still reserved.
+   */
+  async settleEnded(now: number): Promise<void> {
+    // A lease still being acquired (a prefetch) may belong to the ended window too.
+    if (this.acquiring) await this.acquiring;
+    const ended = [...this.leases].filter((l) => l.windowEnd !== undefined && now >= l.windowEnd);
+    if (ended.length === 0) return;
+    for (const lease of ended) if (!lease.retired) this.retire(lease, now);
+    await Promise.all(ended.filter((l) => l.inflight === 0).map((l) => this.settle(l, now)));
   }
 
   /**
@@ -252,7 +311,7 @@ export class LeasePool {
           now >= lease.expiresAt - margin ||
           (lease.windowEnd !== undefined && now >= lease.windowEnd))
       ) {
-        this.retire(lease);
+        this.retire(lease, now);
       }
       if (lease.retired && (lease.inflight === 0 || all)) work.push(this.settle(lease, now));
       else if (lease.retired && now >= lease.expiresAt - margin) {
@@ -268,7 +327,44 @@ export class LeasePool {
       }
     }
     if (this.pendingCharge || this.loose.some((n) => n !== 0)) work.push(this.chargeLoose(now));
+    if (this.orphans.size > 0) work.push(this.releaseOrphans());
     await Promise.all(work);
+  }
+
+  /**
+   * Asks Redis whether it still holds `lease` (one round trip, shared by the callers waiting). A
+   * lease Redis forgot is lost; one it cannot confirm (Redis unreachable) is retired, so it is not
+   * spent while unsure: the next call needs a new lease, which fails like any call in an outage.
+   */
+  private confirm(lease: Lease, now: number): Promise<void> {
+    lease.confirming ??= this.backend
+      .extend(this.budget, lease.id, lease.expiresAt, now)
+      .then(
+        (held) => {
+          if (!this.leases.has(lease) || lease.settlement) return;
+          if (held) lease.confirmedAt = Math.max(lease.confirmedAt, now);
+          else this.lose(lease, now);
+        },
+        () => {
+          if (!lease.retired) this.retire(lease, now);
+        },
+      )
+      .finally(() => (lease.confirming = undefined));
+    return lease.confirming;
+  }
+
+  /**
+   * Redis no longer holds `lease`: it is dropped at once, and what its calls spent (and what the
+   * calls still in flight in it will spend) is charged to Redis like usage without a reservation.
+   */
+  private lose(lease: Lease, now: number): void {
+    lease.retired = true;
+    if (this.current === lease) this.current = undefined;
+    this.leases.delete(lease);
+    for (let d = 0; d < NDIM; d++) this.loose[d] += lease.spent[d];
+    // Their commits find no hold and are charged (see commit).
+    for (const [id, hold] of this.holds) if (hold.lease === lease) this.holds.delete(id);
+    void this.chargeLoose(now);
   }
 
   private usable(now: number): Lease | undefined {
@@ -280,7 +376,7 @@ export class LeasePool {
       now >= lease.expiresAt - this.options.ttlMs * MARGIN_FRACTION ||
       (lease.windowEnd !== undefined && now >= lease.windowEnd)
     ) {
-      this.retire(lease);
+      this.retire(lease, now);
       return undefined;
     }
     return lease;
@@ -343,13 +439,11 @@ export class LeasePool {
       await this.acquiring;
       return undefined;
     }
-    // Leases of an ended window are settled first: once a new lease opens the next window in
-    // Redis, their usage could only be recorded there.
-    const ended = [...this.leases].filter(
-      (l) => l.retired && l.inflight === 0 && l.windowEnd !== undefined && now >= l.windowEnd,
-    );
-    const settled =
-      ended.length > 0 ? Promise.all(ended.map((l) => this.settle(l, now))) : undefined;
+    // Retired leases with no call left are settled first, so Redis counts what they did not use
+    // as free (else the last units of the budget are stranded in them); and once a new lease opens
+    // the next window in Redis, an ended window's usage could only be recorded there.
+    const idle = [...this.leases].filter((l) => l.retired && l.inflight === 0);
+    const settled = idle.length > 0 ? Promise.all(idle.map((l) => this.settle(l, now))) : undefined;
     const chunk = this.nextChunk(now, want);
     const id = `lease:${leaseTag}-${++leaseSequence}`;
     const base: Amounts = {};
@@ -377,7 +471,19 @@ export class LeasePool {
       () => undefined,
     );
     try {
-      const outcome = await request;
+      let outcome: ReserveOutcome;
+      try {
+        outcome = await request;
+      } catch (error) {
+        // The reply was lost but the reserve may still run (late, or resent on reconnect): its
+        // lease would be held, unknown to this replica, until its TTL. Release it, as the Ledger
+        // does for a call's reserve, retrying until Redis answers.
+        if ((error as { mayHaveApplied?: unknown } | null)?.mayHaveApplied !== false) {
+          this.orphans.set(id, now);
+          this.retryOrphans(ORPHAN_RETRY_MS[0]);
+        }
+        throw error;
+      }
       if (!outcome.ok) {
         this.lastSnapshot = outcome.snapshot;
         return outcome;
@@ -386,7 +492,7 @@ export class LeasePool {
       const lease = new Lease(id, vector(outcome.amounts), expiresAt, now);
       if (this.budget.window) lease.windowEnd = windowBounds(this.budget.window, now).end;
       this.leases.add(lease);
-      if (this.current) this.retire(this.current);
+      if (this.current) this.retire(this.current, now);
       this.current = lease;
       return undefined;
     } finally {
@@ -400,6 +506,9 @@ export class LeasePool {
    * Redis last showed free, so near the limit the last units are not stranded on one replica.
    */
   private nextChunk(now: number, want: number[]): number[] {
+    // Before Redis has shown what is free, the first lease is just the call: its reply tells what
+    // is free, and the next lease (prefetched at once) is sized to at most an eighth of that.
+    if (!this.lastSnapshot) return want.map((n) => Math.ceil(n));
     const elapsed = this.rateSince === undefined ? 0 : Math.max(1, now - this.rateSince);
     const out = new Array<number>(NDIM).fill(0);
     for (const dim of Object.keys(this.budget.limits) as Dimension[]) {
@@ -411,12 +520,10 @@ export class LeasePool {
           : Math.max(want[d] * 8, limit / 1000);
       if (this.chunk) size = Math.min(Math.max(size, this.chunk[d] / 2), this.chunk[d] * 2);
       const snap = this.lastSnapshot;
-      if (snap) {
-        // Credit raises the limit for the window (Redis applies it when the lease is reserved).
-        const room = limit + (snap.credit?.[dim] ?? 0);
-        const free = room - (snap.used[dim] ?? 0) - (snap.reserved[dim] ?? 0);
-        size = Math.min(size, Math.max(0, free) / 8);
-      }
+      // Credit raises the limit for the window (Redis applies it when the lease is reserved).
+      const room = limit + (snap.credit?.[dim] ?? 0);
+      const free = room - (snap.used[dim] ?? 0) - (snap.reserved[dim] ?? 0);
+      size = Math.min(size, Math.max(0, free) / 8);
       out[d] = Math.ceil(Math.max(size, want[d]));
     }
     this.chunk = out;
@@ -429,21 +536,29 @@ export class LeasePool {
     return Object.keys(this.budget.limits)[0] as Dimension;
   }
 
-  private retire(lease: Lease): void {
+  /** Takes no more calls into `lease`; with none left in it, it is settled at once. */
+  private retire(lease: Lease, now: number): void {
     lease.retired = true;
     if (this.current === lease) this.current = undefined;
+    if (lease.inflight === 0) void this.settle(lease, now);
   }
 
   /**
    * Commits a lease with what its calls spent: Redis drops its hold and records the usage. Calls
    * still holding in it (only at close) are charged when they commit, outside any lease.
    */
-  private async settle(lease: Lease, settledAt: number): Promise<void> {
-    if (lease.settling || !this.leases.has(lease)) return;
+  private settle(lease: Lease, settledAt: number): Promise<void> {
+    if (!this.leases.has(lease)) return Promise.resolve();
+    lease.settlement ??= this.commitLease(lease, settledAt).finally(
+      () => (lease.settlement = undefined),
+    );
+    return lease.settlement;
+  }
+
+  private async commitLease(lease: Lease, settledAt: number): Promise<void> {
     // Recorded in the window the lease was spent in (unless Redis has moved on to the next).
     const now =
       lease.windowEnd === undefined ? settledAt : Math.min(settledAt, lease.windowEnd - 1);
-    lease.settling = true;
     for (const [id, hold] of this.holds) if (hold.lease === lease) this.holds.delete(id);
     try {
       const outcome = await this.backend.commit({
@@ -463,8 +578,6 @@ export class LeasePool {
       if ((error as { mayHaveApplied?: unknown } | null)?.mayHaveApplied !== false) {
         lease.ambiguous = true;
       }
-    } finally {
-      lease.settling = false;
     }
   }
 
@@ -492,6 +605,31 @@ export class LeasePool {
     } finally {
       this.charging = false;
     }
+  }
+
+  /** Releases the leases whose acquisition reply was lost (a no-op for those never reserved). */
+  private async releaseOrphans(): Promise<boolean> {
+    const ids = [...this.orphans];
+    const done = await Promise.all(
+      ids.map(([id, acquiredAt]) =>
+        this.backend.release({ reservationId: id, budgets: [this.budget], now: acquiredAt }).then(
+          () => this.orphans.delete(id),
+          () => false,
+        ),
+      ),
+    );
+    return done.every(Boolean);
+  }
+
+  private retryOrphans(delay: number): void {
+    if (this.orphanTimer) return;
+    this.orphanTimer = setTimeout(() => {
+      this.orphanTimer = undefined;
+      void this.releaseOrphans().then((all) => {
+        if (!all) this.retryOrphans(Math.min(delay * 2, ORPHAN_RETRY_MS[1]));
+      });
+    }, delay);
+    this.orphanTimer.unref();
   }
 
   private takeLoose(): number[] {

@@ -1,4 +1,5 @@
 import type { Budget } from '../../core/budget.js';
+import { describeValue } from '../../core/describe-value.js';
 import { type Duration, parseDuration } from '../../core/duration.js';
 import { TokencapConfigError } from '../../errors.js';
 
@@ -41,7 +42,7 @@ export function resolveLeaseOptions(options: LeaseOptions): ResolvedLeaseOptions
   const idleMs = parseDuration(options.idle ?? '2s', 'lease.idle of RedisLedgerStore');
   if (ttlMs < 1_000) {
     throw new TokencapConfigError(
-      `Invalid lease.ttl ${JSON.stringify(options.ttl)} of RedisLedgerStore: expected at least 1s.`,
+      `Invalid lease.ttl ${describeValue(options.ttl)} of RedisLedgerStore: expected at least 1s.`,
     );
   }
   return { budgets: options.budgets, ttlMs, horizonMs, idleMs };

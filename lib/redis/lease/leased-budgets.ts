@@ -1,5 +1,5 @@
 import type { Budget } from '../../core/budget.js';
-import { RedisStoreError } from '../redis-store.error.js';
+import { RedisConfigError } from '../redis-store.error.js';
 import { type LeaseBackend, LeasePool } from './lease-pool.js';
 import type { ResolvedLeaseOptions } from './lease.options.js';
 
@@ -45,6 +45,7 @@ export class LeasedBudgets {
       split.pools.push({ pool: this.poolOf(budget), index: i });
     }
     if (split) {
+      this.assertOneDeclaration(budgets, split);
       this.offset = now - Date.now();
       const leasedAt = new Set(split.pools.map((p) => p.index));
       split.direct = [];
@@ -57,6 +58,11 @@ export class LeasedBudgets {
       });
     }
     return split;
+  }
+
+  /** The connection to Redis closed (a restart may have lost the leases): confirm each before use. */
+  suspect(): void {
+    for (const pool of this.pools.values()) pool.suspect();
   }
 
   /** Retires every lease and settles it (calls still in flight are charged when they commit). */
@@ -74,16 +80,36 @@ export class LeasedBudgets {
     await Promise.all([...this.pools.values()].map((pool) => pool.sweep(now, all)));
   }
 
+  /**
+   * A leased ledger is named by one declaration: a lease is held and charged under its pool's
+   * budget, so another declaration of that ledger in the call (leased or not) would be charged
+   * again, and one with other limits would not be enforced by the lease.
+   */
+  private assertOneDeclaration(budgets: readonly Budget[], split: SplitBudgets): void {
+    const leased = new Map<string, Budget>();
+    for (const { pool, index } of split.pools) {
+      const budget = budgets[index];
+      const key = this.ledgerKeyOf(budget);
+      const other = leased.get(key) ?? (sameRules(pool.budget, budget) ? undefined : pool.budget);
+      if (other) throw declaredTwice(other, budget, key);
+      leased.set(key, budget);
+    }
+    for (let i = 0; i < budgets.length; i++) {
+      if (split.pools.some((p) => p.index === i)) continue;
+      const other = leased.get(this.ledgerKeyOf(budgets[i]));
+      if (other) throw declaredTwice(other, budgets[i], this.ledgerKeyOf(budgets[i]));
+    }
+  }
+
   private isLeased(budget: Budget): boolean {
     let leased = this.leased.get(budget);
     if (leased === undefined) {
       leased = this.options.budgets(budget) === true;
       if (leased && budget.policy === 'degrade') {
-        throw new RedisStoreError(
+        throw new RedisConfigError(
           'invalid-input',
           `Budget ${budget.id} is leased (the store's lease.budgets chose it) but has policy 'degrade': ` +
             `leases decide on capacity held, so lease only hard-stop or notify budgets.`,
-          { mayHaveApplied: false },
         );
       }
       this.leased.set(budget, leased);
@@ -100,4 +126,22 @@ export class LeasedBudgets {
     }
     return pool;
   }
+}
+
+function sameRules(a: Budget, b: Budget): boolean {
+  return (
+    a === b || (a.policy === b.policy && JSON.stringify(a.limits) === JSON.stringify(b.limits))
+  );
+}
+
+function declaredTwice(first: Budget, second: Budget, ledger: string): RedisConfigError {
+  const describe = (b: Budget, leased: string) =>
+    `${b.id} (limits ${JSON.stringify(b.limits)}, policy ${b.policy}, ${leased})`;
+  return new RedisConfigError(
+    'invalid-input',
+    `Budgets ${describe(first, 'leased')} and ${describe(second, 'also declared')} share one ledger ` +
+      `(${ledger}), which is leased: a leased ledger is held and charged under one declaration, so ` +
+      `another would be charged twice or not enforced. Give the store's lease.budgets one declaration ` +
+      `of it, and name only that one.`,
+  );
 }
