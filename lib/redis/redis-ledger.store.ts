@@ -264,6 +264,7 @@ export class RedisLedgerStore implements LedgerStore {
         released = true;
       snapshots[index] = pool.snapshot(input.now);
     }
+    await Promise.all(split.pools.map(({ pool }) => pool.settling()));
     // A leased budget's thresholds fire when its lease settles (see subscribeSettlements). Its
     // commits are counted in Redis per settlement, not per call, so it has no activity here and
     // forecasts nothing; the direct budgets keep theirs.
@@ -281,6 +282,7 @@ export class RedisLedgerStore implements LedgerStore {
     for (const { pool } of split.pools) {
       if (pool.release(input.reservationId, input.now)) released = true;
     }
+    await Promise.all(split.pools.map(({ pool }) => pool.settling()));
     return released;
   }
 

@@ -245,6 +245,17 @@ export class LeasePool {
     return true;
   }
 
+  /**
+   * The settlements of retired leases under way: a commit or release that let a lease settle
+   * waits for them, so the next call (on any replica) sees the unused part free in Redis.
+   */
+  settling(): Promise<void> {
+    const under = [...this.leases].flatMap((l) => (l.settlement ? [l.settlement] : []));
+    if (under.length === 0) return Promise.resolve();
+    // A failed settlement is retried by the sweep; the call it followed succeeded all the same.
+    return Promise.allSettled(under).then(() => undefined);
+  }
+
   /** Drops a call's hold, recording nothing. */
   release(reservationId: string, now: number): boolean {
     const hold = this.holds.get(reservationId);
