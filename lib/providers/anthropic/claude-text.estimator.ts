@@ -1,4 +1,4 @@
-import { estimateTokens } from '../../counting/index.js';
+import { claudeOutputFloor } from './claude-output.floor.js';
 import type { ClaudeTokenizerGeneration } from './claude-tokenizer.generation.js';
 
 // Claude has no public tokenizer, so its counts are bounded from above by written rules in the
@@ -31,10 +31,6 @@ const SYMBOL_TOKENS = 1.5;
 const ASTRAL_TOKENS = 4;
 /** Whitespace other than newlines, per token. */
 const SPACES_PER_TOKEN = 2;
-
-// The low count of streamed output: on the corpus Claude's counts are never below 0.78× the
-// o200k-shaped estimator, so 0.7× of it never exceeds Claude's own count of an answer.
-const LOWER_FACTOR = 0.7;
 
 const NONE = 0;
 const SPACE = 1;
@@ -127,12 +123,12 @@ function ruleCount(text: string, latinDivisor: number): number {
 }
 
 /**
- * A low count of Claude output text, for the stream cut and the seen-output estimate: a fraction
- * (the output counter rounds totals down, so a one-word answer is not counted as two), and
- * counting deltas one by one never gives less than the whole text.
+ * A low count of Claude output text, for the stream cut and the seen-output estimate: never above
+ * Claude's own count of any text (see {@link claudeOutputFloor}), and counting deltas one by one
+ * never gives less than the whole text.
  */
 export function countClaudeOutputLow(text: string): number {
-  return LOWER_FACTOR * estimateTokens(text);
+  return claudeOutputFloor(text);
 }
 
 /** The end of the word of `kind` letters (combining marks included) starting at `start`. */
