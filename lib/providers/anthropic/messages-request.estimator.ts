@@ -1,6 +1,7 @@
 import { record } from '../../metering/json.guards.js';
 import type { InputCount, RequestBody } from '../../metering/provider-endpoint.interface.js';
 import { estimateClaudeTokens } from './claude-text.estimator.js';
+import { pdfPageCount } from './pdf-pages.counter.js';
 import {
   type ClaudeTokenizerGeneration,
   tokenizerGeneration,
@@ -231,7 +232,7 @@ class PromptWalk {
         );
       }
       case 'base64':
-        return tokens + pdfPages(source.data) * page;
+        return tokens + pdfPageCount(source.data) * page;
       default:
         // A URL or a file id: its pages are not known here (see docs/anthropic.md).
         tokens += page;
@@ -250,11 +251,4 @@ class PromptWalk {
     }
     return any ? this.json(rest) : 0;
   }
-}
-
-/** The page count of a base64 PDF (its `/Type /Page` objects), at least 1. */
-function pdfPages(data: unknown): number {
-  if (typeof data !== 'string') return 1;
-  const text = Buffer.from(data, 'base64').toString('latin1');
-  return Math.max(1, text.match(/\/Type\s*\/Page(?!s)/g)?.length ?? 0);
 }

@@ -4,6 +4,7 @@ import { countClaudeTokens, type ClaudeTokenizer } from './claude-token.counter.
 import type { CacheControl, JsonObject } from './content-block.validator.js';
 import { readImageSize } from './image-size.reader.js';
 import type { MessageRequest } from './message-request.validator.js';
+import { readPdfPages } from './pdf-page.reader.js';
 
 /**
  * The fake's input-token rules. Claude's prompt template is not public, so these framing costs are
@@ -177,15 +178,10 @@ function documentTokens(block: JsonObject, count: (text: string) => number): num
           : (source.content as JsonObject[]).reduce((sum, b) => sum + blockTokens(b, count), 0))
       );
     case 'base64':
-      return tokens + pdfPages(source.data as string) * INPUT_RULES.pdfPage;
+      return tokens + readPdfPages(source.data as string) * INPUT_RULES.pdfPage;
     default:
       return tokens + INPUT_RULES.pdfPage;
   }
-}
-
-function pdfPages(base64: string): number {
-  const text = Buffer.from(base64, 'base64').toString('latin1');
-  return Math.max(1, text.match(/\/Type\s*\/Page(?!s)/g)?.length ?? 0);
 }
 
 function segment(
