@@ -178,10 +178,50 @@ class PromptWalk {
       }
       content.forEach((part, i) => {
         if (i > 0) this.add(CLAUDE_FRAMING.block);
-        this.add(this.block(part));
-        this.breakpoint(record(record(part)?.cache_control));
+        const controls: Record<string, unknown>[] = [];
+        this.contentBlock(part, controls);
+        // A breakpoint nested in a block (tool_result content, a `content` document's source,
+        // search_result content) caches the prefix up to it: counted as up to the end of the
+        // block that holds it, which errs high.
+        for (const control of controls) this.breakpoint(control);
       });
     }
+  }
+
+  /** Adds one content block, collecting its `cache_control` and those of the blocks nested in it. */
+  private contentBlock(part: unknown, controls: Record<string, unknown>[]): void {
+    const block = record(part);
+    const nested = (content: unknown) => {
+      if (!Array.isArray(content)) return this.add(this.text(content ?? ''));
+      for (const inner of content) this.contentBlock(inner, controls);
+    };
+    switch (block?.type) {
+      case 'tool_result':
+        this.add(CLAUDE_FRAMING.toolResult);
+        nested(block.content);
+        break;
+      case 'document': {
+        const source = record(block.source);
+        if (source?.type === 'content' && Array.isArray(source.content)) {
+          this.add(this.text(block.title ?? '') + this.text(block.context ?? ''));
+          nested(source.content);
+        } else {
+          this.add(this.document(block));
+        }
+        break;
+      }
+      case 'search_result': {
+        const { content, cache_control, ...rest } = block;
+        void cache_control;
+        this.add(this.json(rest));
+        nested(content);
+        break;
+      }
+      default:
+        this.add(this.block(part));
+    }
+    const control = record(block?.cache_control);
+    if (control) controls.push(control);
   }
 
   /** Tokens of one content block. */

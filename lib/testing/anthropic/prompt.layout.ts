@@ -197,13 +197,21 @@ function segment(
   };
 }
 
-/** A block's own breakpoint, or one set on a block nested in its content (tool results). */
+/**
+ * A block's own breakpoint, or one set on a block nested in it (tool result content, search result
+ * content, a `content` document's source, at any depth); a 1-hour one wins.
+ */
 function breakpointOf(block: JsonObject): unknown {
-  if (block.cache_control) return block.cache_control;
-  if (Array.isArray(block.content)) {
-    return (block.content as JsonObject[]).find((b) => b.cache_control)?.cache_control;
-  }
-  return undefined;
+  const found: unknown[] = [];
+  const visit = (b: JsonObject) => {
+    if (b.cache_control) found.push(b.cache_control);
+    const source = b.source as JsonObject | undefined;
+    for (const content of [b.content, source?.content]) {
+      if (Array.isArray(content)) (content as JsonObject[]).forEach(visit);
+    }
+  };
+  visit(block);
+  return found.find((c) => ttlOf(c) === '1h') ?? found[0];
 }
 
 function ttlOf(cacheControl: unknown): CacheControl['ttl'] | undefined {
