@@ -74,7 +74,8 @@ export function estimateMessagesInput(body: RequestBody, model: string): InputCo
   walk.add(CLAUDE_FRAMING.prompt);
   const thinking = record(body.thinking)?.type;
   if (thinking === 'enabled' || thinking === 'adaptive') walk.add(CLAUDE_FRAMING.thinking);
-  const format = record(body.output_config)?.format;
+  // The beta's deprecated `output_format` is sent as `output_config.format` by the SDK.
+  const format = record(body.output_config)?.format ?? body.output_format;
   if (format !== undefined && format !== null) {
     walk.add(CLAUDE_FRAMING.outputFormat + walk.json(format));
   }

@@ -36,6 +36,8 @@ export const INPUT_RULES = {
   pdfPage: 2000,
   /** An image whose size cannot be read (URL, file id, unknown format): the resized maximum. */
   unknownImage: 1600,
+  /** Framing of a structured-output `output_config.format`, on top of its JSON (never cached). */
+  outputFormat: 8,
 } as const;
 
 /** Vision rules: images are shrunk to fit 1,568 px and 1.15 megapixels, then cost w·h/750. */
@@ -105,7 +107,10 @@ export function layoutPrompt(request: MessageRequest, model: ClaudeModelFacts): 
   });
   applyAutomaticBreakpoint(segments, request);
   checkBreakpoints(segments);
-  const total = segments.reduce((sum, s) => sum + s.tokens, 0) + INPUT_RULES.replyPrimer;
+  const format = request.outputFormat
+    ? INPUT_RULES.outputFormat + count(JSON.stringify(request.outputFormat))
+    : 0;
+  const total = segments.reduce((sum, s) => sum + s.tokens, 0) + INPUT_RULES.replyPrimer + format;
   return { segments, totalTokens: total };
 }
 

@@ -158,7 +158,7 @@ describe('wrapAnthropic: cache reads and writes priced to the micro-dollar', () 
           role: 'user' as const,
           content: [
             { type: 'tool_result' as const, tool_use_id: 'toolu_1', content: [nested] },
-          ] as Anthropic.ContentBlockParam[],
+          ] as unknown as Anthropic.ContentBlockParam[],
         },
       ],
     });
