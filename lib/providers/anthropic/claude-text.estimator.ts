@@ -77,15 +77,20 @@ function ruleCount(text: string, latinDivisor: number): number {
         break;
       }
       case LATIN:
-      case ALPHABET:
+      case ALPHABET: {
         i = word(text, i, kind);
-        tokens += segmentsCost(
+        const cost = segmentsCost(
           text,
           start,
           i,
           kind === LATIN ? latinDivisor : ALPHABET_LETTERS_PER_TOKEN,
         );
+        // Combining marks (Zalgo text stacks them at random) do not merge with their letters: a
+        // word that has any is priced at its UTF-8 bytes, which no byte-level BPE exceeds.
+        // Accents written decomposed (NFD) pay that too.
+        tokens += hasMark(text, start, i) ? Math.max(cost, utf8Bytes(text, start, i)) : cost;
         break;
+      }
       case DIGIT:
         while (i < text.length && classOf(text.charCodeAt(i)) === DIGIT) i++;
         tokens += Math.ceil((i - start) / DIGITS_PER_TOKEN);
@@ -129,6 +134,25 @@ function ruleCount(text: string, latinDivisor: number): number {
  */
 export function countClaudeOutputLow(text: string): number {
   return claudeOutputFloor(text);
+}
+
+/** Whether a combining mark (U+0300–U+036F) lies between `start` and `end`. */
+function hasMark(text: string, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) {
+    const code = text.charCodeAt(k);
+    if (code >= 0x300 && code <= 0x36f) return true;
+  }
+  return false;
+}
+
+/** UTF-8 bytes of the text between `start` and `end` (a surrogate is half of 4 bytes). */
+function utf8Bytes(text: string, start: number, end: number): number {
+  let bytes = 0;
+  for (let k = start; k < end; k++) {
+    const code = text.charCodeAt(k);
+    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code >= 0xd800 && code <= 0xdfff ? 2 : 3;
+  }
+  return bytes;
 }
 
 /** The end of the word of `kind` letters (combining marks included) starting at `start`. */
