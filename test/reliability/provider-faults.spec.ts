@@ -120,7 +120,8 @@ const rows: Row[] = [
     name: 'connection reset before the response',
     faults: [[{ kind: 'cut-stream', afterChunks: 0 }]],
     sees: 'APIConnectionError',
-    charged: () => 0,
+    // The request may have reached the provider, which runs it to its end: fail closed.
+    charged: (p) => p + CAP,
     billed: () => 0,
   },
   {

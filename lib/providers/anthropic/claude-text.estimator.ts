@@ -1,4 +1,4 @@
-import { estimateTokens } from '../../counting/index.js';
+import { claudeOutputFloor } from './claude-output.floor.js';
 import type { ClaudeTokenizerGeneration } from './claude-tokenizer.generation.js';
 
 // Claude has no public tokenizer, so its counts are bounded from above by written rules in the
@@ -31,10 +31,6 @@ const SYMBOL_TOKENS = 1.5;
 const ASTRAL_TOKENS = 4;
 /** Whitespace other than newlines, per token. */
 const SPACES_PER_TOKEN = 2;
-
-// The low count of streamed output: on the corpus Claude's counts are never below 0.78× the
-// o200k-shaped estimator, so 0.7× of it never exceeds Claude's own count of an answer.
-const LOWER_FACTOR = 0.7;
 
 const NONE = 0;
 const SPACE = 1;
@@ -81,15 +77,20 @@ function ruleCount(text: string, latinDivisor: number): number {
         break;
       }
       case LATIN:
-      case ALPHABET:
+      case ALPHABET: {
         i = word(text, i, kind);
-        tokens += segmentsCost(
+        const cost = segmentsCost(
           text,
           start,
           i,
           kind === LATIN ? latinDivisor : ALPHABET_LETTERS_PER_TOKEN,
         );
+        // Combining marks (Zalgo text stacks them at random) do not merge with their letters: a
+        // word that has any is priced at its UTF-8 bytes, which no byte-level BPE exceeds.
+        // Accents written decomposed (NFD) pay that too.
+        tokens += hasMark(text, start, i) ? Math.max(cost, utf8Bytes(text, start, i)) : cost;
         break;
+      }
       case DIGIT:
         while (i < text.length && classOf(text.charCodeAt(i)) === DIGIT) i++;
         tokens += Math.ceil((i - start) / DIGITS_PER_TOKEN);
@@ -127,12 +128,31 @@ function ruleCount(text: string, latinDivisor: number): number {
 }
 
 /**
- * A low count of Claude output text, for the stream cut and the seen-output estimate: a fraction
- * (the output counter rounds totals down, so a one-word answer is not counted as two), and
- * counting deltas one by one never gives less than the whole text.
+ * A low count of Claude output text, for the stream cut and the seen-output estimate: never above
+ * Claude's own count of any text (see {@link claudeOutputFloor}), and counting deltas one by one
+ * never gives less than the whole text.
  */
 export function countClaudeOutputLow(text: string): number {
-  return LOWER_FACTOR * estimateTokens(text);
+  return claudeOutputFloor(text);
+}
+
+/** Whether a combining mark (U+0300–U+036F) lies between `start` and `end`. */
+function hasMark(text: string, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) {
+    const code = text.charCodeAt(k);
+    if (code >= 0x300 && code <= 0x36f) return true;
+  }
+  return false;
+}
+
+/** UTF-8 bytes of the text between `start` and `end` (a surrogate is half of 4 bytes). */
+function utf8Bytes(text: string, start: number, end: number): number {
+  let bytes = 0;
+  for (let k = start; k < end; k++) {
+    const code = text.charCodeAt(k);
+    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code >= 0xd800 && code <= 0xdfff ? 2 : 3;
+  }
+  return bytes;
 }
 
 /** The end of the word of `kind` letters (combining marks included) starting at `start`. */

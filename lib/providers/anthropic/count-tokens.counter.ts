@@ -40,6 +40,11 @@ export async function countWithApi(
   for (const field of COUNT_FIELDS) {
     if (body[field] !== undefined) params[field] = body[field];
   }
+  // The beta's deprecated `output_format` goes out as `output_config.format` (the SDK moves it so
+  // on `create`; moved here too, so the count holds it whatever the SDK's `countTokens` does).
+  if (body.output_format !== undefined && body.output_format !== null) {
+    params.output_config = { ...record(body.output_config), format: body.output_format };
+  }
   const answer = await countTokens(params);
   const inputTokens = tokenCount(record(answer)?.input_tokens);
   if (inputTokens === undefined) {

@@ -1,6 +1,7 @@
 import { record } from '../../metering/json.guards.js';
 import type { InputCount, RequestBody } from '../../metering/provider-endpoint.interface.js';
 import { estimateClaudeTokens } from './claude-text.estimator.js';
+import { pdfPageCount } from './pdf-pages.counter.js';
 import {
   type ClaudeTokenizerGeneration,
   tokenizerGeneration,
@@ -73,7 +74,8 @@ export function estimateMessagesInput(body: RequestBody, model: string): InputCo
   walk.add(CLAUDE_FRAMING.prompt);
   const thinking = record(body.thinking)?.type;
   if (thinking === 'enabled' || thinking === 'adaptive') walk.add(CLAUDE_FRAMING.thinking);
-  const format = record(body.output_config)?.format;
+  // The beta's deprecated `output_format` is sent as `output_config.format` by the SDK.
+  const format = record(body.output_config)?.format ?? body.output_format;
   if (format !== undefined && format !== null) {
     walk.add(CLAUDE_FRAMING.outputFormat + walk.json(format));
   }
@@ -177,10 +179,50 @@ class PromptWalk {
       }
       content.forEach((part, i) => {
         if (i > 0) this.add(CLAUDE_FRAMING.block);
-        this.add(this.block(part));
-        this.breakpoint(record(record(part)?.cache_control));
+        const controls: Record<string, unknown>[] = [];
+        this.contentBlock(part, controls);
+        // A breakpoint nested in a block (tool_result content, a `content` document's source,
+        // search_result content) caches the prefix up to it: counted as up to the end of the
+        // block that holds it, which errs high.
+        for (const control of controls) this.breakpoint(control);
       });
     }
+  }
+
+  /** Adds one content block, collecting its `cache_control` and those of the blocks nested in it. */
+  private contentBlock(part: unknown, controls: Record<string, unknown>[]): void {
+    const block = record(part);
+    const nested = (content: unknown) => {
+      if (!Array.isArray(content)) return this.add(this.text(content ?? ''));
+      for (const inner of content) this.contentBlock(inner, controls);
+    };
+    switch (block?.type) {
+      case 'tool_result':
+        this.add(CLAUDE_FRAMING.toolResult);
+        nested(block.content);
+        break;
+      case 'document': {
+        const source = record(block.source);
+        if (source?.type === 'content' && Array.isArray(source.content)) {
+          this.add(this.text(block.title ?? '') + this.text(block.context ?? ''));
+          nested(source.content);
+        } else {
+          this.add(this.document(block));
+        }
+        break;
+      }
+      case 'search_result': {
+        const { content, cache_control, ...rest } = block;
+        void cache_control;
+        this.add(this.json(rest));
+        nested(content);
+        break;
+      }
+      default:
+        this.add(this.block(part));
+    }
+    const control = record(block?.cache_control);
+    if (control) controls.push(control);
   }
 
   /** Tokens of one content block. */
@@ -231,7 +273,7 @@ class PromptWalk {
         );
       }
       case 'base64':
-        return tokens + pdfPages(source.data) * page;
+        return tokens + pdfPageCount(source.data) * page;
       default:
         // A URL or a file id: its pages are not known here (see docs/anthropic.md).
         tokens += page;
@@ -250,11 +292,4 @@ class PromptWalk {
     }
     return any ? this.json(rest) : 0;
   }
-}
-
-/** The page count of a base64 PDF (its `/Type /Page` objects), at least 1. */
-function pdfPages(data: unknown): number {
-  if (typeof data !== 'string') return 1;
-  const text = Buffer.from(data, 'base64').toString('latin1');
-  return Math.max(1, text.match(/\/Type\s*\/Page(?!s)/g)?.length ?? 0);
 }

@@ -12,6 +12,11 @@ export interface PromiseSource<T> {
   response(): Promise<Response>;
   /** The raw `Response` for a caller who reads the body themselves; a copy of it is metered. */
   rawForCaller(): Promise<Response>;
+  /**
+   * The SDK's response props (`response`, `options`, `controller`, …) for a helper that parses the
+   * body itself; the `Response` is the one {@link rawForCaller} gives (a copy of it is metered).
+   */
+  responseProps(): Promise<unknown>;
 }
 
 /**
@@ -48,7 +53,17 @@ export class MeteredAPIPromise<T> extends Promise<T> {
       parse,
       response: () => source.response(),
       rawForCaller: () => source.rawForCaller(),
+      responseProps: () => source.responseProps(),
     });
+  }
+
+  /**
+   * The response props, as `APIPromise._responseProps()` gives them to helpers that build one
+   * request on another (`beta.messages.toolRunner()`, message threads); metered like
+   * {@link asResponse}.
+   */
+  _responseProps(): Promise<unknown> {
+    return this.#source.responseProps();
   }
 
   /** The raw `Response`, without parsing it; the call is metered from a copy of the body. */

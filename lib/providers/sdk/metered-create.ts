@@ -13,6 +13,7 @@ import { serverSentData } from './sse.reader.js';
 /** The parts of the SDK's `APIPromise` the wrapper uses; all are public methods. */
 export interface ApiPromiseLike<T> extends PromiseLike<T> {
   asResponse(): Promise<Response>;
+  _responseProps?(): PromiseLike<unknown>;
   _thenUnwrap?<U>(transform: (data: T, props: unknown) => U): ApiPromiseLike<U>;
 }
 
@@ -63,6 +64,7 @@ export function meteredCreate(
     parse: memo(reading((call) => call.parse())),
     response: reading((call) => call.response()),
     rawForCaller: reading((call) => call.rawForCaller()),
+    responseProps: reading((call) => call.responseProps()),
   });
   registerIfUnread(started, promise, () => read);
   return promise;
@@ -235,6 +237,14 @@ class SdkCall implements StartedCall {
     return response;
   }
 
+  /** The SDK's props with the response {@link rawForCaller} meters (its body is read by the helper). */
+  async responseProps(): Promise<unknown> {
+    const response = await this.rawForCaller();
+    const props =
+      typeof this.real._responseProps === 'function' ? await this.real._responseProps() : {};
+    return { ...(props as object), response };
+  }
+
   abandon(): void {
     void this.call.chargeReservation();
   }
@@ -281,6 +291,14 @@ function fallbackCall(data: unknown, scope: string): StartedCall {
     parse: async () => ({ data, props: undefined }),
     response: async () => response(),
     rawForCaller: async () => response(),
+    responseProps: async () => ({
+      response: response(),
+      options: {},
+      controller: new AbortController(),
+      requestLogID: '',
+      retryOfRequestLogID: undefined,
+      startTime: Date.now(),
+    }),
     abandon: () => {},
   };
 }

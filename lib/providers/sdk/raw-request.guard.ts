@@ -37,9 +37,10 @@ export function guardRawRequests(
     if (!reason) return original.call(this, options, ...rest);
     const checked = Promise.resolve(options).then((resolved) => {
       const { method, path } = (resolved ?? {}) as { method?: unknown; path?: unknown };
-      const route = typeof path === 'string' ? path.split('?')[0] : '';
-      if (billable(String(method ?? '').toLowerCase(), route)) {
-        throw new UnmeteredCallError(reason, route, where);
+      const verb = String(method ?? '').toLowerCase();
+      const given = typeof path === 'string' ? path : '';
+      if (routesOf(client, given).some((route) => billable(verb, route))) {
+        throw new UnmeteredCallError(reason, given.split('?')[0], where);
       }
       return resolved;
     });
@@ -47,4 +48,41 @@ export function guardRawRequests(
   } as RequestMethod;
   request[marker] = true;
   Object.defineProperty(client, 'request', { value: request, configurable: true, writable: true });
+}
+
+/**
+ * The routes a request path may reach, to match against the billable ones: the path of the URL the
+ * SDK builds from it (an absolute URL as given, else the client's `baseURL` joined with it; `.` and
+ * `..` segments removed, as `new URL` does), with escaped unreserved characters decoded, repeated
+ * and trailing slashes dropped and letters lower-cased (a server may read any of these as the same
+ * route), and every tail of it, so a prefix (a proxy's, the base URL's `/v1`) hides nothing.
+ */
+export function routesOf(client: unknown, path: string): string[] {
+  const base = (client as { baseURL?: unknown } | null)?.baseURL;
+  let pathname = path.split(/[?#]/)[0];
+  try {
+    const url = /^[a-z][a-z\d+\-.]*:/i.test(path)
+      ? new URL(path)
+      : new URL(
+          typeof base === 'string'
+            ? base + (base.endsWith('/') && path.startsWith('/') ? path.slice(1) : path)
+            : new URL(path, 'http://localhost/').href,
+        );
+    pathname = url.pathname;
+  } catch {
+    // The SDK cannot build this URL either: nothing is sent. The path is matched as given.
+  }
+  const route = pathname
+    .replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+      const char = String.fromCharCode(parseInt(hex, 16));
+      return /[A-Za-z0-9\-._~]/.test(char) ? char : escape;
+    })
+    .toLowerCase()
+    .replace(/\/{2,}/g, '/')
+    .replace(/\/+$/, '');
+  const routes = [route];
+  for (let i = route.indexOf('/', 1); i > 0; i = route.indexOf('/', i + 1)) {
+    routes.push(route.slice(i));
+  }
+  return routes;
 }

@@ -50,13 +50,16 @@ export class SdkRetryPolicy {
    * caller's abort). A plain call is charged what it reserved: the provider runs a non-streamed
    * call to its end even when the client has gone. A stream is charged its estimate (the prompt,
    * and the grant of a model that bills unseen output): the provider stops a stream whose client
-   * has gone. An abort before the request left, an HTTP error status, a refused connection:
-   * released, the provider bills nothing for them.
+   * has gone. A connection that dropped (reset, closed by the other side) may have carried the
+   * whole request, which the provider then ran: charged the same (fail closed). An abort before the
+   * request left, an HTTP error status, a connection that was never made (refused, unknown host,
+   * TLS failure): released, the provider bills nothing for them.
    */
   failureOf(error: unknown, sentAborted: boolean, stream: boolean): AttemptFailure {
     const gone =
       this.is(error, 'APIConnectionTimeoutError') ||
-      (this.is(error, 'APIUserAbortError') && !sentAborted);
+      (this.is(error, 'APIUserAbortError') && !sentAborted) ||
+      (this.is(error, 'APIConnectionError') && !neverConnected(error));
     if (!gone) return 'release';
     return stream ? 'charge-estimate' : 'charge-reservation';
   }
@@ -86,6 +89,26 @@ export class SdkRetryPolicy {
     const type = this.errors[name];
     return typeof type === 'function' && error instanceof type;
   }
+}
+
+// Codes of a connection that never carried a byte of the request (Node's net/dns/tls and undici).
+const NEVER_CONNECTED =
+  /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EAI_NONAME|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|UND_ERR_CONNECT_TIMEOUT|ERR_TLS_.*|CERT_.*|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_.*|ERR_INVALID_URL)$/;
+
+/** Whether the error (or one of its causes) says the connection was never made. */
+function neverConnected(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current !== null && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && NEVER_CONNECTED.test(code)) return true;
+    const errors = (current as { errors?: unknown }).errors;
+    // Happy eyeballs: every address refused.
+    if (Array.isArray(errors) && errors.length > 0 && errors.every((e) => neverConnected(e))) {
+      return true;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 function headerOf(headers: unknown, name: string): string | undefined {

@@ -42,6 +42,8 @@ export interface MessageRequest {
   stream: boolean;
   /** Top-level `cache_control`: a breakpoint on the last cacheable block (automatic caching). */
   autoCache: CacheControl | undefined;
+  /** `output_config.format` (structured outputs): its schema is billed as input. */
+  outputFormat: JsonObject | undefined;
 }
 
 /** The endpoint whose body rules apply. */
@@ -127,7 +129,16 @@ export function validateMessageRequest(body: unknown, endpoint: Endpoint): Messa
     stopSequences: endpoint === 'messages' ? readStopSequences(b.stop_sequences) : [],
     stream: b.stream === true,
     autoCache: cacheControl(b.cache_control, 'cache_control'),
+    outputFormat: readOutputFormat(b.output_config),
   };
+}
+
+function readOutputFormat(value: unknown): JsonObject | undefined {
+  if (value === undefined || value === null) return undefined;
+  const format = object(value, 'output_config').format;
+  return format === undefined || format === null
+    ? undefined
+    : object(format, 'output_config.format');
 }
 
 function readMaxTokens(value: unknown): number {

@@ -4,6 +4,7 @@ import { countClaudeTokens, type ClaudeTokenizer } from './claude-token.counter.
 import type { CacheControl, JsonObject } from './content-block.validator.js';
 import { readImageSize } from './image-size.reader.js';
 import type { MessageRequest } from './message-request.validator.js';
+import { readPdfPages } from './pdf-page.reader.js';
 
 /**
  * The fake's input-token rules. Claude's prompt template is not public, so these framing costs are
@@ -35,6 +36,8 @@ export const INPUT_RULES = {
   pdfPage: 2000,
   /** An image whose size cannot be read (URL, file id, unknown format): the resized maximum. */
   unknownImage: 1600,
+  /** Framing of a structured-output `output_config.format`, on top of its JSON (never cached). */
+  outputFormat: 8,
 } as const;
 
 /** Vision rules: images are shrunk to fit 1,568 px and 1.15 megapixels, then cost w·h/750. */
@@ -104,7 +107,10 @@ export function layoutPrompt(request: MessageRequest, model: ClaudeModelFacts): 
   });
   applyAutomaticBreakpoint(segments, request);
   checkBreakpoints(segments);
-  const total = segments.reduce((sum, s) => sum + s.tokens, 0) + INPUT_RULES.replyPrimer;
+  const format = request.outputFormat
+    ? INPUT_RULES.outputFormat + count(JSON.stringify(request.outputFormat))
+    : 0;
+  const total = segments.reduce((sum, s) => sum + s.tokens, 0) + INPUT_RULES.replyPrimer + format;
   return { segments, totalTokens: total };
 }
 
@@ -177,15 +183,10 @@ function documentTokens(block: JsonObject, count: (text: string) => number): num
           : (source.content as JsonObject[]).reduce((sum, b) => sum + blockTokens(b, count), 0))
       );
     case 'base64':
-      return tokens + pdfPages(source.data as string) * INPUT_RULES.pdfPage;
+      return tokens + readPdfPages(source.data as string) * INPUT_RULES.pdfPage;
     default:
       return tokens + INPUT_RULES.pdfPage;
   }
-}
-
-function pdfPages(base64: string): number {
-  const text = Buffer.from(base64, 'base64').toString('latin1');
-  return Math.max(1, text.match(/\/Type\s*\/Page(?!s)/g)?.length ?? 0);
 }
 
 function segment(
@@ -201,13 +202,21 @@ function segment(
   };
 }
 
-/** A block's own breakpoint, or one set on a block nested in its content (tool results). */
+/**
+ * A block's own breakpoint, or one set on a block nested in it (tool result content, search result
+ * content, a `content` document's source, at any depth); a 1-hour one wins.
+ */
 function breakpointOf(block: JsonObject): unknown {
-  if (block.cache_control) return block.cache_control;
-  if (Array.isArray(block.content)) {
-    return (block.content as JsonObject[]).find((b) => b.cache_control)?.cache_control;
-  }
-  return undefined;
+  const found: unknown[] = [];
+  const visit = (b: JsonObject) => {
+    if (b.cache_control) found.push(b.cache_control);
+    const source = b.source as JsonObject | undefined;
+    for (const content of [b.content, source?.content]) {
+      if (Array.isArray(content)) (content as JsonObject[]).forEach(visit);
+    }
+  };
+  visit(block);
+  return found.find((c) => ttlOf(c) === '1h') ?? found[0];
 }
 
 function ttlOf(cacheControl: unknown): CacheControl['ttl'] | undefined {

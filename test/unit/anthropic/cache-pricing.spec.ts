@@ -136,4 +136,81 @@ describe('wrapAnthropic: cache reads and writes priced to the micro-dollar', () 
     });
     expect(h.server.requests).toEqual([]);
   });
+
+  describe('a breakpoint nested in a block', () => {
+    const toolRound = (nested: Record<string, unknown>) => ({
+      model: MODEL,
+      max_tokens: 100,
+      tools: [
+        {
+          name: 'fetch_report',
+          description: 'Fetches the report.',
+          input_schema: { type: 'object' as const, properties: {} },
+        },
+      ],
+      messages: [
+        { role: 'user' as const, content: 'Summarise the report.' },
+        {
+          role: 'assistant' as const,
+          content: [{ type: 'tool_use' as const, id: 'toolu_1', name: 'fetch_report', input: {} }],
+        },
+        {
+          role: 'user' as const,
+          content: [
+            { type: 'tool_result' as const, tool_use_id: 'toolu_1', content: [nested] },
+          ] as unknown as Anthropic.ContentBlockParam[],
+        },
+      ],
+    });
+    const text = {
+      type: 'text',
+      text: DOC_TEXT,
+      cache_control: { type: 'ephemeral', ttl: '1h' },
+    };
+    const search = {
+      type: 'search_result',
+      source: 'https://example.com/report',
+      title: 'Report',
+      content: [{ type: 'text', text: DOC_TEXT, cache_control: { type: 'ephemeral', ttl: '1h' } }],
+    };
+    const document = {
+      type: 'document',
+      source: { type: 'content', content: [text] },
+    };
+
+    it('reserves the prefix at the 1-hour write rate, inside tool_result, search_result and document content', () => {
+      for (const nested of [text, search, document]) {
+        const count = estimateMessagesInput(toolRound(nested), MODEL);
+        expect(count.cacheWrite1hTokens).toBe(count.inputTokens - 4);
+      }
+    });
+
+    it('the fake bills it as a 1-hour write', async () => {
+      const message = await h.raw().messages.create(toolRound(text));
+      expect(message.usage.cache_creation?.ephemeral_1h_input_tokens).toBeGreaterThan(1000);
+    });
+
+    for (const counting of ['estimate', 'api'] as const) {
+      it(`a usd budget that holds the prompt at the input rate, not at the 1-hour rate, refuses it (${counting})`, async () => {
+        const body = toolRound(text);
+        const count = estimateMessagesInput(body, MODEL);
+        const b = budget({ usd: (count.inputTokens * SONNET.input + 100 * SONNET.output) / 1e6 });
+        const client = h.client({ counting });
+        await expect(h.within(b, () => client.messages.create(body))).rejects.toMatchObject({
+          name: 'BudgetExceededError',
+          dimension: 'usd',
+        });
+        expect(h.server.requests.filter((r) => r.path === '/v1/messages')).toEqual([]);
+        expect(await h.used(b, 'usd')).toEqual({ used: 0, reserved: 0 });
+      });
+
+      it(`a usd budget that holds it is charged the fake's bill to the micro-dollar (${counting})`, async () => {
+        const b = budget({ usd: 1 });
+        const client = h.client({ counting });
+        const message = await h.within(b, () => client.messages.create(toolRound(text)));
+        expect(message.usage.cache_creation?.ephemeral_1h_input_tokens).toBeGreaterThan(1000);
+        expect(await usedMicros(b)).toBe(micros(message.usage));
+      });
+    }
+  });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BudgetExceededError, TokencapError } from '../../../lib/errors.js';
 import { estimateMessagesInput } from '../../../lib/providers/anthropic/messages-request.estimator.js';
 import {
+  billedTokens,
   budget,
   drain,
   fakeInput,
@@ -191,5 +192,58 @@ describe("wrapAnthropic: counting: 'api'", () => {
       '/v1/messages',
     ]);
     expect(await h.used(b)).toEqual({ used: fakeInput() + 30, reserved: 0 });
+  });
+});
+
+describe('wrapAnthropic: a connection dropped after the request reached Anthropic', () => {
+  // The fake reads and runs the request, bills all of it, then drops the socket before any byte.
+  const h = useHarness({ replyTokens: 30, abortBilling: 'full' }, { serverPerTest: true });
+  const input = estimateMessagesInput({ model: MODEL, messages: MESSAGES }, MODEL).inputTokens;
+
+  for (const stream of [false, true]) {
+    it(`is charged at least what Anthropic billed, fail closed (stream: ${stream})`, async () => {
+      const b = budget(10_000);
+      const client = h.client();
+      h.server.fail({ kind: 'cut-stream', afterChunks: 0 });
+      const error = await h
+        .within(b, async () => {
+          const result = await client.messages.create({
+            model: MODEL,
+            max_tokens: 100,
+            messages: MESSAGES,
+            stream,
+          });
+          if (stream) await drain(result as AsyncIterable<unknown>);
+        })
+        .catch((e: unknown) => e);
+      // Plain: the SDK's APIConnectionError; streamed: the stream's read fails after message_start.
+      expect(error).toBeInstanceOf(stream ? Error : Anthropic.APIConnectionError);
+      await h.server.settled();
+      expect(billedTokens(h.server)).toBeGreaterThan(0);
+      const { used, reserved } = await h.used(b);
+      expect(reserved).toBe(0);
+      expect(used).toBeGreaterThanOrEqual(billedTokens(h.server));
+      // The input is message_start's when the stream got that far, else the counted prompt.
+      expect(used).toBe((stream ? fakeInput() : input) + 100);
+    });
+  }
+
+  it('with SDK retries, every attempt is charged, and the budget stops them', async () => {
+    const b = budget(300);
+    const client = h.client({}, { maxRetries: 2 });
+    h.server.fail({ kind: 'cut-stream', afterChunks: 0 }, { times: 100 });
+    for (let i = 0; i < 5; i++) {
+      await h
+        .within(b, () =>
+          client.messages.create({ model: MODEL, max_tokens: 50, messages: MESSAGES }),
+        )
+        .catch((e: unknown) => e);
+    }
+    await h.server.settled();
+    const { used, reserved } = await h.used(b);
+    expect(reserved).toBe(0);
+    expect(billedTokens(h.server)).toBeLessThanOrEqual(300);
+    expect(used).toBeGreaterThanOrEqual(billedTokens(h.server));
+    expect(used).toBeLessThanOrEqual(300);
   });
 });

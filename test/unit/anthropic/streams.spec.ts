@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { BudgetExceededError } from '../../../lib/errors.js';
 import { estimateMessagesInput } from '../../../lib/providers/anthropic/messages-request.estimator.js';
+import { countClaudeTokens } from '../../../lib/testing/anthropic/claude-token.counter.js';
 import { REPLY_TOKENS_HEADER } from '../../../lib/testing/index.js';
 import {
   billedTokens,
@@ -275,3 +276,43 @@ describe('wrapAnthropic: streams against a provider that keeps generating after 
     expect(text([])).toBe('');
   });
 });
+
+// Runs of one symbol (markdown rules, ASCII tables) that every BPE merges into few tokens (the fake
+// counts 8 symbols a token) were counted by a fraction of the estimator at up to 30× that, cutting
+// answers far inside their own max_tokens.
+const REPORT = Array.from(
+  { length: 20 },
+  () => `${'='.repeat(60)}\nREPORT\n${'='.repeat(60)}`,
+).join('\n');
+for (const [name, reply] of [
+  ['a report with = rules', REPORT],
+  ['a row of 4,000 dashes', '-'.repeat(4000)],
+] as const) {
+  describe(`wrapAnthropic: a stream of ${name}`, () => {
+    const h = useHarness({ reply }, { serverPerTest: true });
+    const replyTokens = countClaudeTokens(reply, 'claude-3');
+    // The answer uses 85% of its cap; the budget is almost untouched.
+    const params = { model: MODEL, max_tokens: Math.ceil(replyTokens / 0.85), messages: MESSAGES };
+
+    it('is never cut (create): the whole answer, charged exactly what was billed', async () => {
+      const b = budget(1_000_000);
+      const client = h.client();
+      const events = await h.within(b, async () =>
+        drain(await client.messages.create({ ...params, stream: true })),
+      );
+      expect(text(events)).toBe(reply);
+      expect(h.server.tally.outputTokens).toBe(replyTokens);
+      expect(await h.used(b)).toEqual({ used: billedTokens(h.server), reserved: 0 });
+      expect(h.events.some((e) => e.type === 'refused')).toBe(false);
+    });
+
+    it('is never cut (messages.stream())', async () => {
+      const b = budget(1_000_000);
+      const client = h.client();
+      const message = await h.within(b, () => client.messages.stream(params).finalMessage());
+      expect((message.content[0] as Anthropic.TextBlock).text).toBe(reply);
+      expect(message.stop_reason).toBe('end_turn');
+      expect(await h.used(b)).toEqual({ used: billedTokens(h.server), reserved: 0 });
+    });
+  });
+}

@@ -245,3 +245,57 @@ describe('wrapAnthropic: messages.create', () => {
     );
   });
 });
+
+describe('wrapAnthropic: the beta output_format (structured outputs)', () => {
+  const h = useHarness({ replyTokens: 30 });
+  const schema = {
+    type: 'object',
+    properties: { answer: { type: 'string', description: 'A field of the report. '.repeat(300) } },
+    required: ['answer'],
+    additionalProperties: false,
+  };
+  const params = {
+    model: MODEL,
+    max_tokens: 50,
+    messages: MESSAGES,
+    betas: ['structured-outputs-2025-11-13'],
+    output_format: { type: 'json_schema' as const, schema },
+  };
+
+  it('is counted by the estimate, as output_config.format is', () => {
+    const { betas, output_format, ...plain } = params;
+    void betas;
+    expect(estimate(params)).toBeGreaterThan(estimate(plain) + 1000);
+    expect(estimate(params)).toBe(estimate({ ...plain, output_config: { format: output_format } }));
+  });
+
+  it("is sent to count_tokens under 'api' (as output_config.format)", async () => {
+    const client = h.client({ counting: 'api' });
+    await h.within(budget(100_000), () => client.beta.messages.create(params));
+    const count = h.server.requests.find((r) => r.path.includes('count_tokens'));
+    expect(count?.body).toMatchObject({ output_config: { format: { schema } } });
+  });
+
+  for (const counting of ['estimate', 'api'] as const) {
+    it(`a hard-stop budget too small for the schema refuses the call, nothing sent (${counting})`, async () => {
+      const b = budget(300);
+      const client = h.client({ counting });
+      await expect(h.within(b, () => client.beta.messages.create(params))).rejects.toBeInstanceOf(
+        BudgetExceededError,
+      );
+      expect(h.server.requests.filter((r) => !r.path.includes('count_tokens'))).toEqual([]);
+      expect(await h.used(b)).toEqual({ used: 0, reserved: 0 });
+    });
+
+    it(`a budget that holds it is charged what the fake billed, schema included (${counting})`, async () => {
+      const b = budget(100_000);
+      const client = h.client({ counting });
+      const message = await h.within(b, () => client.beta.messages.create(params));
+      expect(message.usage.input_tokens).toBeGreaterThan(1000);
+      expect(await h.used(b)).toEqual({
+        used: message.usage.input_tokens + message.usage.output_tokens,
+        reserved: 0,
+      });
+    });
+  }
+});

@@ -126,12 +126,46 @@ describe('Anthropic paths around the metered methods', () => {
       (c: Anthropic) =>
         c.messages.batches.create({ requests: [{ custom_id: 'a', params: request }] }),
     ],
+    // The SDK sends an absolute URL as given, and `new URL` drops dot segments: the path the
+    // request reaches is what is matched, not the string given.
+    [
+      'client.post(<absolute URL of /v1/messages>)',
+      (c: Anthropic) => c.post(`${c.baseURL}/v1/messages`, { body: request }),
+    ],
+    ['client.post(/v1/./messages)', (c: Anthropic) => c.post('/v1/./messages', { body: request })],
+    [
+      'client.post(/v1/batches/../messages)',
+      (c: Anthropic) => c.post('/v1/batches/../messages', { body: request }),
+    ],
+    [
+      'client.post(/v1/%6Dessages/)',
+      (c: Anthropic) => c.post('/v1/%6Dessages/', { body: request }),
+    ],
+    [
+      'client.post(<absolute URL of /v1/messages/batches>)',
+      (c: Anthropic) =>
+        c.post(`${c.baseURL}/v1/messages/batches`, {
+          body: { requests: [{ custom_id: 'a', params: request }] },
+        }),
+    ],
   ])('%s inside a budget: UnmeteredCallError, nothing sent', async (_, call) => {
     const b = anthropic.budget(10_000);
     const client = h.client();
     const error = await h.within(b, async () => call(client)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnmeteredCallError);
     expect(h.server.requests).toHaveLength(0);
+    expect(anthropic.billedTokens(h.server)).toBe(0);
+  });
+
+  it('count_tokens, which bills nothing, still passes inside a budget as an absolute URL', async () => {
+    const b = anthropic.budget(10_000);
+    const client = h.client();
+    await h.within(b, () =>
+      client.post(`${client.baseURL}/v1/messages/count_tokens`, {
+        body: { model: anthropic.MODEL, messages: anthropic.MESSAGES },
+      }),
+    );
+    expect(h.server.requests).toHaveLength(1);
   });
 
   it("outsideBudget: 'refuse' refuses messages.create and messages.stream() with no budget", async () => {

@@ -1,5 +1,7 @@
+import { createServer, type AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
+import { wrapOpenAI } from '../../../lib/providers/openai/wrap-openai.js';
 import { budget, MESSAGES, MODEL, promptOf, usageEvents, useHarness } from './openai.fixture.js';
 
 describe('wrapOpenAI: failed calls', () => {
@@ -49,12 +51,37 @@ describe('wrapOpenAI: failed calls', () => {
     expect(usageEvents(h.events, b)[0].details?.source).toBe('estimate');
   });
 
-  it('releases the reservation when the connection drops before a response', async () => {
+  it('charges what it reserved when the connection drops before a response (it may have run)', async () => {
     const b = budget(10_000);
     const client = h.client();
     h.server.fail({ kind: 'cut-stream', afterChunks: 0 });
     const error = await h
-      .within(b, () => client.chat.completions.create({ model: MODEL, messages: MESSAGES }))
+      .within(b, () =>
+        client.chat.completions.create({ model: MODEL, messages: MESSAGES, max_tokens: 50 }),
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
+    expect(await h.tokens(b)).toEqual({ used: promptOf(MESSAGES) + 50, reserved: 0 });
+  });
+
+  it('releases the reservation when the connection is refused (nothing was sent)', async () => {
+    const b = budget(10_000);
+    // A port nothing listens on: the connection is refused.
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const client = new OpenAI({
+      apiKey: 'test',
+      baseURL: `http://127.0.0.1:${port}/v1`,
+      maxRetries: 0,
+    });
+    const error = await h
+      .within(b, () =>
+        wrapOpenAI(client).chat.completions.create({ model: MODEL, messages: MESSAGES }),
+      )
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
     expect(await h.tokens(b)).toEqual({ used: 0, reserved: 0 });
