@@ -10,7 +10,10 @@ import type {
   ReserveOutcome,
   UnknownReservationMode,
 } from '../../core/ledger-store.interface.js';
+import { type Hold, Lease, leaseId, NDIM, toAmounts, vector } from './lease.js';
 import type { ResolvedLeaseOptions } from './lease.options.js';
+import { ChunkSizer } from './chunk.sizer.js';
+import { OrphanLeases } from './orphan-leases.js';
 
 /** What a pool asks of Redis: the store's scripts on the leased budget alone. */
 export interface LeaseBackend {
@@ -23,7 +26,6 @@ export interface LeaseBackend {
   crossed(budgets: readonly Budget[], outcome: CommitOutcome, at: number): void;
 }
 
-const NDIM = DIMENSIONS.length;
 // A lease is acquired as `need + units × step` with units up to STEPS, so Redis grants the most
 // of the wanted chunk that fits, and never less than the call waiting for it needs.
 const STEPS = 64;
@@ -34,63 +36,6 @@ const MARGIN_FRACTION = 0.5;
 // a lease Redis forgot (a restart without persistence, FLUSHALL, eviction) stops being spent within
 // that time; after a reconnect it is confirmed before it is spent again.
 const MAX_CONFIRM_MS = 1_000;
-// Retries of a release of a lease whose acquisition reply was lost: 50 ms doubling to 2 s.
-const ORPHAN_RETRY_MS = [50, 2_000];
-
-let leaseSequence = 0;
-const leaseTag = Math.random().toString(36).slice(2, 10);
-
-/** One chunk of a leased budget held by this replica: a reservation in Redis under `id`. */
-class Lease {
-  readonly held: number[] = new Array<number>(NDIM).fill(0);
-  readonly spent: number[] = new Array<number>(NDIM).fill(0);
-  inflight = 0;
-  retired = false;
-  /** The settlement under way (callers awaiting it share it). */
-  settlement: Promise<void> | undefined;
-  /** A settlement attempt failed in a way that may have applied it: retries must not count twice. */
-  ambiguous = false;
-  lastUsed: number;
-  readonly acquiredAt: number;
-  /** When Redis last confirmed it held this lease (ledger clock; -Infinity: unsure, confirm first). */
-  confirmedAt: number;
-  confirming: Promise<void> | undefined;
-  /** When the budget's window at acquisition ends (none: the budget has no window). */
-  windowEnd: number | undefined;
-
-  constructor(
-    readonly id: string,
-    readonly granted: number[],
-    public expiresAt: number,
-    now: number,
-  ) {
-    this.lastUsed = now;
-    this.acquiredAt = now;
-    this.confirmedAt = now;
-  }
-
-  free(d: number): number {
-    return this.granted[d] - this.held[d] - this.spent[d];
-  }
-}
-
-interface Hold {
-  lease: Lease;
-  amounts: number[];
-  expiresAt: number;
-}
-
-function vector(amounts: Amounts): number[] {
-  return DIMENSIONS.map((dim) => amounts[dim] ?? 0);
-}
-
-function toAmounts(v: readonly number[]): Amounts {
-  const out: Amounts = {};
-  v.forEach((n, d) => {
-    if (n !== 0) out[DIMENSIONS[d] as Dimension] = n;
-  });
-  return out;
-}
 
 /**
  * The leases of one leased budget (one ledger) in this replica. Calls hold in the current lease
@@ -109,13 +54,9 @@ export class LeasePool {
   private pendingCharge: { id: string; amounts: number[] } | undefined;
   private charging = false;
   private lastSnapshot: LedgerSnapshot | undefined;
-  /** Amounts held since `rateSince`, for the burn rate. */
-  private consumed: number[] = new Array<number>(NDIM).fill(0);
-  private rateSince: number | undefined;
-  private chunk: number[] | undefined;
-  /** Leases whose acquisition reply was lost (they may be held in Redis): id → when acquired. */
-  private readonly orphans = new Map<string, number>();
-  private orphanTimer: NodeJS.Timeout | undefined;
+  private readonly sizer: ChunkSizer;
+  /** Leases whose acquisition reply was lost (they may be held in Redis). */
+  private readonly orphans: OrphanLeases;
 
   private readonly confirmMs: number;
 
@@ -125,6 +66,10 @@ export class LeasePool {
     private readonly backend: LeaseBackend,
   ) {
     this.confirmMs = Math.min(options.horizonMs, MAX_CONFIRM_MS);
+    this.sizer = new ChunkSizer(() => this.budget, options.horizonMs);
+    this.orphans = new OrphanLeases((id, acquiredAt) =>
+      backend.release({ reservationId: id, budgets: [budget], now: acquiredAt }),
+    );
   }
 
   /**
@@ -338,7 +283,7 @@ export class LeasePool {
       }
     }
     if (this.pendingCharge || this.loose.some((n) => n !== 0)) work.push(this.chargeLoose(now));
-    if (this.orphans.size > 0) work.push(this.releaseOrphans());
+    if (this.orphans.size > 0) work.push(this.orphans.releaseAll());
     await Promise.all(work);
   }
 
@@ -415,10 +360,8 @@ export class LeasePool {
     const v = Array.isArray(amounts) ? amounts : vector(amounts);
     const previous = this.holds.get(input.reservationId);
     if (previous) this.release(input.reservationId, input.now);
-    for (let d = 0; d < NDIM; d++) {
-      lease.held[d] += v[d];
-      this.consumed[d] += v[d];
-    }
+    for (let d = 0; d < NDIM; d++) lease.held[d] += v[d];
+    this.sizer.record(v);
     lease.inflight++;
     lease.lastUsed = input.now;
     this.holds.set(input.reservationId, { lease, amounts: [...v], expiresAt: input.expiresAt });
@@ -455,8 +398,8 @@ export class LeasePool {
     // the next window in Redis, an ended window's usage could only be recorded there.
     const idle = [...this.leases].filter((l) => l.retired && l.inflight === 0);
     const settled = idle.length > 0 ? Promise.all(idle.map((l) => this.settle(l, now))) : undefined;
-    const chunk = this.nextChunk(now, want);
-    const id = `lease:${leaseTag}-${++leaseSequence}`;
+    const chunk = this.sizer.next(now, want, this.lastSnapshot);
+    const id = leaseId('lease');
     const base: Amounts = {};
     const step: Amounts = {};
     for (const dim of Object.keys(this.budget.limits) as Dimension[]) {
@@ -490,8 +433,7 @@ export class LeasePool {
         // lease would be held, unknown to this replica, until its TTL. Release it, as the Ledger
         // does for a call's reserve, retrying until Redis answers.
         if ((error as { mayHaveApplied?: unknown } | null)?.mayHaveApplied !== false) {
-          this.orphans.set(id, now);
-          this.retryOrphans(ORPHAN_RETRY_MS[0]);
+          this.orphans.add(id, now);
         }
         throw error;
       }
@@ -509,38 +451,6 @@ export class LeasePool {
     } finally {
       this.acquiring = undefined;
     }
-  }
-
-  /**
-   * The next chunk: what this replica held over the last lease's life scaled to `horizon` (twice
-   * the last chunk when it was used up faster), at least `want`, and at most an eighth of what
-   * Redis last showed free, so near the limit the last units are not stranded on one replica.
-   */
-  private nextChunk(now: number, want: number[]): number[] {
-    // Before Redis has shown what is free, the first lease is just the call: its reply tells what
-    // is free, and the next lease (prefetched at once) is sized to at most an eighth of that.
-    if (!this.lastSnapshot) return want.map((n) => Math.ceil(n));
-    const elapsed = this.rateSince === undefined ? 0 : Math.max(1, now - this.rateSince);
-    const out = new Array<number>(NDIM).fill(0);
-    for (const dim of Object.keys(this.budget.limits) as Dimension[]) {
-      const d = DIMENSIONS.indexOf(dim);
-      const limit = this.budget.limits[dim] as number;
-      let size =
-        elapsed > 0
-          ? (this.consumed[d] / elapsed) * this.options.horizonMs
-          : Math.max(want[d] * 8, limit / 1000);
-      if (this.chunk) size = Math.min(Math.max(size, this.chunk[d] / 2), this.chunk[d] * 2);
-      const snap = this.lastSnapshot;
-      // Credit raises the limit for the window (Redis applies it when the lease is reserved).
-      const room = limit + (snap.credit?.[dim] ?? 0);
-      const free = room - (snap.used[dim] ?? 0) - (snap.reserved[dim] ?? 0);
-      size = Math.min(size, Math.max(0, free) / 8);
-      out[d] = Math.ceil(Math.max(size, want[d]));
-    }
-    this.chunk = out;
-    this.rateSince = now;
-    this.consumed = new Array<number>(NDIM).fill(0);
-    return out;
   }
 
   private firstDimension(): Dimension {
@@ -596,7 +506,7 @@ export class LeasePool {
   private async chargeLoose(now: number): Promise<void> {
     if (this.charging) return;
     const charge = (this.pendingCharge ??= {
-      id: `charge:${leaseTag}-${++leaseSequence}`,
+      id: leaseId('charge'),
       amounts: this.takeLoose(),
     });
     this.charging = true;
@@ -616,31 +526,6 @@ export class LeasePool {
     } finally {
       this.charging = false;
     }
-  }
-
-  /** Releases the leases whose acquisition reply was lost (a no-op for those never reserved). */
-  private async releaseOrphans(): Promise<boolean> {
-    const ids = [...this.orphans];
-    const done = await Promise.all(
-      ids.map(([id, acquiredAt]) =>
-        this.backend.release({ reservationId: id, budgets: [this.budget], now: acquiredAt }).then(
-          () => this.orphans.delete(id),
-          () => false,
-        ),
-      ),
-    );
-    return done.every(Boolean);
-  }
-
-  private retryOrphans(delay: number): void {
-    if (this.orphanTimer) return;
-    this.orphanTimer = setTimeout(() => {
-      this.orphanTimer = undefined;
-      void this.releaseOrphans().then((all) => {
-        if (!all) this.retryOrphans(Math.min(delay * 2, ORPHAN_RETRY_MS[1]));
-      });
-    }, delay);
-    this.orphanTimer.unref();
   }
 
   private takeLoose(): number[] {
