@@ -153,8 +153,13 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
     billed = true;
     ctx.tally.bill(model, billedSoFar());
   };
+  if (fault?.kind === 'drop-after-billing') {
+    settleBill();
+    return connection.cut();
+  }
   sse.open();
   try {
+    if (fault?.kind === 'empty-stream') return connection.cut();
     for (let index = 0; index < n; index++) {
       const first = { index, delta: { role: 'assistant' as const, content: '', refusal: null } };
       if (!(await sse.send(chunk([{ ...first, logprobs: null, finish_reason: null }])))) return;

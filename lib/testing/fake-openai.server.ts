@@ -218,7 +218,7 @@ class FakeOpenAI implements FakeOpenAIServer {
       return;
     }
     const streamed = (request.body as { stream?: unknown } | undefined)?.stream === true;
-    if (fault?.kind === 'cut-stream' && !streamed) {
+    if ((fault?.kind === 'cut-stream' || fault?.kind === 'empty-stream') && !streamed) {
       connection.cut();
       return;
     }

@@ -41,6 +41,26 @@ export interface CutStreamFault {
   afterChunks: number;
 }
 
+/**
+ * Run the request, then destroy the socket before any byte of the response: the client sees a
+ * dropped connection (`other side closed`, an SDK `APIConnectionError`) for a request the provider
+ * ran, as when a proxy or the network drops the answer. A plain request is billed in full (it runs
+ * to its end); a stream its prompt and hidden reasoning (generation stops with its client).
+ */
+export interface DropAfterBillingFault {
+  kind: 'drop-after-billing';
+}
+
+/**
+ * Answer a streamed request with HTTP 200 and its event-stream headers, then cut the connection
+ * before the first event. The prompt (and a reasoning model's hidden reasoning) is billed, as for
+ * any response that began. On a request that is not streamed the socket is destroyed before any
+ * byte and nothing is billed.
+ */
+export interface EmptyStreamFault {
+  kind: 'empty-stream';
+}
+
 /** Leave usage out: no usage chunk on a chat stream even with `include_usage`, no `usage` field on a
  * non-streamed reply or on the final Responses event. Billing is unchanged. */
 export interface OmitUsageFault {
@@ -68,6 +88,8 @@ export type FakeFault =
   | ErrorFault
   | DelayFault
   | CutStreamFault
+  | DropAfterBillingFault
+  | EmptyStreamFault
   | OmitUsageFault
   | MalformedUsageFault
   | OverReportUsageFault;
@@ -185,6 +207,8 @@ const PARAMETERS = new Map<string, readonly string[]>([
   ['error', ['status', 'headers', 'message', 'type', 'param', 'code']],
   ['delay', ['ms']],
   ['cut-stream', ['afterChunks']],
+  ['drop-after-billing', []],
+  ['empty-stream', []],
   ['omit-usage', []],
   ['malformed-usage', ['usage']],
   ['over-report-usage', ['factor', 'extraTokens']],
@@ -232,6 +256,9 @@ function validFault(fault: unknown): FakeFault {
         factor: numberOption(where, 'factor', given.factor, FACTOR),
         extraTokens: integerOption(where, 'extraTokens', given.extraTokens, EXTRA_TOKENS),
       });
+    case 'drop-after-billing':
+    case 'empty-stream':
+      return Object.freeze({ kind });
     default:
       return Object.freeze({ kind: 'omit-usage' });
   }

@@ -38,6 +38,8 @@ export type { FakeOpenAITally, ReportedTotals, TokenTotals } from './billing.tal
 export type {
   CutStreamFault,
   DelayFault,
+  DropAfterBillingFault,
+  EmptyStreamFault,
   ErrorFault,
   FailOptions,
   FakeFault,
@@ -70,6 +72,8 @@ export type {
 export type {
   AnthropicCutStreamFault,
   AnthropicDelayFault,
+  AnthropicDropAfterBillingFault,
+  AnthropicEmptyStreamFault,
   AnthropicErrorFault,
   AnthropicMalformedUsageFault,
   AnthropicOmitUsageFault,

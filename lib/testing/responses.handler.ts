@@ -141,8 +141,13 @@ export async function handleResponses(ctx: RouteContext): Promise<void> {
     billed = true;
     ctx.tally.bill(model, billedSoFar());
   };
+  if (fault?.kind === 'drop-after-billing') {
+    settleBill();
+    return connection.cut();
+  }
   sse.open();
   try {
+    if (fault?.kind === 'empty-stream') return connection.cut();
     if (!(await emit({ type: 'response.created', response: snapshot('in_progress', null) })))
       return;
     if (!(await emit({ type: 'response.in_progress', response: snapshot('in_progress', null) }))) {

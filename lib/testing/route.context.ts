@@ -27,9 +27,13 @@ export interface RouteContext {
 /** An endpoint: answers the exchange and bills what it produced. */
 export type RouteHandler = (ctx: RouteContext) => Promise<void>;
 
-/** Writes a JSON response with the request id header, unless the client is gone. */
+/**
+ * Writes a JSON response with the request id header, unless the client is gone; a
+ * `drop-after-billing` fault (the request is billed by now) drops the connection instead.
+ */
 export function sendJson(ctx: RouteContext, status: number, body: unknown): void {
   if (ctx.connection.gone) return;
+  if (ctx.fault?.kind === 'drop-after-billing' && status === 200) return ctx.connection.cut();
   const text = JSON.stringify(body);
   ctx.res.writeHead(status, {
     'content-type': 'application/json',

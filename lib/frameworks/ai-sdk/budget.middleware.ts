@@ -8,6 +8,7 @@ import type {
 } from '@ai-sdk/provider';
 import { quoteClientValue, TokencapConfigError } from '../../errors.js';
 import { planCall } from '../../metering/call.planner.js';
+import { neverConnected } from '../../metering/connection-failure.js';
 import type { MeteredCall } from '../../metering/metered-call.js';
 import {
   type MeteringOptions,
@@ -128,15 +129,22 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}): Languag
 }
 
 /**
- * The call failed before its result was read. An HTTP error or a failed connection is billed
- * nothing (released); anything else (an answer that could not be parsed, an abort while the
- * answer was on its way) may have been billed, and is charged what was reserved.
+ * The call failed before its result was read. An HTTP error response, or a connection that was
+ * never made (refused, unknown host, TLS failure), is billed nothing: released. Anything else may
+ * have been billed: a connection that dropped before the response (reset, closed by the other
+ * side) may have carried the request, which the provider then ran, and a response that came but
+ * could not be read was billed. A plain call is charged what was reserved (the provider runs it to
+ * its end); a stream its estimate, the counted input and the grant of a model whose output is not
+ * counted exactly (the provider stops a stream whose client has gone). Fail closed, so a budget
+ * stops the SDK's retries of it.
  */
 async function failed(call: MeteredCall, error: unknown): Promise<void> {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
   const apiError = (error as { name?: unknown } | null)?.name === 'AI_APICallError';
-  if (apiError && (typeof status !== 'number' || status >= 300)) await call.release();
-  else await call.chargeReservation();
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  if (apiError && typeof status === 'number' && status >= 300) return call.release();
+  if (neverConnected(error)) return call.release();
+  if (call.plan.stream) return call.chargeEstimate();
+  return call.chargeReservation();
 }
 
 async function* partsOf(

@@ -8,6 +8,7 @@ import type {
   StreamObserver,
 } from '../../metering/provider-endpoint.interface.js';
 import { countClaudeOutputLow } from '../../providers/anthropic/claude-text.estimator.js';
+import { MIN_THINKING_BUDGET } from '../../providers/anthropic/messages-output.cap.js';
 import { estimateMessagesInput } from '../../providers/anthropic/messages-request.estimator.js';
 import {
   asChatRequest,
@@ -36,9 +37,11 @@ export function chatModelEndpoint(model: string): ProviderEndpoint {
         : { inputTokens: countChat(callOf(body), name) },
     output: {
       requested: (body) => callOf(body).cap,
-      minimum: () => 1,
+      // Extended thinking needs budget_tokens >= 1024 below max_tokens: a budget that cannot grant
+      // 1025 refuses the call before it is sent, as wrapAnthropic does.
+      minimum: (body) => (callOf(body).thinking === undefined ? 1 : MIN_THINKING_BUDGET + 1),
       choices: (body) => callOf(body).choices,
-      withCap: (body, cap) => ({ ...body, cap: Math.min(callOf(body).cap ?? Infinity, cap) }),
+      withCap: (body, cap) => withCap(callOf(body), cap) as unknown as RequestBody,
     },
     isStream: (body) => callOf(body).stream,
     prepareStream: (body) => ({ body, injected: false }),
@@ -52,6 +55,19 @@ export function chatModelEndpoint(model: string): ProviderEndpoint {
       ? { countOutput: (text: string) => countClaudeOutputLow(text), unreportedOutput: 'granted' }
       : {}),
   };
+}
+
+/**
+ * The call with its cap lowered to `cap`, and a thinking budget that no longer fits below it
+ * lowered to `cap - 1` (never below 1024), so the request stays one the API accepts.
+ */
+function withCap(call: LangChainCall, cap: number): LangChainCall {
+  const lowered = Math.min(call.cap ?? Infinity, cap);
+  const { thinking } = call;
+  if (thinking === undefined || thinking < lowered || lowered <= MIN_THINKING_BUDGET) {
+    return { ...call, cap: lowered };
+  }
+  return { ...call, cap: lowered, thinking: lowered - 1 };
 }
 
 function callOf(body: RequestBody): LangChainCall {

@@ -1,4 +1,7 @@
 import { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { positiveCap, record } from '../../metering/json.guards.js';
+import { MIN_THINKING_BUDGET } from '../../providers/anthropic/messages-output.cap.js';
+import { singleAttemptCaller } from './attempt.retrier.js';
 
 // Marks a per-call view, whose methods run the model's original code unmetered (the call that
 // made the view already meters them).
@@ -35,6 +38,32 @@ function loweredKwargs(fields: unknown, cap: number): Record<string, unknown> | 
   return lowered;
 }
 
+/**
+ * Extended thinking's `budget_tokens` as the model sends it (its `invocationKwargs.thinking`, spread
+ * last, else its `thinking` field), when thinking is enabled with a valid budget (>= 1024; an
+ * invalid one is the caller's own 400, sent as given).
+ */
+export function thinkingBudget(model: object): number | undefined {
+  const fields = model as Record<string, unknown>;
+  const kwargs = record(fields.invocationKwargs);
+  const thinking = record(kwargs && 'thinking' in kwargs ? kwargs.thinking : fields.thinking);
+  if (thinking?.type !== 'enabled') return undefined;
+  const budget = positiveCap(thinking.budget_tokens);
+  return budget !== undefined && budget >= MIN_THINKING_BUDGET ? budget : undefined;
+}
+
+/** The model's thinking fields with `budget_tokens` set to `budget`, where they hold one. */
+function loweredThinking(model: object, budget: number, view: Record<PropertyKey, unknown>): void {
+  const fields = model as Record<string, unknown>;
+  const thinking = record(fields.thinking);
+  if (thinking?.type === 'enabled') view.thinking = { ...thinking, budget_tokens: budget };
+  const kwargs = record(view.invocationKwargs ?? fields.invocationKwargs);
+  const inKwargs = record(kwargs?.thinking);
+  if (kwargs && inKwargs?.type === 'enabled') {
+    view.invocationKwargs = { ...kwargs, thinking: { ...inKwargs, budget_tokens: budget } };
+  }
+}
+
 /** What one planned call changes on the model it runs on. */
 export interface ViewFields {
   /** The field that holds the model's output cap (`maxTokens`, `maxOutputTokens`, …). */
@@ -42,6 +71,8 @@ export interface ViewFields {
   cap: number | undefined;
   /** The model to send instead of the model's own (a `degrade` budget's fallback model). */
   model: string | undefined;
+  /** Extended thinking's `budget_tokens`, when the clamp lowered it below the cap. */
+  thinking?: number;
 }
 
 /**
@@ -60,9 +91,15 @@ export function viewOf<Model extends object>(model: Model, fields: ViewFields): 
       if (lowered) view[kwargs] = lowered;
     }
   }
+  if (fields.thinking !== undefined && fields.thinking !== thinkingBudget(model)) {
+    loweredThinking(model, fields.thinking, view);
+  }
   if (fields.model !== undefined) {
     for (const key of ['model', 'modelName']) if (key in model) view[key] = fields.model;
   }
+  // Each attempt is metered on its own: the metered call retries, the view's caller does not.
+  const caller = singleAttemptCaller(model);
+  if (caller) view.caller = caller;
   for (const [key, value] of Object.entries(model)) {
     if (value instanceof BaseChatModel && value !== model) view[key] = viewOf(value, fields);
   }

@@ -15,6 +15,11 @@ export interface LangChainCall {
   stream: boolean;
   /** The model's output cap per choice, when it has one. */
   cap: number | undefined;
+  /**
+   * Extended thinking's `budget_tokens` (ChatAnthropic's `thinking`, or `thinking` in its
+   * `invocationKwargs`) when thinking is enabled with a valid budget; it must stay below the cap.
+   */
+  thinking: number | undefined;
   choices: number;
 }
 

@@ -10,9 +10,11 @@ import {
   meteringContextResolver,
 } from '../../metering/metering-context.resolver.js';
 import type { RequestBody } from '../../metering/provider-endpoint.interface.js';
-import { meterItems } from '../../metering/stream.meter.js';
+import { meterItems, type StreamMetering } from '../../metering/stream.meter.js';
 import { chatModelEndpoint, type ChunkObserver } from './chat-model.endpoint.js';
-import { kwargsCap, VIEW, viewOf } from './chat-model.view.js';
+import { kwargsCap, thinkingBudget, VIEW, viewOf } from './chat-model.view.js';
+import { final, withRetries } from './attempt.retrier.js';
+import { failedAttempt } from './request-failure.js';
 import type { LangChainCall } from './langchain-request.js';
 
 /** Options of {@link meterChatModel}: the options of every wrapper, and where the cap lives. */
@@ -118,10 +120,27 @@ function install(
         : undefined,
       stream,
       cap: lowest(positiveCap(self[capField]), kwargsCap(self)),
+      thinking: thinkingBudget(self),
       choices: positiveCap(self.n) ?? 1,
     };
     return call;
   };
+
+  /** Plans one attempt; a refusal ends the retries. */
+  const plan = async (context: MeteringContext, call: LangChainCall) => {
+    try {
+      return await planCall(context, chatModelEndpoint(call.model), call as unknown as RequestBody);
+    } catch (error) {
+      throw final(error);
+    }
+  };
+  const viewFor = (model: BaseChatModel, call: LangChainCall, sent: LangChainCall) =>
+    viewOf(model, {
+      capField,
+      cap: sent.cap,
+      model: sent.model === call.model ? undefined : sent.model,
+      thinking: sent.thinking,
+    });
 
   const generate = model._generate as Generate;
   const meteredGenerate: Generate = async function (
@@ -134,27 +153,23 @@ function install(
     const context = self[VIEW] ? undefined : contextOf();
     if (!context) return generate.call(this, messages, opts, runManager);
     const call = callOf(self as Record<string, unknown>, messages, opts, false);
-    const endpoint = chatModelEndpoint(call.model);
-    const planned = await planCall(context, endpoint, call as unknown as RequestBody);
-    if (planned.kind === 'fallback') return fallbackResult(planned.data);
-    const sent = planned.body as unknown as LangChainCall;
-    const view = viewOf(this, {
-      capField,
-      cap: sent.cap,
-      model: sent.model === call.model ? undefined : sent.model,
-    });
-    let result: ChatResult;
-    try {
-      result = await generate.call(view, messages, opts, runManager);
-    } catch (error) {
-      // Aborted mid-flight: the provider may have billed it. Otherwise no answer came (an HTTP
-      // or network error), and nothing was billed.
-      if (opts.signal?.aborted) await planned.call.chargeReservation();
-      else await planned.call.release();
-      throw error;
-    }
-    await planned.call.settleFromData(result);
-    return result;
+    const attempt = async (): Promise<ChatResult> => {
+      const planned = await plan(context, call);
+      if (planned.kind === 'fallback') return fallbackResult(planned.data);
+      const view = viewFor(this, call, planned.body as unknown as LangChainCall);
+      let result: ChatResult;
+      try {
+        result = await generate.call(view, messages, opts, runManager);
+      } catch (error) {
+        if (failedAttempt(error, opts.signal?.aborted === true, false) === 'charge') {
+          await planned.call.chargeReservation();
+        } else await planned.call.release();
+        throw error;
+      }
+      await planned.call.settleFromData(result);
+      return result;
+    };
+    return withRetries(this, retryOptions(opts), attempt);
   };
 
   const streamChunks = model._streamResponseChunks as StreamChunks;
@@ -171,34 +186,40 @@ function install(
       return;
     }
     const call = callOf(self as Record<string, unknown>, messages, opts, true);
-    const endpoint = chatModelEndpoint(call.model);
-    const planned = await planCall(context, endpoint, call as unknown as RequestBody);
-    if (planned.kind === 'fallback') {
-      const message = fallbackResult(planned.data).generations[0]!.message;
+    // An attempt lasts until the stream's first chunk: a request that fails before it is settled
+    // on its own and may be retried; once a chunk is out, the stream is the caller's.
+    const attempt = async (): Promise<StartedStream> => {
+      const planned = await plan(context, call);
+      if (planned.kind === 'fallback') return { fallback: planned.data };
+      const view = viewFor(this, call, planned.body as unknown as LangChainCall);
+      const abort = new AbortController();
+      const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
+      const metering = planned.call.streamMetering();
+      let first: IteratorResult<ChatGenerationChunk>;
+      let source: AsyncGenerator<ChatGenerationChunk>;
+      try {
+        source = streamChunks.call(view, messages, { ...opts, signal }, runManager);
+        first = await source.next();
+      } catch (error) {
+        if (failedAttempt(error, opts.signal?.aborted === true, true) === 'charge') {
+          await metering.settle();
+        } else await planned.call.release();
+        throw error;
+      }
+      return { source, first, metering, abort };
+    };
+    const started = await withRetries(this, retryOptions(opts), attempt);
+    if ('fallback' in started) {
+      const message = fallbackResult(started.fallback).generations[0]!.message;
       yield new ChatGenerationChunk({
         text: message.text,
         message: new AIMessageChunk({ content: message.content }),
       });
       return;
     }
-    const sent = planned.body as unknown as LangChainCall;
-    const view = viewOf(this, {
-      capField,
-      cap: sent.cap,
-      model: sent.model === call.model ? undefined : sent.model,
-    });
-    const abort = new AbortController();
-    const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
-    const metering = planned.call.streamMetering();
+    const { source, first, metering, abort } = started;
     const observer = metering.observer as ChunkObserver;
-    let source: AsyncGenerator<ChatGenerationChunk>;
-    try {
-      source = streamChunks.call(view, messages, { ...opts, signal }, runManager);
-    } catch (error) {
-      await planned.call.release();
-      throw error;
-    }
-    yield* meterItems(endedBy(source, observer), metering, () => abort.abort());
+    yield* meterItems(endedBy(resumed(first, source), observer), metering, () => abort.abort());
   };
 
   Object.defineProperty(model, '_generate', {
@@ -236,6 +257,29 @@ function install(
     writable: true,
   });
   Object.defineProperty(model, METERED, { value: true });
+}
+
+/** A stream whose first chunk was read by its attempt. */
+type StartedStream =
+  | {
+      source: AsyncGenerator<ChatGenerationChunk>;
+      first: IteratorResult<ChatGenerationChunk>;
+      metering: StreamMetering;
+      abort: AbortController;
+    }
+  | { fallback: unknown };
+
+/** The call's own `maxRetries` and `signal`, for {@link withRetries}. */
+function retryOptions(opts: Options): { maxRetries?: number; signal?: AbortSignal } {
+  const { maxRetries, signal } = opts as { maxRetries?: unknown; signal?: AbortSignal };
+  return { maxRetries: typeof maxRetries === 'number' ? maxRetries : undefined, signal };
+}
+
+/** The stream again, from the chunk already read. */
+async function* resumed<T>(first: IteratorResult<T>, rest: AsyncGenerator<T>): AsyncGenerator<T> {
+  if (first.done) return;
+  yield first.value;
+  yield* rest;
 }
 
 function lowest(a: number | undefined, b: number | undefined): number | undefined {

@@ -1,3 +1,5 @@
+import { neverConnected } from '../../metering/connection-failure.js';
+
 // A metered call takes over the SDK's retries: each attempt is its own request the provider may
 // bill, so each is reserved and settled on its own (a 429 released, a timeout charged). The SDK is
 // sent every attempt with `maxRetries: 0`; this file mirrors its documented retry rules
@@ -89,26 +91,6 @@ export class SdkRetryPolicy {
     const type = this.errors[name];
     return typeof type === 'function' && error instanceof type;
   }
-}
-
-// Codes of a connection that never carried a byte of the request (Node's net/dns/tls and undici).
-const NEVER_CONNECTED =
-  /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EAI_NONAME|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|UND_ERR_CONNECT_TIMEOUT|ERR_TLS_.*|CERT_.*|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_.*|ERR_INVALID_URL)$/;
-
-/** Whether the error (or one of its causes) says the connection was never made. */
-function neverConnected(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && current !== null && typeof current === 'object'; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && NEVER_CONNECTED.test(code)) return true;
-    const errors = (current as { errors?: unknown }).errors;
-    // Happy eyeballs: every address refused.
-    if (Array.isArray(errors) && errors.length > 0 && errors.every((e) => neverConnected(e))) {
-      return true;
-    }
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
 }
 
 function headerOf(headers: unknown, name: string): string | undefined {

@@ -51,6 +51,25 @@ export interface AnthropicStreamErrorFault {
   message?: string;
 }
 
+/**
+ * Run and bill the request in full (a stream its whole reply), then destroy the socket before any
+ * byte of the response: the client sees a dropped connection (the SDK's `APIConnectionError`) for
+ * a request Anthropic ran, whatever `abortBilling` says.
+ */
+export interface AnthropicDropAfterBillingFault {
+  kind: 'drop-after-billing';
+}
+
+/**
+ * Answer a streamed request with HTTP 200 and its event-stream headers, then cut the connection
+ * before the first event (`message_start`). Billed per `abortBilling` as a response that began:
+ * the input (`'generated'`), or the whole reply (`'full'`). On a request that is not streamed the
+ * socket is dropped before any byte, as for `cut-stream`.
+ */
+export interface AnthropicEmptyStreamFault {
+  kind: 'empty-stream';
+}
+
 /** Leave `usage` out: no `usage` on the message, in `message_start` or in `message_delta`, no
  * `input_tokens` from `count_tokens`. Billing is unchanged. (The SDK's `messages.stream()` helper
  * throws a TypeError on a `message_delta` without usage, as it would against such a provider.) */
@@ -86,6 +105,8 @@ export type FakeAnthropicFault =
   | AnthropicDelayFault
   | AnthropicCutStreamFault
   | AnthropicStreamErrorFault
+  | AnthropicDropAfterBillingFault
+  | AnthropicEmptyStreamFault
   | AnthropicOmitUsageFault
   | AnthropicMalformedUsageFault
   | AnthropicOverReportUsageFault
@@ -170,6 +191,8 @@ export function validateAnthropicFault(fault: FakeAnthropicFault): void {
       break;
     case 'omit-usage':
     case 'malformed-usage':
+    case 'drop-after-billing':
+    case 'empty-stream':
       break;
     default:
       throw new RangeError(`fail(): unknown fault kind ${JSON.stringify(kind)}`);

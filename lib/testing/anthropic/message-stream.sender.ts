@@ -24,6 +24,10 @@ export async function streamMessage(
 ): Promise<void> {
   const { connection, options, fault, tally } = exchange;
   if (connection.gone) return billing.ended(undefined);
+  if (fault?.kind === 'drop-after-billing') {
+    billing.complete();
+    return connection.cut();
+  }
   const sse = new SseWriter(connection, exchange.requestId);
   const send = (type: string, data: Record<string, unknown>) => sse.send({ type, ...data }, type);
   const faultAfter =
@@ -37,6 +41,7 @@ export async function streamMessage(
   billing.started();
   sse.open();
   try {
+    if (fault?.kind === 'empty-stream') return connection.cut();
     const provisional = {
       ...billing.full,
       outputTokens: Math.min(1, plan.outputTokens),

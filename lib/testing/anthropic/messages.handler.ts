@@ -58,9 +58,14 @@ export function handleMessages(exchange: AnthropicExchange): () => Promise<void>
     if (fault?.kind === 'stream-error') {
       return sendErrorFault(exchange.res, exchange.requestId, streamErrorAsHttp(fault));
     }
-    if (fault?.kind === 'cut-stream' || connection.gone) {
+    if (fault?.kind === 'drop-after-billing') {
+      billing.complete();
+      return connection.cut();
+    }
+    const cut = fault?.kind === 'cut-stream' || fault?.kind === 'empty-stream';
+    if (cut || connection.gone) {
       billing.ended(undefined);
-      if (fault?.kind === 'cut-stream') connection.cut();
+      if (cut) connection.cut();
       return;
     }
     billing.complete();
