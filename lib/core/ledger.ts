@@ -147,7 +147,7 @@ export class Ledger {
     }
     this.logger = options.logger ?? console;
     this.store.subscribeSettlements?.((budgets, outcome, at) =>
-      this.publishCommit(budgets, outcome, at, undefined, true),
+      this.publishCommit(budgets, outcome, at, undefined, 'crossings'),
     );
     this.pending = new SettlementRetryQueue(
       (job) => this.write(job),
@@ -433,7 +433,10 @@ export class Ledger {
   private replay(local: MemoryLedgerStore, job: Settlement): undefined {
     job.now = this.clock();
     const outcome = local.commit(job);
-    this.publishCommit(job.budgets, outcome, job.now, job.details, false);
+    // Its thresholds are published when the shared store records it (which holds the budget's
+    // whole usage): published here too, from a local count that started at zero, they would fire
+    // twice, and at a usage the budget never had.
+    this.publishCommit(job.budgets, outcome, job.now, job.details, 'usage');
     job.replay = true;
     job.ifUnknown = 'charge-once';
     this.pending.add(job);
@@ -469,7 +472,13 @@ export class Ledger {
   private written(job: Settlement, outcome: CommitOutcome | boolean): true {
     this.recovered();
     if (job.kind === 'commit') {
-      this.publishCommit(job.budgets, outcome as CommitOutcome, job.now, job.details, job.replay);
+      this.publishCommit(
+        job.budgets,
+        outcome as CommitOutcome,
+        job.now,
+        job.details,
+        job.replay ? 'crossings' : 'all',
+      );
     }
     return true;
   }
@@ -510,16 +519,17 @@ export class Ledger {
     outcome: CommitOutcome,
     at: number,
     details: UsageDetails | undefined,
-    crossingsOnly: boolean,
+    publish: 'all' | 'usage' | 'crossings',
   ): void {
     // Events are hot and unbuffered: with no subscriber there is nobody to build them for.
     if (!this.subject.observed) return;
-    if (!crossingsOnly) {
+    if (publish !== 'crossings') {
       budgets.forEach((budget, index) => {
         const usage = usageOf(budget, outcome.snapshots[index], at, outcome.activity?.[index]);
         this.publish({ type: 'usage', at, ...usage, ...(details && { details }) });
       });
     }
+    if (publish === 'usage') return;
     for (const c of outcome.crossings) {
       const budget = budgets[c.index];
       const snapshot = outcome.snapshots[c.index];
@@ -698,20 +708,23 @@ const NO_USAGE: Amounts = Object.freeze({});
 export const MIN_RESERVATION_TTL_MS = 1_000;
 
 /**
- * Tokens and requests are whole: a fractional count (an estimate, a caller's own arithmetic) is
- * rounded up, never down, so rounding can only over-count. Micro-dollars are left as given.
+ * Amounts in store units are whole: tokens, requests, and money as micro-dollars (so totals never
+ * drift). A fraction (an estimate, a caller's own arithmetic) is rounded up, never down, so
+ * rounding can only over-count.
  */
 function wholeCounts(amounts: Amounts): Amounts {
-  const { tokens, requests } = amounts;
+  const { tokens, requests, usd } = amounts;
   if (
     (tokens === undefined || Number.isInteger(tokens)) &&
-    (requests === undefined || Number.isInteger(requests))
+    (requests === undefined || Number.isInteger(requests)) &&
+    (usd === undefined || Number.isInteger(usd))
   ) {
     return amounts;
   }
   const whole: Amounts = { ...amounts };
   if (tokens !== undefined) whole.tokens = Math.ceil(tokens);
   if (requests !== undefined) whole.requests = Math.ceil(requests);
+  if (usd !== undefined) whole.usd = Math.ceil(usd);
   return whole;
 }
 

@@ -476,10 +476,24 @@ export class RedisLedgerStore implements LedgerStore {
     await this.leases?.close(Date.now() + this.runner.timeoutMs * 4);
     if (this.leases) (this.client as Redis).off('close', this.onConnectionClosed);
     if (!this.owned) return;
+    // QUIT waits for Redis; one that is down or unreachable would keep it queued (ioredis resends
+    // it on reconnect) and close() pending for good. Give it a command timeout, then cut.
+    const client = this.client as Redis;
+    if (client.status !== 'ready') {
+      client.disconnect();
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.runner.timeoutMs);
+    });
     try {
-      await this.client.quit();
+      const outcome = await Promise.race([client.quit(), timedOut]);
+      if (outcome === 'timeout') client.disconnect();
     } catch {
-      this.client.disconnect();
+      client.disconnect();
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -54,6 +54,19 @@ export function describeLedgerOperationsContract(
     };
 
     describe('calendar windows', () => {
+      it('keeps money in whole micro-dollars: fractions from the engine API are rounded up, never drift', async () => {
+        const b = defineBudget({ scope: 'user', key: `${run}-usd`, limit: { usd: 1 } });
+        await ledger.charge([b], { usd: 0.1 });
+        await ledger.charge([b], { usd: 0.2 });
+        const r = await ledger.reserve([b], { base: { usd: 2.5 } });
+        await r.commit({ usd: 1.0000001 });
+        // 1 + 1 + 2 micro-dollars, in dollars: exact, with no 0.30000000000000004 anywhere.
+        expect((await ledger.usage([b]))[0]!.dimensions.usd).toMatchObject({
+          used: 4e-6,
+          reserved: 0,
+        });
+      });
+
       it('a month in Berlin and a month in UTC are two ledgers, each rolling at its own midnight', async () => {
         const utc = budget({ limit: 1000, window: 'month' });
         const berlin = budget({ limit: 1000, window: 'month', timeZone: 'Europe/Berlin' });

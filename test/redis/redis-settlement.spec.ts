@@ -221,6 +221,30 @@ describe.skipIf(!binary)('settlement across Redis outages and restarts', () => {
     );
   });
 
+  it('fail-open: thresholds reached during an outage fire once, from Redis, at the usage Redis holds', async () => {
+    const store = await startRedis(true);
+    const { ledger, events } = ledgerOn(store, { onStoreError: 'fail-open' });
+    const b = defineBudget({ scope: 'session', key: `s${++n}`, limit: 100, policy: 'notify' });
+    await ledger.charge([b], { tokens: 50 });
+    await server.kill();
+    // Counted in the process (from 0): 90 there, 140 in fact.
+    for (let i = 0; i < 3; i++) {
+      const r = await ledger.reserve([b], { base: { tokens: 30 } });
+      await r.commit({ tokens: 30 });
+    }
+    await server.start();
+    await written(ledger);
+    const crossings = events
+      .filter((e) => e.type === 'threshold' || e.type === 'exhausted')
+      .map((e) => `${e.type === 'threshold' ? e.threshold : 'x'}@${e.used}`);
+    expect(crossings).toEqual(['0.8@80', '0.9@110', 'x@110']);
+    expect(events.filter((e) => e.type === 'usage')).toHaveLength(4);
+    expect((await store.snapshot([b], clock()))[0]).toEqual({
+      used: { tokens: 140 },
+      reserved: {},
+    });
+  });
+
   it('a process that dies with commits unwritten loses them; its reservations lapse at their expiry', async () => {
     const store = await startRedis(true);
     const crashedStore = await connect();
@@ -241,6 +265,33 @@ describe.skipIf(!binary)('settlement across Redis outages and restarts', () => {
     skew = 15 * MINUTE + 1;
     expect((await replica.usage([b]))[0]).toMatchObject({ used: 30, reserved: 0 });
     expect(crashed.pendingSettlements).toBe(1);
+  });
+
+  it('close() of a store that made its own client resolves with Redis down, whatever the connection was doing', async () => {
+    await startRedis(false);
+    const owned = new RedisLedgerStore({
+      url: `redis://127.0.0.1:${server.port}`,
+      commandTimeout: 300,
+    });
+    const { ledger } = ledgerOn(owned, { closeTimeout: '300ms' });
+    const b = budget(100);
+    const r = await ledger.reserve([b], { base: { tokens: 40 } });
+    await server.kill();
+    // The commit is sent, times out, and is queued: the client is reconnecting when close() runs.
+    await r.commit({ tokens: 7 });
+    await vi.waitFor(() => expect((owned.client as Redis).status).toBe('reconnecting'), {
+      timeout: 5_000,
+      interval: 20,
+    });
+    ledgers.splice(ledgers.indexOf(ledger), 1);
+    const started = Date.now();
+    await ledger.close();
+    expect(Date.now() - started).toBeLessThan(300 + 300 + 1_000);
+    // The client it made is cut, not left reconnecting in the background: Redis back on the same
+    // port, it stays unconnected.
+    await server.start();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((owned.client as Redis).status).not.toBe('ready');
   });
 
   it('close() with Redis still down reports exactly what it could not write', async () => {
