@@ -180,8 +180,12 @@ export interface LedgerStore {
   credit?(input: CreditInput): MaybePromise<LedgerState>;
   /** Adds `marker` to the window's fired markers; `true` if it was not there yet. */
   claim?(input: ClaimInput): MaybePromise<boolean>;
-  /** Stops timers and releases what the store created (never a client the user passed in). */
-  close?(): Promise<void>;
+  /**
+   * Stops timers and releases what the store created (never a client the user passed in), trying
+   * until `deadline` (epoch ms) to write what it still holds. Resolves the usage it could not write
+   * (the Ledger reports it), if any.
+   */
+  close?(deadline?: number): Promise<void | readonly UnwrittenUsage[]>;
   /**
    * Stores that record usage outside calls (the Redis store's leases settle later, in the
    * background) report the thresholds those writes cross here; the Ledger publishes them.
@@ -189,4 +193,15 @@ export interface LedgerStore {
   subscribeSettlements?(
     listener: (budgets: readonly Budget[], outcome: CommitOutcome, at: number) => void,
   ): void;
+}
+
+/**
+ * Usage a store recorded outside the Ledger's calls (a Redis lease's spending) and could not write
+ * before it closed.
+ */
+export interface UnwrittenUsage {
+  reservationId: string;
+  budgets: readonly Budget[];
+  /** In store units. */
+  actual: Amounts;
 }

@@ -343,10 +343,17 @@ export class Ledger {
    */
   async close(): Promise<void> {
     // Real time, not the ledger's clock (which a test may have frozen).
-    const left = await this.pending.close(Date.now() + this.closeTimeoutMs);
+    const deadline = Date.now() + this.closeTimeoutMs;
+    const left = await this.pending.close(deadline);
     if (left.length > 0) this.giveUp(left, 'the ledger closed before the store took them');
     // The store first: what it settles on closing (Redis leases) may cross thresholds to publish.
-    await this.store.close?.();
+    const lost = await this.store.close?.(deadline);
+    if (lost && lost.length > 0) {
+      this.giveUp(
+        lost.map((u) => this.settlement('commit', u.reservationId, u.budgets, u.actual)),
+        'the store closed before it could write them',
+      );
+    }
     this.subject.complete();
     this.callSubject.complete();
     await this.fallback?.close();

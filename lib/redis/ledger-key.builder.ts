@@ -103,7 +103,16 @@ export class LedgerKeyBuilder {
   private tagOf(budget: Budget): string | undefined {
     if (this.mode === 'per-budget') return undefined;
     if (this.mode === 'single-slot') return 'all';
-    const tag = this.mode(budget);
+    let tag: string | undefined;
+    try {
+      tag = this.mode(budget);
+    } catch (error) {
+      // The application's function failed: a configuration error, never a Redis outage.
+      throw new RedisConfigError(
+        'invalid-input',
+        `RedisLedgerStore's hashTag function threw for budget ${budget.id}: ${messageOf(error)}`,
+      );
+    }
     if (tag === undefined) return undefined;
     if (typeof tag !== 'string' || tag.length === 0 || tag.length > 64 || UNSAFE.test(tag)) {
       throw new RedisConfigError(
@@ -114,4 +123,8 @@ export class LedgerKeyBuilder {
     }
     return tag;
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -17,6 +17,7 @@ import type {
   ReleaseInput,
   ReserveInput,
   ReserveOutcome,
+  UnwrittenUsage,
 } from '../core/ledger-store.interface.js';
 import { TokencapConfigError } from '../errors.js';
 import { type HashTagMode, LedgerKeyBuilder } from './ledger-key.builder.js';
@@ -89,6 +90,16 @@ export interface RedisLedgerStoreOptions {
 
 const ONE_TOKEN: Amounts = { tokens: 1 };
 
+const STORE_OPTION_KEYS = new Set([
+  'client',
+  'url',
+  'prefix',
+  'commandTimeout',
+  'hashTag',
+  'idleTtl',
+  'lease',
+]);
+
 /**
  * Ledgers in Redis, shared by every replica of an app. Each operation is one Lua script run with
  * `EVALSHA` (one round trip), so reserve is all-or-nothing across budgets, commits never lose
@@ -152,6 +163,13 @@ export class RedisLedgerStore implements LedgerStore {
       throw new TokencapConfigError(
         'The maxKeyLength option of RedisLedgerStore is gone: both stores now name a ledger by one rule ' +
           '(keys over 128 plain ASCII characters, or holding anything else, are stored as a SHA-256). Remove it.',
+      );
+    }
+    const unknown = Object.keys(options).filter((key) => !STORE_OPTION_KEYS.has(key));
+    if (unknown.length > 0) {
+      throw new TokencapConfigError(
+        `Unknown option ${unknown.map((k) => JSON.stringify(k)).join(', ')} of RedisLedgerStore: ` +
+          `expected ${[...STORE_OPTION_KEYS].join(', ')}.`,
       );
     }
     const hashTag = options.hashTag ?? (client?.isCluster ? 'single-slot' : 'per-budget');
@@ -472,16 +490,18 @@ export class RedisLedgerStore implements LedgerStore {
    * Returns every lease (settling what it spent), then closes the client if the store created it
    * (from `url`); a client you passed stays open.
    */
-  async close(): Promise<void> {
-    await this.leases?.close(Date.now() + this.runner.timeoutMs * 4);
+  async close(deadline?: number): Promise<readonly UnwrittenUsage[]> {
+    // At least one attempt (a command timeout) to return each lease, even past the deadline.
+    const lost =
+      (await this.leases?.close(deadline ?? Date.now() + this.runner.timeoutMs * 4)) ?? [];
     if (this.leases) (this.client as Redis).off('close', this.onConnectionClosed);
-    if (!this.owned) return;
+    if (!this.owned) return lost;
     // QUIT waits for Redis; one that is down or unreachable would keep it queued (ioredis resends
     // it on reconnect) and close() pending for good. Give it a command timeout, then cut.
     const client = this.client as Redis;
     if (client.status !== 'ready') {
       client.disconnect();
-      return;
+      return lost;
     }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -495,6 +515,7 @@ export class RedisLedgerStore implements LedgerStore {
     } finally {
       clearTimeout(timer);
     }
+    return lost;
   }
 
   private async extend(

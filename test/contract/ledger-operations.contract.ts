@@ -8,7 +8,7 @@ import { BudgetExceededError, TokencapConfigError } from '../../lib/errors.js';
 
 export interface OperationsHarness {
   store: LedgerStore;
-  close(): Promise<void>;
+  close(): Promise<unknown>;
 }
 
 const iso = (s: string) => Date.parse(s);

@@ -5,7 +5,7 @@ import type { LedgerStore, ReserveInput } from '../../lib/core/ledger-store.inte
 
 export interface StoreHarness {
   store: LedgerStore;
-  close(): Promise<void>;
+  close(): Promise<unknown>;
 }
 
 const T0 = 1_700_006_400_000; // a fixed epoch ms at midnight UTC, so minute and hour windows start on it

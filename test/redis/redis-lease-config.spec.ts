@@ -28,6 +28,26 @@ describe('lease configuration', () => {
   }
 });
 
+describe('unknown options', () => {
+  it('an unknown lease option is refused, naming it', () => {
+    const build = () =>
+      new RedisLedgerStore({
+        client,
+        lease: { budgets: () => true, horizn: '5s' } as never,
+      });
+    expect(build).toThrow(TokencapConfigError);
+    expect(build).toThrow(
+      'Unknown lease option "horizn" of RedisLedgerStore: expected budgets, ttl, horizon or idle.',
+    );
+  });
+
+  it('an unknown store option is refused, naming it', () => {
+    const build = () => new RedisLedgerStore({ client, keyPrefix: 'x:' } as never);
+    expect(build).toThrow(TokencapConfigError);
+    expect(build).toThrow('Unknown option "keyPrefix" of RedisLedgerStore: expected client, url,');
+  });
+});
+
 describe('configuration errors are never store outages', () => {
   /** A fail-open Ledger on `store`, with what it warned and published. */
   const failOpen = (store: RedisLedgerStore) => {
@@ -88,6 +108,40 @@ describe('configuration errors are never store outages', () => {
       ),
     });
   });
+
+  for (const [option, build] of [
+    [
+      'hashTag',
+      () =>
+        new RedisLedgerStore({
+          client,
+          hashTag: () => {
+            throw new Error('no tenant on this budget');
+          },
+        }),
+    ],
+    [
+      'lease.budgets',
+      () =>
+        new RedisLedgerStore({
+          client,
+          lease: {
+            budgets: () => {
+              throw new Error('no tenant on this budget');
+            },
+          },
+        }),
+    ],
+  ] as const) {
+    it(`a ${option} function that throws is a TokencapConfigError naming it, under fail-open too`, async () => {
+      const global = defineBudget({ scope: 'global', key: 'all', limit: 1_000 });
+      await expectRefused(build(), [global], {
+        reason: 'invalid-input',
+        mayHaveApplied: false,
+        message: `RedisLedgerStore's ${option} function threw for budget global:all: no tenant on this budget`,
+      });
+    });
+  }
 
   it('budgets spanning hash slots are a TokencapConfigError naming each, under fail-open too', async () => {
     const store = new RedisLedgerStore({

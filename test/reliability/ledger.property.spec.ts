@@ -152,7 +152,7 @@ interface Tracked {
 interface StoreUnderTest {
   store: LedgerStore;
   sweep(now: number): void;
-  close(): Promise<void>;
+  close(): Promise<unknown>;
 }
 
 /** Totals over every run, for docs/reliability.md (printed with TOKENCAP_RELIABILITY_REPORT=1). */

@@ -91,6 +91,24 @@ export class LeasePool {
     );
   }
 
+  /** What this pool spent and never wrote to Redis: its leases' spending and usage outside them. */
+  unwritten(): { reservationId: string; actual: Amounts }[] {
+    const out: { reservationId: string; actual: Amounts }[] = [];
+    for (const lease of this.leases) {
+      if (lease.spent.some((n) => n !== 0)) {
+        out.push({ reservationId: lease.id, actual: toAmounts(lease.spent) });
+      }
+    }
+    const loose = this.loose.map((n, d) => n + (this.pendingCharge?.amounts[d] ?? 0));
+    if (loose.some((n) => n !== 0)) {
+      out.push({
+        reservationId: this.pendingCharge?.id ?? leaseId('charge'),
+        actual: toAmounts(loose),
+      });
+    }
+    return out;
+  }
+
   /**
    * Holds a call's amounts in a lease (acquiring one if needed). Returns the units granted (at
    * most what the lease holds) or the refusal of the budget, as the reserve script would.

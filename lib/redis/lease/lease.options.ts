@@ -31,10 +31,19 @@ export interface ResolvedLeaseOptions {
   idleMs: number;
 }
 
+const LEASE_KEYS = new Set(['budgets', 'ttl', 'horizon', 'idle']);
+
 export function resolveLeaseOptions(options: LeaseOptions): ResolvedLeaseOptions {
   if (options === null || typeof options !== 'object' || typeof options.budgets !== 'function') {
     throw new TokencapConfigError(
       `Invalid lease option of RedisLedgerStore: expected { budgets: (budget) => boolean, ttl?, horizon?, idle? }.`,
+    );
+  }
+  const unknown = Object.keys(options).filter((key) => !LEASE_KEYS.has(key));
+  if (unknown.length > 0) {
+    throw new TokencapConfigError(
+      `Unknown lease option ${unknown.map((k) => JSON.stringify(k)).join(', ')} of RedisLedgerStore: ` +
+        `expected budgets, ttl, horizon or idle.`,
     );
   }
   const ttlMs = parseDuration(options.ttl ?? '30s', 'lease.ttl of RedisLedgerStore');

@@ -1,4 +1,5 @@
 import type { Budget } from '../../core/budget.js';
+import type { UnwrittenUsage } from '../../core/ledger-store.interface.js';
 import { RedisConfigError } from '../redis-store.error.js';
 import { type LeaseBackend, LeasePool } from './lease-pool.js';
 import type { ResolvedLeaseOptions } from './lease.options.js';
@@ -66,13 +67,17 @@ export class LeasedBudgets {
   }
 
   /** Retires every lease and settles it (calls still in flight are charged when they commit). */
-  async close(deadline: number): Promise<void> {
+  /** Returns every lease (trying until `deadline`); resolves the usage Redis never took. */
+  async close(deadline: number): Promise<UnwrittenUsage[]> {
     clearInterval(this.timer);
     do {
       await this.sweep(true);
-      if ([...this.pools.values()].every((p) => p.empty)) return;
+      if ([...this.pools.values()].every((p) => p.empty)) return [];
       await new Promise((resolve) => setTimeout(resolve, 20));
     } while (Date.now() < deadline);
+    return [...this.pools.values()].flatMap((pool) =>
+      pool.unwritten().map((u) => ({ ...u, budgets: [pool.budget] })),
+    );
   }
 
   private async sweep(all = false): Promise<void> {
@@ -104,7 +109,16 @@ export class LeasedBudgets {
   private isLeased(budget: Budget): boolean {
     let leased = this.leased.get(budget);
     if (leased === undefined) {
-      leased = this.options.budgets(budget) === true;
+      try {
+        leased = this.options.budgets(budget) === true;
+      } catch (error) {
+        // The application's function failed: a configuration error, never a Redis outage.
+        throw new RedisConfigError(
+          'invalid-input',
+          `RedisLedgerStore's lease.budgets function threw for budget ${budget.id}: ` +
+            (error instanceof Error ? error.message : String(error)),
+        );
+      }
       if (leased && budget.policy === 'degrade') {
         throw new RedisConfigError(
           'invalid-input',
