@@ -58,6 +58,7 @@ export type {
   ReserveOutcome,
   ResetOutcome,
   UnknownReservationMode,
+  UnwrittenUsage,
 } from '../core/ledger-store.interface.js';
 export { MemoryLedgerStore, type MemoryLedgerStoreOptions } from '../core/memory-ledger.store.js';
 export { Reservation } from '../core/reservation.js';
