@@ -126,7 +126,7 @@ function reserve(
   };
 
   return attempt(
-    () => ledger.reserveNow(budgets, { ...shape, units }),
+    () => ledger.reserveNow(budgets, { base: shape.base, perUnit: shape.perUnit, units }),
     (reservation): MaybePromise<PlannedCall> => {
       try {
         let sent = body;

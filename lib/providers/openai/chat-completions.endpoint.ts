@@ -1,3 +1,4 @@
+import { shallowCopy } from '../../core/shallow-copy.js';
 import { countChatTokens, estimateTokens } from '../../counting/index.js';
 import { assertCap, positiveCap, record, tokenCount } from '../../metering/json.guards.js';
 import type {
@@ -38,7 +39,7 @@ export function chatCompletionsEndpoint(capParameter: ChatCapParameter): Provide
       minimum: () => 1,
       choices: (body) => positiveCap(body.n) ?? 1,
       withCap(body, cap) {
-        const copy: Record<string, unknown> = { ...body };
+        const copy: Record<string, unknown> = shallowCopy(body);
         // Keep the parameter the caller used: older models and compatible servers only know max_tokens.
         const used = CAP_PARAMETERS.filter((p) => body[p] !== undefined && body[p] !== null);
         for (const p of used.length > 0 ? used : [capParameter]) {
@@ -51,10 +52,9 @@ export function chatCompletionsEndpoint(capParameter: ChatCapParameter): Provide
     prepareStream(body) {
       const options = record(body.stream_options);
       if (options?.include_usage === true) return { body, injected: false };
-      return {
-        body: { ...body, stream_options: { ...options, include_usage: true } },
-        injected: true,
-      };
+      const copy: Record<string, unknown> = shallowCopy(body);
+      copy.stream_options = { ...options, include_usage: true };
+      return { body: copy, injected: true };
     },
     usageOf(data) {
       const response = record(data);

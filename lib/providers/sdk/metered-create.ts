@@ -1,5 +1,6 @@
 import type { MaybePromise } from '../../core/ledger-store.interface.js';
 import { andThen, isPromise } from '../../core/maybe-promise.js';
+import { shallowCopy } from '../../core/shallow-copy.js';
 import { type MeteringContext, type PlannedCall, planCall } from '../../metering/call.planner.js';
 import type { MeteredCall } from '../../metering/metered-call.js';
 import type { ProviderEndpoint, RequestBody } from '../../metering/provider-endpoint.interface.js';
@@ -169,13 +170,14 @@ function send(
 ): MaybePromise<StartedCall> {
   if (planned.kind === 'fallback') return fallbackCall(planned.data, planned.budget.scope);
   const { call } = planned;
-  let requestOptions: RequestOptionsLike = { ...options, maxRetries: 0 };
+  const requestOptions = shallowCopy(options);
+  requestOptions.maxRetries = 0;
   let abort: AbortController | undefined;
   if (call.plan.stream) {
     // Lets the wrapper stop a stream whose raw body the caller reads through asResponse().
     abort = new AbortController();
     const signal = options?.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
-    requestOptions = { ...requestOptions, signal };
+    requestOptions.signal = signal;
   }
   // An abort before the request left means nothing was sent: released, never charged.
   const sentAborted = options?.signal?.aborted === true;
