@@ -3,6 +3,7 @@ import { describeValue } from './describe-value.js';
 import { type BudgetWindow, parseWindow, windowBounds } from './budget-window.js';
 import type { CalendarUnit } from './calendar-window.js';
 import { type Duration, parseDuration } from './duration.js';
+import { stampLedgerId } from './ledger-id.js';
 
 /**
  * What happens when a budget cannot hold a call.
@@ -171,6 +172,8 @@ export function assertPolicy(policy: unknown, where: string): asserts policy is 
 
 /** Validates thresholds and returns them sorted, de-duplicated and frozen. */
 export function normalizeThresholds(thresholds: unknown, where: string): readonly number[] {
+  // Already sorted, unique and frozen: most budgets name no thresholds of their own.
+  if (thresholds === DEFAULT_THRESHOLDS) return DEFAULT_THRESHOLDS;
   if (!Array.isArray(thresholds)) {
     throw new TokencapConfigError(
       `Invalid thresholds ${describeValue(thresholds)} for ${where}: expected an array of numbers in (0, 1].`,
@@ -275,8 +278,9 @@ export function normalizeOptions(
   Pick<Budget, 'window' | 'ttlMs' | 'maxReservation' | 'fallbackModel' | 'degradeAt' | 'fallback'> {
   // A typo such as { windw: '1h' } would otherwise leave the budget without its window. An own
   // `__proto__` key (what JSON.parse makes of one) is unknown too.
-  const unknown = Object.keys(options).filter((k) => !allowed.includes(k));
-  if (unknown.length > 0) {
+  let unknown: string[] | undefined;
+  for (const k of Object.keys(options)) if (!allowed.includes(k)) (unknown ??= []).push(k);
+  if (unknown !== undefined) {
     throw new TokencapConfigError(
       `Unknown option ${unknown.map((k) => JSON.stringify(k.slice(0, 64))).join(', ')} for ${where}; known options: ${allowed.join(', ')}.`,
     );
@@ -381,5 +385,5 @@ export function defineBudget(definition: BudgetDefinition): Budget {
   }
   const limits = normalizeLimit(ownOption(definition, 'limit'), where);
   const options = normalizeOptions(definition, where, DEFINITION_KEYS);
-  return Object.freeze({ id: `${scope}:${key}`, scope, key, limits, ...options });
+  return Object.freeze(stampLedgerId({ id: `${scope}:${key}`, scope, key, limits, ...options }));
 }
