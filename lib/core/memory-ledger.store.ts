@@ -27,6 +27,7 @@ import type {
   ReserveOutcome,
   UnknownReservationMode,
 } from './ledger-store.interface.js';
+import { RememberedIds } from './remembered-ids.js';
 
 /** Options of {@link MemoryLedgerStore}. */
 export interface MemoryLedgerStoreOptions {
@@ -190,10 +191,13 @@ const EMPTY: LedgerSnapshot = Object.freeze({
  */
 export class MemoryLedgerStore implements LedgerStore {
   private readonly ledgers = new Map<string, MemoryLedger>();
-  // Reservation ids a ledger must remember (see SETTLEMENT_MEMORY_MS), by ledger id: `l<id>` for a
-  // reservation that lapsed uncommitted, `c<id>` for a charge-once commit, each with its end.
-  // Kept apart from the ledgers so an evicted ledger's memory of them survives, as in Redis.
-  private readonly marks = new Map<string, Map<string, number>>();
+  // Reservation ids a ledger must remember (see SETTLEMENT_MEMORY_MS), by ledger id, each with the
+  // time it may be forgotten: reservations that lapsed uncommitted, and commits (of a held
+  // reservation, or charge-once) that must record nothing if sent again. Kept apart from the
+  // ledgers so an evicted ledger's memory of them survives, as in Redis. Every commit remembers
+  // its id, so those are kept where remembering costs an append (RememberedIds).
+  private readonly lapsedIds = new Map<string, Map<string, number>>();
+  private readonly committedIds = new RememberedIds();
   private readonly clock: (() => number) | undefined;
   private sweeper: ReturnType<typeof setInterval> | undefined;
   // The `now` of the last access (the Ledger's clock) and the real time it came at.
@@ -249,7 +253,7 @@ export class MemoryLedgerStore implements LedgerStore {
           released = true;
           // A tombstone for as long as the reservation would have lived: the same commit sent
           // again (a client resending after a lost reply) records nothing.
-          this.mark(ledger.id, `c${reservationId}`, held.expiresAt);
+          this.committedIds.remember(ledger.id, reservationId, held.expiresAt);
         } else record = this.settleUnknown(ledger, input);
         if (record) {
           addAll(ledger.used, actual);
@@ -276,7 +280,7 @@ export class MemoryLedgerStore implements LedgerStore {
       const ledger = this.ledger(budgets[i], now, false);
       if (ledger && ledger.drop(reservationId)) released = true;
       // A lapsed reservation released is settled too: nothing is left to charge for it.
-      this.marks.get(ledgerIdOf(budgets[i]))?.delete(`l${reservationId}`);
+      this.lapsedIds.get(ledgerIdOf(budgets[i]))?.delete(reservationId);
     }
     return released;
   }
@@ -332,10 +336,11 @@ export class MemoryLedgerStore implements LedgerStore {
       ledger.expire(now, (reservationId, expiresAt) => this.lapsed(id, reservationId, expiresAt));
       if (ledger.evictAt <= now && !ledger.reservations?.size) this.ledgers.delete(id);
     }
-    for (const [id, marks] of this.marks) {
-      for (const [member, until] of marks) if (until <= now) marks.delete(member);
-      if (marks.size === 0) this.marks.delete(id);
+    for (const [ledgerId, ids] of this.lapsedIds) {
+      for (const [id, until] of ids) if (until <= now) ids.delete(id);
+      if (ids.size === 0) this.lapsedIds.delete(ledgerId);
     }
+    this.committedIds.forgetExpired(now);
   }
 
   /** The ledger of each budget (budgets sharing a ledger get the same object), touched if asked. */
@@ -381,7 +386,11 @@ export class MemoryLedgerStore implements LedgerStore {
       ledger = new MemoryLedger(id, now);
       this.ledgers.set(id, ledger);
     }
-    if (budget.window !== undefined) {
+    // Within the current window nothing can change: bounds are only worked out past its end.
+    if (
+      budget.window !== undefined &&
+      (ledger.windowStart === undefined || now >= ledger.windowEnd)
+    ) {
       const { start, end } = windowBounds(budget.window, now);
       // Windows only move forward: a caller whose clock lags charges the newest window instead of
       // starting an old one afresh (which would reset usage).
@@ -393,13 +402,9 @@ export class MemoryLedgerStore implements LedgerStore {
   }
 
   private lapsed(ledgerId: string, reservationId: string, expiresAt: number): void {
-    this.mark(ledgerId, `l${reservationId}`, expiresAt + SETTLEMENT_MEMORY_MS);
-  }
-
-  private mark(ledgerId: string, member: string, until: number): void {
-    let marks = this.marks.get(ledgerId);
-    if (marks === undefined) this.marks.set(ledgerId, (marks = new Map()));
-    marks.set(member, until);
+    let ids = this.lapsedIds.get(ledgerId);
+    if (ids === undefined) this.lapsedIds.set(ledgerId, (ids = new Map()));
+    ids.set(reservationId, expiresAt + SETTLEMENT_MEMORY_MS);
   }
 
   /** Whether a commit of a reservation this ledger does not hold is recorded (see CommitInput). */
@@ -407,23 +412,22 @@ export class MemoryLedgerStore implements LedgerStore {
     const { reservationId, now, reservedAt } = input;
     const mode: UnknownReservationMode = input.ifUnknown ?? 'charge';
     const ledgerId = ledger.id;
-    const marks = this.marks.get(ledgerId);
-    if (marks !== undefined) {
-      const lapsed = marks.get(`l${reservationId}`);
-      if (lapsed !== undefined && lapsed > now) {
-        marks.delete(`l${reservationId}`);
-        return true;
-      }
-      const charged = marks.get(`c${reservationId}`);
-      if (charged !== undefined && charged > now) return false;
+    const lapsedIds = this.lapsedIds.get(ledgerId);
+    const lapsed = lapsedIds?.get(reservationId);
+    if (lapsed !== undefined && lapsed > now) {
+      lapsedIds?.delete(reservationId);
+      return true;
     }
+    const charged = this.committedIds.until(ledgerId, reservationId);
+    if (charged !== undefined && charged > now) return false;
     // Skip only where a first attempt could have recorded the commit: a ledger with no state, or
     // one started after the reservation was made (evicted or lost since), never held it.
     if (mode === 'skip') {
       return ledger.fresh || (reservedAt !== undefined && ledger.bornAt > reservedAt);
     }
-    if (mode === 'charge-once')
-      this.mark(ledgerId, `c${reservationId}`, now + SETTLEMENT_MEMORY_MS);
+    if (mode === 'charge-once') {
+      this.committedIds.remember(ledgerId, reservationId, now + SETTLEMENT_MEMORY_MS);
+    }
     return true;
   }
 }
@@ -455,11 +459,17 @@ function add(target: Amounts, amounts: Amounts, sign: 1 | -1): void {
   }
 }
 
-/** Adds usage, saturating each total at MAX_AMOUNT as the Redis scripts do. */
+/** Whether `actual` holds any amount above 0 (own properties, as Object.values reads them). */
 function usesSomething(actual: Amounts): boolean {
-  return Object.values(actual).some((value) => value !== undefined && value > 0);
+  for (const dim in actual) {
+    if (!Object.prototype.hasOwnProperty.call(actual, dim)) continue;
+    const value = actual[dim as Dimension];
+    if (value !== undefined && value > 0) return true;
+  }
+  return false;
 }
 
+/** Adds usage, saturating each total at MAX_AMOUNT as the Redis scripts do. */
 function addAll(used: Amounts, actual: Amounts): void {
   for (const dim in actual) {
     const value = actual[dim as Dimension];
