@@ -189,12 +189,15 @@ export function normalizeThresholds(thresholds: unknown, where: string): readonl
   return Object.freeze([...new Set(thresholds as number[])].sort((a, b) => a - b));
 }
 
+function isPositive(n: unknown): boolean {
+  return typeof n === 'number' && Number.isFinite(n) && n > 0;
+}
+
 /** Validates a limit and converts it to store units. Reads only the limit object's own properties. */
 export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts> {
   const expected = `a positive finite number of tokens, or an object with any of tokens, usd, requests`;
-  const positive = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n > 0;
   if (typeof limit === 'number') {
-    if (!positive(limit) || Math.floor(limit) < 1) {
+    if (!isPositive(limit) || Math.floor(limit) < 1) {
       throw new TokencapConfigError(
         `Invalid limit ${describeValue(limit)} for ${where}: expected ${expected}.`,
       );
@@ -218,7 +221,7 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
     if (value === undefined) continue;
     const dimension = name as Dimension;
     // Tokens and requests are whole: 0.5 would floor to a limit of 0.
-    const stored = positive(value)
+    const stored = isPositive(value)
       ? dimension === 'usd'
         ? toStoreUnits('usd', value as number)
         : Math.floor(value as number)
@@ -344,10 +347,14 @@ export function normalizeOptions(
       `Invalid fallback ${JSON.stringify(fallback)} for ${where}: expected a function.`,
     );
   }
-  const degradeOnly = (['fallbackModel', 'degradeAt', 'fallback'] as const).filter(
-    (k) => ownOption(options, k) !== undefined,
-  );
-  if (degradeOnly.length > 0 && policy !== 'degrade') {
+  const degradeOnly =
+    policy === 'degrade' ||
+    (fallbackModel === undefined && degradeAt === undefined && fallback === undefined)
+      ? []
+      : (['fallbackModel', 'degradeAt', 'fallback'] as const).filter(
+          (k) => ownOption(options, k) !== undefined,
+        );
+  if (degradeOnly.length > 0) {
     throw new TokencapConfigError(
       `${degradeOnly.join(', ')} of ${where} only apply to policy 'degrade', but its policy is '${policy}'.`,
     );

@@ -256,19 +256,21 @@ export class Ledger {
    * capacity comes back before the reservation would lapse.
    */
   private reserveOrRelease(store: LedgerStore, input: ReserveInput): MaybePromise<ReserveOutcome> {
-    const leaked = (error: unknown): never => {
-      if (mayHaveApplied(error)) {
-        this.pending.add(this.settlement('release', input.reservationId, input.budgets, NO_USAGE));
-      }
-      throw error;
-    };
     let result: MaybePromise<ReserveOutcome>;
     try {
       result = store.reserve(input);
     } catch (error) {
-      return leaked(error);
+      return this.leaked(input, error);
     }
-    return isPromise(result) ? result.catch(leaked) : result;
+    return isPromise(result) ? result.catch((error: unknown) => this.leaked(input, error)) : result;
+  }
+
+  /** A reserve that failed: released later if it may have applied, and the error thrown on. */
+  private leaked(input: ReserveInput, error: unknown): never {
+    if (mayHaveApplied(error)) {
+      this.pending.add(this.settlement('release', input.reservationId, input.budgets, NO_USAGE));
+    }
+    throw error;
   }
 
   /** Current usage of each budget, in order, with burn rates when the store reports them. */
