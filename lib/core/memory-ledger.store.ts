@@ -41,6 +41,7 @@ export interface MemoryLedgerStoreOptions {
 }
 
 interface HeldReservation {
+  readonly id: string;
   amounts: Amounts;
   expiresAt: number;
 }
@@ -55,7 +56,12 @@ class MemoryLedger {
   used: Amounts = {};
   /** What the held reservations add up to; the shared {@link NOTHING} while none is held. */
   reserved: Amounts = NOTHING;
-  reservations: Map<string, HeldReservation> | undefined = undefined;
+  /**
+   * The held reservations: none, the only one, or a Map by id once two are held together. Most
+   * ledgers hold one at a time, and a Map made and dropped for every call cost more than the rest
+   * of the reservation.
+   */
+  private holds: HeldReservation | Map<string, HeldReservation> | undefined = undefined;
   /** No held reservation expires before this (a lower bound), so most accesses skip the scan. */
   private nextExpiry = Infinity;
   private fired: Set<string> | undefined = undefined;
@@ -119,15 +125,28 @@ class MemoryLedger {
     };
   }
 
-  hold(reservationId: string, held: HeldReservation): void {
-    if (this.reservations === undefined) {
-      this.reservations = new Map();
+  /** How many reservations are held. */
+  get heldCount(): number {
+    const holds = this.holds;
+    return holds === undefined ? 0 : holds instanceof Map ? holds.size : 1;
+  }
+
+  hold(held: HeldReservation): void {
+    const holds = this.holds;
+    if (holds === undefined) {
+      this.holds = held;
       this.reserved = {};
+    } else if (!(holds instanceof Map) && holds.id === held.id) {
+      // A reservation id reserved again replaces its earlier hold instead of adding to it.
+      add(this.reserved, holds.amounts, -1);
+      this.holds = held;
+    } else {
+      const map = holds instanceof Map ? holds : new Map([[holds.id, holds]]);
+      this.holds = map;
+      const previous = map.get(held.id);
+      if (previous !== undefined) add(this.reserved, previous.amounts, -1);
+      map.set(held.id, held);
     }
-    const previous = this.reservations.get(reservationId);
-    // A reservation id reserved again replaces its earlier hold instead of adding to it.
-    if (previous !== undefined) add(this.reserved, previous.amounts, -1);
-    this.reservations.set(reservationId, held);
     add(this.reserved, held.amounts, 1);
     if (held.expiresAt < this.nextExpiry) this.nextExpiry = held.expiresAt;
   }
@@ -139,25 +158,32 @@ class MemoryLedger {
 
   /** Drops a held reservation and returns it; `undefined` when it is not held. */
   take(reservationId: string): HeldReservation | undefined {
-    const held = this.reservations?.get(reservationId);
+    const holds = this.holds;
+    const held =
+      holds instanceof Map
+        ? holds.get(reservationId)
+        : holds?.id === reservationId
+          ? holds
+          : undefined;
     if (held === undefined) return undefined;
-    this.unhold(reservationId, held);
+    this.unhold(held);
     return held;
   }
 
   /** Whether a held reservation may have expired at `now` (cheap; no closure needed otherwise). */
   mayExpire(now: number): boolean {
-    return this.reservations !== undefined && now >= this.nextExpiry;
+    return this.holds !== undefined && now >= this.nextExpiry;
   }
 
   /** Lapses the reservations expired at `now`, reporting each so the store can remember it. */
   expire(now: number, lapsed: (reservationId: string, expiresAt: number) => void): void {
-    if (this.reservations === undefined || now < this.nextExpiry) return;
+    const holds = this.holds;
+    if (holds === undefined || now < this.nextExpiry) return;
     let next = Infinity;
-    for (const [id, held] of this.reservations) {
+    for (const held of holds instanceof Map ? holds.values() : [holds]) {
       if (held.expiresAt <= now) {
-        this.unhold(id, held);
-        lapsed(id, held.expiresAt);
+        this.unhold(held);
+        lapsed(held.id, held.expiresAt);
       } else if (held.expiresAt < next) {
         next = held.expiresAt;
       }
@@ -165,16 +191,18 @@ class MemoryLedger {
     this.nextExpiry = next;
   }
 
-  private unhold(reservationId: string, held: HeldReservation): void {
-    const reservations = this.reservations as Map<string, HeldReservation>;
-    reservations.delete(reservationId);
-    if (reservations.size === 0) {
-      this.reservations = undefined;
-      this.reserved = NOTHING;
-      this.nextExpiry = Infinity;
-    } else {
-      add(this.reserved, held.amounts, -1);
+  private unhold(held: HeldReservation): void {
+    const holds = this.holds;
+    if (holds instanceof Map) {
+      holds.delete(held.id);
+      if (holds.size > 0) {
+        add(this.reserved, held.amounts, -1);
+        return;
+      }
     }
+    this.holds = undefined;
+    this.reserved = NOTHING;
+    this.nextExpiry = Infinity;
   }
 }
 
@@ -226,9 +254,13 @@ export class MemoryLedgerStore implements LedgerStore {
       settled(ledgers);
       return { ...decision, snapshot: snapshotOf(ledgers[decision.index]) };
     }
-    const held = { amounts: decision.amounts, expiresAt: input.expiresAt };
+    const held = {
+      id: input.reservationId,
+      amounts: decision.amounts,
+      expiresAt: input.expiresAt,
+    };
     for (let i = 0; i < ledgers.length; i++) {
-      if (firstOf(ledgers, i)) ledgers[i].hold(input.reservationId, held);
+      if (firstOf(ledgers, i)) ledgers[i].hold(held);
     }
     settled(ledgers);
     return {
@@ -334,7 +366,7 @@ export class MemoryLedgerStore implements LedgerStore {
   sweep(now: number): void {
     for (const [id, ledger] of this.ledgers) {
       ledger.expire(now, (reservationId, expiresAt) => this.lapsed(id, reservationId, expiresAt));
-      if (ledger.evictAt <= now && !ledger.reservations?.size) this.ledgers.delete(id);
+      if (ledger.evictAt <= now && ledger.heldCount === 0) this.ledgers.delete(id);
     }
     for (const [ledgerId, ids] of this.lapsedIds) {
       for (const [id, until] of ids) if (until <= now) ids.delete(id);
@@ -376,7 +408,7 @@ export class MemoryLedgerStore implements LedgerStore {
       if (ledger.mayExpire(now)) {
         ledger.expire(now, (reservationId, expiresAt) => this.lapsed(id, reservationId, expiresAt));
       }
-      if (ledger.evictAt <= now && !ledger.reservations?.size) {
+      if (ledger.evictAt <= now && ledger.heldCount === 0) {
         this.ledgers.delete(id);
         ledger = undefined;
       }
