@@ -43,7 +43,11 @@ function needsSerializing(body: RequestBody): boolean {
     }
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return true;
-    for (const key of Object.keys(value)) stack.push((value as Record<string, unknown>)[key]);
+    for (const key in value) {
+      if (Object.prototype.hasOwnProperty.call(value, key)) {
+        stack.push((value as Record<string, unknown>)[key]);
+      }
+    }
   }
   return false;
 }
