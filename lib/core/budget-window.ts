@@ -34,6 +34,12 @@ export interface WindowBounds {
   readonly end: number;
 }
 
+// One frozen window per option value (`'1h'`, `3_600_000`): budgets are often defined per
+// request, and parsing the same option every time is wasted work. Bounded, should the values
+// come from somewhere unbounded.
+const fixedWindows = new Map<unknown, FixedWindow>();
+const MAX_REMEMBERED = 1_000;
+
 /**
  * Parses a budget's `window` option (`'1h'`, `'1d'`, ms, or `'day'`, `'week'`, `'month'`) and its
  * `timeZone` (calendar windows only; default `'UTC'`).
@@ -51,6 +57,8 @@ export function parseWindow(value: unknown, what: string, timeZone?: unknown): B
         `('day', 'week' or 'month'), but the window is ${JSON.stringify(value)}.`,
     );
   }
+  let window = fixedWindows.get(value);
+  if (window !== undefined) return window;
   let ms: number;
   try {
     ms = parseDuration(value, what);
@@ -60,7 +68,10 @@ export function parseWindow(value: unknown, what: string, timeZone?: unknown): B
         `string such as '500ms', '30s', '1m', '1h' or '1d', or a calendar window: 'day', 'week' or 'month'.`,
     );
   }
-  return Object.freeze({ kind: 'fixed', ms, tag: `${ms}ms` });
+  window = Object.freeze({ kind: 'fixed', ms, tag: `${ms}ms` } as const);
+  if (fixedWindows.size >= MAX_REMEMBERED) fixedWindows.clear();
+  fixedWindows.set(value, window);
+  return window;
 }
 
 /** The bounds of the window that holds `now`: the one rule both stores and the Redis scripts follow. */

@@ -3,6 +3,7 @@ import { describeValue } from './describe-value.js';
 import { type BudgetWindow, parseWindow, windowBounds } from './budget-window.js';
 import type { CalendarUnit } from './calendar-window.js';
 import { type Duration, parseDuration } from './duration.js';
+import { stampLedgerId } from './ledger-id.js';
 
 /**
  * What happens when a budget cannot hold a call.
@@ -171,6 +172,8 @@ export function assertPolicy(policy: unknown, where: string): asserts policy is 
 
 /** Validates thresholds and returns them sorted, de-duplicated and frozen. */
 export function normalizeThresholds(thresholds: unknown, where: string): readonly number[] {
+  // Already sorted, unique and frozen: most budgets name no thresholds of their own.
+  if (thresholds === DEFAULT_THRESHOLDS) return DEFAULT_THRESHOLDS;
   if (!Array.isArray(thresholds)) {
     throw new TokencapConfigError(
       `Invalid thresholds ${describeValue(thresholds)} for ${where}: expected an array of numbers in (0, 1].`,
@@ -186,12 +189,15 @@ export function normalizeThresholds(thresholds: unknown, where: string): readonl
   return Object.freeze([...new Set(thresholds as number[])].sort((a, b) => a - b));
 }
 
+function isPositive(n: unknown): boolean {
+  return typeof n === 'number' && Number.isFinite(n) && n > 0;
+}
+
 /** Validates a limit and converts it to store units. Reads only the limit object's own properties. */
 export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts> {
   const expected = `a positive finite number of tokens, or an object with any of tokens, usd, requests`;
-  const positive = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n > 0;
   if (typeof limit === 'number') {
-    if (!positive(limit) || Math.floor(limit) < 1) {
+    if (!isPositive(limit) || Math.floor(limit) < 1) {
       throw new TokencapConfigError(
         `Invalid limit ${describeValue(limit)} for ${where}: expected ${expected}.`,
       );
@@ -215,7 +221,7 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
     if (value === undefined) continue;
     const dimension = name as Dimension;
     // Tokens and requests are whole: 0.5 would floor to a limit of 0.
-    const stored = positive(value)
+    const stored = isPositive(value)
       ? dimension === 'usd'
         ? toStoreUnits('usd', value as number)
         : Math.floor(value as number)
@@ -275,8 +281,9 @@ export function normalizeOptions(
   Pick<Budget, 'window' | 'ttlMs' | 'maxReservation' | 'fallbackModel' | 'degradeAt' | 'fallback'> {
   // A typo such as { windw: '1h' } would otherwise leave the budget without its window. An own
   // `__proto__` key (what JSON.parse makes of one) is unknown too.
-  const unknown = Object.keys(options).filter((k) => !allowed.includes(k));
-  if (unknown.length > 0) {
+  let unknown: string[] | undefined;
+  for (const k of Object.keys(options)) if (!allowed.includes(k)) (unknown ??= []).push(k);
+  if (unknown !== undefined) {
     throw new TokencapConfigError(
       `Unknown option ${unknown.map((k) => JSON.stringify(k.slice(0, 64))).join(', ')} for ${where}; known options: ${allowed.join(', ')}.`,
     );
@@ -340,10 +347,14 @@ export function normalizeOptions(
       `Invalid fallback ${JSON.stringify(fallback)} for ${where}: expected a function.`,
     );
   }
-  const degradeOnly = (['fallbackModel', 'degradeAt', 'fallback'] as const).filter(
-    (k) => ownOption(options, k) !== undefined,
-  );
-  if (degradeOnly.length > 0 && policy !== 'degrade') {
+  const degradeOnly =
+    policy === 'degrade' ||
+    (fallbackModel === undefined && degradeAt === undefined && fallback === undefined)
+      ? []
+      : (['fallbackModel', 'degradeAt', 'fallback'] as const).filter(
+          (k) => ownOption(options, k) !== undefined,
+        );
+  if (degradeOnly.length > 0) {
     throw new TokencapConfigError(
       `${degradeOnly.join(', ')} of ${where} only apply to policy 'degrade', but its policy is '${policy}'.`,
     );
@@ -381,5 +392,5 @@ export function defineBudget(definition: BudgetDefinition): Budget {
   }
   const limits = normalizeLimit(ownOption(definition, 'limit'), where);
   const options = normalizeOptions(definition, where, DEFINITION_KEYS);
-  return Object.freeze({ id: `${scope}:${key}`, scope, key, limits, ...options });
+  return Object.freeze(stampLedgerId({ id: `${scope}:${key}`, scope, key, limits, ...options }));
 }

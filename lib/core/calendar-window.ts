@@ -23,6 +23,12 @@ export interface CalendarWindow {
 const DAY_MS = 86_400_000;
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+// Resolving a zone builds an Intl.DateTimeFormat (~0.1 ms), and a calendar budget defined per
+// request resolves its zone each time: each spelling is resolved once (bounded, as spellings may
+// come from requests).
+const canonicalZones = new Map<string, string>();
+const MAX_ZONE_SPELLINGS = 1_000;
+
 /**
  * Resolves an IANA zone name to its canonical spelling.
  * @throws TokencapConfigError naming the zone when `Intl` does not know it.
@@ -31,12 +37,15 @@ export function canonicalTimeZone(value: unknown, what: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 64) {
     throw badZone(value, what);
   }
-  let zone: string;
+  let zone = canonicalZones.get(value);
+  if (zone !== undefined) return zone;
   try {
     zone = new Intl.DateTimeFormat('en-US', { timeZone: value }).resolvedOptions().timeZone;
   } catch {
     throw badZone(value, what);
   }
+  if (canonicalZones.size >= MAX_ZONE_SPELLINGS) canonicalZones.clear();
+  canonicalZones.set(value, zone);
   return zone;
 }
 

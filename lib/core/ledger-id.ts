@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Budget } from './budget.js';
 
 // A ledger is identified by its budget's scope, key and window: budgets that share all three share
 // one usage (each checked against its own limit), and budgets that differ in any one never do. Both
@@ -37,10 +36,35 @@ export function encodeLedgerId(scope: string, key: string, windowTag?: string): 
   return plain ? `${head}:${hash}` : hash;
 }
 
-const ids = new WeakMap<Budget, string>();
+/** What identifies a budget's ledger (a `Budget` has all of it). */
+interface LedgerIdentity {
+  readonly scope: string;
+  readonly key: string;
+  readonly window?: { readonly tag: string };
+}
+
+const ids = new WeakMap<LedgerIdentity, string>();
+
+// Where a budget is defined (defineBudget, and per call for @Budget), its id is stamped on it as
+// a hidden property: budgets are often made per request, and a WeakMap entry for every fresh
+// budget costs more (GC work on its ephemeron table) than computing the id there once.
+const STAMP = Symbol('tokencap.ledgerId');
+
+/**
+ * Stamps `budget` (not frozen yet) with the id of its ledger, as a non-enumerable property that
+ * copies (`{ ...budget }`, whose key may differ) do not inherit.
+ */
+export function stampLedgerId<T extends LedgerIdentity>(budget: T): T {
+  const id = encodeLedgerId(budget.scope, budget.key, budget.window?.tag);
+  Object.defineProperty(budget, STAMP, { value: id });
+  return budget;
+}
 
 /** The storage id of `budget`'s ledger (see {@link encodeLedgerId}), memoised per budget object. */
-export function ledgerIdOf(budget: Budget): string {
+export function ledgerIdOf(budget: LedgerIdentity): string {
+  if (Object.prototype.hasOwnProperty.call(budget, STAMP)) {
+    return (budget as LedgerIdentity & { [STAMP]: string })[STAMP];
+  }
   let id = ids.get(budget);
   if (id === undefined) {
     id = encodeLedgerId(budget.scope, budget.key, budget.window?.tag);

@@ -23,7 +23,9 @@ export function assertBudgets(
       `${where}: expected an array of budgets, got ${describeValue(budgets)}.`,
     );
   }
-  budgets.forEach((b: Partial<Budget> | null, i) => {
+  for (let i = 0; i < budgets.length; i++) {
+    if (!(i in budgets)) continue; // A hole, as forEach skips it.
+    const b = budgets[i] as Partial<Budget> | null;
     const ok =
       b !== null &&
       typeof b === 'object' &&
@@ -39,7 +41,7 @@ export function assertBudgets(
         `${where}: budgets[${i}] is ${describeValue(b)}, not a budget; build budgets with defineBudget({ scope, key, limit }).`,
       );
     }
-  });
+  }
 }
 
 /** Checks amounts: known dimensions, each a finite number from 0 to MAX_AMOUNT. */

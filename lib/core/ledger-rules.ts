@@ -18,6 +18,11 @@ const ONE_TOKEN: Amounts = { tokens: 1 };
  */
 export const SETTLEMENT_MEMORY_MS = 15 * 60_000;
 
+// The loops below read own dimensions only, as Object.keys would, in its order, without the array.
+function isOwn(amounts: Readonly<Amounts>, dim: string): dim is Dimension {
+  return Object.prototype.hasOwnProperty.call(amounts, dim);
+}
+
 /** `used + amount`, saturating at {@link MAX_AMOUNT} so a total can never become Infinity. */
 export function addUsage(used: number, amount: number): number {
   return Math.min(used + amount, MAX_AMOUNT);
@@ -35,11 +40,13 @@ export function thresholdAmount(threshold: number, limit: number): number {
  */
 export function amountsFor(base: Amounts, perUnit: Amounts, units: number): Amounts {
   const out: Amounts = {};
-  for (const dim of Object.keys(base) as Dimension[]) {
+  for (const dim in base) {
+    if (!isOwn(base, dim)) continue;
     out[dim] = Math.min(base[dim] ?? 0, MAX_AMOUNT);
   }
   if (units > 0) {
-    for (const dim of Object.keys(perUnit) as Dimension[]) {
+    for (const dim in perUnit) {
+      if (!isOwn(perUnit, dim)) continue;
       out[dim] = Math.min(Math.ceil((out[dim] ?? 0) + units * (perUnit[dim] ?? 0)), MAX_AMOUNT);
     }
   }
@@ -71,7 +78,8 @@ export function decideReservation(
     const budget = input.budgets[i];
     if (budget.policy === 'notify') continue;
     const snapshot = snapshots[i];
-    for (const dim of Object.keys(budget.limits) as Dimension[]) {
+    for (const dim in budget.limits) {
+      if (!isOwn(budget.limits, dim)) continue;
       const limit = effectiveLimit(budget, dim, snapshot.credit);
       const held = (snapshot.used[dim] ?? 0) + (snapshot.reserved[dim] ?? 0);
       const need = Math.ceil((input.base[dim] ?? 0) + units.min * (perUnit[dim] ?? 0));
@@ -110,7 +118,8 @@ function fits(
 ): boolean {
   for (let i = 0; i < budgets.length; i++) {
     if (budgets[i].policy !== 'hard-stop') continue;
-    for (const dim of Object.keys(budgets[i].limits) as Dimension[]) {
+    for (const dim in budgets[i].limits) {
+      if (!isOwn(budgets[i].limits, dim)) continue;
       const held = (snapshots[i].used[dim] ?? 0) + (snapshots[i].reserved[dim] ?? 0);
       if (held + (amounts[dim] ?? 0) > effectiveLimit(budgets[i], dim, snapshots[i].credit)) {
         return false;
@@ -152,7 +161,8 @@ export function collectCrossings(
   out: Crossing[],
   credit?: Amounts,
 ): void {
-  for (const dim of Object.keys(budget.limits) as Dimension[]) {
+  for (const dim in budget.limits) {
+    if (!isOwn(budget.limits, dim)) continue;
     const declared = budget.limits[dim] as number;
     const limit = effectiveLimit(budget, dim, credit);
     const value = used[dim] ?? 0;

@@ -35,6 +35,7 @@ import type {
 } from './ledger-store.interface.js';
 import { MemoryLedgerStore } from './memory-ledger.store.js';
 import { assertAmounts, assertBudgets, assertUnits, creditAmounts } from './ledger-input.guard.js';
+import { andThen, isPromise } from './maybe-promise.js';
 import { Reservation } from './reservation.js';
 import { SettlementRetryQueue } from './settlement-retry.queue.js';
 
@@ -172,12 +173,20 @@ export class Ledger {
    * @throws StoreUnavailableError when the store is down and `onStoreError` is `fail-closed`.
    */
   async reserve(budgets: readonly Budget[], request: ReserveRequest): Promise<Reservation> {
+    return this.reserveNow(budgets, request);
+  }
+
+  /**
+   * @internal {@link reserve}, without a promise when the store answers synchronously (the
+   * in-memory store): then it returns the reservation, or throws.
+   */
+  reserveNow(budgets: readonly Budget[], request: ReserveRequest): MaybePromise<Reservation> {
     assertBudgets(budgets, 'Ledger.reserve');
     assertAmounts(request?.base, 'Ledger.reserve base');
     if (request.perUnit !== undefined) assertAmounts(request.perUnit, 'Ledger.reserve perUnit');
     assertUnits(request.units, 'Ledger.reserve');
     const now = this.clock();
-    const input = {
+    const input: ReserveInput = {
       reservationId: `${processTag}-${++sequence}`,
       budgets,
       base: wholeCounts(request.base),
@@ -189,7 +198,12 @@ export class Ledger {
     const held = this.withStore((s) =>
       s === this.store ? this.reserveOrRelease(s, input) : s.reserve(input),
     );
-    const { result: outcome, store } = isPromise(held) ? await held : held;
+    return andThen(held, ({ result, store }) => this.held(input, result, store));
+  }
+
+  /** The reservation a store granted, or the refusal it answered (published, then thrown). */
+  private held(input: ReserveInput, outcome: ReserveOutcome, store: LedgerStore): Reservation {
+    const { budgets, now } = input;
     if (!outcome.ok) {
       const budget = budgets[outcome.index];
       const dim = outcome.dimension;
@@ -242,19 +256,21 @@ export class Ledger {
    * capacity comes back before the reservation would lapse.
    */
   private reserveOrRelease(store: LedgerStore, input: ReserveInput): MaybePromise<ReserveOutcome> {
-    const leaked = (error: unknown): never => {
-      if (mayHaveApplied(error)) {
-        this.pending.add(this.settlement('release', input.reservationId, input.budgets, NO_USAGE));
-      }
-      throw error;
-    };
     let result: MaybePromise<ReserveOutcome>;
     try {
       result = store.reserve(input);
     } catch (error) {
-      return leaked(error);
+      return this.leaked(input, error);
     }
-    return isPromise(result) ? result.catch(leaked) : result;
+    return isPromise(result) ? result.catch((error: unknown) => this.leaked(input, error)) : result;
+  }
+
+  /** A reserve that failed: released later if it may have applied, and the error thrown on. */
+  private leaked(input: ReserveInput, error: unknown): never {
+    if (mayHaveApplied(error)) {
+      this.pending.add(this.settlement('release', input.reservationId, input.budgets, NO_USAGE));
+    }
+    throw error;
   }
 
   /** Current usage of each budget, in order, with burn rates when the store reports them. */
@@ -773,10 +789,6 @@ function describeSettlement(job: Settlement): UnwrittenSettlement {
 /** Whether a store error leaves open that the operation ran (see LedgerStore). */
 function mayHaveApplied(error: unknown): boolean {
   return (error as { mayHaveApplied?: unknown } | null)?.mayHaveApplied !== false;
-}
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function messageOf(error: unknown): string {

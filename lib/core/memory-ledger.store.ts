@@ -27,6 +27,7 @@ import type {
   ReserveOutcome,
   UnknownReservationMode,
 } from './ledger-store.interface.js';
+import { RememberedIds } from './remembered-ids.js';
 
 /** Options of {@link MemoryLedgerStore}. */
 export interface MemoryLedgerStoreOptions {
@@ -40,6 +41,7 @@ export interface MemoryLedgerStoreOptions {
 }
 
 interface HeldReservation {
+  readonly id: string;
   amounts: Amounts;
   expiresAt: number;
 }
@@ -54,7 +56,12 @@ class MemoryLedger {
   used: Amounts = {};
   /** What the held reservations add up to; the shared {@link NOTHING} while none is held. */
   reserved: Amounts = NOTHING;
-  reservations: Map<string, HeldReservation> | undefined = undefined;
+  /**
+   * The held reservations: none, the only one, or a Map by id once two are held together. Most
+   * ledgers hold one at a time, and a Map made and dropped for every call cost more than the rest
+   * of the reservation.
+   */
+  private holds: HeldReservation | Map<string, HeldReservation> | undefined = undefined;
   /** No held reservation expires before this (a lower bound), so most accesses skip the scan. */
   private nextExpiry = Infinity;
   private fired: Set<string> | undefined = undefined;
@@ -118,15 +125,28 @@ class MemoryLedger {
     };
   }
 
-  hold(reservationId: string, held: HeldReservation): void {
-    if (this.reservations === undefined) {
-      this.reservations = new Map();
+  /** How many reservations are held. */
+  get heldCount(): number {
+    const holds = this.holds;
+    return holds === undefined ? 0 : holds instanceof Map ? holds.size : 1;
+  }
+
+  hold(held: HeldReservation): void {
+    const holds = this.holds;
+    if (holds === undefined) {
+      this.holds = held;
       this.reserved = {};
+    } else if (!(holds instanceof Map) && holds.id === held.id) {
+      // A reservation id reserved again replaces its earlier hold instead of adding to it.
+      add(this.reserved, holds.amounts, -1);
+      this.holds = held;
+    } else {
+      const map = holds instanceof Map ? holds : new Map([[holds.id, holds]]);
+      this.holds = map;
+      const previous = map.get(held.id);
+      if (previous !== undefined) add(this.reserved, previous.amounts, -1);
+      map.set(held.id, held);
     }
-    const previous = this.reservations.get(reservationId);
-    // A reservation id reserved again replaces its earlier hold instead of adding to it.
-    if (previous !== undefined) add(this.reserved, previous.amounts, -1);
-    this.reservations.set(reservationId, held);
     add(this.reserved, held.amounts, 1);
     if (held.expiresAt < this.nextExpiry) this.nextExpiry = held.expiresAt;
   }
@@ -138,25 +158,32 @@ class MemoryLedger {
 
   /** Drops a held reservation and returns it; `undefined` when it is not held. */
   take(reservationId: string): HeldReservation | undefined {
-    const held = this.reservations?.get(reservationId);
+    const holds = this.holds;
+    const held =
+      holds instanceof Map
+        ? holds.get(reservationId)
+        : holds?.id === reservationId
+          ? holds
+          : undefined;
     if (held === undefined) return undefined;
-    this.unhold(reservationId, held);
+    this.unhold(held);
     return held;
   }
 
   /** Whether a held reservation may have expired at `now` (cheap; no closure needed otherwise). */
   mayExpire(now: number): boolean {
-    return this.reservations !== undefined && now >= this.nextExpiry;
+    return this.holds !== undefined && now >= this.nextExpiry;
   }
 
   /** Lapses the reservations expired at `now`, reporting each so the store can remember it. */
   expire(now: number, lapsed: (reservationId: string, expiresAt: number) => void): void {
-    if (this.reservations === undefined || now < this.nextExpiry) return;
+    const holds = this.holds;
+    if (holds === undefined || now < this.nextExpiry) return;
     let next = Infinity;
-    for (const [id, held] of this.reservations) {
+    for (const held of holds instanceof Map ? holds.values() : [holds]) {
       if (held.expiresAt <= now) {
-        this.unhold(id, held);
-        lapsed(id, held.expiresAt);
+        this.unhold(held);
+        lapsed(held.id, held.expiresAt);
       } else if (held.expiresAt < next) {
         next = held.expiresAt;
       }
@@ -164,16 +191,18 @@ class MemoryLedger {
     this.nextExpiry = next;
   }
 
-  private unhold(reservationId: string, held: HeldReservation): void {
-    const reservations = this.reservations as Map<string, HeldReservation>;
-    reservations.delete(reservationId);
-    if (reservations.size === 0) {
-      this.reservations = undefined;
-      this.reserved = NOTHING;
-      this.nextExpiry = Infinity;
-    } else {
-      add(this.reserved, held.amounts, -1);
+  private unhold(held: HeldReservation): void {
+    const holds = this.holds;
+    if (holds instanceof Map) {
+      holds.delete(held.id);
+      if (holds.size > 0) {
+        add(this.reserved, held.amounts, -1);
+        return;
+      }
     }
+    this.holds = undefined;
+    this.reserved = NOTHING;
+    this.nextExpiry = Infinity;
   }
 }
 
@@ -190,10 +219,13 @@ const EMPTY: LedgerSnapshot = Object.freeze({
  */
 export class MemoryLedgerStore implements LedgerStore {
   private readonly ledgers = new Map<string, MemoryLedger>();
-  // Reservation ids a ledger must remember (see SETTLEMENT_MEMORY_MS), by ledger id: `l<id>` for a
-  // reservation that lapsed uncommitted, `c<id>` for a charge-once commit, each with its end.
-  // Kept apart from the ledgers so an evicted ledger's memory of them survives, as in Redis.
-  private readonly marks = new Map<string, Map<string, number>>();
+  // Reservation ids a ledger must remember (see SETTLEMENT_MEMORY_MS), by ledger id, each with the
+  // time it may be forgotten: reservations that lapsed uncommitted, and commits (of a held
+  // reservation, or charge-once) that must record nothing if sent again. Kept apart from the
+  // ledgers so an evicted ledger's memory of them survives, as in Redis. Every commit remembers
+  // its id, so those are kept where remembering costs an append (RememberedIds).
+  private readonly lapsedIds = new Map<string, Map<string, number>>();
+  private readonly committedIds = new RememberedIds();
   private readonly clock: (() => number) | undefined;
   private sweeper: ReturnType<typeof setInterval> | undefined;
   // The `now` of the last access (the Ledger's clock) and the real time it came at.
@@ -222,9 +254,13 @@ export class MemoryLedgerStore implements LedgerStore {
       settled(ledgers);
       return { ...decision, snapshot: snapshotOf(ledgers[decision.index]) };
     }
-    const held = { amounts: decision.amounts, expiresAt: input.expiresAt };
+    const held = {
+      id: input.reservationId,
+      amounts: decision.amounts,
+      expiresAt: input.expiresAt,
+    };
     for (let i = 0; i < ledgers.length; i++) {
-      if (firstOf(ledgers, i)) ledgers[i].hold(input.reservationId, held);
+      if (firstOf(ledgers, i)) ledgers[i].hold(held);
     }
     settled(ledgers);
     return {
@@ -249,7 +285,7 @@ export class MemoryLedgerStore implements LedgerStore {
           released = true;
           // A tombstone for as long as the reservation would have lived: the same commit sent
           // again (a client resending after a lost reply) records nothing.
-          this.mark(ledger.id, `c${reservationId}`, held.expiresAt);
+          this.committedIds.remember(ledger.id, reservationId, held.expiresAt);
         } else record = this.settleUnknown(ledger, input);
         if (record) {
           addAll(ledger.used, actual);
@@ -276,7 +312,7 @@ export class MemoryLedgerStore implements LedgerStore {
       const ledger = this.ledger(budgets[i], now, false);
       if (ledger && ledger.drop(reservationId)) released = true;
       // A lapsed reservation released is settled too: nothing is left to charge for it.
-      this.marks.get(ledgerIdOf(budgets[i]))?.delete(`l${reservationId}`);
+      this.lapsedIds.get(ledgerIdOf(budgets[i]))?.delete(reservationId);
     }
     return released;
   }
@@ -330,12 +366,13 @@ export class MemoryLedgerStore implements LedgerStore {
   sweep(now: number): void {
     for (const [id, ledger] of this.ledgers) {
       ledger.expire(now, (reservationId, expiresAt) => this.lapsed(id, reservationId, expiresAt));
-      if (ledger.evictAt <= now && !ledger.reservations?.size) this.ledgers.delete(id);
+      if (ledger.evictAt <= now && ledger.heldCount === 0) this.ledgers.delete(id);
     }
-    for (const [id, marks] of this.marks) {
-      for (const [member, until] of marks) if (until <= now) marks.delete(member);
-      if (marks.size === 0) this.marks.delete(id);
+    for (const [ledgerId, ids] of this.lapsedIds) {
+      for (const [id, until] of ids) if (until <= now) ids.delete(id);
+      if (ids.size === 0) this.lapsedIds.delete(ledgerId);
     }
+    this.committedIds.forgetExpired(now);
   }
 
   /** The ledger of each budget (budgets sharing a ledger get the same object), touched if asked. */
@@ -371,7 +408,7 @@ export class MemoryLedgerStore implements LedgerStore {
       if (ledger.mayExpire(now)) {
         ledger.expire(now, (reservationId, expiresAt) => this.lapsed(id, reservationId, expiresAt));
       }
-      if (ledger.evictAt <= now && !ledger.reservations?.size) {
+      if (ledger.evictAt <= now && ledger.heldCount === 0) {
         this.ledgers.delete(id);
         ledger = undefined;
       }
@@ -381,7 +418,11 @@ export class MemoryLedgerStore implements LedgerStore {
       ledger = new MemoryLedger(id, now);
       this.ledgers.set(id, ledger);
     }
-    if (budget.window !== undefined) {
+    // Within the current window nothing can change: bounds are only worked out past its end.
+    if (
+      budget.window !== undefined &&
+      (ledger.windowStart === undefined || now >= ledger.windowEnd)
+    ) {
       const { start, end } = windowBounds(budget.window, now);
       // Windows only move forward: a caller whose clock lags charges the newest window instead of
       // starting an old one afresh (which would reset usage).
@@ -393,13 +434,9 @@ export class MemoryLedgerStore implements LedgerStore {
   }
 
   private lapsed(ledgerId: string, reservationId: string, expiresAt: number): void {
-    this.mark(ledgerId, `l${reservationId}`, expiresAt + SETTLEMENT_MEMORY_MS);
-  }
-
-  private mark(ledgerId: string, member: string, until: number): void {
-    let marks = this.marks.get(ledgerId);
-    if (marks === undefined) this.marks.set(ledgerId, (marks = new Map()));
-    marks.set(member, until);
+    let ids = this.lapsedIds.get(ledgerId);
+    if (ids === undefined) this.lapsedIds.set(ledgerId, (ids = new Map()));
+    ids.set(reservationId, expiresAt + SETTLEMENT_MEMORY_MS);
   }
 
   /** Whether a commit of a reservation this ledger does not hold is recorded (see CommitInput). */
@@ -407,23 +444,22 @@ export class MemoryLedgerStore implements LedgerStore {
     const { reservationId, now, reservedAt } = input;
     const mode: UnknownReservationMode = input.ifUnknown ?? 'charge';
     const ledgerId = ledger.id;
-    const marks = this.marks.get(ledgerId);
-    if (marks !== undefined) {
-      const lapsed = marks.get(`l${reservationId}`);
-      if (lapsed !== undefined && lapsed > now) {
-        marks.delete(`l${reservationId}`);
-        return true;
-      }
-      const charged = marks.get(`c${reservationId}`);
-      if (charged !== undefined && charged > now) return false;
+    const lapsedIds = this.lapsedIds.get(ledgerId);
+    const lapsed = lapsedIds?.get(reservationId);
+    if (lapsed !== undefined && lapsed > now) {
+      lapsedIds?.delete(reservationId);
+      return true;
     }
+    const charged = this.committedIds.until(ledgerId, reservationId);
+    if (charged !== undefined && charged > now) return false;
     // Skip only where a first attempt could have recorded the commit: a ledger with no state, or
     // one started after the reservation was made (evicted or lost since), never held it.
     if (mode === 'skip') {
       return ledger.fresh || (reservedAt !== undefined && ledger.bornAt > reservedAt);
     }
-    if (mode === 'charge-once')
-      this.mark(ledgerId, `c${reservationId}`, now + SETTLEMENT_MEMORY_MS);
+    if (mode === 'charge-once') {
+      this.committedIds.remember(ledgerId, reservationId, now + SETTLEMENT_MEMORY_MS);
+    }
     return true;
   }
 }
@@ -455,11 +491,17 @@ function add(target: Amounts, amounts: Amounts, sign: 1 | -1): void {
   }
 }
 
-/** Adds usage, saturating each total at MAX_AMOUNT as the Redis scripts do. */
+/** Whether `actual` holds any amount above 0 (own properties, as Object.values reads them). */
 function usesSomething(actual: Amounts): boolean {
-  return Object.values(actual).some((value) => value !== undefined && value > 0);
+  for (const dim in actual) {
+    if (!Object.prototype.hasOwnProperty.call(actual, dim)) continue;
+    const value = actual[dim as Dimension];
+    if (value !== undefined && value > 0) return true;
+  }
+  return false;
 }
 
+/** Adds usage, saturating each total at MAX_AMOUNT as the Redis scripts do. */
 function addAll(used: Amounts, actual: Amounts): void {
   for (const dim in actual) {
     const value = actual[dim as Dimension];

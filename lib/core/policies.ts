@@ -13,10 +13,13 @@ import type { Reservation } from './reservation.js';
  * cost (`perUnit`, the cost of one output token). `degrade` and `notify` budgets never cap.
  */
 export function capsOutput(budgets: readonly Budget[], perUnit: Amounts): boolean {
-  const dims = costed(perUnit);
-  return budgets.some(
-    (b) => b.policy === 'hard-stop' && dims.some((d) => b.limits[d] !== undefined),
-  );
+  for (const budget of budgets) {
+    if (budget.policy !== 'hard-stop') continue;
+    for (const d in perUnit) {
+      if (isCosted(perUnit, d) && budget.limits[d] !== undefined) return true;
+    }
+  }
+  return false;
 }
 
 /** Whether `degradeTarget` needs the budgets' usage: a `degrade` budget could switch `model`. */
@@ -61,15 +64,19 @@ export function fallbackBudget(
  * set the output cap, and an answer cut by that cap was cut by the budget.
  */
 export function budgetSetTheCap(reservation: Reservation, perUnit: Amounts): boolean {
-  return reservation.budgets.some((budget, i) => {
-    if (budget.policy !== 'hard-stop') return false;
-    const { used, reserved } = reservation.snapshots[i];
-    return costed(perUnit).some((d) => {
+  const { budgets, snapshots } = reservation;
+  for (let i = 0; i < budgets.length; i++) {
+    const budget = budgets[i];
+    if (budget.policy !== 'hard-stop') continue;
+    const { used, reserved } = snapshots[i];
+    for (const d in perUnit) {
+      if (!isCosted(perUnit, d)) continue;
       const limit = budget.limits[d];
-      const per = perUnit[d] ?? 0;
-      return limit !== undefined && per > 0 && limit - (used[d] ?? 0) - (reserved[d] ?? 0) < per;
-    });
-  });
+      const per = perUnit[d] as number;
+      if (limit !== undefined && limit - (used[d] ?? 0) - (reserved[d] ?? 0) < per) return true;
+    }
+  }
+  return false;
 }
 
 /** The `hard-stop` budget (and dimension) with the least room left after the reservation: the one a stopped stream names. */
@@ -95,6 +102,7 @@ function switchesFrom(budget: Budget, model: string): boolean {
   return budget.policy === 'degrade' && !!budget.fallbackModel && budget.fallbackModel !== model;
 }
 
-function costed(perUnit: Amounts): Dimension[] {
-  return (Object.keys(perUnit) as Dimension[]).filter((d) => (perUnit[d] ?? 0) > 0);
+/** Whether `d` is an own dimension of `perUnit` that output costs something in (as Object.keys reads it). */
+function isCosted(perUnit: Amounts, d: string): d is Dimension {
+  return Object.prototype.hasOwnProperty.call(perUnit, d) && (perUnit[d as Dimension] ?? 0) > 0;
 }

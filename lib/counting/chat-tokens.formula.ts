@@ -32,9 +32,15 @@ export function countChatPrompt(request: ChatTokenRequest, ctx: CountContext): n
   const messages: readonly unknown[] = Array.isArray(request.messages) ? request.messages : [];
   let total = REPLY_PRIMING;
   for (const message of messages) total += countMessage(message, ctx);
+  const tools = request.tools ?? legacyFunctions(request.functions);
+  const format = request.response_format;
+  // Most requests have neither: no schema budget to set up (both formulas count them as 0).
+  if ((!Array.isArray(tools) || tools.length === 0) && (format === undefined || format === null)) {
+    return total;
+  }
   const schemas = schemaContext(ctx);
-  total += countToolDefinitions(request.tools ?? legacyFunctions(request.functions), schemas);
-  return total + countResponseFormat(request.response_format, schemas);
+  total += countToolDefinitions(tools, schemas);
+  return total + countResponseFormat(format, schemas);
 }
 
 /** Deprecated `functions: [{ name, description, parameters }]` as the tools they stand for. */

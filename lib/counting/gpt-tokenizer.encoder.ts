@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { MergeCache } from './merge.cache.js';
 import {
   type EncodingName,
   oncePerEncoding,
@@ -61,93 +62,10 @@ function build(name: EncodingName): TokenEncoder {
   const api = GptEncoding.getEncodingApi(name, () => ranks);
   const core = api.bytePairEncodingCoreProcessor;
   if (core && core.mergeCache instanceof Map && typeof core.mergeCacheSize === 'number') {
-    core.mergeCache = new MergeCache();
+    core.mergeCache = new MergeCache(MERGE_CACHE_CHARS);
     core.mergeCacheSize = MERGE_CACHE_ENTRIES;
   } else {
     api.setMergeCacheSize(BUILT_IN_MERGE_CACHE_ENTRIES);
   }
   return { name, count: (text) => api.countTokens(text, AS_PLAIN_TEXT) };
-}
-
-interface MergeNode {
-  readonly key: string;
-  value: unknown;
-  newer: MergeNode | undefined;
-  older: MergeNode | undefined;
-}
-
-/**
- * The subset of `Map` gpt-tokenizer 4's merge cache uses (`has`, `get`, `set`, `delete`, `size`,
- * and `keys().next()` for the oldest key), with recency in a linked list so that finding the
- * oldest entry never iterates the Map. Recency is insertion order, as with the Map it replaces
- * (gpt-tokenizer refreshes an entry by deleting and setting it again).
- */
-class MergeCache {
-  private readonly nodes = new Map<string, MergeNode>();
-  private newest: MergeNode | undefined;
-  private oldest: MergeNode | undefined;
-  private chars = 0;
-
-  get size(): number {
-    return this.nodes.size;
-  }
-
-  has(key: string): boolean {
-    return this.nodes.has(key);
-  }
-
-  get(key: string): unknown {
-    return this.nodes.get(key)?.value;
-  }
-
-  set(key: string, value: unknown): this {
-    let node = this.nodes.get(key);
-    if (node !== undefined) {
-      node.value = value;
-      this.unlink(node);
-    } else {
-      node = { key, value, newer: undefined, older: undefined };
-      this.nodes.set(key, node);
-      this.chars += key.length;
-    }
-    node.older = this.newest;
-    if (this.newest !== undefined) this.newest.newer = node;
-    this.newest = node;
-    this.oldest ??= node;
-    while (this.chars > MERGE_CACHE_CHARS && this.oldest !== node) {
-      this.delete((this.oldest as MergeNode).key);
-    }
-    return this;
-  }
-
-  delete(key: string): boolean {
-    const node = this.nodes.get(key);
-    if (node === undefined) return false;
-    this.unlink(node);
-    this.nodes.delete(key);
-    this.chars -= key.length;
-    return true;
-  }
-
-  clear(): void {
-    this.nodes.clear();
-    this.newest = undefined;
-    this.oldest = undefined;
-    this.chars = 0;
-  }
-
-  /** Only `next()` of the first key is used: the oldest entry's. */
-  keys(): { next(): { value: string | undefined; done: boolean } } {
-    const oldest = this.oldest;
-    return { next: () => ({ value: oldest?.key, done: oldest === undefined }) };
-  }
-
-  private unlink(node: MergeNode): void {
-    if (node.newer !== undefined) node.newer.older = node.older;
-    else this.newest = node.older;
-    if (node.older !== undefined) node.older.newer = node.newer;
-    else this.oldest = node.newer;
-    node.newer = undefined;
-    node.older = undefined;
-  }
 }

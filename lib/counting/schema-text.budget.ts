@@ -52,5 +52,5 @@ function isLowSurrogate(code: number): boolean {
  */
 export function schemaContext(ctx: CountContext): CountContext {
   if (ctx.encoding === undefined) return ctx;
-  return { ...ctx, text: budgetedText(ctx.text) };
+  return { encoding: ctx.encoding, imageTokens: ctx.imageTokens, text: budgetedText(ctx.text) };
 }

@@ -58,7 +58,11 @@ export class TextCountCache {
   constructor(private readonly limits: TextCountCacheLimits) {}
 
   /** Returns the count of `text` under `encoding`, computing and remembering it on a miss. */
-  count(text: string, encoding: EncodingName, compute: (text: string) => number): number {
+  count(
+    text: string,
+    encoding: EncodingName,
+    compute: (text: string, encoding: EncodingName) => number,
+  ): number {
     const entry = this.entries.get(text);
     if (entry !== undefined) {
       this.touch(entry);
@@ -69,7 +73,7 @@ export class TextCountCache {
       }
     }
     this.misses++;
-    const value = compute(text);
+    const value = compute(text, encoding);
     if (entry !== undefined) {
       entry[encoding] = value;
     } else if (text.length <= this.limits.maxChars && this.limits.maxEntries > 0) {

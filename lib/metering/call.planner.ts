@@ -7,11 +7,12 @@ import {
   fallbackBudget,
   mayDegrade,
 } from '../core/policies.js';
-import type { Reservation } from '../core/reservation.js';
+import type { MaybePromise } from '../core/ledger-store.interface.js';
+import { andThen, attempt } from '../core/maybe-promise.js';
 import { BudgetExceededError, TokencapRequestError } from '../errors.js';
 import type { ModelCatalog } from '../models/model.catalog.js';
 import { MeteredCall } from './metered-call.js';
-import type { ProviderEndpoint, RequestBody } from './provider-endpoint.interface.js';
+import type { InputCount, ProviderEndpoint, RequestBody } from './provider-endpoint.interface.js';
 import { serializedBody } from './serialized-body.js';
 import { reservationShape } from './usage.meter.js';
 
@@ -49,24 +50,52 @@ export type PlannedCall =
  * to), counts the input, reserves on every budget of the frame (all or none; the endpoint's
  * minimum output must fit under `hard-stop`, else the call is refused), and clamps the output cap
  * to what was granted. A `degrade` budget with a `fallback` that refuses answers instead.
+ *
+ * Synchronous when nothing has to be waited for (the in-memory store, a local count, no `degrade`
+ * budget to read): it then returns the plan, or throws; otherwise it returns a promise of it.
  * @throws BudgetExceededError when a budget cannot hold the call (a `refused` event fires first).
  * @throws PriceUnknownError when a `usd` budget applies and the model has no price.
  */
-export async function planCall(
+export function planCall(
   context: MeteringContext,
   endpoint: ProviderEndpoint,
   body: RequestBody,
-): Promise<PlannedCall> {
-  const { frame, catalog } = context;
-  const { ledger, budgets } = frame;
+): MaybePromise<PlannedCall> {
+  const { ledger, budgets } = context.frame;
   endpoint.validate?.(body);
   const requested = endpoint.modelOf(body);
-  const degrade = mayDegrade(budgets, requested)
-    ? degradeTarget(budgets, await ledger.usage(budgets), requested)
-    : undefined;
-  const model = degrade?.fallbackModel ?? requested;
+  if (!mayDegrade(budgets, requested)) {
+    return countAndReserve(context, endpoint, body, requested, undefined);
+  }
+  return ledger.usage(budgets).then((usage) => {
+    const degrade = degradeTarget(budgets, usage, requested);
+    return countAndReserve(context, endpoint, body, requested, degrade);
+  });
+}
 
-  const input = await endpoint.countInput(endpoint.jsonBody ? serializedBody(body) : body, model);
+function countAndReserve(
+  context: MeteringContext,
+  endpoint: ProviderEndpoint,
+  body: RequestBody,
+  requested: string,
+  degrade: DegradeTarget | undefined,
+): MaybePromise<PlannedCall> {
+  const model = degrade?.fallbackModel ?? requested;
+  const counted = endpoint.countInput(endpoint.jsonBody ? serializedBody(body) : body, model);
+  return andThen(counted, (input) => reserve(context, endpoint, body, requested, degrade, input));
+}
+
+function reserve(
+  context: MeteringContext,
+  endpoint: ProviderEndpoint,
+  body: RequestBody,
+  requested: string,
+  degrade: DegradeTarget | undefined,
+  input: InputCount,
+): MaybePromise<PlannedCall> {
+  const { frame, catalog } = context;
+  const { ledger, budgets } = frame;
+  const model = degrade?.fallbackModel ?? requested;
   const output = endpoint.output;
   const choices = output ? output.choices(body) : 0;
   if (choices > MAX_CHOICES) {
@@ -96,54 +125,59 @@ export async function planCall(
     ifUnbounded: Math.min(context.defaultMaxOutputTokens, modelLimit ?? Infinity),
   };
 
-  let reservation: Reservation;
-  try {
-    reservation = await ledger.reserve(budgets, { ...shape, units });
-  } catch (error) {
-    const budget = error instanceof BudgetExceededError && fallbackBudget(budgets, error);
-    if (!budget) throw error;
-    return answerWithFallback(frame, budget, body, requested);
-  }
-
-  try {
-    let sent = body;
-    if (degrade) {
-      sent = endpoint.withModel(sent, model);
-      ledger.publish({
-        type: 'degraded',
-        action: 'fallback-model',
-        scope: degrade.scope,
-        key: degrade.key,
-        at: ledger.clock(),
-        model: requested,
-        fallbackModel: model,
-      });
-    }
-    const clamped = limited && (cap === undefined || cap > reservation.units);
-    if (clamped) sent = output.withCap(sent, reservation.units);
-    else if (lowered && output) sent = output.withCap(sent, cap as number);
-    const stream = endpoint.isStream(sent);
-    let injected = false;
-    if (stream) ({ body: sent, injected } = endpoint.prepareStream(sent));
-    const call = new MeteredCall(frame, endpoint, reservation, {
-      model,
-      catalog: priced,
-      reasoning: endpoint.unreportedOutput === 'granted' || catalog.isReasoning(model),
-      input,
-      units: reservation.units,
-      choices,
-      outputLimit: limited ? reservation.units * choices : undefined,
-      maxOutputTokens: output?.requested(sent),
-      budgetCut: clamped && budgetSetTheCap(reservation, shape.perUnit),
-      stream,
-      injected,
-    });
-    return { kind: 'send', body: sent, call };
-  } catch (error) {
-    await reservation.release();
-    throw error;
-  }
+  return attempt(
+    () => ledger.reserveNow(budgets, { base: shape.base, perUnit: shape.perUnit, units }),
+    (reservation): MaybePromise<PlannedCall> => {
+      try {
+        let sent = body;
+        if (degrade) {
+          sent = endpoint.withModel(sent, model);
+          ledger.publish({
+            type: 'degraded',
+            action: 'fallback-model',
+            scope: degrade.scope,
+            key: degrade.key,
+            at: ledger.clock(),
+            model: requested,
+            fallbackModel: model,
+          });
+        }
+        const clamped = limited && (cap === undefined || cap > reservation.units);
+        if (clamped) sent = output.withCap(sent, reservation.units);
+        else if (lowered && output) sent = output.withCap(sent, cap as number);
+        const stream = endpoint.isStream(sent);
+        let injected = false;
+        if (stream) ({ body: sent, injected } = endpoint.prepareStream(sent));
+        const call = new MeteredCall(frame, endpoint, reservation, {
+          model,
+          catalog: priced,
+          reasoning: endpoint.unreportedOutput === 'granted' || catalog.isReasoning(model),
+          input,
+          units: reservation.units,
+          choices,
+          outputLimit: limited ? reservation.units * choices : undefined,
+          maxOutputTokens: output?.requested(sent),
+          budgetCut: clamped && budgetSetTheCap(reservation, shape.perUnit),
+          stream,
+          injected,
+        });
+        return { kind: 'send', body: sent, call };
+      } catch (error) {
+        return reservation.release().then(() => {
+          throw error;
+        });
+      }
+    },
+    (error) => {
+      const budget = error instanceof BudgetExceededError && fallbackBudget(budgets, error);
+      if (!budget) throw error;
+      return answerWithFallback(frame, budget, body, requested);
+    },
+  );
 }
+
+/** The `degrade` budget whose fallback model a call switches to. */
+type DegradeTarget = NonNullable<ReturnType<typeof degradeTarget>>;
 
 async function answerWithFallback(
   frame: BudgetFrame,

@@ -15,18 +15,27 @@ export function serializedBody(body: RequestBody): RequestBody {
   }
 }
 
+// Objects walked before the walk starts remembering them: a request of a few messages, walked on
+// every call, needs no set of them; past this, each object is visited once more at most.
+const UNTRACKED_VISITS = 64;
+
 /**
  * Whether anything in `body` serializes differently from what a plain walk of it reads: a
  * `toJSON` method, or an object that is not a plain object or an array. Iterative, so a deeply
- * nested body cannot overflow the stack; each object is visited once.
+ * nested body cannot overflow the stack, and it ends on a cycle (see UNTRACKED_VISITS).
  */
 function needsSerializing(body: RequestBody): boolean {
   const stack: unknown[] = [body];
-  const seen = new Set<object>();
+  let seen: Set<object> | undefined;
+  let visits = 0;
   while (stack.length > 0) {
     const value = stack.pop();
-    if (typeof value !== 'object' || value === null || seen.has(value)) continue;
-    seen.add(value);
+    if (typeof value !== 'object' || value === null) continue;
+    if (++visits > UNTRACKED_VISITS) {
+      seen ??= new Set();
+      if (seen.has(value)) continue;
+      seen.add(value);
+    }
     if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return true;
     if (Array.isArray(value)) {
       for (const item of value) stack.push(item);
@@ -34,7 +43,11 @@ function needsSerializing(body: RequestBody): boolean {
     }
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return true;
-    for (const key of Object.keys(value)) stack.push((value as Record<string, unknown>)[key]);
+    for (const key in value) {
+      if (Object.prototype.hasOwnProperty.call(value, key)) {
+        stack.push((value as Record<string, unknown>)[key]);
+      }
+    }
   }
   return false;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { type Budget, normalizeLimit, normalizeOptions } from '../core/budget.js';
+import { stampLedgerId } from '../core/ledger-id.js';
 import { BudgetKeyMissingError, TokencapConfigError } from '../errors.js';
 import { BUDGET_METADATA, type BudgetMetadata } from './budget.decorator.js';
 import { isSkipped } from './budget-skip.rule.js';
@@ -170,7 +171,8 @@ export class BudgetResolver {
         if (this.options.onMissingKey === 'skip') return;
         throw new BudgetKeyMissingError(template.scope);
       }
-      budgets.push(Object.freeze({ ...template.prototype, id: `${template.scope}:${key}`, key }));
+      const budget = { ...template.prototype, id: `${template.scope}:${key}`, key };
+      budgets.push(Object.freeze(stampLedgerId(budget)));
     });
     return budgets;
   }

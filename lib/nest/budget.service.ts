@@ -21,6 +21,7 @@ import { parseWindow } from '../core/budget-window.js';
 import { type BudgetFrame, currentFrame } from '../core/budget-context.js';
 import type { BudgetUsage, ThresholdEvent, TokencapEvent } from '../core/events.js';
 import { Ledger, type ReserveRequest } from '../core/ledger.js';
+import { stampLedgerId } from '../core/ledger-id.js';
 import type { Reservation } from '../core/reservation.js';
 import { TokencapConfigError, TokencapError } from '../errors.js';
 import { BudgetRequestContext } from './budget-request.context.js';
@@ -276,7 +277,7 @@ export class BudgetService implements BeforeApplicationShutdown {
       );
     }
     const [prototype] = distinct.values();
-    return Object.freeze({ ...prototype, id: `${scope}:${key}`, key });
+    return Object.freeze(stampLedgerId({ ...prototype, id: `${scope}:${key}`, key }));
   }
 
   private frame(): BudgetFrame | undefined {

@@ -1,3 +1,4 @@
+import { shallowCopy } from '../../core/shallow-copy.js';
 import { countChatTokens, estimateTokens } from '../../counting/index.js';
 import { assertCap, positiveCap, record, tokenCount } from '../../metering/json.guards.js';
 import type {
@@ -32,18 +33,25 @@ export function chatCompletionsEndpoint(capParameter: ChatCapParameter): Provide
     },
     output: {
       requested(body) {
-        const caps = CAP_PARAMETERS.map((p) => positiveCap(body[p])).filter((c) => c !== undefined);
-        return caps.length > 0 ? Math.min(...caps) : undefined;
+        let least: number | undefined;
+        for (const p of CAP_PARAMETERS) {
+          const cap = positiveCap(body[p]);
+          if (cap !== undefined && (least === undefined || cap < least)) least = cap;
+        }
+        return least;
       },
       minimum: () => 1,
       choices: (body) => positiveCap(body.n) ?? 1,
       withCap(body, cap) {
-        const copy: Record<string, unknown> = { ...body };
+        const copy: Record<string, unknown> = shallowCopy(body);
         // Keep the parameter the caller used: older models and compatible servers only know max_tokens.
-        const used = CAP_PARAMETERS.filter((p) => body[p] !== undefined && body[p] !== null);
-        for (const p of used.length > 0 ? used : [capParameter]) {
+        let used = false;
+        for (const p of CAP_PARAMETERS) {
+          if (body[p] === undefined || body[p] === null) continue;
           copy[p] = Math.min(positiveCap(body[p]) ?? Infinity, cap);
+          used = true;
         }
+        if (!used) copy[capParameter] = Math.min(positiveCap(body[capParameter]) ?? Infinity, cap);
         return copy;
       },
     },
@@ -51,10 +59,9 @@ export function chatCompletionsEndpoint(capParameter: ChatCapParameter): Provide
     prepareStream(body) {
       const options = record(body.stream_options);
       if (options?.include_usage === true) return { body, injected: false };
-      return {
-        body: { ...body, stream_options: { ...options, include_usage: true } },
-        injected: true,
-      };
+      const copy: Record<string, unknown> = shallowCopy(body);
+      copy.stream_options = { ...options, include_usage: true };
+      return { body: copy, injected: true };
     },
     usageOf(data) {
       const response = record(data);

@@ -1,3 +1,4 @@
+import { shallowCopy } from '../../core/shallow-copy.js';
 import type { RequestBody } from '../../metering/provider-endpoint.interface.js';
 
 /** The `model` an OpenAI request names (`''` when it names none). */
@@ -7,5 +8,7 @@ export function modelOf(body: RequestBody): string {
 
 /** A copy of an OpenAI request that asks for `model`. */
 export function withModel(body: RequestBody, model: string): RequestBody {
-  return { ...body, model };
+  const copy: Record<string, unknown> = shallowCopy(body);
+  copy.model = model;
+  return copy;
 }

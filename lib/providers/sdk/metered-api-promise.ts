@@ -81,9 +81,13 @@ export class MeteredAPIPromise<T> extends Promise<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.#parse()
-      .then((p) => p.data)
-      .then(onfulfilled, onrejected);
+    // One reaction rather than two: this runs on every awaited call.
+    return this.#parse().then(
+      typeof onfulfilled === 'function'
+        ? (p) => onfulfilled(p.data)
+        : (p) => p.data as unknown as R1,
+      onrejected,
+    );
   }
 
   override catch<R = never>(

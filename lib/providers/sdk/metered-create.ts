@@ -1,4 +1,7 @@
-import { type MeteringContext, planCall } from '../../metering/call.planner.js';
+import type { MaybePromise } from '../../core/ledger-store.interface.js';
+import { andThen, isPromise } from '../../core/maybe-promise.js';
+import { shallowCopy } from '../../core/shallow-copy.js';
+import { type MeteringContext, type PlannedCall, planCall } from '../../metering/call.planner.js';
 import type { MeteredCall } from '../../metering/metered-call.js';
 import type { ProviderEndpoint, RequestBody } from '../../metering/provider-endpoint.interface.js';
 import { meterCopy } from '../../metering/stream.meter.js';
@@ -31,9 +34,16 @@ export interface SdkCallSettings extends MeteringContext {
   readonly endpoint: ProviderEndpoint;
   /** The client, handed to the metered `Stream` as the SDK does. */
   readonly client: unknown;
+  /** The client's retry rules, which the wrapper applies itself. */
+  readonly policy: SdkRetryPolicy;
 }
 
 interface StartedCall extends PromiseSource<unknown> {
+  /**
+   * Runs `fn` once the attempt has its answer (a response, or a failure to get one), at once if
+   * it already has one; a call that sends nothing runs nothing.
+   */
+  whenAnswered(fn: () => void): void;
   /** Settles a call whose promise was dropped without ever being read. */
   abandon(): void;
 }
@@ -45,6 +55,8 @@ const unread = new FinalizationRegistry<() => void>((cleanup) => cleanup());
  * Runs one metered SDK call: plans it (policies, reservation, clamp) before anything is sent,
  * sends the planned request through `invoke`, and settles the reservation exactly once however
  * the caller reads the result (`await`, `.withResponse()`, `.asResponse()`, a stream, or never).
+ * Planning and sending happen before this returns when nothing has to be waited for (the
+ * in-memory store, no SDK retries); an error is only ever seen by whoever reads the promise.
  */
 export function meteredCreate(
   settings: SdkCallSettings,
@@ -52,13 +64,18 @@ export function meteredCreate(
   body: RequestBody,
   options: RequestOptionsLike | undefined,
 ): MeteredAPIPromise<unknown> {
-  const started = startCall(settings, invoke, body, options);
+  let started: MaybePromise<StartedCall>;
+  try {
+    started = startCall(settings, invoke, body, options);
+  } catch (error) {
+    started = Promise.reject(error);
+  }
   let read = false;
   const reading =
     <T>(fn: (call: StartedCall) => Promise<T>) =>
     () => {
       read = true;
-      return started.then(fn);
+      return isPromise(started) ? started.then(fn) : fn(started);
     };
   const promise = new MeteredAPIPromise<unknown>({
     parse: memo(reading((call) => call.parse())),
@@ -72,21 +89,22 @@ export function meteredCreate(
 
 // V8 clears FinalizationRegistry targets only in full GCs, so registering every call keeps each
 // request and response alive through young-generation GCs (bench: half the per-call overhead).
-// Almost every caller awaits at once; only a promise still unread once the call has started is
-// registered, and the cleanup checks `isRead` again, so a late reader is never charged twice. The
-// rejection handler keeps Node from reporting a failed start as unhandled when nobody reads it.
-// In functions of their own so no cleanup closure can reach (and so keep alive) the promise.
+// Almost every caller awaits at once; only a promise still unread once its request has been
+// answered is registered, and the cleanup checks `isRead` again, so a late reader is never
+// charged twice. The rejection handler keeps Node from reporting a failed start as unhandled when
+// nobody reads it. In functions of their own so no cleanup closure can reach (and so keep alive)
+// the promise.
 function registerIfUnread(
-  started: Promise<StartedCall>,
+  started: MaybePromise<StartedCall>,
   promise: object,
   isRead: () => boolean,
 ): void {
-  started.then(
-    (call) => {
+  const register = (call: StartedCall) =>
+    call.whenAnswered(() => {
       if (!isRead()) unread.register(promise, cleanupOf(call, isRead));
-    },
-    () => {},
-  );
+    });
+  if (isPromise(started)) started.then(register, () => {});
+  else register(started);
 }
 
 function cleanupOf(call: StartedCall, isRead: () => boolean): () => void {
@@ -95,16 +113,31 @@ function cleanupOf(call: StartedCall, isRead: () => boolean): () => void {
   };
 }
 
-async function startCall(
+/** The first attempt, then as many more as the SDK would have retried (its own retries are off). */
+function startCall(
   settings: SdkCallSettings,
   invoke: Invoke,
   body: RequestBody,
   options: RequestOptionsLike | undefined,
-): Promise<StartedCall> {
-  const policy = new SdkRetryPolicy(settings.client);
+): MaybePromise<StartedCall> {
+  const { policy } = settings;
   const retries = policy.retries(options);
+  const first = startAttempt(settings, invoke, body, options);
+  if (retries === 0) return first;
+  return andThen(first, (started) => retried(started, settings, invoke, body, options, retries));
+}
+
+async function retried(
+  first: StartedCall,
+  settings: SdkCallSettings,
+  invoke: Invoke,
+  body: RequestBody,
+  options: RequestOptionsLike | undefined,
+  retries: number,
+): Promise<StartedCall> {
+  const { policy } = settings;
+  let started = first;
   for (let attempt = 0; ; attempt++) {
-    const started = await startAttempt(settings, invoke, body, options, policy);
     if (attempt >= retries || !(started instanceof SdkCall)) return started;
     const error = await started.failure();
     if (error === undefined || !policy.retryable(error)) return started;
@@ -112,6 +145,7 @@ async function startCall(
     await started.settleFailure(error);
     await pause(policy.delayMs(error, attempt + 1, retries), options?.signal);
     if (options?.signal?.aborted) throw policy.abortError();
+    started = await startAttempt(settings, invoke, body, options);
   }
 }
 
@@ -119,23 +153,33 @@ async function startCall(
  * One attempt: planned (policies, reservation, clamp) and sent with the SDK's own retries off, so
  * each request the provider may bill has a reservation of its own.
  */
-async function startAttempt(
+function startAttempt(
   settings: SdkCallSettings,
   invoke: Invoke,
   body: RequestBody,
   options: RequestOptionsLike | undefined,
-  policy: SdkRetryPolicy,
-): Promise<StartedCall> {
-  const planned = await planCall(settings, settings.endpoint, body);
+): MaybePromise<StartedCall> {
+  return andThen(planCall(settings, settings.endpoint, body), (planned) =>
+    send(planned, settings, invoke, options),
+  );
+}
+
+function send(
+  planned: PlannedCall,
+  settings: SdkCallSettings,
+  invoke: Invoke,
+  options: RequestOptionsLike | undefined,
+): MaybePromise<StartedCall> {
   if (planned.kind === 'fallback') return fallbackCall(planned.data, planned.budget.scope);
   const { call } = planned;
-  let requestOptions: RequestOptionsLike = { ...options, maxRetries: 0 };
+  const requestOptions = shallowCopy(options);
+  requestOptions.maxRetries = 0;
   let abort: AbortController | undefined;
   if (call.plan.stream) {
     // Lets the wrapper stop a stream whose raw body the caller reads through asResponse().
     abort = new AbortController();
     const signal = options?.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
-    requestOptions = { ...requestOptions, signal };
+    requestOptions.signal = signal;
   }
   // An abort before the request left means nothing was sent: released, never charged.
   const sentAborted = options?.signal?.aborted === true;
@@ -143,15 +187,18 @@ async function startAttempt(
   try {
     real = invoke(planned.body, requestOptions);
   } catch (error) {
-    await call.release();
-    throw error;
+    return call.release().then(() => {
+      throw error;
+    });
   }
-  return new SdkCall(settings.client, call, real, abort, policy, sentAborted);
+  return new SdkCall(settings.client, call, real, abort, settings.policy, sentAborted);
 }
 
 class SdkCall implements StartedCall {
   /** Whether a response arrived (its body may still fail to parse); false on HTTP and network errors. */
   private readonly arrived: Promise<boolean>;
+  private answered = false;
+  private onAnswer: (() => void) | undefined;
 
   constructor(
     private readonly client: unknown,
@@ -161,10 +208,23 @@ class SdkCall implements StartedCall {
     private readonly policy: SdkRetryPolicy,
     private readonly sentAborted: boolean,
   ) {
+    const answer = (arrived: boolean) => {
+      this.answered = true;
+      // Dropped once run: it holds the caller's promise, which must stay collectable.
+      const onAnswer = this.onAnswer;
+      this.onAnswer = undefined;
+      onAnswer?.();
+      return arrived;
+    };
     this.arrived = real.asResponse().then(
-      () => true,
-      () => false,
+      () => answer(true),
+      () => answer(false),
     );
+  }
+
+  whenAnswered(fn: () => void): void {
+    if (this.answered) fn();
+    else this.onAnswer = fn;
   }
 
   /** The error that ended the attempt before a response arrived, else `undefined`. */
@@ -299,6 +359,7 @@ function fallbackCall(data: unknown, scope: string): StartedCall {
       retryOfRequestLogID: undefined,
       startTime: Date.now(),
     }),
+    whenAnswered: () => {},
     abandon: () => {},
   };
 }

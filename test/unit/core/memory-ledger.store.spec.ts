@@ -77,3 +77,52 @@ describe('MemoryLedgerStore sweep under a Ledger with its own clock', () => {
     },
   );
 });
+
+describe('MemoryLedgerStore holds', () => {
+  const T0 = 1_700_000_000_000;
+  const b = defineBudget({ scope: 'session', key: 'holds', limit: 1_000 });
+  const reserve = (store: MemoryLedgerStore, id: string, tokens: number, expiresAt = T0 + 60_000) =>
+    store.reserve({ reservationId: id, budgets: [b], base: { tokens }, now: T0, expiresAt });
+  const reserved = (store: MemoryLedgerStore, now = T0) => store.snapshot([b], now)[0].reserved;
+
+  it('holds one reservation, then several, then one again, whatever the order they settle in', () => {
+    const store = new MemoryLedgerStore({ sweepInterval: false });
+    reserve(store, 'a', 10);
+    expect(reserved(store)).toEqual({ tokens: 10 });
+    reserve(store, 'a', 15); // the same id again replaces its hold
+    expect(reserved(store)).toEqual({ tokens: 15 });
+    reserve(store, 'b', 20);
+    reserve(store, 'c', 40);
+    expect(reserved(store)).toEqual({ tokens: 75 });
+    expect(store.release({ reservationId: 'b', budgets: [b], now: T0 })).toBe(true);
+    expect(
+      store.commit({ reservationId: 'a', budgets: [b], actual: { tokens: 5 }, now: T0 }),
+    ).toMatchObject({
+      released: true,
+      snapshots: [{ used: { tokens: 5 }, reserved: { tokens: 40 } }],
+    });
+    reserve(store, 'd', 1);
+    expect(reserved(store)).toEqual({ tokens: 41 });
+    expect(store.release({ reservationId: 'c', budgets: [b], now: T0 })).toBe(true);
+    expect(store.release({ reservationId: 'd', budgets: [b], now: T0 })).toBe(true);
+    expect(store.release({ reservationId: 'd', budgets: [b], now: T0 })).toBe(false);
+    expect(reserved(store)).toEqual({});
+    reserve(store, 'e', 7);
+    expect(reserved(store)).toEqual({ tokens: 7 });
+  });
+
+  it('lapses the expired holds only, alone or among others', () => {
+    const store = new MemoryLedgerStore({ sweepInterval: false });
+    reserve(store, 'sole', 10, T0 + 1_000);
+    expect(reserved(store, T0 + 999)).toEqual({ tokens: 10 });
+    expect(reserved(store, T0 + 1_000)).toEqual({});
+    reserve(store, 'early', 10, T0 + 2_000);
+    reserve(store, 'late', 30, T0 + 5_000);
+    expect(reserved(store, T0 + 2_000)).toEqual({ tokens: 30 });
+    expect(reserved(store, T0 + 5_000)).toEqual({});
+    // A lapsed reservation committed late is still charged, once.
+    const late = { reservationId: 'late', budgets: [b], actual: { tokens: 3 }, now: T0 + 6_000 };
+    expect(store.commit({ ...late, ifUnknown: 'skip' }).snapshots[0].used).toEqual({ tokens: 3 });
+    expect(store.commit({ ...late, ifUnknown: 'skip' }).snapshots[0].used).toEqual({ tokens: 3 });
+  });
+});

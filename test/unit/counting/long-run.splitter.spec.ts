@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { gptTokenizerEncoder } from '../../../lib/counting/gpt-tokenizer.encoder.js';
 import { jsTiktokenEncoder } from '../../../lib/counting/js-tiktoken.encoder.js';
-import { countSplittingLongRuns, LONG_RUN_CHARS } from '../../../lib/counting/long-run.splitter.js';
+import {
+  countSplittingLongRuns,
+  findLongRuns,
+  LONG_RUN_CHARS,
+} from '../../../lib/counting/long-run.splitter.js';
+import { LETTER, runClasses, SPACE, SYMBOL } from '../../../lib/counting/run-class.table.js';
 import { TokenCounter, type EncodingName } from '../../../lib/counting/index.js';
 import {
   CORPUS,
@@ -119,6 +124,58 @@ describe('countSplittingLongRuns', () => {
         }
       }
     }
+  });
+
+  it('finds exactly the runs a scan of every character finds', () => {
+    // Reference: every code point read, one counter per class (what findLongRuns samples).
+    const scan = (text: string): number[] => {
+      const found: Array<[number, number]> = [];
+      const counts = [0, 0, 0];
+      const starts = [0, 0, 0];
+      const classes = [LETTER, SYMBOL, SPACE];
+      for (let i = 0; i <= text.length;) {
+        const code = i < text.length ? text.codePointAt(i)! : -1;
+        const bits = code < 0 ? 0 : runClasses(code);
+        for (let c = 0; c < 3; c++) {
+          if (bits & classes[c]) {
+            if (counts[c]++ === 0) starts[c] = i;
+          } else {
+            if (counts[c] >= LONG_RUN_CHARS) found.push([starts[c], i]);
+            counts[c] = 0;
+          }
+        }
+        i += code > 0xffff ? 2 : 1;
+      }
+      found.sort((a, b) => a[0] - b[0]);
+      const runs: number[] = [];
+      for (const [start, end] of found) {
+        const last = runs.length - 1;
+        if (runs.length > 0 && start <= runs[last]) runs[last] = Math.max(runs[last], end);
+        else runs.push(start, end);
+      }
+      return runs;
+    };
+    const alphabets = [
+      'abcXYZ',
+      'éüñ中文字',
+      '\u0301\u0308',
+      '!?-/',
+      ' \t\n\u3000',
+      '0123٣',
+      '😀🚀𝐀',
+      '\ud800\udc00\udfff',
+    ];
+    for (let seed = 1; seed <= 400; seed++) {
+      const next = seededRandom(seed);
+      let text = '';
+      while (text.length < 3000) {
+        const alphabet = alphabets[Math.floor(next() * alphabets.length)];
+        const length = Math.floor(next() * (next() < 0.2 ? 400 : 150));
+        text += randomText(alphabet, length, seed * 13 + text.length);
+      }
+      expect(findLongRuns(text), `seed ${seed}`).toEqual(scan(text));
+    }
+    for (const text of CORPUS.map((c) => c.text)) expect(findLongRuns(text)).toEqual(scan(text));
   });
 
   it('never cuts a surrogate pair in half', () => {
