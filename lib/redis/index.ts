@@ -8,7 +8,8 @@ export {
   type RelayedEventType,
 } from './redis-event.relay.js';
 export type { LeaseOptions } from './lease/lease.options.js';
-export { RedisLedgerStore, type RedisLedgerStoreOptions } from './redis-ledger.store.js';
+export { RedisLedgerStore } from './redis-ledger.store.js';
+export type { RedisLedgerStoreOptions } from './redis-store.options.js';
 export {
   RedisConfigError,
   RedisStoreError,
