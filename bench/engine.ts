@@ -22,6 +22,7 @@ import {
 } from './harness.js';
 import { redisEngine } from './redis-engine.js';
 import { redisScripts } from './redis-scripts.js';
+import { redisInstructions, valgrindAvailable } from './redis-instructions.js';
 import { redisServerBinaryAvailable } from '../test/redis/support/redis-env.js';
 
 /** What a 20-token chat call with `max_completion_tokens: 256` reserves, roughly. */
@@ -150,6 +151,13 @@ export async function run(): Promise<SectionResult> {
     const scripts = await redisScripts(size(2_000, 300), size(5, 2));
     rows.push(...scripts.rows);
     notes.push(...scripts.notes);
+    if (await valgrindAvailable()) {
+      const instructions = await redisInstructions(size(100, 20));
+      rows.push(...instructions.rows);
+      notes.push(...instructions.notes);
+    } else {
+      notes.push('Script instructions: valgrind is not installed; rows skipped.');
+    }
   } else {
     notes.push(
       'Script server time: no redis-server binary to start a private server; rows skipped.',

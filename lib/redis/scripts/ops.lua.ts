@@ -8,9 +8,9 @@ import { PRELUDE_LUA } from './prelude.lua.js';
 // Removes a fired marker, if present (the inverse of fire).
 const UNFIRE_LUA = `
 local function unfire(s, marker)
-  local i, j = string.find(s.fired, '|' .. marker .. '|', 1, true)
+  local i, j = sfind(s.fired, '|' .. marker .. '|', 1, true)
   if not i then return end
-  s.fired = string.sub(s.fired, 1, i) .. string.sub(s.fired, j + 1)
+  s.fired = ssub(s.fired, 1, i) .. ssub(s.fired, j + 1)
   if s.fired == '|' then s.fired = '' end
 end
 `;
@@ -65,19 +65,19 @@ end
 -- The markers of the ledger's other declarations (other limits) too (rearmLedgerAfterCredit).
 if s.fired ~= '' then
   local gone = {}
-  for m in string.gmatch(s.fired, '[^|]+') do
+  for m in gmatch(s.fired, '[^|]+') do
     local name, declared, thr = string.match(m, '^(%a+):(%d+)@(.+)$')
     local d = name and DIM_INDEX[name]
     if d then
       local value = s.used[d]
-      local limit = math.min(tonumber(declared) + s.credit[d], MAX)
+      local limit = mmin(tonumber(declared) + s.credit[d], MAX)
       if thr == 'f' then
         gone[#gone + 1] = m
       elseif thr == 'x' then
         if value < limit then gone[#gone + 1] = m end
       else
         local t = tonumber(thr)
-        if t and value < math.ceil(t * limit - 1e-9) then gone[#gone + 1] = m end
+        if t and value < mceil(t * limit - 1e-9) then gone[#gone + 1] = m end
       end
     end
   end

@@ -4,6 +4,13 @@ import { SETTLEMENT_MEMORY_MS } from '../../core/ledger-rules.js';
 /** How long after its ledger-clock end Redis expires a key (see `ms` in the prelude). */
 export const EXPIRY_GRACE_MS = 60_000;
 
+// Hash fields a ledger can hold (ws, we, ev, f, b, n, ra and used, reserved, credit per dimension),
+// and table constructors of that many nils: Lua 5.1 sizes a table by its constructor, so these
+// are filled without growing.
+const NFIELDS = 7 + 3 * DIMENSIONS.length;
+const FIELDS_NILS = Array.from({ length: NFIELDS }, () => 'nil').join(', ');
+const SET_NILS = Array.from({ length: 2 * NFIELDS }, () => 'nil').join(', ');
+
 // Shared by every Tokencap script (it is prepended to each). Embedded as a string so `tsc` ships
 // it in dist/ with no copy step. The rules mirror lib/core/ledger-rules.ts and
 // lib/core/memory-ledger.store.ts line for line; test/contract runs both stores through the same
@@ -35,11 +42,19 @@ local MEMORY = ${SETTLEMENT_MEMORY_MS}
 local FIELDS = { 'ws', 'we', 'ev', 'f', 'b', ${DIMENSIONS.map((_, d) => `'u${d + 1}'`).join(', ')}, ${DIMENSIONS.map((_, d) => `'r${d + 1}'`).join(', ')}, 'n', 'ra', ${DIMENSIONS.map((_, d) => `'k${d + 1}'`).join(', ')} }
 local NFIELDS = #FIELDS
 local XF = 5 + 2 * NDIM
+-- Globals read once per run: each global read is a table lookup, and the scripts make hundreds.
 local tonumber, format, floor = tonumber, string.format, math.floor
+local mmin, mmax, mceil, HUGE = math.min, math.max, math.ceil, math.huge
+local sfind, gmatch, ssub = string.find, string.gmatch, string.sub
+local ipairs, unpack, type, error = ipairs, unpack, type, error
+local KEYS, ARGV = KEYS, ARGV
 local call = redis.call
 
--- Arguments are read in order; argi is the last one read.
-local argi = 1
+-- Arguments are read in order; argi is the last one read, lastArg its text.
+-- Numbers are converted with \`+ 0\`, not tonumber: Lua 5.1's tonumber parses a string twice
+-- (isnumber, then tonumber), and parsing is a fair part of a script's run. A non-number raises
+-- Lua's own arithmetic error (the caller formats every number: lib/redis/script-args.encoder.ts).
+local argi, lastArg = 1, nil
 local function str()
   argi = argi + 1
   local v = ARGV[argi]
@@ -48,19 +63,19 @@ local function str()
 end
 local function num()
   argi = argi + 1
-  local v = tonumber(ARGV[argi])
-  if v == nil or v ~= v then
-    if ARGV[argi] == nil then return error('tokencap: missing argument ' .. argi) end
-    return error('tokencap: argument ' .. argi .. ' is not a number')
-  end
+  local a = ARGV[argi]
+  if a == nil then return error('tokencap: missing argument ' .. argi) end
+  local v = a + 0
+  if v ~= v then return error('tokencap: argument ' .. argi .. ' is not a number') end
+  lastArg = a
   return v
 end
 -- A number, or nil for ''.
 local function optnum()
-  local v = str()
-  if v == '' then return nil end
-  v = tonumber(v)
-  if v == nil or v ~= v then return error('tokencap: argument ' .. argi .. ' is not a number') end
+  local a = str()
+  if a == '' then return nil end
+  local v = a + 0
+  if v ~= v then return error('tokencap: argument ' .. argi .. ' is not a number') end
   return v
 end
 
@@ -81,7 +96,7 @@ local GRACE = ${EXPIRY_GRACE_MS}
 -- A TTL in ms. Redis formats a number argument exactly while it is an integer below 1e14 (three
 -- thousand years), which saves a string.format per key.
 local function ms(x)
-  local t = math.max(1, math.ceil(x)) + GRACE
+  local t = mmax(1, mceil(x)) + GRACE
   if t < 1e14 then return t end
   return fmt(t)
 end
@@ -96,9 +111,9 @@ local function zero()
 end
 local function parseAmounts(held)
   local t, d = zero(), 0
-  for w in string.gmatch(held, '%S+') do
+  for w in gmatch(held, '%S+') do
     d = d + 1
-    t[d] = tonumber(w) or 0
+    t[d] = w + 0
   end
   return t
 end
@@ -108,7 +123,7 @@ local function encodeAmounts(a)
   return table.concat(parts, ' ')
 end
 -- used + amount, saturating at MAX (addUsage of ledger-rules.ts).
-local function addUsage(used, amount) return math.min(used + amount, MAX) end
+local function addUsage(used, amount) return mmin(used + amount, MAX) end
 
 -- Server time, and whether the caller has already given up on this command (it was queued
 -- while Redis was unreachable and is running late): a late command changes nothing.
@@ -127,14 +142,18 @@ local function readBudgets()
   local n = num()
   local budgets = {}
   for i = 1, n do
-    local b = { ws = optnum(), we = optnum(), evictTtl = num(), policy = str(), maxRes = num() }
+    local b = {
+      ws = optnum(), we = optnum(), evictTtl = num(), policy = str(), maxRes = num(),
+      thr = nil, limits = nil,
+    }
     local thr = {}
     for j = 1, num() do thr[j] = str() end
     b.thr = thr
     local nthr = #thr
     local limits = {}
     for k = 1, num() do
-      local lim = { dim = num(), limit = num(), mark = str() }
+      -- Every field named in the constructor sizes the table once (credited adds declared).
+      local lim = { dim = num(), limit = num(), mark = str(), at = nil, declared = nil }
       local at = {}
       for j = 1, nthr do at[j] = num() end
       lim.at = at
@@ -152,9 +171,11 @@ local function readLimits()
   local n = num()
   local budgets = {}
   for i = 1, n do
-    local b = { ws = optnum(), we = optnum(), evictTtl = num(), policy = str(), maxRes = num() }
+    local b = {
+      ws = optnum(), we = optnum(), evictTtl = num(), policy = str(), maxRes = num(), limits = nil,
+    }
     local limits = {}
-    for k = 1, num() do limits[k] = { dim = num(), limit = num() } end
+    for k = 1, num() do limits[k] = { dim = num(), limit = num(), declared = nil } end
     b.limits = limits
     budgets[i] = b
   end
@@ -193,9 +214,9 @@ local function credited(s, b)
       lim.declared = declared
     end
     local c = credit[lim.dim]
-    lim.limit = math.min(declared + c, MAX)
+    lim.limit = mmin(declared + c, MAX)
     if c > 0 and thr then
-      for j = 1, #thr do lim.at[j] = math.ceil(tonumber(thr[j]) * lim.limit - 1e-9) end
+      for j = 1, #thr do lim.at[j] = mceil(tonumber(thr[j]) * lim.limit - 1e-9) end
     end
   end
   return s
@@ -210,20 +231,27 @@ local function load(i, b, now, write)
   local s = states[L]
   if s then return credited(s, b) end
   local Z = KEYS[3 * i - 1]
-  s = { L = L, Z = Z, M = KEYS[3 * i], fired = '', exists = false }
+  -- Every field a state ever gets is named here, so the table is sized once, not grown (and
+  -- rehashed) field by field: table growth was a tenth of a script's run.
+  s = {
+    L = L, Z = Z, M = KEYS[3 * i], fired = '', exists = false, was = nil, ws = nil, we = nil,
+    ev = nil, born = nil, used = nil, res = nil, credit = nil, n = nil, ra = nil, existed = nil,
+    touched = nil, held = nil, settled = nil, marked = nil,
+  }
   local v = call('HMGET', L, unpack(FIELDS))
-  local was = {}
+  local was = { ${FIELDS_NILS} }
   for k = 1, NFIELDS do
     local x = v[k]
     if x then
       s.exists = true
-      if k == 4 then was[k] = x else was[k] = tonumber(x) end
+      -- Fields this script wrote: numbers, but for f (k == 4).
+      if k == 4 then was[k] = x else was[k] = x + 0 end
     end
   end
   s.was = was
   s.ws, s.we, s.ev, s.born = was[1], was[2], was[3], was[5]
   if was[4] then s.fired = was[4] end
-  local used, res, credit = {}, {}, {}
+  local used, res, credit = zero(), zero(), zero()
   for d = 1, NDIM do
     used[d] = was[5 + d] or 0
     res[d] = was[5 + NDIM + d] or 0
@@ -244,7 +272,7 @@ local function load(i, b, now, write)
           for d = 1, NDIM do res[d] = res[d] - a[d] end
           if write then call('HDEL', L, '#' .. id) end
         end
-        if write then mark(s, 'l' .. id, tonumber(expired[k + 1]) + MEMORY) end
+        if write then mark(s, 'l' .. id, expired[k + 1] + MEMORY) end
       end
       if write then call('ZREMRANGEBYSCORE', Z, '-inf', scoreNow(now)) end
     end
@@ -311,7 +339,7 @@ end
 -- A mark's end, if it is still kept at now.
 local function kept(s, member, now)
   local score = call('ZSCORE', s.M, member)
-  if score and tonumber(score) > now then return true end
+  if score and score + 0 > now then return true end
   return false
 end
 
@@ -336,10 +364,10 @@ local function persist(s, now)
   if s.marked then
     call('ZREMRANGEBYSCORE', s.M, '-inf', scoreNow(now))
     local lastMark = call('ZRANGE', s.M, -1, -1, 'WITHSCORES')
-    if lastMark[2] then call('PEXPIRE', s.M, ms(tonumber(lastMark[2]) - now)) end
+    if lastMark[2] then call('PEXPIRE', s.M, ms(lastMark[2] - now)) end
   end
   if not s.exists then return end
-  local w = { was = s.was, set = {}, del = {} }
+  local w = { was = s.was, set = { ${SET_NILS} }, del = {} }
   put(w, 1, s.ws, true)
   put(w, 2, s.we, true)
   put(w, 3, s.ev)
@@ -354,14 +382,14 @@ local function persist(s, now)
   put(w, XF + 2, s.ra)
   if #w.set > 0 then call('HSET', s.L, unpack(w.set)) end
   if #w.del > 0 then call('HDEL', s.L, unpack(w.del)) end
-  local keepUntil = s.ev or math.huge
+  local keepUntil = s.ev or HUGE
   local last = call('ZRANGE', s.Z, -1, -1, 'WITHSCORES')
   if last[2] then
-    local at = tonumber(last[2])
+    local at = last[2] + 0
     call('PEXPIRE', s.Z, ms(at + MEMORY - now))
     if at > keepUntil then keepUntil = at end
   end
-  if keepUntil == math.huge then
+  if keepUntil == HUGE then
     call('PERSIST', s.L)
   else
     call('PEXPIRE', s.L, ms(keepUntil - now))
@@ -382,8 +410,8 @@ end
 
 -- Appends the commits counted and since when (activity of MemoryLedger).
 local function act(s, list)
-  local since = math.max(s.ws or -math.huge, s.born or -math.huge, s.ra or -math.huge)
-  if since == -math.huge then since = 0 end
+  local since = mmax(s.ws or -HUGE, s.born or -HUGE, s.ra or -HUGE)
+  if since == -HUGE then since = 0 end
   local n = #list
   list[n + 1] = rnum(s.n)
   list[n + 2] = rnum(since)
@@ -391,7 +419,7 @@ end
 
 -- Adds a fired marker; false if it had already fired in this window.
 local function fire(s, marker)
-  if s.fired ~= '' and string.find(s.fired, '|' .. marker .. '|', 1, true) then return false end
+  if s.fired ~= '' and sfind(s.fired, '|' .. marker .. '|', 1, true) then return false end
   s.fired = (s.fired == '' and '|' or s.fired) .. marker .. '|'
   return true
 end

@@ -24,7 +24,7 @@ end
 for d = 1, NDIM do need[d] = num() end
 local minUnits = num()
 local maxArg = str()
-local maxUnits = math.huge
+local maxUnits = HUGE
 if maxArg ~= 'inf' then maxUnits = tonumber(maxArg) end
 local ifUnbounded = num()
 local now = num()
@@ -44,7 +44,7 @@ local function refuse(i, d)
 end
 
 local max = maxUnits
-local maxRes = math.huge
+local maxRes = HUGE
 for i, b in ipairs(budgets) do
   if b.policy ~= 'n' then
     local s = st[i]
@@ -56,21 +56,21 @@ for i, b in ipairs(budgets) do
       else
         if held + need[d] > lim.limit then return refuse(i, d) end
         local p = per[d] or 0
-        if p > 0 then max = math.min(max, math.floor((lim.limit - held - (base[d] or 0)) / p)) end
+        if p > 0 then max = mmin(max, floor((lim.limit - held - (base[d] or 0)) / p)) end
       end
     end
-    if b.maxRes > 0 then maxRes = math.min(maxRes, b.maxRes) end
+    if b.maxRes > 0 then maxRes = mmin(maxRes, b.maxRes) end
   end
 end
 
 local function amountsFor(units)
   local a = zero()
   for d = 1, NDIM do
-    if base[d] then a[d] = math.min(base[d], MAX) end
+    if base[d] then a[d] = mmin(base[d], MAX) end
   end
   if units > 0 then
     for d = 1, NDIM do
-      if per[d] then a[d] = math.min(math.ceil(a[d] + units * per[d]), MAX) end
+      if per[d] then a[d] = mmin(mceil(a[d] + units * per[d]), MAX) end
     end
   end
   return a
@@ -89,8 +89,8 @@ local function fits(a)
 end
 
 local granted = ifUnbounded
-if max ~= math.huge then granted = math.max(minUnits, max) end
-granted = math.max(minUnits, math.min(granted, maxRes))
+if max ~= HUGE then granted = mmax(minUnits, max) end
+granted = mmax(minUnits, mmin(granted, maxRes))
 local amounts = amountsFor(granted)
 while granted > minUnits and not fits(amounts) do
   granted = granted - 1
