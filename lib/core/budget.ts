@@ -1,5 +1,6 @@
 import { TokencapConfigError } from '../errors.js';
 import { describeValue } from './describe-value.js';
+import { assertKnownOptions } from './known-options.guard.js';
 import { type BudgetWindow, parseWindow, windowBounds } from './budget-window.js';
 import type { CalendarUnit } from './calendar-window.js';
 import { type Duration, parseDuration } from './duration.js';
@@ -279,15 +280,7 @@ export function normalizeOptions(
   allowed: readonly string[] = OPTION_KEYS,
 ): Required<Pick<Budget, 'policy' | 'thresholds' | 'forecastHorizonMs'>> &
   Pick<Budget, 'window' | 'ttlMs' | 'maxReservation' | 'fallbackModel' | 'degradeAt' | 'fallback'> {
-  // A typo such as { windw: '1h' } would otherwise leave the budget without its window. An own
-  // `__proto__` key (what JSON.parse makes of one) is unknown too.
-  let unknown: string[] | undefined;
-  for (const k of Object.keys(options)) if (!allowed.includes(k)) (unknown ??= []).push(k);
-  if (unknown !== undefined) {
-    throw new TokencapConfigError(
-      `Unknown option ${unknown.map((k) => JSON.stringify(k.slice(0, 64))).join(', ')} for ${where}; known options: ${allowed.join(', ')}.`,
-    );
-  }
+  assertKnownOptions(options, allowed, where);
   const policy = ownOption(options, 'policy') ?? 'hard-stop';
   assertPolicy(policy, where);
   const thresholds = normalizeThresholds(

@@ -37,6 +37,12 @@ interface BudgetEventBase {
   key: string;
   /** Epoch ms. */
   at: number;
+  /**
+   * Set on an event another replica published, re-emitted here by a `RedisEventRelay`; unset on
+   * this process's own events. Whoever counts per-call events (`refused`, `usage`, `degraded`)
+   * across replicas counts only unrelayed ones, or each is counted once per replica.
+   */
+  relayed?: true;
 }
 
 /** Committed usage first reached `threshold × limit` in this window. Fires once per key, dimension and window. */

@@ -33,11 +33,13 @@ import type {
   ReserveOutcome,
   UnknownReservationMode,
 } from './ledger-store.interface.js';
+import { assertKnownOptions } from './known-options.guard.js';
 import { MemoryLedgerStore } from './memory-ledger.store.js';
 import { assertAmounts, assertBudgets, assertUnits, creditAmounts } from './ledger-input.guard.js';
 import { andThen, isPromise } from './maybe-promise.js';
 import { Reservation } from './reservation.js';
 import { SettlementRetryQueue } from './settlement-retry.queue.js';
+import { assertWarnLogger, warnSafely, type WarnLogger } from './warn-logger.js';
 
 /** What to do when the store fails. */
 export type StoreErrorMode = 'fail-closed' | 'fail-open';
@@ -120,7 +122,7 @@ export class Ledger {
   private readonly reservationTtlMs: number;
   private readonly closeTimeoutMs: number;
   private readonly onStoreError: StoreErrorMode;
-  private readonly logger: { warn(message: string): void };
+  private readonly logger: WarnLogger;
   private readonly pending: SettlementRetryQueue<Settlement>;
   private fallback: MemoryLedgerStore | undefined;
   private outage = false;
@@ -128,6 +130,18 @@ export class Ledger {
   private readonly claimed = new Map<string, number>();
 
   constructor(options: LedgerOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new TokencapConfigError(
+        `Invalid options of Ledger ${JSON.stringify(options)}: expected an object.`,
+      );
+    }
+    assertKnownOptions(options, LEDGER_OPTIONS, 'Ledger');
+    if (options.clock !== undefined && typeof options.clock !== 'function') {
+      throw new TokencapConfigError(
+        `Invalid Ledger option "clock": expected a function returning epoch ms, got ${options.clock === null ? 'null' : typeof options.clock}.`,
+      );
+    }
+    assertWarnLogger(options.logger, 'Ledger option "logger"');
     this.store = options.store ?? new MemoryLedgerStore();
     this.clock = options.clock ?? Date.now;
     this.reservationTtlMs = parseDuration(options.reservationTtl ?? '15m', 'reservationTtl');
@@ -277,8 +291,9 @@ export class Ledger {
   async usage(budgets: readonly Budget[]): Promise<BudgetUsage[]> {
     assertBudgets(budgets, 'Ledger.usage');
     const now = this.clock();
-    const read = this.withStore<LedgerSnapshot[] | LedgerState[]>((s) =>
-      s.inspect ? s.inspect(budgets, now) : s.snapshot(budgets, now),
+    const read = this.withStore<LedgerSnapshot[] | LedgerState[]>(
+      (s) => (s.inspect ? s.inspect(budgets, now) : s.snapshot(budgets, now)),
+      'read',
     );
     const { result } = isPromise(read) ? await read : read;
     return budgets.map((b, i) => usageOf(b, result[i], now, activityOf(result[i])));
@@ -643,15 +658,19 @@ export class Ledger {
     }
   }
 
-  /** Runs `op` on the store; on failure refuses (fail-closed) or runs it on the local store. */
+  /**
+   * Runs `op` on the store; on failure refuses (fail-closed) or runs it on the local store.
+   * `kind` says what a refusal refuses, for its message: a call, or a read of usage.
+   */
   private withStore<T>(
     op: (store: LedgerStore) => MaybePromise<T>,
+    kind: 'call' | 'read' = 'call',
   ): MaybePromise<{ result: T; store: LedgerStore }> {
     let result: MaybePromise<T>;
     try {
       result = op(this.store);
     } catch (error) {
-      return this.afterFailure(error, op);
+      return this.afterFailure(error, op, kind);
     }
     if (isPromise(result)) {
       return result.then(
@@ -659,7 +678,7 @@ export class Ledger {
           this.recovered();
           return { result: value, store: this.store };
         },
-        (error: unknown) => this.afterFailure(error, op),
+        (error: unknown) => this.afterFailure(error, op, kind),
       );
     }
     this.recovered();
@@ -669,6 +688,7 @@ export class Ledger {
   private async afterFailure<T>(
     error: unknown,
     op: (store: LedgerStore) => MaybePromise<T>,
+    kind: 'call' | 'read',
   ): Promise<{ result: T; store: LedgerStore }> {
     // A store refusing its configuration (a layout, a budget it cannot serve) is not down: the
     // error is the caller's, under fail-open too, so no call runs unshared.
@@ -676,7 +696,7 @@ export class Ledger {
     this.failed(error);
     if (this.onStoreError === 'fail-closed') {
       throw new StoreUnavailableError(
-        `The budget store is unavailable, so the call was refused (onStoreError: 'fail-closed'): ${messageOf(error)}`,
+        `The budget store is unavailable, so ${kind === 'call' ? 'the call was refused' : 'the usage could not be read'} (onStoreError: 'fail-closed'): ${messageOf(error)}`,
         { cause: error },
       );
     }
@@ -692,7 +712,8 @@ export class Ledger {
     if (this.outage) return;
     this.outage = true;
     const message = messageOf(error);
-    this.logger.warn(
+    warnSafely(
+      this.logger,
       `Tokencap: the budget store failed (${message}); ${this.onStoreError === 'fail-open' ? 'counting usage in this process until it returns' : 'refusing calls until it returns'}.`,
     );
     this.publish({ type: 'store-error', at: this.clock(), mode: this.onStoreError, message });
@@ -714,7 +735,7 @@ export class Ledger {
       )
       .join('; ');
     const message = `${jobs.length} settlement(s) not written to the budget store (${why}): ${list}`;
-    this.logger.warn(`Tokencap: ${message}.`);
+    warnSafely(this.logger, `Tokencap: ${message}.`);
     this.publish({
       type: 'store-error',
       at: this.clock(),
@@ -726,6 +747,15 @@ export class Ledger {
 }
 
 const NO_USAGE: Amounts = Object.freeze({});
+
+const LEDGER_OPTIONS: readonly (keyof LedgerOptions)[] = [
+  'store',
+  'clock',
+  'reservationTtl',
+  'onStoreError',
+  'logger',
+  'closeTimeout',
+];
 
 /** The shortest `reservationTtl` a Ledger accepts. */
 export const MIN_RESERVATION_TTL_MS = 1_000;

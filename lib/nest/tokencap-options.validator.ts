@@ -7,9 +7,11 @@ import {
   type Policy,
 } from '../core/budget.js';
 import { parseDuration } from '../core/duration.js';
+import { assertKnownOptions } from '../core/known-options.guard.js';
 import type { StoreErrorMode } from '../core/ledger.js';
 import type { LedgerStore } from '../core/ledger-store.interface.js';
 import { MemoryLedgerStore } from '../core/memory-ledger.store.js';
+import { assertWarnLogger } from '../core/warn-logger.js';
 import { TokencapConfigError } from '../errors.js';
 import { assertPlainObject } from './plain-object.guard.js';
 import type {
@@ -82,14 +84,7 @@ export function resolveTokencapOptions(
     );
   }
   assertPlainObject(raw, 'TokencapModule options (forRoot, or what forRootAsync resolved)');
-  const unknown = Object.keys(raw).filter(
-    (k) => !KNOWN_OPTIONS.includes(k as keyof TokencapModuleOptions),
-  );
-  if (unknown.length > 0) {
-    throw new TokencapConfigError(
-      `Unknown TokencapModule option ${unknown.map((k) => `"${k}"`).join(', ')}; known options: ${KNOWN_OPTIONS.join(', ')}.`,
-    );
-  }
+  assertKnownOptions(raw, KNOWN_OPTIONS, 'TokencapModule');
 
   const policy = raw.policy ?? 'hard-stop';
   assertPolicy(policy, option('policy'));
@@ -127,14 +122,7 @@ export function resolveTokencapOptions(
     }
   }
 
-  if (
-    raw.logger !== undefined &&
-    typeof (raw.logger as { warn?: unknown } | null)?.warn !== 'function'
-  ) {
-    throw new TokencapConfigError(
-      `Invalid ${option('logger')}: expected an object with a warn(message) method.`,
-    );
-  }
+  assertWarnLogger(raw.logger, option('logger'));
 
   const prices: ModelCatalogOptions = { prices: raw.prices, defaultPrice: raw.defaultPrice };
   if (

@@ -1,7 +1,11 @@
 import { type MeterProvider, metrics } from '@opentelemetry/api';
 import type { Subscription } from 'rxjs';
-import type { Ledger } from '../core/ledger.js';
+import { assertScopeName } from '../core/budget.js';
 import { describeValue } from '../core/describe-value.js';
+import { assertKnownOptions } from '../core/known-options.guard.js';
+import type { Ledger } from '../core/ledger.js';
+import { isRelayed } from '../core/relayed-event.js';
+import { assertWarnLogger, warnSafely } from '../core/warn-logger.js';
 import { TokencapConfigError } from '../errors.js';
 import { modelCatalogFor } from '../models/catalog.binding.js';
 import { ModelCatalog } from '../models/model.catalog.js';
@@ -77,7 +81,9 @@ export function instrumentTokencap(options: TokencapInstrumentationOptions): () 
     const overflow = (label: string) => (name: string) => {
       if (warned.has(label)) return;
       warned.add(label);
-      logger.warn(
+      // Guarded: the point being recorded (as `other`) must not be lost to a failing logger.
+      warnSafely(
+        logger,
         `Tokencap: more than ${max} ${label} values label metrics; ${JSON.stringify(name.slice(0, 64))} and later ones are reported as "other" (raise maxLabelValues, or list the ${label}s).`,
       );
     };
@@ -107,6 +113,9 @@ export function instrumentTokencap(options: TokencapInstrumentationOptions): () 
     subscriptions.push(
       ledger.calls$.subscribe((call) => budgetMetrics.call(call)),
       ledger.events$.subscribe((event) => {
+        // Another replica's event (RedisEventRelay) is that replica's to record: counted here
+        // too, metrics summed over replicas would count it once per replica.
+        if (isRelayed(event)) return;
         if (event.type === 'refused') budgetMetrics.refused(event);
         else if (event.type === 'usage' && histograms) budgetMetrics.usage(event);
       }),
@@ -116,7 +125,8 @@ export function instrumentTokencap(options: TokencapInstrumentationOptions): () 
     const spans = new SpanAnnotator();
     subscriptions.push(
       ledger.calls$.subscribe((call) => spans.call(call)),
-      ledger.events$.subscribe((event) => spans.event(event)),
+      // A relayed event belongs to a call of another replica, not to a span active here.
+      ledger.events$.subscribe((event) => isRelayed(event) || spans.event(event)),
     );
   }
   return () => {
@@ -128,7 +138,8 @@ function validate(options: TokencapInstrumentationOptions): TokencapInstrumentat
   if (options === null || typeof options !== 'object') {
     throw new TokencapConfigError('instrumentTokencap: expected an options object with a ledger.');
   }
-  const { ledger, meterProvider, models, scopes, maxLabelValues, catalog } = options;
+  assertKnownOptions(options, KNOWN_OPTIONS, 'instrumentTokencap');
+  const { ledger, meterProvider, models, scopes, maxLabelValues, catalog, logger } = options;
   if (typeof ledger?.calls$?.subscribe !== 'function') {
     throw new TokencapConfigError(
       'Invalid ledger option of instrumentTokencap: expected a Ledger (new Ledger() or BudgetService.ledger).',
@@ -143,15 +154,25 @@ function validate(options: TokencapInstrumentationOptions): TokencapInstrumentat
       'Invalid meterProvider option of instrumentTokencap: expected a MeterProvider or false.',
     );
   }
-  if (models !== undefined && models !== 'catalog' && !isNameList(models)) {
+  if (
+    models !== undefined &&
+    models !== 'catalog' &&
+    !(isNameList(models) && models.every((name) => name.length > 0))
+  ) {
     throw new TokencapConfigError(
-      `Invalid models option of instrumentTokencap ${JSON.stringify(models)}: expected 'catalog' or a list of model names.`,
+      `Invalid models option of instrumentTokencap ${JSON.stringify(models)}: expected 'catalog' or a list of non-empty model names.`,
     );
   }
-  if (scopes !== undefined && !isNameList(scopes)) {
-    throw new TokencapConfigError(
-      `Invalid scopes option of instrumentTokencap ${JSON.stringify(scopes)}: expected a list of scope names.`,
-    );
+  if (scopes !== undefined) {
+    if (!isNameList(scopes)) {
+      throw new TokencapConfigError(
+        `Invalid scopes option of instrumentTokencap ${JSON.stringify(scopes)}: expected a list of scope names.`,
+      );
+    }
+    // A name no budget can have would label nothing: most likely a typo.
+    for (const scope of scopes) {
+      assertScopeName(scope, 'Scope name in the scopes option of instrumentTokencap:');
+    }
   }
   if (
     maxLabelValues !== undefined &&
@@ -174,8 +195,21 @@ function validate(options: TokencapInstrumentationOptions): TokencapInstrumentat
       'Invalid catalog option of instrumentTokencap: expected a ModelCatalog.',
     );
   }
+  assertWarnLogger(logger, 'logger option of instrumentTokencap');
   return options;
 }
+
+const KNOWN_OPTIONS: readonly (keyof TokencapInstrumentationOptions)[] = [
+  'ledger',
+  'meterProvider',
+  'budgetHistograms',
+  'spans',
+  'models',
+  'scopes',
+  'maxLabelValues',
+  'catalog',
+  'logger',
+];
 
 function isNameList(value: unknown): value is readonly string[] {
   return Array.isArray(value) && value.every((name) => typeof name === 'string');

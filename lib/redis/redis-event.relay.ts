@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Subscription } from 'rxjs';
 import type { TokencapEvent } from '../core/events.js';
 import type { Ledger } from '../core/ledger.js';
+import { isRelayed } from '../core/relayed-event.js';
+import { assertWarnLogger, warnSafely } from '../core/warn-logger.js';
 import { TokencapConfigError } from '../errors.js';
 import type { RedisClient } from './script.runner.js';
 
@@ -78,8 +80,6 @@ export class RedisEventRelay {
   private readonly ownsSubscriber: boolean;
   private readonly types: ReadonlySet<string>;
   private readonly logger: { warn(message: string): void };
-  // Events this relay re-emitted, so they are not published again when events$ delivers them.
-  private readonly remote = new WeakSet<TokencapEvent>();
   private ledger: Ledger | undefined;
   private subscription: Subscription | undefined;
   private failing = false;
@@ -110,6 +110,7 @@ export class RedisEventRelay {
         'The subscriber of RedisEventRelay must be its own connection (a subscribed connection runs no other command): use publisher.duplicate().',
       );
     }
+    assertWarnLogger(options.logger, 'logger option of RedisEventRelay');
     this.publisher = options.publisher;
     this.subscriber = options.subscriber ?? (options.publisher as Duplicable).duplicate();
     this.ownsSubscriber = options.subscriber === undefined;
@@ -153,7 +154,8 @@ export class RedisEventRelay {
   }
 
   private send(event: TokencapEvent): void {
-    if (this.closed || this.remote.has(event) || !this.types.has(event.type)) return;
+    // A relayed event went to every replica already: sent again, it would loop.
+    if (this.closed || isRelayed(event) || !this.types.has(event.type)) return;
     // While the publisher is not connected, events are dropped rather than queued without bound.
     if (this.publisher.status !== 'ready')
       return this.failed(`connection ${this.publisher.status}`);
@@ -169,7 +171,8 @@ export class RedisEventRelay {
   private failed(message: string): void {
     if (this.failing) return;
     this.failing = true;
-    this.logger.warn(
+    warnSafely(
+      this.logger,
       `Tokencap: events are not being relayed to other replicas (${message}) until Redis is back.`,
     );
   }
@@ -178,12 +181,11 @@ export class RedisEventRelay {
     if (channel !== this.channel || this.closed || !this.ledger) return;
     const event = this.parse(message);
     if (!event) return;
-    this.remote.add(event);
-    this.ledger.publish(event);
+    this.ledger.publish({ ...event, relayed: true });
   };
 
   /** The event in a message from another replica; undefined for our own, foreign or malformed messages. */
-  private parse(message: string): TokencapEvent | undefined {
+  private parse(message: string): RelayedEvent | undefined {
     let envelope: Partial<Envelope>;
     try {
       envelope = JSON.parse(message) as Partial<Envelope>;
@@ -215,6 +217,9 @@ export class RedisEventRelay {
     ) {
       return undefined;
     }
-    return event as TokencapEvent;
+    return event as RelayedEvent;
   }
 }
+
+/** An event a relay carries: every type but `store-error`. */
+type RelayedEvent = Exclude<TokencapEvent, { type: 'store-error' }>;

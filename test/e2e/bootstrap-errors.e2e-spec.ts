@@ -209,7 +209,7 @@ describe('bootstrap validation', () => {
     ],
     [
       { tresholds: [0.5] },
-      `Unknown TokencapModule option "tresholds"; known options: scopes, thresholds, policy, store, onStoreError, reservationTtl, onMissingKey, logger, prices, defaultPrice, headers, skipIf.`,
+      `Unknown option "tresholds" for TokencapModule; known options: scopes, thresholds, policy, store, onStoreError, reservationTtl, onMissingKey, logger, prices, defaultPrice, headers, skipIf.`,
     ],
   ])('rejects module options %j', async (options, message) => {
     const error = await optionsError(options);

@@ -65,8 +65,10 @@ describe.skipIf(!available)('RedisEventRelay', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(crossings(a.events)).toEqual([`${session.key}@0.8`]);
     expect(crossings(b.events)).toEqual([`${session.key}@0.8`]);
-    const onB = b.events.find((e) => e.type === 'threshold');
-    expect(onB).toEqual(a.events.find((e) => e.type === 'threshold'));
+    // B's copy is A's event, marked relayed (A's own is not).
+    const onA = a.events.find((e) => e.type === 'threshold');
+    expect(onA).not.toHaveProperty('relayed');
+    expect(b.events.find((e) => e.type === 'threshold')).toEqual({ ...onA, relayed: true });
     // Usage is not relayed by default: B only sees its own.
     expect(b.events.filter((e) => e.type === 'usage')).toEqual([]);
 
@@ -121,7 +123,7 @@ describe.skipIf(!available)('RedisEventRelay', () => {
     await pub.publish(channel, JSON.stringify({ v: 2, origin: 'other', event: usage }));
     await pub.publish(channel, JSON.stringify({ v: 1, origin: relay.origin, event: usage }));
     await pub.publish(channel, JSON.stringify({ v: 1, origin: 'other', event: usage }));
-    await vi.waitFor(() => expect(seen).toEqual([usage]));
+    await vi.waitFor(() => expect(seen).toEqual([{ ...usage, relayed: true }]));
     expect(() => relay.attach(new Ledger())).toThrow(TokencapConfigError);
     await relay.close();
     // A subscriber it was given stays open (only unsubscribed); the relay no longer re-emits.
@@ -141,5 +143,8 @@ describe.skipIf(!available)('RedisEventRelay', () => {
     expect(
       () => new RedisEventRelay({ publisher: a.client, types: ['store-error' as never] }),
     ).toThrow(/Invalid event type/);
+    expect(() => new RedisEventRelay({ publisher: a.client, logger: {} as never })).toThrow(
+      'Invalid logger option of RedisEventRelay: expected an object with a warn(message) method.',
+    );
   });
 });

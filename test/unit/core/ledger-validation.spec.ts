@@ -19,6 +19,41 @@ describe('configuration a ledger cannot meter with is refused', () => {
     }
   });
 
+  it.each([
+    [
+      { logger: {} },
+      'Invalid Ledger option "logger": expected an object with a warn(message) method.',
+    ],
+    [
+      { logger: null },
+      'Invalid Ledger option "logger": expected an object with a warn(message) method.',
+    ],
+    [
+      { logger: console.log },
+      'Invalid Ledger option "logger": expected an object with a warn(message) method.',
+    ],
+    [
+      { clock: 5 },
+      'Invalid Ledger option "clock": expected a function returning epoch ms, got number.',
+    ],
+    [
+      { clock: null },
+      'Invalid Ledger option "clock": expected a function returning epoch ms, got null.',
+    ],
+    [
+      { onStoreErorr: 'fail-open' },
+      'Unknown option "onStoreErorr" for Ledger; known options: store, clock, reservationTtl, onStoreError, logger, closeTimeout.',
+    ],
+    [null, 'Invalid options of Ledger null: expected an object.'],
+  ])('new Ledger(%j) is refused, naming the option', (options, message) => {
+    expect(() => new Ledger(options as never)).toThrow(TokencapConfigError);
+    expect(() => new Ledger(options as never)).toThrow(message);
+  });
+
+  it('a logger and clock of the right shape are accepted', () => {
+    expect(() => new Ledger({ logger: { warn: () => {} }, clock: () => 0 })).not.toThrow();
+  });
+
   it.each([-1, Number.NaN, Infinity, 1e12, 100_001])('a price of %s is refused', (rate) => {
     for (const price of [
       { input: rate, output: 1 },

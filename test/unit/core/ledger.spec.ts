@@ -180,6 +180,42 @@ describe('Ledger when the store fails', () => {
     expect(warn).toHaveBeenCalledTimes(2);
   });
 
+  it('usage() under fail-closed says the usage could not be read, not that a call was refused', async () => {
+    const { ledger } = setup(brokenStore(), { logger: { warn: () => {} } });
+    await expect(ledger.usage([session])).rejects.toThrow(StoreUnavailableError);
+    await expect(ledger.usage([session])).rejects.toThrow(
+      "The budget store is unavailable, so the usage could not be read (onStoreError: 'fail-closed'): connect ECONNREFUSED 127.0.0.1:6390",
+    );
+  });
+
+  it('a throwing logger neither turns a fail-open call into an error nor stops the event', async () => {
+    const warn = vi.fn(() => {
+      throw new Error('log sink down');
+    });
+    const { ledger, events } = setup(brokenStore(), {
+      onStoreError: 'fail-open',
+      logger: { warn },
+    });
+    const r = await ledger.reserve([session], { base: { tokens: 10 } });
+    await r.commit({ tokens: 10 });
+    expect(warn).toHaveBeenCalledOnce();
+    expect(events.map((e) => e.type)).toEqual(['store-error', 'usage']);
+    expect((await ledger.usage([session]))[0].used).toBe(10);
+  });
+
+  it('a throwing logger leaves a fail-closed refusal a StoreUnavailableError', async () => {
+    const { ledger } = setup(brokenStore(), {
+      logger: {
+        warn: () => {
+          throw new Error('log sink down');
+        },
+      },
+    });
+    await expect(ledger.reserve([session], { base: { tokens: 1 } })).rejects.toThrow(
+      StoreUnavailableError,
+    );
+  });
+
   it('fail-open counts locally during the outage and still enforces the limit there', async () => {
     const { ledger, events } = setup(brokenStore(), {
       onStoreError: 'fail-open',

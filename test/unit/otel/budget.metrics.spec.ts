@@ -197,6 +197,22 @@ describe('bounded labels', () => {
     await l.close();
   });
 
+  it("a logger that throws at the cap loses neither the call's points nor the process", async () => {
+    const warn = vi.fn(() => {
+      throw new Error('log sink down');
+    });
+    telemetry.instrument(h.ledger, { maxLabelValues: 1, logger: { warn } });
+    const names = ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1', 'gpt-4o-mini'];
+    await callWith(names);
+    // Every call's two points are there, summing to the bill (the 2nd model met the cap).
+    const points = await telemetry.points('gen_ai.client.token.usage');
+    const input = points.filter((p) => p.attributes['gen_ai.token.type'] === 'input');
+    expect(input.reduce((sum, p) => sum + p.count, 0)).toBe(4);
+    expect(total(points, { 'gen_ai.token.type': 'input' })).toBe(h.server.tally.promptTokens);
+    expect(total(points, { 'gen_ai.token.type': 'output' })).toBe(h.server.tally.completionTokens);
+    expect(warn).toHaveBeenCalledOnce();
+  });
+
   it('a scope allowlist labels every other scope other', async () => {
     const l = ledger();
     telemetry.instrument(l, { scopes: ['tenant'] });
@@ -267,6 +283,27 @@ describe('instrumentTokencap', () => {
       'Invalid budgetHistograms option of instrumentTokencap "false"',
     ],
     [{ budgetHistograms: null }, 'Invalid budgetHistograms option of instrumentTokencap null'],
+    [
+      { span: false },
+      'Unknown option "span" for instrumentTokencap; known options: ledger, meterProvider, budgetHistograms, spans, models, scopes, maxLabelValues, catalog, logger.',
+    ],
+    [{ budgetHistogram: false }, 'Unknown option "budgetHistogram" for instrumentTokencap;'],
+    [{ maxLabelValue: 1 }, 'Unknown option "maxLabelValue" for instrumentTokencap;'],
+    [
+      { logger: {} },
+      'Invalid logger option of instrumentTokencap: expected an object with a warn(message) method.',
+    ],
+    [{ logger: null }, 'Invalid logger option of instrumentTokencap'],
+    [{ logger: { warn: 'loud' } }, 'Invalid logger option of instrumentTokencap'],
+    [
+      { scopes: ['tenant', 'not a scope!'] },
+      'Scope name in the scopes option of instrumentTokencap: "not a scope!" is invalid: expected 1-64 letters, digits,',
+    ],
+    [{ scopes: [''] }, 'Scope name in the scopes option of instrumentTokencap: "" is invalid'],
+    [
+      { models: ['gpt-4o', ''] },
+      'Invalid models option of instrumentTokencap ["gpt-4o",""]: expected \'catalog\' or a list of non-empty model names.',
+    ],
   ])('rejects %j, naming the option', (bad, message) => {
     const l = ledger();
     const options = { ledger: l, ...bad } as unknown as Parameters<typeof instrumentTokencap>[0];
