@@ -6,7 +6,12 @@ import type { Reservation } from '../core/reservation.js';
 import { BudgetExceededError, type BudgetExceededDetails } from '../errors.js';
 import type { ModelCatalog } from '../models/model.catalog.js';
 import { OutputCounter } from './output.counter.js';
-import type { InputCount, ProviderEndpoint, ReportedUsage } from './provider-endpoint.interface.js';
+import type {
+  InputCount,
+  ProviderEndpoint,
+  ReportedUsage,
+  StreamObserver,
+} from './provider-endpoint.interface.js';
 import type { StreamMetering } from './stream.meter.js';
 import { amountsOf } from './usage.meter.js';
 
@@ -105,6 +110,11 @@ export class MeteredCall {
         return this.stopError({ ...this.plan.input, outputTokens: output });
       },
     };
+  }
+
+  /** A fresh observer of this call's stream, for a reader that only needs what it hides. */
+  streamFilter(): StreamObserver {
+    return this.endpoint.streamObserver(this.plan.injected);
   }
 
   private outputCounter(): OutputCounter {

@@ -4,9 +4,10 @@ import { shallowCopy } from '../../core/shallow-copy.js';
 import { type MeteringContext, type PlannedCall, planCall } from '../../metering/call.planner.js';
 import type { MeteredCall } from '../../metering/metered-call.js';
 import type { ProviderEndpoint, RequestBody } from '../../metering/provider-endpoint.interface.js';
-import { meterCopy } from '../../metering/stream.meter.js';
+import { ArrivalMeter, meterCopy } from '../../metering/stream.meter.js';
 import { memo, MeteredAPIPromise, type Parsed, type PromiseSource } from './metered-api-promise.js';
-import { isSdkStream, meterSdkStream } from './sdk-stream.meter.js';
+import { isSdkStream, meterSdkStream, type SdkStream } from './sdk-stream.meter.js';
+import { tapServerSentEvents } from './sse-body.tap.js';
 import { pause, SdkRetryPolicy } from './sdk-retry.policy.js';
 import { serverSentData } from './sse.reader.js';
 
@@ -198,6 +199,8 @@ class SdkCall implements StartedCall {
   /** Whether a response arrived (its body may still fail to parse); false on HTTP and network errors. */
   private readonly arrived: Promise<boolean>;
   private answered = false;
+  /** Whether an `asResponse()` caller got the raw body (a stream is then not tapped again). */
+  private rawHandedOut = false;
   private onAnswer: (() => void) | undefined;
 
   constructor(
@@ -271,6 +274,7 @@ class SdkCall implements StartedCall {
   }
 
   async rawForCaller(): Promise<Response> {
+    this.rawHandedOut = true;
     let response: Response;
     try {
       response = await this.real.asResponse();
@@ -312,10 +316,49 @@ class SdkCall implements StartedCall {
   private accept(parsed: Parsed<unknown>): Parsed<unknown> | Promise<Parsed<unknown>> {
     const { data, props } = parsed;
     if (this.call.plan.stream && isSdkStream(data)) {
-      return { data: meterSdkStream(data, this.call.streamMetering(), this.client), props };
+      const response = (props as { response?: unknown } | undefined)?.response;
+      if (response instanceof Response) return { data: this.meterStream(data, response), props };
+      return this.real.asResponse().then((r) => ({ data: this.meterStream(data, r), props }));
     }
     const settling = this.call.settleFromData(data);
     return settling ? settling.then(() => parsed) : parsed;
+  }
+
+  /**
+   * The SDK's stream, metered as its body arrives (see {@link tapServerSentEvents}): a caller who
+   * reads slower than the provider writes, then leaves, is charged all that had reached the
+   * process, which the provider billed. The SDK reads `response.body` only once the caller
+   * iterates, and the caller gets the stream only from here, so the tap always locks the body
+   * first. A body already handed to an `asResponse()` caller, or not a web stream, is metered
+   * as the caller pulls it.
+   */
+  private meterStream(stream: SdkStream<unknown>, response: Response): SdkStream<unknown> {
+    const metering = this.call.streamMetering();
+    const body = response.body;
+    if (this.rawHandedOut || !isTappable(body) || !Object.isExtensible(response)) {
+      return meterSdkStream(stream, metering, this.client);
+    }
+    const { controller } = stream;
+    const meter = new ArrivalMeter(metering, () => controller.abort());
+    const tap = tapServerSentEvents(body, (item) => meter.observe(item));
+    // The SDK reads the tap's copy of each event, once it has been metered.
+    Object.defineProperty(response, 'body', { value: tap.body, configurable: true });
+    let ended = false;
+    const settled = tap.ended.then(() => {
+      ended = true;
+      return metering.settle();
+    });
+    settled.catch(() => {}); // Seen by the caller's loop, if there is one.
+    const leave = () => {
+      if (!ended) {
+        // The caller left: stop the request, whose further output nobody would read.
+        controller.abort();
+        tap.stop();
+      }
+      return settled;
+    };
+    const filter = this.call.streamFilter();
+    return meterSdkStream(stream, metering, this.client, { meter, filter, leave });
   }
 
   /**
@@ -326,6 +369,16 @@ class SdkCall implements StartedCall {
     if (await this.arrived) await this.call.chargeReservation();
     else await this.settleFailure(error);
   }
+}
+
+/** A web stream nobody reads yet (custom `fetch` implementations may return other bodies). */
+function isTappable(body: unknown): body is ReadableStream<Uint8Array> {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    typeof (body as ReadableStream).getReader === 'function' &&
+    (body as ReadableStream).locked === false
+  );
 }
 
 /** Reads the SDK's data and response props (for `_thenUnwrap` transforms) in one parse. */

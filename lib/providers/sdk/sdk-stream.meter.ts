@@ -1,4 +1,9 @@
-import { meterItems, type StreamMetering } from '../../metering/stream.meter.js';
+import {
+  type Arrivals,
+  meterItems,
+  relayItems,
+  type StreamMetering,
+} from '../../metering/stream.meter.js';
 
 /** The parts of the SDK's `Stream` the wrapper relies on (all public). */
 export interface SdkStream<Item> extends AsyncIterable<Item> {
@@ -32,17 +37,20 @@ export function isSdkStream(data: unknown): data is SdkStream<unknown> {
  * `meterItems`): past the budget the request is aborted through the stream's controller and the
  * loop ends with `BudgetExceededError`; however the iteration ends, the reservation is settled
  * before the loop exits. `for await`, `tee()` and `toReadableStream()` all go through that iterator.
+ * With `arrivals`, the body is metered as it arrives and the iterator only relays it (see
+ * `relayItems`).
  */
 export function meterSdkStream<S extends SdkStream<unknown>>(
   stream: S,
   metering: StreamMetering,
   client: unknown,
+  arrivals?: Arrivals,
 ): S {
   const token = {};
   const owner: Owner = { stream: undefined };
   const Stream = stream.constructor as StreamConstructor<S>;
   const metered = new Stream(
-    iteratorOf(stream, metering, owner, () => abandoned.unregister(token)),
+    iteratorOf(stream, metering, owner, () => abandoned.unregister(token), arrivals),
     stream.controller,
     client,
   );
@@ -77,27 +85,32 @@ function iteratorOf(
   metering: StreamMetering,
   owner: Owner,
   onSettled: () => void,
+  arrivals: Arrivals | undefined,
 ): () => AsyncIterator<unknown> {
   let claimed = false;
   return () => {
     // A second iteration gets the SDK's own "consumed stream" error, and must not settle early.
     if (claimed) return stream[Symbol.asyncIterator]();
     claimed = true;
-    return settlingOnReturn(iterate(stream, metering, owner, onSettled), metering);
+    const items = arrivals
+      ? relayItems(stream, metering, arrivals)
+      : meterItems(stream, metering, () => stream.controller.abort());
+    const finish = arrivals ? () => arrivals.leave() : () => metering.settle();
+    return settlingOnReturn(iterate(items, owner, onSettled), finish);
   };
 }
 
 // A generator closed before its first `next()` never runs its body, so its `finally` never
-// settles: `return()` and `throw()` settle themselves.
+// settles: `return()` and `throw()` settle themselves (`finish`).
 function settlingOnReturn(
   generator: AsyncGenerator<unknown>,
-  metering: StreamMetering,
+  finish: () => Promise<void>,
 ): AsyncGenerator<unknown> {
   const settled = async <T>(result: Promise<T>): Promise<T> => {
     try {
       return await result;
     } finally {
-      await metering.settle();
+      await finish();
     }
   };
   return {
@@ -111,13 +124,12 @@ function settlingOnReturn(
 }
 
 async function* iterate(
-  stream: SdkStream<unknown>,
-  metering: StreamMetering,
+  items: AsyncGenerator<unknown>,
   owner: Owner,
   onSettled: () => void,
 ): AsyncGenerator<unknown> {
   try {
-    yield* meterItems(stream, metering, () => stream.controller.abort());
+    yield* items;
   } finally {
     onSettled();
     owner.stream = undefined;
