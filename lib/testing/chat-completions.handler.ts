@@ -2,7 +2,7 @@ import type OpenAI from 'openai';
 
 import { countChatTokens } from '../counting/index.js';
 import type { BilledUsage } from './billing.tally.js';
-import { invalidRequest } from './openai-error.factory.js';
+import { FakeHttpError, invalidRequest } from './openai-error.factory.js';
 import { resolveCachedTokens } from './cached-tokens.resolver.js';
 import { MIN_OUTPUT_CAP, planReply, readOutputCap, replyText } from './reply.planner.js';
 import {
@@ -65,6 +65,7 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
     promptTokens,
   );
   const cap = readOutputCap(body, ['max_completion_tokens', 'max_tokens'], MIN_OUTPUT_CAP.chat);
+  if (body.max_tokens != null && body.max_completion_tokens != null) throw bothCaps();
   let plan = planReply({
     model,
     headers: ctx.request.headers,
@@ -233,4 +234,14 @@ function countPrompt(request: Record<string, unknown>): number {
   } catch (error) {
     throw invalidRequest(`Invalid 'messages': ${(error as Error).message}`, 'messages');
   }
+}
+
+/** The API's answer to a chat request with both caps, whatever the model. */
+function bothCaps(): FakeHttpError {
+  return new FakeHttpError(400, {
+    message: "Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported.",
+    type: 'invalid_request_error',
+    param: 'max_tokens',
+    code: 'invalid_parameter_combination',
+  });
 }

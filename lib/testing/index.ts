@@ -28,7 +28,8 @@
  *   stream is billed only for what was sent. Errors, refused requests and requests abandoned
  *   before the first byte are billed nothing.
  * - Requests the real API refuses get its 400 (a Responses `max_output_tokens` below 16, a chat
- *   cap below 1, a cap that is not an integer). Options and fault parameters that are unknown,
+ *   cap below 1, a cap that is not an integer, a chat request with both `max_tokens` and
+ *   `max_completion_tokens`). Options and fault parameters that are unknown,
  *   of the wrong type or out of range throw a `TokencapConfigError` naming them.
  * @packageDocumentation
  */

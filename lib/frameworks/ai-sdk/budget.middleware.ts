@@ -15,6 +15,7 @@ import {
   meteringContextResolver,
 } from '../../metering/metering-context.resolver.js';
 import { meterItems } from '../../metering/stream.meter.js';
+import { eagerStream } from './eager.stream.js';
 import { callBody, callOf, languageModelEndpoint } from './language-model.endpoint.js';
 import { notePlannedInput } from './planned-input.memo.js';
 
@@ -122,8 +123,14 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}): Languag
         await failed(call, error);
         throw error;
       }
-      const parts = meterItems(partsOf(result.stream), call.streamMetering(), () => abort.abort());
-      return { ...result, stream: readableOf(parts) };
+      const reader = result.stream.getReader();
+      const parts = meterItems(partsOf(reader), call.streamMetering(), () => abort.abort());
+      // Cancelled by the SDK: stop the provider's request; the parts seen so far are charged.
+      const stop = async () => {
+        await reader.cancel().catch(() => {});
+        abort.abort();
+      };
+      return { ...result, stream: eagerStream(parts, stop) };
     },
   };
 }
@@ -148,9 +155,8 @@ async function failed(call: MeteredCall, error: unknown): Promise<void> {
 }
 
 async function* partsOf(
-  stream: ReadableStream<LanguageModelV4StreamPart>,
+  reader: ReadableStreamDefaultReader<LanguageModelV4StreamPart>,
 ): AsyncGenerator<LanguageModelV4StreamPart> {
-  const reader = stream.getReader();
   let done = false;
   try {
     for (;;) {
@@ -162,30 +168,10 @@ async function* partsOf(
       yield next.value;
     }
   } finally {
-    // Left early (the budget cut it, the caller cancelled): stop reading the provider's body.
+    // Left early (the budget cut it): stop reading the provider's body.
     if (!done) await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
-}
-
-/** The metered parts as the stream the SDK reads; cancelling it settles the call. */
-function readableOf(
-  parts: AsyncGenerator<LanguageModelV4StreamPart>,
-): ReadableStream<LanguageModelV4StreamPart> {
-  return new ReadableStream<LanguageModelV4StreamPart>({
-    async pull(controller) {
-      try {
-        const next = await parts.next();
-        if (next.done) controller.close();
-        else controller.enqueue(next.value);
-      } catch (error) {
-        controller.error(error);
-      }
-    },
-    async cancel() {
-      await parts.return(undefined);
-    },
-  });
 }
 
 /** A `degrade` budget's fallback answer (a generate result) as a stream of parts. */

@@ -87,19 +87,17 @@ function countInput(call: LanguageModelCall, model: string): InputCount | Promis
 }
 
 /**
- * `maxOutputTokens`, and the provider options that add to it or stand beside it: `@ai-sdk/openai`'s
- * `maxCompletionTokens`, and `@ai-sdk/anthropic`'s thinking budget, which it adds to `max_tokens`
- * (so a call with thinking enabled is granted its budget plus at least one visible token).
+ * `maxOutputTokens`, and the provider options that replace it or add to it: `@ai-sdk/openai`'s
+ * chat `maxCompletionTokens`, and `@ai-sdk/anthropic`'s thinking budget, which it adds to
+ * `max_tokens` (so a call with thinking enabled is granted its budget plus at least one visible
+ * token).
  */
 const outputCap: OutputCap = {
   requested(body) {
-    const { params } = callOf(body);
-    const thinking = thinkingBudget(params);
-    const caps = [positiveCap(params.maxOutputTokens), completionCap(params)].filter(
-      (cap) => cap !== undefined,
-    );
-    if (caps.length === 0) return undefined;
-    return Math.min(...caps) + (thinking ?? 0);
+    const call = callOf(body);
+    const cap = completionCap(call) ?? positiveCap(call.params.maxOutputTokens);
+    if (cap === undefined) return undefined;
+    return cap + (thinkingBudget(call.params) ?? 0);
   },
   minimum(body) {
     const call = callOf(body);
@@ -111,11 +109,15 @@ const outputCap: OutputCap = {
   withCap(body, cap) {
     const call = callOf(body);
     const visible = cap - (thinkingBudget(call.params) ?? 0);
-    const params: LanguageModelV4CallOptions = {
-      ...call.params,
-      maxOutputTokens: Math.min(positiveCap(call.params.maxOutputTokens) ?? Infinity, visible),
-    };
-    const completion = completionCap(call.params);
+    const output = positiveCap(call.params.maxOutputTokens);
+    const completion = completionCap(call);
+    const params: LanguageModelV4CallOptions = { ...call.params };
+    // `@ai-sdk/openai` sends `maxOutputTokens` as `max_tokens` and `maxCompletionTokens` as
+    // `max_completion_tokens`, which OpenAI refuses together: lower the caps the caller gave and
+    // add `maxOutputTokens` only when the call had no cap at all.
+    if (output !== undefined || completion === undefined) {
+      params.maxOutputTokens = Math.min(output ?? Infinity, visible);
+    }
     if (completion !== undefined) {
       const openai = { ...record(call.params.providerOptions?.openai) };
       openai.maxCompletionTokens = Math.min(completion, visible);
@@ -128,8 +130,14 @@ const outputCap: OutputCap = {
   },
 };
 
-function completionCap(params: LanguageModelV4CallOptions): number | undefined {
-  return positiveCap(record(params.providerOptions?.openai)?.maxCompletionTokens);
+/**
+ * `providerOptions.openai.maxCompletionTokens` of an `@ai-sdk/openai` chat model (Azure's are the
+ * same model), which sends it as `max_completion_tokens`: the cap OpenAI applies, over a
+ * `maxOutputTokens` beside it. Other models, its Responses models included, ignore it.
+ */
+function completionCap(call: LanguageModelCall): number | undefined {
+  if (call.provider !== 'openai.chat' && call.provider !== 'azure.chat') return undefined;
+  return positiveCap(record(call.params.providerOptions?.openai)?.maxCompletionTokens);
 }
 
 function thinkingBudget(params: LanguageModelV4CallOptions): number | undefined {

@@ -4,8 +4,9 @@ import type { ReportedUsage } from '../../metering/provider-endpoint.interface.j
 import { readInputUsage } from '../../providers/anthropic/anthropic-usage.reader.js';
 
 /**
- * The usage an AI SDK result or `finish` part reports. Anthropic's raw usage, where present, gives
- * the cache writes of each lifetime; elsewhere cache writes are priced at the dearer 1-hour rate.
+ * The usage an AI SDK result or `finish` part reports, cache reads from `inputTokens.cacheRead` (as
+ * every provider package fills it). Anthropic's raw usage, where present, gives the cache writes of
+ * each lifetime; elsewhere cache writes are priced at the dearer 1-hour rate.
  */
 export function readUsage(
   usage: LanguageModelV4Usage | undefined,
@@ -22,8 +23,21 @@ export function readUsage(
     reasoningTokens: tokenCount(output?.reasoning),
     model,
   };
-  const anthropic = readInputUsage(usage.raw);
+  const anthropic = anthropicUsage(usage.raw) ? readInputUsage(usage.raw) : undefined;
   if (anthropic && anthropic.inputTokens === reported.inputTokens)
     Object.assign(reported, anthropic);
   return reported;
+}
+
+/**
+ * Whether raw usage is Anthropic's. OpenAI's Responses usage has an `input_tokens` too, but keeps
+ * its cache reads in `input_tokens_details`: read as Anthropic's, it would have none.
+ */
+function anthropicUsage(raw: unknown): boolean {
+  const usage = record(raw);
+  if (!usage) return false;
+  return (
+    Object.hasOwn(usage, 'cache_read_input_tokens') ||
+    Object.hasOwn(usage, 'cache_creation_input_tokens')
+  );
 }

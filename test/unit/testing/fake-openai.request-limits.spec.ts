@@ -109,6 +109,42 @@ describe('chat max_completion_tokens / max_tokens: at least 1', () => {
     expect(error).toMatchObject(belowMin('max_completion_tokens', 1, 0));
   });
 
+  it.each(['gpt-4o-mini', 'o4-mini'])(
+    'refuses max_tokens and max_completion_tokens together, as the API does (%s), billing nothing',
+    async (model) => {
+      const error = await rejection(
+        client.chat.completions.create({
+          model,
+          messages,
+          max_tokens: 50,
+          max_completion_tokens: 50,
+        }),
+      );
+      expect(error).toMatchObject({
+        status: 400,
+        type: 'invalid_request_error',
+        param: 'max_tokens',
+        code: 'invalid_parameter_combination',
+        message:
+          "400 Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported.",
+      });
+      expect(server.tally.requests).toBe(0);
+      // Either one alone, or one beside a null, is answered.
+      for (const caps of [
+        { max_tokens: 5 },
+        { max_completion_tokens: 5 },
+        { max_tokens: null, max_completion_tokens: 5 },
+      ]) {
+        const reply = await client.chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages,
+          ...caps,
+        });
+        expect(reply.usage?.completion_tokens).toBe(5);
+      }
+    },
+  );
+
   it('accepts 1, and null as absent', async () => {
     const one = await client.chat.completions.create({
       model: 'gpt-4o',
