@@ -464,6 +464,28 @@ export function describeLedgerOperationsContract(
         ]);
       });
 
+      it('measures the rate from the first use in the window, for a ledger used in the window before too', async () => {
+        const b = budget({ limit: 10_000, window: 'day' });
+        now = iso('2026-03-01T10:00:00.000Z');
+        await spend(b, 100);
+        // The next day, idle until 01:00, then three commits of 1,000 a minute apart.
+        for (let i = 0; i < 3; i++) {
+          now = iso('2026-03-02T01:00:00.000Z') + i * 60_000;
+          await spend(b, 1000);
+        }
+        await settle();
+        // 3,000 tokens in the 2 minutes since its first use today (not the 62 since midnight).
+        const [u] = await ledger.usage([b]);
+        expect(u).toMatchObject({
+          used: 3000,
+          burnRate: 25,
+          projectedExhaustion: iso('2026-03-02T01:06:40.000Z'),
+        });
+        expect(of('forecast')).toEqual([
+          expect.objectContaining({ rate: 25, projectedExhaustion: u.projectedExhaustion }),
+        ]);
+      });
+
       it('after a reset, the rate starts again', async () => {
         const b = budget({ limit: 1000, window: '1d' });
         for (let i = 0; i < 3; i++) {
