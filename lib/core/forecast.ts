@@ -4,8 +4,10 @@ import { effectiveLimit } from './ledger-rules.js';
 import type { LedgerActivity, LedgerSnapshot } from './ledger-store.interface.js';
 
 // The burn rate is the usage counted so far divided by the time it took: since the window started,
-// the ledger was first used, or it was last reset, whichever is latest. It restarts with every
-// window and reset, so a window's reset never carries the last window's pace into the new one.
+// the ledger was first used, or it was last reset, whichever is latest. Both stores drop a ledger
+// idle at its window's end, so in practice that is its first use in the window (docs/operations.md,
+// "Forecasts"). It restarts with every window and reset, so a window's reset never carries the last
+// window's pace into the new one.
 // Two guards keep one large call from making a forecast on its own: at least FORECAST_MIN_COMMITS
 // commits, and at least FORECAST_MIN_ELAPSED_MS (or a tenth of the span forecast, if shorter) of
 // time behind the estimate.

@@ -116,6 +116,15 @@ export interface CommitInput {
   ifUnknown?: UnknownReservationMode;
   /** When the reservation was made (epoch ms, ledger clock), for `ifUnknown: 'skip'`. */
   reservedAt?: number;
+  /**
+   * Other declarations of the ledgers this commit charges (each shares scope, key and window with
+   * one of `budgets`), so that usage charged through one declaration fires the others' thresholds
+   * too. A sibling is neither charged nor touched (its `ttl` does not keep the ledger): after the
+   * commit it fires the thresholds and exhaustion the ledger's usage has reached under its own
+   * limits, once per declared limit and window, as a budget of the commit would. A store that does
+   * not support them ignores them (and reports nothing for them).
+   */
+  siblings?: readonly Budget[];
 }
 
 /** A threshold or the limit itself first reached by a commit. */
@@ -127,10 +136,16 @@ export interface Crossing {
   exhausted: boolean;
 }
 
-/** The outcome of a commit. `snapshots` follow the order of `budgets`. */
+/**
+ * The outcome of a commit. `snapshots`, `activity` and crossing indexes follow the order of
+ * `budgets`, then of `siblings` (index `budgets.length + j` is `siblings[j]`).
+ */
 export interface CommitOutcome {
   snapshots: LedgerSnapshot[];
-  /** Thresholds first reached by this commit in the current window, ascending per budget and dimension. */
+  /**
+   * Thresholds first reached in the current window, ascending per budget and dimension: the
+   * budgets' first, then the siblings'.
+   */
   crossings: Crossing[];
   /** Whether the reservation was still held (false if it had been released or had lapsed). */
   released: boolean;

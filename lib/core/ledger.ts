@@ -40,6 +40,7 @@ import { andThen, isPromise } from './maybe-promise.js';
 import { Reservation } from './reservation.js';
 import { SettlementRetryQueue } from './settlement-retry.queue.js';
 import { assertWarnLogger, warnSafely, type WarnLogger } from './warn-logger.js';
+import { SiblingDeclarations, type SiblingSource } from './sibling-declarations.js';
 
 /** What to do when the store fails. */
 export type StoreErrorMode = 'fail-closed' | 'fail-open';
@@ -128,6 +129,8 @@ export class Ledger {
   private outage = false;
   /** Forecast markers this process claimed lately, by ledger and marker, until when (see forecast). */
   private readonly claimed = new Map<string, number>();
+  /** Other declarations of the ledgers a commit charges, whose thresholds it fires too. */
+  private readonly siblings = new SiblingDeclarations();
 
   constructor(options: LedgerOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -162,7 +165,7 @@ export class Ledger {
     }
     this.logger = options.logger ?? console;
     this.store.subscribeSettlements?.((budgets, outcome, at) =>
-      this.publishCommit(budgets, outcome, at, undefined, 'crossings'),
+      this.publishCommit(budgets, undefined, outcome, at, undefined, 'crossings'),
     );
     this.pending = new SettlementRetryQueue(
       (job) => this.write(job),
@@ -220,6 +223,9 @@ export class Ledger {
     const { budgets, now } = input;
     if (!outcome.ok) {
       const budget = budgets[outcome.index];
+      // A declaration refused here is one of its ledger's: later usage through its siblings
+      // fires its thresholds and exhaustion.
+      this.siblings.record(budget, now);
       const dim = outcome.dimension;
       const details = {
         scope: budget.scope,
@@ -260,6 +266,7 @@ export class Ledger {
       wholeCounts(actual),
     );
     job.ifUnknown = 'charge-once';
+    job.siblings = this.siblings.siblingsOf(budgets, this.clock());
     await this.submit(job);
   }
 
@@ -352,6 +359,14 @@ export class Ledger {
     return usage;
   }
 
+  /**
+   * @internal Names other declarations of a budget's ledger (the Nest module: the app's `@Budget`s
+   * of its scope and window), so usage charged through one fires the others' thresholds too.
+   */
+  addSiblingSource(source: SiblingSource): void {
+    this.siblings.addSource(source);
+  }
+
   /** Publishes an event on `events$` (used by the client wrappers for `degraded`). */
   publish(event: TokencapEvent): void {
     this.subject.next(event);
@@ -411,6 +426,7 @@ export class Ledger {
       details,
       expiresAt,
     );
+    job.siblings = this.siblings.siblingsOf(budgets, this.clock());
     if (store !== this.store) return this.replay(store as MemoryLedgerStore, job);
     return this.submit(job);
   }
@@ -474,7 +490,7 @@ export class Ledger {
     // Its thresholds are published when the shared store records it (which holds the budget's
     // whole usage): published here too, from a local count that started at zero, they would fire
     // twice, and at a usage the budget never had.
-    this.publishCommit(job.budgets, outcome, job.now, job.details, 'usage');
+    this.publishCommit(job.budgets, job.siblings, outcome, job.now, job.details, 'usage');
     job.replay = true;
     job.ifUnknown = 'charge-once';
     this.pending.add(job);
@@ -512,6 +528,7 @@ export class Ledger {
     if (job.kind === 'commit') {
       this.publishCommit(
         job.budgets,
+        job.siblings,
         outcome as CommitOutcome,
         job.now,
         job.details,
@@ -552,8 +569,13 @@ export class Ledger {
     return job.now < forgetsAt ? 'skip' : 'charge';
   }
 
+  /**
+   * Publishes a commit's events: a `usage` per budget charged, then the thresholds and exhaustion
+   * it crossed (of `charged`, then of their ledgers' `siblings`), then forecasts.
+   */
   private publishCommit(
-    budgets: readonly Budget[],
+    charged: readonly Budget[],
+    siblings: readonly Budget[] | undefined,
     outcome: CommitOutcome,
     at: number,
     details: UsageDetails | undefined,
@@ -562,12 +584,14 @@ export class Ledger {
     // Events are hot and unbuffered: with no subscriber there is nobody to build them for.
     if (!this.subject.observed) return;
     if (publish !== 'crossings') {
-      budgets.forEach((budget, index) => {
+      charged.forEach((budget, index) => {
         const usage = usageOf(budget, outcome.snapshots[index], at, outcome.activity?.[index]);
         this.publish({ type: 'usage', at, ...usage, ...(details && { details }) });
       });
     }
     if (publish === 'usage') return;
+    // The outcome's indexes run over the budgets charged, then the siblings.
+    const budgets = siblings === undefined ? charged : [...charged, ...siblings];
     for (const c of outcome.crossings) {
       const budget = budgets[c.index];
       const snapshot = outcome.snapshots[c.index];
@@ -597,7 +621,9 @@ export class Ledger {
   private forecast(budgets: readonly Budget[], outcome: CommitOutcome, at: number): void {
     const store = this.store;
     if (!store.claim) return;
-    for (let i = 0; i < budgets.length; i++) {
+    // A store that ignores siblings reports only the budgets charged.
+    const count = Math.min(budgets.length, outcome.snapshots.length);
+    for (let i = 0; i < count; i++) {
       const budget = budgets[i];
       const snapshot = outcome.snapshots[i];
       for (const dim of Object.keys(budget.limits) as Dimension[]) {

@@ -206,6 +206,8 @@ class MemoryLedger {
   }
 }
 
+const NO_BUDGETS: readonly Budget[] = Object.freeze([]);
+
 const EMPTY: LedgerSnapshot = Object.freeze({
   used: Object.freeze({}),
   reserved: Object.freeze({}),
@@ -296,13 +298,31 @@ export class MemoryLedgerStore implements LedgerStore {
       }
       collectCrossings(i, budgets[i], ledger.used, ledger, crossings, ledger.credit);
     }
+    const snapshots = ledgers.map(snapshotOf);
+    const activity = ledgers.map((l) => l.activity());
+    const siblings = input.siblings ?? NO_BUDGETS;
+    for (let j = 0; j < siblings.length; j++) {
+      // The ledger this commit opened for it: a sibling is neither charged nor touched.
+      const id = ledgerIdOf(siblings[j]);
+      const ledger = ledgers.find((l) => l.id === id);
+      if (ledger === undefined) {
+        snapshots.push(EMPTY);
+        activity.push({ commits: 0, since: now });
+        continue;
+      }
+      collectCrossings(
+        budgets.length + j,
+        siblings[j],
+        ledger.used,
+        ledger,
+        crossings,
+        ledger.credit,
+      );
+      snapshots.push(snapshotOf(ledger));
+      activity.push(ledger.activity());
+    }
     settled(ledgers);
-    return {
-      snapshots: ledgers.map(snapshotOf),
-      crossings,
-      released,
-      activity: ledgers.map((l) => l.activity()),
-    };
+    return { snapshots, crossings, released, activity };
   }
 
   release(input: ReleaseInput): boolean {

@@ -3,6 +3,7 @@ import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { type Budget, normalizeLimit, normalizeOptions } from '../core/budget.js';
 import { stampLedgerId } from '../core/ledger-id.js';
+import { sameMarkers } from '../core/sibling-declarations.js';
 import { BudgetKeyMissingError, TokencapConfigError } from '../errors.js';
 import { BUDGET_METADATA, type BudgetMetadata } from './budget.decorator.js';
 import { isSkipped } from './budget-skip.rule.js';
@@ -39,6 +40,9 @@ export class BudgetResolver {
   // Every declaration compiled so far (all of the app's, after bootstrap), by scope, for the
   // operations on budgets that are not open (BudgetService.usageOf, reset, credit).
   private readonly declared = new Map<string, BudgetTemplate[]>();
+  // The declarations of each ledger shape (scope and window), for siblingsOf; rebuilt after a compile.
+  // By scope, then window tag ('' for none): no string is built per call.
+  private byLedger: Map<string, Map<string, Budget[]>> | undefined;
 
   constructor(
     @Inject(TOKENCAP_OPTIONS) private readonly options: ResolvedTokencapOptions,
@@ -65,7 +69,47 @@ export class BudgetResolver {
       if (list === undefined) this.declared.set(t.scope, (list = []));
       list.push(t);
     }
+    this.byLedger = undefined;
     return templates;
+  }
+
+  /**
+   * The app's `@Budget` declarations of `budget`'s scope and window, with its key: the other
+   * declarations of its ledger, whose thresholds usage charged through it fires too. Undefined
+   * when the only one is the budget's own declaration (the common case, without allocating).
+   */
+  siblingsOf(budget: Budget): readonly Budget[] | undefined {
+    const group = (this.byLedger ??= this.groupByLedger())
+      .get(budget.scope)
+      ?.get(budget.window?.tag ?? '');
+    if (group === undefined || (group.length === 1 && sameMarkers(group[0], budget))) {
+      return undefined;
+    }
+    const out: Budget[] = [];
+    for (const p of group) {
+      if (sameMarkers(p, budget)) continue;
+      out.push(
+        Object.freeze(stampLedgerId({ ...p, id: `${p.scope}:${budget.key}`, key: budget.key })),
+      );
+    }
+    return out;
+  }
+
+  private groupByLedger(): Map<string, Map<string, Budget[]>> {
+    const groups = new Map<string, Map<string, Budget[]>>();
+    for (const [scope, templates] of this.declared) {
+      const byWindow = new Map<string, Budget[]>();
+      groups.set(scope, byWindow);
+      for (const { prototype } of templates) {
+        const tag = prototype.window?.tag ?? '';
+        const group = byWindow.get(tag);
+        // Declarations with the same limits and thresholds (one on each of two routes) fire the
+        // same markers: one stands for them all.
+        if (group === undefined) byWindow.set(tag, [prototype]);
+        else if (!group.some((p) => sameMarkers(p, prototype))) group.push(prototype);
+      }
+    }
+    return groups;
   }
 
   /** The app's `@Budget` declarations of `scope`, in the order they were validated. */

@@ -261,10 +261,13 @@ export class BudgetService implements BeforeApplicationShutdown {
     const declared = this.resolver
       .declarations(scope)
       .filter((t) => window === undefined || t.prototype.window?.tag === window.tag);
-    const distinct = new Map<string, Budget>();
+    const distinct = new Map<string, Budget[]>();
     for (const { prototype } of declared) {
       const ledger = prototype.window?.tag ?? 'no window';
-      distinct.set(sameLimit ? `${ledger} ${describeLimits(prototype)}` : ledger, prototype);
+      const id = sameLimit ? `${ledger} ${describeLimits(prototype)}` : ledger;
+      const group = distinct.get(id);
+      if (group === undefined) distinct.set(id, [prototype]);
+      else group.push(prototype);
     }
     if (distinct.size !== 1) {
       const which = window ? ` with window ${JSON.stringify(options?.window)}` : '';
@@ -276,7 +279,11 @@ export class BudgetService implements BeforeApplicationShutdown {
         `BudgetService.${method}(): ${found}. Pass { limit, window } to name the budget.`,
       );
     }
-    const [prototype] = distinct.values();
+    const [group] = distinct.values();
+    // Declarations of one ledger (reset and credit act on the ledger they share): one budget
+    // with every dimension any of them limits, at the tightest limit, so neither what a credit
+    // may name nor the usage returned depends on the order they were declared in.
+    const prototype = group.length === 1 ? group[0] : mergeDeclarations(group);
     return Object.freeze(stampLedgerId({ ...prototype, id: `${scope}:${key}`, key }));
   }
 
@@ -295,6 +302,27 @@ export class BudgetService implements BeforeApplicationShutdown {
     }
     return frame;
   }
+}
+
+/**
+ * One budget standing for declarations of one ledger: each dimension any of them limits, at the
+ * tightest declared limit (the one that binds); their thresholds together; the ledger kept as long
+ * as the longest-lived of them keeps it (no `ttl` if one has none).
+ */
+function mergeDeclarations(group: readonly Budget[]): Budget {
+  const limits: Amounts = {};
+  for (const dim of DIMENSIONS) {
+    for (const declaration of group) {
+      const limit = declaration.limits[dim];
+      if (limit !== undefined) limits[dim] = Math.min(limits[dim] ?? Infinity, limit);
+    }
+  }
+  const thresholds = [...new Set(group.flatMap((d) => d.thresholds))].sort((a, b) => a - b);
+  const ttls = group.map((d) => d.ttlMs);
+  const ttlMs = ttls.includes(undefined) ? undefined : Math.max(...(ttls as number[]));
+  const merged: Budget = { ...group[0], limits, thresholds, ttlMs };
+  if (ttlMs === undefined) delete (merged as { ttlMs?: number }).ttlMs;
+  return merged;
 }
 
 function describeLimits(budget: Budget): string {

@@ -47,7 +47,7 @@ import {
     },
     {
       provide: Ledger,
-      useFactory: (options: ResolvedTokencapOptions) => {
+      useFactory: (options: ResolvedTokencapOptions, resolver: BudgetResolver) => {
         const ledger = new Ledger({
           store: options.store,
           reservationTtl: options.reservationTtlMs,
@@ -56,9 +56,12 @@ import {
         });
         // Wrapped clients find the app's prices through the ledger of the budget frame.
         bindModelCatalog(ledger, options.catalog);
+        // Usage charged through one @Budget fires the thresholds of the app's other @Budgets of
+        // that ledger (same scope and window), whichever route they are on.
+        ledger.addSiblingSource((budget) => resolver.siblingsOf(budget));
         return ledger;
       },
-      inject: [TOKENCAP_OPTIONS],
+      inject: [TOKENCAP_OPTIONS, BudgetResolver],
     },
     BudgetRequestContext,
     BudgetResolver,

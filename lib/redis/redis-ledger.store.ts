@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { type Amounts, type Budget, DIMENSIONS } from '../core/budget.js';
+import { ledgerIdOf } from '../core/ledger-id.js';
 import { amountsFor, decideReservation } from '../core/ledger-rules.js';
 import type {
   ClaimInput,
@@ -49,6 +50,48 @@ import {
 } from './script-reply.parser.js';
 
 const ONE_TOKEN: Amounts = { tokens: 1 };
+const EMPTY: LedgerSnapshot = Object.freeze({
+  used: Object.freeze({}),
+  reserved: Object.freeze({}),
+});
+
+/**
+ * `outcome` (of `budgets`, then the `kept` siblings) with every sibling listed: one left out reads
+ * as its ledger's budget does (or as zero) and fires nothing.
+ */
+function spreadSiblings(
+  outcome: CommitOutcome,
+  budgets: readonly Budget[],
+  siblings: readonly Budget[],
+  kept: readonly Budget[],
+): CommitOutcome {
+  const n = budgets.length;
+  const at = (j: number) => {
+    const k = kept.indexOf(siblings[j]);
+    return k < 0 ? ownerOf(budgets, siblings[j]) : n + k;
+  };
+  return {
+    ...outcome,
+    snapshots: [
+      ...outcome.snapshots.slice(0, n),
+      ...siblings.map((_, j) => outcome.snapshots[at(j)] ?? EMPTY),
+    ],
+    crossings: outcome.crossings.map((c) =>
+      c.index < n ? c : { ...c, index: n + siblings.indexOf(kept[c.index - n]) },
+    ),
+    activity: outcome.activity && [
+      ...outcome.activity.slice(0, n),
+      ...siblings.map((_, j) => outcome.activity?.[at(j)] ?? { commits: 0, since: 0 }),
+    ],
+  };
+}
+
+/** The index in `budgets` of the first budget whose ledger `sibling` shares, or -1. */
+function ownerOf(budgets: readonly Budget[], sibling: Budget): number {
+  const id = ledgerIdOf(sibling);
+  for (let i = 0; i < budgets.length; i++) if (ledgerIdOf(budgets[i]) === id) return i;
+  return -1;
+}
 
 /**
  * Ledgers in Redis, shared by every replica of an app. Each operation is one Lua script run with
@@ -179,25 +222,42 @@ export class RedisLedgerStore implements LedgerStore {
 
   async commit(input: CommitInput): Promise<CommitOutcome> {
     const split = this.leases?.split(input.budgets, input.now);
-    if (!split) return this.commitDirect(input);
+    const siblings = input.siblings ?? [];
+    // Siblings of a leased ledger are left out: a leased ledger is held and charged under one
+    // declaration, and its usage reaches Redis when its lease settles, not with this call.
+    const direct = split?.direct ?? input.budgets;
+    const kept = siblings.filter((sibling) => ownerOf(direct, sibling) >= 0);
+    if (!split) {
+      const outcome = await this.commitDirect({ ...input, siblings: kept });
+      return kept.length === siblings.length
+        ? outcome
+        : spreadSiblings(outcome, input.budgets, siblings, kept);
+    }
     // Redis first: if it fails, nothing was recorded in the leases and the Ledger's retry is safe.
-    const direct = await this.commitDirect({ ...input, budgets: split.direct });
-    let released = direct.released;
-    const snapshots: LedgerSnapshot[] = new Array<LedgerSnapshot>(input.budgets.length);
-    direct.snapshots.forEach((snap, i) => (snapshots[split.directIndex[i]] = snap));
+    const written = await this.commitDirect({ ...input, budgets: direct, siblings: kept });
+    const n = input.budgets.length;
+    // Indexes in the direct outcome (its budgets, then the siblings it kept) to this commit's.
+    const indexOf = (i: number) =>
+      i < direct.length ? split.directIndex[i] : n + siblings.indexOf(kept[i - direct.length]);
+    let released = written.released;
+    const snapshots: LedgerSnapshot[] = new Array<LedgerSnapshot>(n + siblings.length);
+    written.snapshots.forEach((snap, i) => (snapshots[indexOf(i)] = snap));
     for (const { pool, index } of split.pools) {
       if (pool.commit(input.reservationId, input.actual, input.ifUnknown ?? 'charge', input.now))
         released = true;
       snapshots[index] = pool.snapshot(input.now);
     }
+    siblings.forEach((sibling, j) => {
+      snapshots[n + j] ??= snapshots[ownerOf(input.budgets, sibling)] ?? EMPTY;
+    });
     await Promise.all(split.pools.map(({ pool }) => pool.settling()));
     // A leased budget's thresholds fire when its lease settles (see subscribeSettlements). Its
     // commits are counted in Redis per settlement, not per call, so it has no activity here and
     // forecasts nothing; the direct budgets keep theirs.
-    const crossings = direct.crossings.map((c) => ({ ...c, index: split.directIndex[c.index] }));
-    if (!direct.activity) return { snapshots, crossings, released };
-    const activity: LedgerActivity[] = new Array<LedgerActivity>(input.budgets.length);
-    direct.activity.forEach((a, i) => (activity[split.directIndex[i]] = a));
+    const crossings = written.crossings.map((c) => ({ ...c, index: indexOf(c.index) }));
+    if (!written.activity) return { snapshots, crossings, released };
+    const activity: LedgerActivity[] = new Array<LedgerActivity>(n + siblings.length);
+    written.activity.forEach((a, i) => (activity[indexOf(i)] = a));
     return { snapshots, crossings, released, activity };
   }
 
@@ -262,9 +322,12 @@ export class RedisLedgerStore implements LedgerStore {
     throw malformed(script, reply);
   }
 
+  /** The commit script; every sibling of `input` shares a ledger with one of its budgets. */
   private async commitDirect(input: CommitInput): Promise<CommitOutcome> {
     const { budgets } = input;
     if (budgets.length === 0) return { snapshots: [], crossings: [], released: false };
+    const siblings = input.siblings ?? [];
+    const owners = siblings.map((sibling) => ownerOf(budgets, sibling));
     const script = SCRIPTS.commit;
     const args = [
       input.reservationId,
@@ -272,6 +335,7 @@ export class RedisLedgerStore implements LedgerStore {
       input.reservedAt === undefined ? '' : numArg(input.reservedAt, 'reservedAt'),
       ...amountArgs(input.actual),
       ...this.encoder.encode(budgets, input.now),
+      ...this.encoder.encodeSiblings(siblings, owners, input.now),
     ];
     const reply = await this.runner.run(script, this.keyList(budgets), args);
     if (
@@ -282,15 +346,16 @@ export class RedisLedgerStore implements LedgerStore {
     ) {
       throw malformed(script, reply);
     }
-    const activity = toActivity(reply[5], budgets.length, script, reply);
+    const all = siblings.length === 0 ? budgets : [...budgets, ...siblings];
+    const activity = toActivity(reply[5], all.length, script, reply);
     const released = toFlag(reply[2], script, reply);
-    const snapshots = toSnapshots(reply[3], budgets.length, script, reply);
+    const snapshots = toSnapshots(reply[3], all.length, script, reply);
     const flat = reply[4] as unknown[];
     const crossings: Crossing[] = [];
     for (let i = 0; i < flat.length; i += 3) {
-      const index = toIndex(flat[i], budgets.length, script, reply);
+      const index = toIndex(flat[i], all.length, script, reply);
       const dimension = DIMENSIONS[toIndex(flat[i + 1], NDIM, script, reply)];
-      const thresholds = budgets[index].thresholds;
+      const thresholds = all[index].thresholds;
       if (flat[i + 2] === -1) {
         crossings.push({ index, dimension, threshold: 1, exhausted: true });
       } else {

@@ -36,6 +36,18 @@ export class BudgetArgsEncoder {
     return this.each(budgets, now, (budget) => this.budgetArgs(budget));
   }
 
+  /**
+   * The commit script's siblings: their count, then each one's `owner` (the index, from 0, of the
+   * budget whose ledger it shares) and its spec as {@link encode} writes a budget's.
+   */
+  encodeSiblings(siblings: readonly Budget[], owners: readonly number[], now: number): string[] {
+    const out = [String(siblings.length)];
+    siblings.forEach((sibling, j) => {
+      out.push(String(owners[j] + 1), ...this.encode([sibling], now).slice(2));
+    });
+    return out;
+  }
+
   /** Budgets for the reserve script: no thresholds (see readLimits). */
   encodeLimits(budgets: readonly Budget[], now: number): string[] {
     return this.each(budgets, now, (budget) => this.limitArgs(budget));

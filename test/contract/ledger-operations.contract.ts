@@ -113,6 +113,114 @@ export function describeLedgerOperationsContract(
       });
     });
 
+    describe('declarations sharing a ledger', () => {
+      const crossed = () =>
+        events
+          .filter((e) => e.type !== 'usage')
+          .map((e) => {
+            const x = e as { threshold?: number; limit?: number; used?: number };
+            return `${e.type}${x.threshold ? ` ${x.threshold}` : ''} limit=${x.limit} used=${x.used}`;
+          });
+
+      it("usage charged through one declaration fires the other's thresholds and exhaustion, once each", async () => {
+        const small = budget({ limit: 1000, window: '1h' });
+        const big = budget({ limit: 100_000, window: '1h' });
+        const r = await ledger.reserve([small], { base: { tokens: 100 } });
+        await r.commit({ tokens: 100 });
+        const r2 = await ledger.reserve([big], { base: { tokens: 1100 } });
+        await r2.commit({ tokens: 1100 });
+        await expect(ledger.reserve([small], { base: { tokens: 10 } })).rejects.toThrow(
+          BudgetExceededError,
+        );
+        expect(events.map((e) => e.type)).toEqual([
+          'usage',
+          'usage',
+          'threshold',
+          'threshold',
+          'exhausted',
+          'refused',
+        ]);
+        expect(crossed()).toEqual([
+          'threshold 0.8 limit=1000 used=1200',
+          'threshold 0.9 limit=1000 used=1200',
+          'exhausted limit=1000 used=1200',
+          'refused limit=1000 used=1200',
+        ]);
+        // The usage events are the charged budget's alone.
+        expect(of('usage').map((e) => (e as { limit: number }).limit)).toEqual([1000, 100_000]);
+        // Once per declared limit and window: neither declaration fires them again.
+        await spend(big, 10);
+        await spend(small, 0);
+        expect(crossed()).toHaveLength(4);
+      });
+
+      it('fires each threshold of the other declaration at the commit that reaches it', async () => {
+        const small = budget({ limit: 1000, window: '1h' });
+        const big = budget({ limit: 100_000, window: '1h' });
+        await spend(small, 100);
+        await spend(big, 700); // 800: small's 80 %
+        await spend(big, 50); // 850: nothing
+        await spend(big, 150); // 1000: small's 90 % and exhaustion
+        expect(crossed()).toEqual([
+          'threshold 0.8 limit=1000 used=800',
+          'threshold 0.9 limit=1000 used=1000',
+          'exhausted limit=1000 used=1000',
+        ]);
+        // The next hour, they fire again once the small declaration is used in it.
+        now += 3_600_000;
+        events.length = 0;
+        await spend(small, 10);
+        await spend(big, 990);
+        expect(crossed()).toEqual([
+          'threshold 0.8 limit=1000 used=1000',
+          'threshold 0.9 limit=1000 used=1000',
+          'exhausted limit=1000 used=1000',
+        ]);
+      });
+
+      it('a declaration refused on a ledger gets its thresholds from the next commit through another', async () => {
+        const small = budget({ limit: 1000, window: '1h' });
+        const big = budget({ limit: 100_000, window: '1h' });
+        await spend(big, 1200);
+        await expect(ledger.reserve([small], { base: { tokens: 10 } })).rejects.toThrow(
+          BudgetExceededError,
+        );
+        await spend(big, 1);
+        expect(crossed()).toEqual([
+          'refused limit=1000 used=1200',
+          'threshold 0.8 limit=1000 used=1201',
+          'threshold 0.9 limit=1000 used=1201',
+          'exhausted limit=1000 used=1201',
+        ]);
+      });
+
+      it("never applies one key's declaration to another key, nor to another window", async () => {
+        // Per-tenant limits: alice's 1,000 is not bob's, and the hourly 1,000 is not the daily one.
+        const alice = defineBudget({
+          scope: 'user',
+          key: `${run}-alice`,
+          limit: 1000,
+          window: '1h',
+        });
+        const bob = defineBudget({
+          scope: 'user',
+          key: `${run}-bob`,
+          limit: 100_000,
+          window: '1h',
+        });
+        const daily = defineBudget({
+          scope: 'user',
+          key: `${run}-alice`,
+          limit: 100_000,
+          window: '1d',
+        });
+        await spend(alice, 10);
+        await spend(bob, 5000);
+        await spend(daily, 5000);
+        expect(crossed()).toEqual([]);
+      });
+    });
+
     describe('reset', () => {
       it('clears usage and fired thresholds, keeps calls in flight, which commit into the fresh window', async () => {
         const b = budget({ limit: 1000, window: '1d', thresholds: [0.5] });
@@ -353,6 +461,28 @@ export function describeLedgerOperationsContract(
             rate: 2.5,
             windowEnd: null,
           }),
+        ]);
+      });
+
+      it('measures the rate from the first use in the window, for a ledger used in the window before too', async () => {
+        const b = budget({ limit: 10_000, window: 'day' });
+        now = iso('2026-03-01T10:00:00.000Z');
+        await spend(b, 100);
+        // The next day, idle until 01:00, then three commits of 1,000 a minute apart.
+        for (let i = 0; i < 3; i++) {
+          now = iso('2026-03-02T01:00:00.000Z') + i * 60_000;
+          await spend(b, 1000);
+        }
+        await settle();
+        // 3,000 tokens in the 2 minutes since its first use today (not the 62 since midnight).
+        const [u] = await ledger.usage([b]);
+        expect(u).toMatchObject({
+          used: 3000,
+          burnRate: 25,
+          projectedExhaustion: iso('2026-03-02T01:06:40.000Z'),
+        });
+        expect(of('forecast')).toEqual([
+          expect.objectContaining({ rate: 25, projectedExhaustion: u.projectedExhaustion }),
         ]);
       });
 

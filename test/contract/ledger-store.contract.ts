@@ -420,6 +420,58 @@ export function describeLedgerStoreContract(
         ]);
       });
 
+      it('fires the thresholds of sibling declarations after the commit, charging and keeping the ledger for none of them', async () => {
+        const brief = budget({ key: 'sib', limit: 100_000, ttl: '1m' });
+        const small = budget({ key: 'sib', limit: 1_000 }); // no ttl: would keep the ledger forever
+        const other = budget({ key: 'other', limit: 10 }); // another key: never a sibling
+        const c = await store.commit({
+          reservationId: `c${++seq}-${run}`,
+          budgets: [brief],
+          siblings: [small],
+          actual: { tokens: 950 },
+          now: T0,
+        });
+        // Snapshots and crossings run over the budgets, then the siblings.
+        expect(c.snapshots).toEqual([
+          { used: { tokens: 950 }, reserved: {} },
+          { used: { tokens: 950 }, reserved: {} },
+        ]);
+        expect(c.crossings).toEqual([
+          { index: 1, dimension: 'tokens', threshold: 0.8, exhausted: false },
+          { index: 1, dimension: 'tokens', threshold: 0.9, exhausted: false },
+        ]);
+        expect(c.activity).toEqual([
+          { commits: 1, since: T0 },
+          { commits: 1, since: T0 },
+        ]);
+        // Once per declared limit: neither the sibling again nor the declaration itself.
+        const again = await store.commit({
+          reservationId: `c${++seq}-${run}`,
+          budgets: [small, other],
+          siblings: [brief],
+          actual: { tokens: 50 },
+          now: T0 + 1_000,
+        });
+        expect(again.crossings).toEqual([
+          { index: 0, dimension: 'tokens', threshold: 1, exhausted: true },
+          { index: 1, dimension: 'tokens', threshold: 0.8, exhausted: false },
+          { index: 1, dimension: 'tokens', threshold: 0.9, exhausted: false },
+          { index: 1, dimension: 'tokens', threshold: 1, exhausted: true },
+        ]);
+        // The sibling without a ttl did not keep the ledger: it goes a minute after its last use
+        // (the small declaration's own commit above kept it without end, so use a fresh key).
+        const brief2 = budget({ key: 'sib2', limit: 100_000, ttl: '1m' });
+        const small2 = budget({ key: 'sib2', limit: 1_000 });
+        await store.commit({
+          reservationId: `c${++seq}-${run}`,
+          budgets: [brief2],
+          siblings: [small2],
+          actual: { tokens: 5 },
+          now: T0,
+        });
+        expect(await store.snapshot([small2], T0 + 61_000)).toEqual([{ used: {}, reserved: {} }]);
+      });
+
       it('keeps a ledger as long as its longest-lived declaration wants it', async () => {
         const brief = budget({ key: 'ttl', limit: 100, ttl: '1m' });
         const lasting = budget({ key: 'ttl', limit: 100, ttl: '10m' });

@@ -252,4 +252,43 @@ describe.skipIf(!available)('RedisLedgerStore leases', () => {
       message: expect.stringContaining('Budget global:all is leased'),
     });
   });
+
+  it("leaves out the siblings of a leased ledger: charged once, and the lease's commit fires no other declaration's thresholds", async () => {
+    const p = `${prefix}siblings:`;
+    // Of the ledger global/all, the 100,000-token declaration is leased, the 1,000 one is not.
+    const store = new RedisLedgerStore({
+      client,
+      prefix: p,
+      lease: { budgets: (b) => b.scope === 'global' && b.limits.tokens === 100_000, idle: '10m' },
+    });
+    const ledger = new Ledger({ store, logger: quiet });
+    const events: TokencapEvent[] = [];
+    ledger.events$.subscribe((e) => e.type !== 'usage' && events.push(e));
+    const small = defineBudget({ scope: 'global', key: 'all', limit: 1000 });
+    const big = defineBudget({ scope: 'global', key: 'all', limit: 100_000 });
+    const spend = async (b: Budget, tokens: number) => {
+      const r = await ledger.reserve([b], { base: { tokens } });
+      await r.commit({ tokens });
+    };
+    await spend(small, 100);
+    // Spent in a lease: the small declaration is its sibling, left out of the lease's commit.
+    await spend(big, 1100);
+    expect(events).toEqual([]);
+    await ledger.close();
+    // Charged once: 100 directly, 1,100 when the lease was returned.
+    const check = new RedisLedgerStore({ client, prefix: p });
+    expect(await check.snapshot([small], Date.now())).toEqual([
+      { used: { tokens: 1200 }, reserved: {} },
+    ]);
+    // The next direct commit through the small declaration fires what it reached.
+    const later = new Ledger({ store: check, logger: quiet });
+    later.events$.subscribe((e) => e.type !== 'usage' && events.push(e));
+    await later.charge([small], { tokens: 0 });
+    expect(events.map((e) => `${e.type} ${(e as { used?: number }).used}`)).toEqual([
+      'threshold 1200',
+      'threshold 1200',
+      'exhausted 1200',
+    ]);
+    await later.close();
+  });
 });

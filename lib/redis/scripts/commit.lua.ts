@@ -8,10 +8,14 @@ import { PRELUDE_LUA } from './prelude.lua.js';
 // (charge-once) records it unless it is remembered as charged, and remembers it. A commit that
 // drops a held reservation remembers its id as charged until the reservation's expiry, so the
 // same commit run twice records once.
+// Siblings (CommitInput.siblings) come after the budgets: fired like them, on the ledger of the
+// budget they share it with, which they neither charge nor touch.
 // ARGV after the deadline: reservation id, ifUnknown (c, s or o), reservedAt ('' for none), actual
-// (one per dimension), now, budgets.
+// (one per dimension), now, budgets, then the number of siblings and, for each, the index (from 1)
+// of the budget whose ledger it shares and its spec (as a budget's).
 // Reply: { 'ok', server ms, released (0/1), snapshots, crossings as (index, dimension, threshold
-// index or -1 for exhaustion) triples from 0, activity (commits, since) pairs }, or { 'late', server ms }.
+// index or -1 for exhaustion) triples from 0, activity (commits, since) pairs }, or { 'late', server ms };
+// snapshots, crossings and activity cover the budgets, then the siblings.
 export const COMMIT_LUA = `${PRELUDE_LUA}
 local srv, late = begin()
 if late then return { 'late', fmt(srv) } end
@@ -22,6 +26,27 @@ local actual = {}
 for d = 1, NDIM do actual[d] = num() end
 local now = num()
 local budgets = readBudgets()
+
+-- Appends the thresholds and exhaustion of budget \`b\` (the i-th) first reached in ledger \`s\`
+-- (collectCrossings of lib/core/ledger-rules.ts).
+local function cross(i, s, b, crossings)
+  for _, lim in ipairs(b.limits) do
+    local value = s.used[lim.dim]
+    for j = 1, #b.thr do
+      if value < lim.at[j] then break end
+      if fire(s, lim.mark .. '@' .. b.thr[j]) then
+        crossings[#crossings + 1] = i - 1
+        crossings[#crossings + 1] = lim.dim - 1
+        crossings[#crossings + 1] = j - 1
+      end
+    end
+    if value >= lim.limit and fire(s, lim.mark .. '@x') then
+      crossings[#crossings + 1] = i - 1
+      crossings[#crossings + 1] = lim.dim - 1
+      crossings[#crossings + 1] = -1
+    end
+  end
+end
 
 local released, snaps, crossings, acts = 0, {}, {}, {}
 for i, b in ipairs(budgets) do
@@ -57,22 +82,17 @@ for i, b in ipairs(budgets) do
       if any then s.n = s.n + 1 end
     end
   end
-  for _, lim in ipairs(b.limits) do
-    local value = s.used[lim.dim]
-    for j = 1, #b.thr do
-      if value < lim.at[j] then break end
-      if fire(s, lim.mark .. '@' .. b.thr[j]) then
-        crossings[#crossings + 1] = i - 1
-        crossings[#crossings + 1] = lim.dim - 1
-        crossings[#crossings + 1] = j - 1
-      end
-    end
-    if value >= lim.limit and fire(s, lim.mark .. '@x') then
-      crossings[#crossings + 1] = i - 1
-      crossings[#crossings + 1] = lim.dim - 1
-      crossings[#crossings + 1] = -1
-    end
-  end
+  cross(i, s, b, crossings)
+  snap(s, snaps)
+  act(s, acts)
+end
+-- Siblings: other declarations of a ledger loaded above (by the budget at \`owner\`), neither
+-- charged nor touched; each fires what the ledger's usage reached under its own limits.
+for k = 1, num() do
+  local owner = num()
+  local b = readBudget()
+  local s = credited(states[KEYS[3 * owner - 2]], b)
+  cross(#budgets + k, s, b, crossings)
   snap(s, snaps)
   act(s, acts)
 end

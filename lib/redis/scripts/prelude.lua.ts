@@ -138,30 +138,32 @@ end
 -- (h, d or n), maxReservation (0: none), the thresholds as written in fired markers, and its
 -- limits: dimension index, limit, the marker prefix of that limit (markerPrefix), and the amount
 -- at which each threshold counts as reached (thresholdAmount, computed by the caller).
+local function readBudget()
+  local b = {
+    ws = optnum(), we = optnum(), evictTtl = num(), policy = str(), maxRes = num(),
+    thr = nil, limits = nil,
+  }
+  local thr = {}
+  for j = 1, num() do thr[j] = str() end
+  b.thr = thr
+  local nthr = #thr
+  local limits = {}
+  for k = 1, num() do
+    -- Every field named in the constructor sizes the table once (credited adds declared).
+    local lim = { dim = num(), limit = num(), mark = str(), at = nil, declared = nil }
+    local at = {}
+    for j = 1, nthr do at[j] = num() end
+    lim.at = at
+    limits[k] = lim
+  end
+  b.limits = limits
+  return b
+end
+
 local function readBudgets()
   local n = num()
   local budgets = {}
-  for i = 1, n do
-    local b = {
-      ws = optnum(), we = optnum(), evictTtl = num(), policy = str(), maxRes = num(),
-      thr = nil, limits = nil,
-    }
-    local thr = {}
-    for j = 1, num() do thr[j] = str() end
-    b.thr = thr
-    local nthr = #thr
-    local limits = {}
-    for k = 1, num() do
-      -- Every field named in the constructor sizes the table once (credited adds declared).
-      local lim = { dim = num(), limit = num(), mark = str(), at = nil, declared = nil }
-      local at = {}
-      for j = 1, nthr do at[j] = num() end
-      lim.at = at
-      limits[k] = lim
-    end
-    b.limits = limits
-    budgets[i] = b
-  end
+  for i = 1, n do budgets[i] = readBudget() end
   return budgets
 end
 
