@@ -318,7 +318,18 @@ describe('decoration-time validation', () => {
         }
         return A;
       },
-      `@Budget('session') on A.m: scope "session" is declared twice; one budget per scope and method.`,
+      `@Budget('session') on A.m: scope "session" is declared twice with no window; one budget per scope and window on a method (two windows, e.g. '1h' and '1d', are two budgets).`,
+    ],
+    [
+      () => {
+        class A {
+          @Budget('user', 100, { window: '1h' })
+          @Budget('user', 200, { window: 3_600_000 })
+          m() {}
+        }
+        return A;
+      },
+      `@Budget('user') on A.m: scope "user" is declared twice with the same window ("1h"); one budget per scope and window on a method (two windows, e.g. '1h' and '1d', are two budgets).`,
     ],
     [
       () => {
