@@ -12,7 +12,7 @@ export {
   type BudgetHttpError,
   type BudgetKeyMissingBody,
   type StoreUnavailableBody,
-} from './nest/budget-exception.filter.js';
+} from './nest/budget-error.response.js';
 export { BudgetService, type BudgetSelector, type UsageAmounts } from './nest/budget.service.js';
 export {
   BudgetGraphQLError,

@@ -160,6 +160,18 @@ export interface ReleaseInput {
   now: number;
 }
 
+/**
+ * Moves a held reservation's expiry to `expiresAt` (its call is still running in this process).
+ * A reservation no longer held (settled, or lapsed already) is left alone.
+ */
+export interface ExtendInput {
+  reservationId: string;
+  budgets: readonly Budget[];
+  /** Epoch ms. */
+  expiresAt: number;
+  now: number;
+}
+
 /** A value, or a promise of it: stores that do no I/O answer synchronously. */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -182,6 +194,13 @@ export interface LedgerStore {
   commit(input: CommitInput): MaybePromise<CommitOutcome>;
   /** `true` when the reservation was held and is now dropped, `false` if it was already gone. */
   release(input: ReleaseInput): MaybePromise<boolean>;
+  /**
+   * Moves a held reservation's expiry later (the Ledger keeps the reservations of calls still
+   * running alive, so `reservationTtl` bounds only what a crashed process holds). `true` when a
+   * budget still held it. A store without it lets reservations lapse after `reservationTtl`,
+   * running or not.
+   */
+  extend?(input: ExtendInput): MaybePromise<boolean>;
   /** Current state of each budget, in order; a budget never charged reads as zero. */
   snapshot(budgets: readonly Budget[], now: number): MaybePromise<LedgerSnapshot[]>;
   /** Like {@link snapshot}, with each ledger's activity (for `usage()`'s burn rate). */

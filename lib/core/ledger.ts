@@ -131,6 +131,12 @@ export class Ledger {
   private readonly claimed = new Map<string, number>();
   /** Other declarations of the ledgers a commit charges, whose thresholds it fires too. */
   private readonly siblings = new SiblingDeclarations();
+  /**
+   * Unsettled reservations, renewed in the store until they settle (see {@link keepAlive}). Weak:
+   * a reservation nobody can settle any more (dropped by a caller) is left to lapse.
+   */
+  private readonly live = new Map<string, WeakRef<Reservation>>();
+  private renewTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: LedgerOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -240,7 +246,7 @@ export class Ledger {
       this.publish({ type: 'refused', at: now, ...details });
       throw new BudgetExceededError({ ...details, resetsAt: resetOf(budget, now) });
     }
-    return new Reservation(
+    const reservation = new Reservation(
       this,
       store,
       input.reservationId,
@@ -250,6 +256,55 @@ export class Ledger {
       outcome.snapshots,
       input.expiresAt,
     );
+    this.keepAlive(reservation);
+    return reservation;
+  }
+
+  /**
+   * Keeps a reservation held while its call runs: `reservationTtl` bounds what a crashed process
+   * holds, not how long a live call may take (a call outliving its reservation would let other
+   * calls spend what it held, and a `request` budget be evicted under it). One unref'd timer per
+   * ledger, running while reservations are unsettled, ticks every third of the ttl and renews each
+   * reservation older than half a tick, so each is renewed with at least half the ttl left.
+   */
+  private keepAlive(reservation: Reservation): void {
+    if (reservation.expiresAt === undefined) return;
+    this.live.set(reservation.id, new WeakRef(reservation));
+    if (this.renewTimer !== undefined) return;
+    this.renewTimer = setInterval(() => this.renewLive(), this.renewPeriodMs());
+    this.renewTimer.unref?.();
+  }
+
+  /** A third of the ttl (within what a timer can wait). */
+  private renewPeriodMs(): number {
+    return Math.min(Math.floor(this.reservationTtlMs / 3), MAX_TIMER_MS);
+  }
+
+  private renewLive(): void {
+    const now = this.clock();
+    const ttl = this.reservationTtlMs;
+    const stale = ttl - this.renewPeriodMs() / 2;
+    for (const [id, ref] of this.live) {
+      const reservation = ref.deref();
+      if (reservation === undefined || reservation.isSettled) {
+        this.live.delete(id);
+        continue;
+      }
+      // Renewed (or made) less than half a period ago: the next tick is soon enough.
+      if ((reservation.expiresAt as number) - now > stale) continue;
+      const held = reservation.renew(now + ttl, now);
+      if (isPromise(held)) {
+        void held.then((still) => still || this.live.delete(id));
+      } else if (!held) {
+        this.live.delete(id);
+      }
+    }
+    if (this.live.size === 0) this.stopRenewing();
+  }
+
+  private stopRenewing(): void {
+    if (this.renewTimer !== undefined) clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
   }
 
   /**
@@ -390,6 +445,8 @@ export class Ledger {
   async close(): Promise<void> {
     // Real time, not the ledger's clock (which a test may have frozen).
     const deadline = Date.now() + this.closeTimeoutMs;
+    this.stopRenewing();
+    this.live.clear();
     const left = await this.pending.close(deadline);
     if (left.length > 0) this.giveUp(left, 'the ledger closed before the store took them');
     // The store first: what it settles on closing (Redis leases) may cross thresholds to publish.
@@ -418,6 +475,7 @@ export class Ledger {
     details?: UsageDetails,
     expiresAt?: number,
   ): Promise<void> | undefined {
+    this.live.delete(reservationId);
     const job = this.settlement(
       'commit',
       reservationId,
@@ -437,6 +495,7 @@ export class Ledger {
     reservationId: string,
     budgets: readonly Budget[],
   ): Promise<void> | undefined {
+    this.live.delete(reservationId);
     // A reservation held by the local fallback holds nothing in the shared store.
     if (store !== this.store) {
       (store as MemoryLedgerStore).release({ reservationId, budgets, now: this.clock() });
@@ -782,6 +841,8 @@ const LEDGER_OPTIONS: readonly (keyof LedgerOptions)[] = [
   'logger',
   'closeTimeout',
 ];
+/** The longest delay a Node timer takes (longer ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The shortest `reservationTtl` a Ledger accepts. */
 export const MIN_RESERVATION_TTL_MS = 1_000;

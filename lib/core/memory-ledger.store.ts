@@ -16,6 +16,7 @@ import type {
   CommitOutcome,
   CreditInput,
   Crossing,
+  ExtendInput,
   LedgerActivity,
   LedgerOpInput,
   LedgerSnapshot,
@@ -168,6 +169,23 @@ class MemoryLedger {
     if (held === undefined) return undefined;
     this.unhold(held);
     return held;
+  }
+
+  /**
+   * Moves a held reservation's expiry; false when it is not held. Only ever later, so
+   * {@link nextExpiry} stays a lower bound.
+   */
+  extend(reservationId: string, expiresAt: number): boolean {
+    const holds = this.holds;
+    const held =
+      holds instanceof Map
+        ? holds.get(reservationId)
+        : holds?.id === reservationId
+          ? holds
+          : undefined;
+    if (held === undefined) return false;
+    if (expiresAt > held.expiresAt) held.expiresAt = expiresAt;
+    return true;
   }
 
   /** Whether a held reservation may have expired at `now` (cheap; no closure needed otherwise). */
@@ -335,6 +353,17 @@ export class MemoryLedgerStore implements LedgerStore {
       this.lapsedIds.get(ledgerIdOf(budgets[i]))?.delete(reservationId);
     }
     return released;
+  }
+
+  extend(input: ExtendInput): boolean {
+    let extended = false;
+    const { budgets, reservationId, expiresAt, now } = input;
+    for (let i = 0; i < budgets.length; i++) {
+      // A lapsed reservation is not revived: the ledger lapses what expired before `now` first.
+      const ledger = this.ledger(budgets[i], now, false);
+      if (ledger && ledger.extend(reservationId, expiresAt)) extended = true;
+    }
+    return extended;
   }
 
   snapshot(budgets: readonly Budget[], now: number): LedgerSnapshot[] {

@@ -1,8 +1,9 @@
 import type { Amounts, Budget } from './budget.js';
 import type { UsageDetails } from './events.js';
-import type { LedgerSnapshot, LedgerStore } from './ledger-store.interface.js';
+import type { LedgerSnapshot, LedgerStore, MaybePromise } from './ledger-store.interface.js';
 import type { Ledger } from './ledger.js';
 import { assertAmounts } from './ledger-input.guard.js';
+import { isPromise } from './maybe-promise.js';
 
 /**
  * Capacity held for one call in flight. Settle it exactly once: `commit` the actual usage (the
@@ -10,6 +11,8 @@ import { assertAmounts } from './ledger-input.guard.js';
  */
 export class Reservation {
   private settled = false;
+  /** A renewal under way (one at a time per reservation). */
+  private renewing = false;
 
   /** @internal Created by {@link Ledger.reserve}. */
   constructor(
@@ -25,9 +28,43 @@ export class Reservation {
     readonly amounts: Amounts,
     /** Each budget's state right after the reservation, in order. */
     readonly snapshots: readonly LedgerSnapshot[],
-    /** @internal When the store lets the reservation lapse, epoch ms (ledger clock). */
-    readonly expiresAt?: number,
+    /**
+     * @internal When the store lets the reservation lapse, epoch ms (ledger clock); moved later
+     * while the call runs (see {@link renew}).
+     */
+    public expiresAt?: number,
   ) {}
+
+  /**
+   * @internal Moves the reservation's expiry in the store to `expiresAt`, so a call still running
+   * does not lose its hold (the Ledger calls it while the reservation is unsettled). Resolves
+   * `false` once the store no longer holds it (it lapsed, or was settled meanwhile): it is not
+   * renewed again. A store error leaves it to the next renewal.
+   */
+  renew(expiresAt: number, now: number): MaybePromise<boolean> {
+    const store = this.store;
+    if (this.settled || store.extend === undefined) return false;
+    if (this.renewing) return true;
+    const renewed = (held: boolean): boolean => {
+      this.renewing = false;
+      if (held && expiresAt > (this.expiresAt ?? -Infinity)) this.expiresAt = expiresAt;
+      return held && !this.settled;
+    };
+    const input = { reservationId: this.id, budgets: this.budgets, expiresAt, now };
+    this.renewing = true;
+    let result: MaybePromise<boolean>;
+    try {
+      result = store.extend(input);
+    } catch {
+      this.renewing = false;
+      return true;
+    }
+    if (!isPromise(result)) return renewed(result);
+    return result.then(renewed, () => {
+      this.renewing = false;
+      return true;
+    });
+  }
 
   /** Whether commit or release has already run. */
   get isSettled(): boolean {

@@ -47,6 +47,7 @@ export type {
   CommitOutcome,
   CreditInput,
   Crossing,
+  ExtendInput,
   LedgerActivity,
   LedgerOpInput,
   LedgerSnapshot,
@@ -75,7 +76,7 @@ export {
   type UnmeteredCallReason,
 } from '../errors.js';
 // Types only (erased at runtime): the engine entry loads no @nestjs code.
-export type { TokencapRequestErrorBody } from '../nest/budget-exception.filter.js';
+export type { TokencapRequestErrorBody } from '../nest/budget-error.response.js';
 
 // The model catalog the client wrappers count, price and cap calls with.
 export {

@@ -6,6 +6,7 @@ import {
   normalizeLimit,
   normalizeOptions,
 } from '../core/budget.js';
+import { parseWindow } from '../core/budget-window.js';
 import { TokencapConfigError } from '../errors.js';
 import { assertPlainObject } from './plain-object.guard.js';
 import {
@@ -78,9 +79,13 @@ export function Budget(
     }
     const host: object = descriptor ? descriptor.value : target;
     const existing = (Reflect.getOwnMetadata(BUDGET_METADATA, host) ?? []) as BudgetMetadata[];
-    if (existing.some((m) => m.scope === scope)) {
+    // One scope with two windows is two ledgers (an hourly and a daily cap of one user); the same
+    // scope and window twice would be one ledger checked twice.
+    const window = windowTagOf(options, where);
+    if (existing.some((m) => m.scope === scope && windowTagOf(m.options, where) === window)) {
       throw new TokencapConfigError(
-        `${where}: scope "${scope}" is declared twice; one budget per scope and method.`,
+        `${where}: scope "${scope}" is declared twice with ${window === undefined ? 'no window' : `the same window (${JSON.stringify(options.window)})`}; ` +
+          `one budget per scope and window on a method (two windows, e.g. '1h' and '1d', are two budgets).`,
       );
     }
     const entry: BudgetMetadata = Object.freeze({
@@ -97,6 +102,12 @@ export function Budget(
     }
     return descriptor;
   }) as ClassDecorator & MethodDecorator;
+}
+
+/** The canonical window of a declaration (`'1h'` and `3_600_000` are one), or none. */
+function windowTagOf(options: BudgetOptions, where: string): string | undefined {
+  if (options.window === undefined) return undefined;
+  return parseWindow(options.window, `window of ${where}`, options.timeZone).tag;
 }
 
 function validate(scope: string, limit: BudgetLimit, options: BudgetOptions, where: string): void {

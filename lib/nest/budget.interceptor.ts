@@ -4,12 +4,14 @@ import {
   Injectable,
   type NestInterceptor,
 } from '@nestjs/common';
-import { from, Observable, switchMap } from 'rxjs';
+import { HttpAdapterHost } from '@nestjs/core';
+import { from, identity, map, Observable, switchMap } from 'rxjs';
 import type { Budget } from '../core/budget.js';
 import { BudgetHeadersWriter } from './budget-headers.writer.js';
 import { BudgetRequestContext } from './budget-request.context.js';
 import { type BudgetTemplate, BudgetResolver, isPromiseLike } from './budget.resolver.js';
 import { BudgetRunner } from './budget.runner.js';
+import { answerRefusalsOf } from './http-error.reply.js';
 import { GraphqlFieldBudgets } from './transports/graphql-field.budgets.js';
 import { budgetErrorsForTransport } from './transports/transport-errors.operator.js';
 
@@ -29,6 +31,7 @@ export class BudgetInterceptor implements NestInterceptor {
     private readonly runner: BudgetRunner,
     private readonly headers: BudgetHeadersWriter,
     private readonly fields: GraphqlFieldBudgets,
+    private readonly adapterHost: HttpAdapterHost,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -50,7 +53,14 @@ export class BudgetInterceptor implements NestInterceptor {
         if (!isPromiseLike(budgets)) return open(budgets).subscribe(subscriber);
         return from(budgets).pipe(switchMap(open)).subscribe(subscriber);
       }),
-    ).pipe(budgetErrorsForTransport(context));
+    ).pipe(budgetErrorsForTransport(context), this.filesOf(context));
+  }
+
+  /** Over HTTP, a `StreamableFile` answers a refusal raised while it is read with the filter's reply. */
+  private filesOf(context: ExecutionContext) {
+    if (context.getType() !== 'http') return identity;
+    const adapter = this.adapterHost.httpAdapter;
+    return map(<T>(value: T) => answerRefusalsOf(value, adapter, this.headers));
   }
 
   /**

@@ -13,6 +13,7 @@ import type { LedgerStore } from '../core/ledger-store.interface.js';
 import { MemoryLedgerStore } from '../core/memory-ledger.store.js';
 import { assertWarnLogger } from '../core/warn-logger.js';
 import { TokencapConfigError } from '../errors.js';
+import { describeValue } from '../core/describe-value.js';
 import { assertPlainObject } from './plain-object.guard.js';
 import type {
   MissingKeyMode,
@@ -71,19 +72,32 @@ const STORE_METHODS = ['reserve', 'commit', 'release', 'snapshot'] as const;
 const option = (name: string) => `TokencapModule option "${name}"`;
 
 /**
+ * Refuses module options that are not a plain object of options: `null`, a string, an array, a
+ * class instance or an object inheriting its fields. Run on what `forRoot()` is given (before Nest's
+ * module builder copies its own keys, which would drop inherited ones silently) and on what
+ * `forRootAsync()` resolves, so both entry points refuse the same values the same way.
+ * @param from where the value came from, for the message.
+ * @throws TokencapConfigError naming the value.
+ */
+export function assertModuleOptions(
+  value: unknown,
+  from: string,
+): asserts value is TokencapModuleOptions {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TokencapConfigError(
+      `Invalid TokencapModule options ${describeValue(value)} (${from}): expected a plain object of options.`,
+    );
+  }
+  assertPlainObject(value, `TokencapModule options (${from})`);
+}
+
+/**
  * Validates module options and applies the defaults: the one place they are merged.
  * @throws TokencapConfigError naming the option.
  */
-export function resolveTokencapOptions(
-  options: TokencapModuleOptions | undefined,
-): ResolvedTokencapOptions {
-  const raw = options ?? {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new TokencapConfigError(
-      `Invalid TokencapModule options ${JSON.stringify(raw)}: expected an object.`,
-    );
-  }
-  assertPlainObject(raw, 'TokencapModule options (forRoot, or what forRootAsync resolved)');
+export function resolveTokencapOptions(options: TokencapModuleOptions): ResolvedTokencapOptions {
+  const raw: unknown = options;
+  assertModuleOptions(raw, 'forRoot, or what forRootAsync resolved');
   assertKnownOptions(raw, KNOWN_OPTIONS, 'TokencapModule');
 
   const policy = raw.policy ?? 'hard-stop';

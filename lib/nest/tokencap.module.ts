@@ -13,6 +13,7 @@ import { BudgetService } from './budget.service.js';
 import { GraphqlFieldBudgets } from './transports/graphql-field.budgets.js';
 import type { TokencapModuleOptions } from './tokencap-options.interface.js';
 import {
+  assertModuleOptions,
   type ResolvedTokencapOptions,
   resolveTokencapOptions,
   TOKENCAP_OPTIONS,
@@ -86,6 +87,8 @@ export class TokencapModule extends ConfigurableTokencapModule implements OnAppl
    * `forRootAsync({ imports, inject, useFactory })`.
    */
   static override forRoot(options: TokencapModuleRootOptions = {}): DynamicModule {
+    // Checked before Nest's builder copies the object's own keys (losing what it inherits).
+    assertModuleOptions(options, 'forRoot');
     return super.forRoot(options);
   }
 

@@ -8,6 +8,7 @@ import type {
   CommitOutcome,
   CreditInput,
   Crossing,
+  ExtendInput,
   LedgerActivity,
   LedgerOpInput,
   LedgerSnapshot,
@@ -147,7 +148,7 @@ export class RedisLedgerStore implements LedgerStore {
           reserve: (input) => this.reserveDirect(input),
           commit: (input) => this.commitDirect(input),
           release: (input) => this.releaseDirect(input),
-          extend: (budget, id, expiresAt, now) => this.extend(budget, id, expiresAt, now),
+          extend: (budget, id, expiresAt, now) => this.extendDirect([budget], id, expiresAt, now),
           crossed: (budgets, outcome, at) => this.settled?.(budgets, outcome, at),
         },
         (budget) => this.keys.keysOf(budget).ledger,
@@ -270,6 +271,18 @@ export class RedisLedgerStore implements LedgerStore {
     }
     await Promise.all(split.pools.map(({ pool }) => pool.settling()));
     return released;
+  }
+
+  async extend(input: ExtendInput): Promise<boolean> {
+    const { reservationId, expiresAt, now } = input;
+    const split = this.leases?.split(input.budgets, now);
+    const direct = split ? split.direct : input.budgets;
+    let extended =
+      direct.length > 0 && (await this.extendDirect(direct, reservationId, expiresAt, now));
+    for (const { pool } of split?.pools ?? []) {
+      if (pool.extendHold(reservationId, expiresAt)) extended = true;
+    }
+    return extended;
   }
 
   async snapshot(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]> {
@@ -473,15 +486,16 @@ export class RedisLedgerStore implements LedgerStore {
     return lost;
   }
 
-  private async extend(
-    budget: Budget,
+  /** Moves a reservation's (or a lease's) expiry on every budget that still holds it. */
+  private async extendDirect(
+    budgets: readonly Budget[],
     id: string,
     expiresAt: number,
     now: number,
   ): Promise<boolean> {
     const script = SCRIPTS.extend;
-    const args = [id, numArg(expiresAt, 'expiresAt'), ...this.encoder.encodeWindows([budget], now)];
-    const reply = await this.runner.run(script, this.keyList([budget]), args);
+    const args = [id, numArg(expiresAt, 'expiresAt'), ...this.encoder.encodeWindows(budgets, now)];
+    const reply = await this.runner.run(script, this.keyList(budgets), args);
     if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
     return toFlag(reply[2], script, reply);
   }

@@ -227,6 +227,66 @@ describe('bootstrap validation', () => {
   });
 });
 
+describe('forRoot and forRootAsync refuse the same bad options objects', () => {
+  class Opts {
+    get policy() {
+      return 'notify';
+    }
+  }
+  const INHERITS = 'must be a plain object, with its options as its own properties: it inherits';
+  const CASES: [string, () => unknown, string][] = [
+    [
+      'null',
+      () => null,
+      'Invalid TokencapModule options null (%s): expected a plain object of options.',
+    ],
+    [
+      'an array',
+      () => [],
+      'Invalid TokencapModule options [] (%s): expected a plain object of options.',
+    ],
+    [
+      'a string',
+      () => 'notify',
+      'Invalid TokencapModule options "notify" (%s): expected a plain object of options.',
+    ],
+    ['a class instance', () => new Opts(), `TokencapModule options (%s) ${INHERITS}`],
+    [
+      'an object with inherited options',
+      () => Object.create({ policy: 'notify' }),
+      `TokencapModule options (%s) ${INHERITS}`,
+    ],
+  ];
+
+  it.each(CASES)('forRoot(%s)', (_name, value, message) => {
+    expect(() => TokencapModule.forRoot(value() as TokencapModuleOptions)).toThrow(
+      TokencapConfigError,
+    );
+    expect(() => TokencapModule.forRoot(value() as TokencapModuleOptions)).toThrow(
+      message.replace('%s', 'forRoot'),
+    );
+  });
+
+  it.each([
+    ...CASES,
+    [
+      'undefined',
+      () => undefined,
+      'Invalid TokencapModule options undefined (%s): expected a plain object of options.',
+    ] as const,
+  ])('forRootAsync resolving %s', async (_name, value, message) => {
+    const error = await bootstrapError({
+      imports: [
+        TokencapModule.forRootAsync({ useFactory: async () => value() as TokencapModuleOptions }),
+      ],
+    });
+    expect(error).toBeInstanceOf(TokencapConfigError);
+    expect((error as Error).message).toContain(
+      message.replace('%s', 'forRoot, or what forRootAsync resolved'),
+    );
+  });
+});
+
 describe('decoration-time validation', () => {
   const define = (fn: () => void) => {
     try {
@@ -318,7 +378,18 @@ describe('decoration-time validation', () => {
         }
         return A;
       },
-      `@Budget('session') on A.m: scope "session" is declared twice; one budget per scope and method.`,
+      `@Budget('session') on A.m: scope "session" is declared twice with no window; one budget per scope and window on a method (two windows, e.g. '1h' and '1d', are two budgets).`,
+    ],
+    [
+      () => {
+        class A {
+          @Budget('user', 100, { window: '1h' })
+          @Budget('user', 200, { window: 3_600_000 })
+          m() {}
+        }
+        return A;
+      },
+      `@Budget('user') on A.m: scope "user" is declared twice with the same window ("1h"); one budget per scope and window on a method (two windows, e.g. '1h' and '1d', are two budgets).`,
     ],
     [
       () => {

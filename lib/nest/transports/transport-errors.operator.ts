@@ -13,7 +13,7 @@ import {
   StoreUnavailableError,
   TokencapRequestError,
 } from '../../errors.js';
-import { type BudgetHttpError, budgetErrorResponse } from '../budget-exception.filter.js';
+import { type BudgetHttpError, budgetErrorResponse } from '../budget-error.response.js';
 import { BudgetGraphQLError, replyOverTransport } from './transport-error.replies.js';
 
 /**

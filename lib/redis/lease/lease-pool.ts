@@ -219,6 +219,14 @@ export class LeasePool {
     return Promise.allSettled(under).then(() => undefined);
   }
 
+  /** Moves a call's hold's expiry later (its call is still running); false when not held. */
+  extendHold(reservationId: string, expiresAt: number): boolean {
+    const hold = this.holds.get(reservationId);
+    if (!hold) return false;
+    if (expiresAt > hold.expiresAt) hold.expiresAt = expiresAt;
+    return true;
+  }
+
   /** Drops a call's hold, recording nothing. */
   release(reservationId: string, now: number): boolean {
     const hold = this.holds.get(reservationId);

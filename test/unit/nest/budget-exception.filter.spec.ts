@@ -6,10 +6,8 @@ import {
   BudgetKeyMissingError,
   StoreUnavailableError,
 } from '../../../lib/errors.js';
-import {
-  budgetErrorResponse,
-  BudgetExceptionFilter,
-} from '../../../lib/nest/budget-exception.filter.js';
+import { budgetErrorResponse } from '../../../lib/nest/budget-error.response.js';
+import { BudgetExceptionFilter } from '../../../lib/nest/budget-exception.filter.js';
 import { Ledger } from '../../../lib/core/ledger.js';
 import { BudgetHeadersWriter } from '../../../lib/nest/budget-headers.writer.js';
 import { resolveTokencapOptions } from '../../../lib/nest/tokencap-options.validator.js';

@@ -37,6 +37,7 @@ function setup(
     new BudgetRunner(ledger, requests, resolver),
     new BudgetHeadersWriter(adapterHost, ledger, options),
     new GraphqlFieldBudgets(),
+    adapterHost,
   );
   const rpcContext = (data: unknown) =>
     ({

@@ -80,18 +80,17 @@ describe('module options are read from the object itself, never through its prot
   it('fails the bootstrap of forRoot() and forRootAsync() with hostile JSON', async () => {
     const hostile = () =>
       JSON.parse('{"__proto__": {"policy": "notify"}}') as TokencapModuleOptions;
-    for (const imports of [
-      [TokencapModule.forRoot(hostile())],
-      [TokencapModule.forRootAsync({ useFactory: hostile })],
-    ]) {
-      const error = await Test.createTestingModule({ imports })
-        .compile()
-        .then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-      expect(error).toBeInstanceOf(TokencapConfigError);
-    }
+    // forRoot() refuses it at once, before Nest's builder copies its own keys.
+    expect(() => TokencapModule.forRoot(hostile())).toThrow(TokencapConfigError);
+    const error = await Test.createTestingModule({
+      imports: [TokencapModule.forRootAsync({ useFactory: hostile })],
+    })
+      .compile()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(TokencapConfigError);
   });
 });
 

@@ -5,7 +5,7 @@ import { resolveTokencapOptions } from '../../../lib/nest/tokencap-options.valid
 
 describe('resolveTokencapOptions', () => {
   it('applies every default', async () => {
-    const options = resolveTokencapOptions(undefined);
+    const options = resolveTokencapOptions({});
     expect(options).toMatchObject({
       thresholds: [0.8, 0.9],
       policy: 'hard-stop',
@@ -48,7 +48,7 @@ describe('resolveTokencapOptions', () => {
 
   it('rejects options that are not an object', () => {
     expect(() => resolveTokencapOptions([] as never)).toThrow(
-      'Invalid TokencapModule options []: expected an object.',
+      'Invalid TokencapModule options [] (forRoot, or what forRootAsync resolved): expected a plain object of options.',
     );
   });
 
