@@ -2,9 +2,15 @@ import type OpenAI from 'openai';
 
 import { countChatTokens } from '../counting/index.js';
 import type { BilledUsage } from './billing.tally.js';
-import { invalidRequest } from './openai-error.factory.js';
+import { FakeHttpError, invalidRequest } from './openai-error.factory.js';
 import { resolveCachedTokens } from './cached-tokens.resolver.js';
-import { MIN_OUTPUT_CAP, planReply, readOutputCap, replyText } from './reply.planner.js';
+import {
+  isReasoningModel,
+  MIN_OUTPUT_CAP,
+  planReply,
+  readOutputCap,
+  replyText,
+} from './reply.planner.js';
 import {
   optionalArray,
   optionalInteger,
@@ -64,6 +70,7 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
     [tools, body.response_format ?? undefined, ...messages],
     promptTokens,
   );
+  refuseCapCombination(body, model);
   const cap = readOutputCap(body, ['max_completion_tokens', 'max_tokens'], MIN_OUTPUT_CAP.chat);
   let plan = planReply({
     model,
@@ -232,5 +239,31 @@ function countPrompt(request: Record<string, unknown>): number {
     return countChatTokens(request as unknown as Parameters<typeof countChatTokens>[0]);
   } catch (error) {
     throw invalidRequest(`Invalid 'messages': ${(error as Error).message}`, 'messages');
+  }
+}
+
+/**
+ * The API's 400s for the output cap fields: both at once, and `max_tokens` on a reasoning model
+ * (o-series, gpt-5), which takes only `max_completion_tokens`.
+ */
+function refuseCapCombination(body: Record<string, unknown>, model: string): void {
+  if (body.max_tokens == null) return;
+  if (body.max_completion_tokens != null) {
+    throw new FakeHttpError(400, {
+      message:
+        "Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported.",
+      type: 'invalid_request_error',
+      param: 'max_tokens',
+      code: 'invalid_parameter_combination',
+    });
+  }
+  if (isReasoningModel(model)) {
+    throw new FakeHttpError(400, {
+      message:
+        "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+      type: 'invalid_request_error',
+      param: 'max_tokens',
+      code: 'unsupported_parameter',
+    });
   }
 }

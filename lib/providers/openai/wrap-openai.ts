@@ -16,7 +16,8 @@ export interface WrapOpenAIOptions extends MeteringOptions {
   /**
    * The chat parameter Tokencap sets when it caps a request that had none. A request that names
    * `max_tokens` or `max_completion_tokens` keeps its own. Use `'max_tokens'` for servers that only
-   * know the older parameter.
+   * know the older parameter. Models the catalog lists as reasoning models (o-series, gpt-5) refuse
+   * `max_tokens`: they are sent `max_completion_tokens` whatever this option says.
    * @default 'max_completion_tokens'
    */
   chatOutputCapParameter?: ChatCapParameter;
