@@ -70,8 +70,8 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
     [tools, body.response_format ?? undefined, ...messages],
     promptTokens,
   );
-  refuseCapCombination(body, model);
   const cap = readOutputCap(body, ['max_completion_tokens', 'max_tokens'], MIN_OUTPUT_CAP.chat);
+  refuseCapCombination(body, model);
   let plan = planReply({
     model,
     headers: ctx.request.headers,
