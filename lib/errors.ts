@@ -163,8 +163,8 @@ export type UnmeteredCallReason = 'no-budget' | 'unmetered-endpoint';
  * A wrapped client was asked for a call Tokencap would not meter, and refused it rather than let
  * it run unseen: a call made with no budget open on a client wrapped with
  * `outsideBudget: 'refuse'` (`no-budget`), or, inside a budget, a billable request through a path
- * the wrapper does not meter (`client.post('/chat/completions')`, `completions.create`, images,
- * audio, batches, Assistants runs: `unmetered-endpoint`). Nothing was sent. A programming error,
+ * the wrapper does not meter (`client.post('/chat/completions')`, `client.requestAPIList()`,
+ * `completions.create`, images, audio, batches, eval runs, Assistants runs: `unmetered-endpoint`). Nothing was sent. A programming error,
  * not the HTTP client's: not mapped to an HTTP status by the Nest module (it answers 500).
  */
 export class UnmeteredCallError extends TokencapError {

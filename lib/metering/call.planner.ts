@@ -143,15 +143,16 @@ function reserve(
           });
         }
         const clamped = limited && (cap === undefined || cap > reservation.units);
-        if (clamped) sent = output.withCap(sent, reservation.units);
-        else if (lowered && output) sent = output.withCap(sent, cap as number);
+        const reasoning = catalog.isReasoning(model);
+        if (clamped) sent = output.withCap(sent, reservation.units, reasoning);
+        else if (lowered && output) sent = output.withCap(sent, cap as number, reasoning);
         const stream = endpoint.isStream(sent);
         let injected = false;
         if (stream) ({ body: sent, injected } = endpoint.prepareStream(sent));
         const call = new MeteredCall(frame, endpoint, reservation, {
           model,
           catalog: priced,
-          reasoning: endpoint.unreportedOutput === 'granted' || catalog.isReasoning(model),
+          reasoning: endpoint.unreportedOutput === 'granted' || reasoning,
           input,
           units: reservation.units,
           choices,

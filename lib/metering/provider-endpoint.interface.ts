@@ -52,8 +52,12 @@ export interface OutputCap {
   minimum(body: RequestBody): number;
   /** How many choices share the cap (chat `n`); each is granted the cap. */
   choices(body: RequestBody): number;
-  /** A copy of `body` with its output capped at `cap` tokens per choice. */
-  withCap(body: RequestBody, cap: number): RequestBody;
+  /**
+   * A copy of `body` with its output capped at `cap` tokens per choice. `reasoning`: the catalog
+   * lists the model sent as a reasoning model (o-series, gpt-5), for an endpoint whose cap field
+   * depends on it.
+   */
+  withCap(body: RequestBody, cap: number, reasoning: boolean): RequestBody;
 }
 
 /**

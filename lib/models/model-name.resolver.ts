@@ -27,12 +27,14 @@ export function nameCandidates(model: string): string[] {
  * The one name-matching rule of the model catalog: the first candidate name (see
  * {@link nameCandidates}) with an entry that has the fact asked for, else the longest known name
  * that a candidate starts with followed by `-` (`gpt-4.1-mini-x` → `gpt-4.1-mini`,
- * `claude-opus-4-0` → `claude-opus-4`). Case-sensitive, as the providers' model ids are.
+ * `claude-opus-4-0` → `claude-opus-4`), when `inherits` accepts the rest of the name (`x`, `0`).
+ * Case-sensitive, as the providers' model ids are.
  */
 export function findFact<Entry, Fact>(
   candidates: readonly string[],
   table: ReadonlyMap<string, Entry>,
   fact: (entry: Entry) => Fact | undefined,
+  inherits: (rest: string) => boolean = () => true,
 ): Fact | undefined {
   for (const name of candidates) {
     const entry = table.get(name);
@@ -45,6 +47,7 @@ export function findFact<Entry, Fact>(
     for (const [known, entry] of table) {
       if (best !== undefined && known.length <= best.length) continue;
       if (!name.startsWith(`${known}-`)) continue;
+      if (!inherits(name.slice(known.length + 1))) continue;
       const value = fact(entry);
       if (value === undefined) continue;
       best = known;
@@ -53,4 +56,20 @@ export function findFact<Entry, Fact>(
     if (found !== undefined) return found;
   }
   return undefined;
+}
+
+// Names of distinct models built on a family, billed at their own (dearer, or audio) rates:
+// `o3-deep-research`, `gpt-4o-audio-preview`, `gpt-4o-realtime-preview`, `gpt-4o-mini-search-preview`,
+// `gpt-4o-mini-tts`, `gpt-4o-transcribe`.
+const OWN_PRICE_VARIANT =
+  /(?:^|-)(?:deep-research|audio|realtime|search|tts|transcribe|image|computer-use)(?:-|$)/;
+
+/**
+ * Whether a model named `family-rest` is priced as `family`: not when `rest` names a distinct,
+ * differently billed model (a deep-research, audio, realtime, search, speech or image variant).
+ * Such a model has a price only if the catalog lists it by name (or its own family), so a `usd`
+ * budget refuses it (`PriceUnknownError`) rather than price it as a cheaper sibling.
+ */
+export function inheritsPrice(rest: string): boolean {
+  return !OWN_PRICE_VARIANT.test(rest);
 }

@@ -8,7 +8,7 @@ import {
   validateOutputLimit,
   validatePrice,
 } from './model-facts.validator.js';
-import { findFact, nameCandidates } from './model-name.resolver.js';
+import { findFact, inheritsPrice, nameCandidates } from './model-name.resolver.js';
 import { OPENAI_MODELS } from './openai.models.js';
 import { PriceUnknownError } from './price-unknown.error.js';
 
@@ -89,7 +89,7 @@ export class ModelCatalog {
         findFact(candidates, this.entries, (entry) => entry[key]);
       facts = Object.freeze({
         encoding: find('encoding'),
-        price: find('price'),
+        price: findFact(candidates, this.entries, (entry) => entry.price, inheritsPrice),
         maxOutputTokens: find('maxOutputTokens'),
         reasoning: find('reasoning'),
       });

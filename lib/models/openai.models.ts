@@ -6,8 +6,10 @@ const CL100K = 'cl100k_base' as const;
 // One entry per model or family: its encoding, its standard-tier list price (USD per 1M tokens),
 // its output limit and whether it bills hidden reasoning. Names resolve by the catalog's one rule
 // (see model-name.resolver.ts), so `gpt-4o-2024-08-06` and `ft:gpt-4o-mini-…` find these.
-// Families with no entry of their own (gpt-4o-audio-preview, o1-preview, gpt-5.1-codex, …) take
-// their prefix's. Entries without a price (gpt-oss, Azure's gpt-35-turbo) only give an encoding.
+// Families with no entry of their own (o1-preview, gpt-5.1-codex, …) take their prefix's; a
+// distinct variant (gpt-4o-audio-preview, -realtime, -search, -tts, -transcribe, -deep-research)
+// takes its prefix's encoding and limits but never its price (see inheritsPrice): audio tokens
+// and deep research are billed at other rates. Entries without a price (gpt-oss, Azure's gpt-35-turbo) only give an encoding.
 // A fact an entry leaves out is its family's (the longest prefix that has it): say `false` where a
 // family's `true` must not apply.
 const reasoning = (input: number, cachedInput: number | undefined, output: number) => ({
@@ -93,6 +95,8 @@ const MODELS: Record<string, ModelFacts> = {
   'o3-mini': { ...reasoning(1.1, 0.55, 4.4), maxOutputTokens: 100_000 },
   'o3-pro': { ...reasoning(20, undefined, 80), maxOutputTokens: 100_000 },
   'o4-mini': { ...reasoning(1.1, 0.275, 4.4), maxOutputTokens: 100_000 },
+  'o3-deep-research': { ...reasoning(10, 2.5, 40), maxOutputTokens: 100_000 },
+  'o4-mini-deep-research': { ...reasoning(2, 0.5, 8), maxOutputTokens: 100_000 },
   'codex-mini-latest': { ...reasoning(1.5, 0.375, 6), maxOutputTokens: 100_000 },
   // Open-weight reasoning models (gpt-oss-20b, -120b): hidden reasoning is billed as output.
   'gpt-oss': { encoding: O200K, reasoning: true },

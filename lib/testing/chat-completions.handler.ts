@@ -4,7 +4,13 @@ import { countChatTokens } from '../counting/index.js';
 import type { BilledUsage } from './billing.tally.js';
 import { FakeHttpError, invalidRequest } from './openai-error.factory.js';
 import { resolveCachedTokens } from './cached-tokens.resolver.js';
-import { MIN_OUTPUT_CAP, planReply, readOutputCap, replyText } from './reply.planner.js';
+import {
+  isReasoningModel,
+  MIN_OUTPUT_CAP,
+  planReply,
+  readOutputCap,
+  replyText,
+} from './reply.planner.js';
 import {
   optionalArray,
   optionalInteger,
@@ -65,7 +71,7 @@ export async function handleChatCompletions(ctx: RouteContext): Promise<void> {
     promptTokens,
   );
   const cap = readOutputCap(body, ['max_completion_tokens', 'max_tokens'], MIN_OUTPUT_CAP.chat);
-  if (body.max_tokens != null && body.max_completion_tokens != null) throw bothCaps();
+  refuseCapCombination(body, model);
   let plan = planReply({
     model,
     headers: ctx.request.headers,
@@ -236,12 +242,28 @@ function countPrompt(request: Record<string, unknown>): number {
   }
 }
 
-/** The API's answer to a chat request with both caps, whatever the model. */
-function bothCaps(): FakeHttpError {
-  return new FakeHttpError(400, {
-    message: "Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported.",
-    type: 'invalid_request_error',
-    param: 'max_tokens',
-    code: 'invalid_parameter_combination',
-  });
+/**
+ * The API's 400s for the output cap fields: both at once, and `max_tokens` on a reasoning model
+ * (o-series, gpt-5), which takes only `max_completion_tokens`.
+ */
+function refuseCapCombination(body: Record<string, unknown>, model: string): void {
+  if (body.max_tokens == null) return;
+  if (body.max_completion_tokens != null) {
+    throw new FakeHttpError(400, {
+      message:
+        "Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported.",
+      type: 'invalid_request_error',
+      param: 'max_tokens',
+      code: 'invalid_parameter_combination',
+    });
+  }
+  if (isReasoningModel(model)) {
+    throw new FakeHttpError(400, {
+      message:
+        "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+      type: 'invalid_request_error',
+      param: 'max_tokens',
+      code: 'unsupported_parameter',
+    });
+  }
 }

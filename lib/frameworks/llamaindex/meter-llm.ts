@@ -21,8 +21,6 @@ const METERED = Symbol.for('tokencap.llamaindex.metered');
 // Marks a per-call view, whose `chat` runs the LLM's own code (the call that made it meters it).
 const VIEW = Symbol('tokencap.llamaindex.view');
 
-const CAP_KEYS = ['max_tokens', 'max_completion_tokens'] as const;
-
 type Chat = (params: LLMChatParamsBase & { stream?: boolean }) => Promise<unknown>;
 
 /**
@@ -76,7 +74,8 @@ export function meterLLM<Model extends LLM>(llm: Model, options: MeteringOptions
     const planned = await planCall(context, llmEndpoint, body);
     if (planned.kind === 'fallback') return fallbackAnswer(planned.data, stream);
     const sent = planned.body;
-    const cap = sent.max_tokens as number | undefined;
+    // The planner caps a reasoning model's body with max_completion_tokens, others' with max_tokens.
+    const cap = llmEndpoint.output?.requested(sent);
     const swapped = sent.model !== model ? (sent.model as string) : undefined;
     let view: Record<PropertyKey, unknown> | undefined;
     let callParams = params;
@@ -86,14 +85,17 @@ export function meterLLM<Model extends LLM>(llm: Model, options: MeteringOptions
       // usage request go there.
       const lowered: Record<string, unknown> = { ...extra };
       if (cap !== undefined) {
-        // Every cap field, the LLM's own options' included, is lowered: the one left would win.
-        for (const key of CAP_KEYS) {
-          if (own?.[key] != null || extra?.[key] != null) lowered[key] = cap;
-        }
-        // Reasoning models (o-series, gpt-5) refuse max_tokens: they take max_completion_tokens.
-        if (context.catalog.isReasoning(swapped ?? model)) {
+        // One cap field is sent, lowered: OpenAI refuses max_tokens with max_completion_tokens
+        // (400), and reasoning models (o-series, gpt-5) refuse max_tokens. The caller's
+        // max_completion_tokens stays max_completion_tokens.
+        const completion =
+          own?.max_completion_tokens != null ||
+          extra?.max_completion_tokens != null ||
+          context.catalog.isReasoning(swapped ?? model);
+        if (completion) {
           lowered.max_completion_tokens = cap;
-          // Undefined overrides the LLM's own max_tokens, and is left out of the request's JSON.
+          // Undefined overrides the LLM's maxTokens and own max_tokens, and is left out of the
+          // request's JSON.
           lowered.max_tokens = undefined;
         } else {
           lowered.max_tokens = cap;

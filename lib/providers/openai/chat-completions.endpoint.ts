@@ -17,7 +17,8 @@ const CAP_PARAMETERS: readonly ChatCapParameter[] = ['max_completion_tokens', 'm
 
 /**
  * `chat.completions.create`, plain and streamed. `capParameter` is the parameter set on a request
- * that names no cap (a request that names one keeps its own).
+ * that names no cap (a request that names one keeps its own), except for reasoning models, which
+ * refuse `max_tokens`: they are always sent `max_completion_tokens`.
  */
 export function chatCompletionsEndpoint(capParameter: ChatCapParameter): ProviderEndpoint {
   return {
@@ -42,7 +43,7 @@ export function chatCompletionsEndpoint(capParameter: ChatCapParameter): Provide
       },
       minimum: () => 1,
       choices: (body) => positiveCap(body.n) ?? 1,
-      withCap(body, cap) {
+      withCap(body, cap, reasoning) {
         const copy: Record<string, unknown> = shallowCopy(body);
         // Keep the parameter the caller used: older models and compatible servers only know max_tokens.
         let used = false;
@@ -51,7 +52,7 @@ export function chatCompletionsEndpoint(capParameter: ChatCapParameter): Provide
           copy[p] = Math.min(positiveCap(body[p]) ?? Infinity, cap);
           used = true;
         }
-        if (!used) copy[capParameter] = Math.min(positiveCap(body[capParameter]) ?? Infinity, cap);
+        if (!used) copy[reasoning ? 'max_completion_tokens' : capParameter] = cap;
         return copy;
       },
     },

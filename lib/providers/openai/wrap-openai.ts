@@ -16,16 +16,20 @@ export interface WrapOpenAIOptions extends MeteringOptions {
   /**
    * The chat parameter Tokencap sets when it caps a request that had none. A request that names
    * `max_tokens` or `max_completion_tokens` keeps its own. Use `'max_tokens'` for servers that only
-   * know the older parameter.
+   * know the older parameter. Models the catalog lists as reasoning models (o-series, gpt-5) refuse
+   * `max_tokens`: they are sent `max_completion_tokens` whatever this option says.
    * @default 'max_completion_tokens'
    */
   chatOutputCapParameter?: ChatCapParameter;
 }
 
 // Symbol.for: two copies of Tokencap in one process still recognise each other's wrapping.
-/** POST paths the OpenAI API bills for; only the ones patched above are metered. */
+/**
+ * POST paths the OpenAI API bills for; only the ones patched above are metered. Eval runs and
+ * grader runs call a model (the sampled model, a model grader) and are billed for its tokens.
+ */
 const BILLABLE =
-  /^\/(chat\/completions|completions|responses|responses\/compact|embeddings|images\/(generations|edits|variations)|audio\/(speech|transcriptions|translations)|batches|fine_tuning\/jobs|threads\/runs|threads\/[^/]+\/runs(\/[^/]+\/submit_tool_outputs)?|realtime\/.*|videos(\/.*)?)$/;
+  /^\/(chat\/completions|completions|responses|responses\/compact|embeddings|images\/(generations|edits|variations)|audio\/(speech|transcriptions|translations)|batches|fine_tuning\/jobs|fine_tuning\/alpha\/graders\/run|evals\/[^/]+\/runs|threads\/runs|threads\/[^/]+\/runs(\/[^/]+\/submit_tool_outputs)?|realtime\/.*|videos(\/.*)?)$/;
 const WRAPPED = Symbol.for('tokencap.openai.wrapped');
 
 /**
@@ -78,8 +82,9 @@ export function wrapOpenAI<Client extends OpenAI>(
   patchCreate(target.responses, responsesEndpoint, settings, client, WRAPPED);
   patchCreate(beta?.responses, responsesEndpoint, settings, client, WRAPPED);
   patchCreate(target.embeddings, embeddingsEndpoint, settings, client, WRAPPED);
-  // Every other billable request (client.post('/chat/completions'), completions, images, audio,
-  // batches, Assistants runs) is refused inside a budget rather than sent unmetered.
+  // Every other billable request (client.post('/chat/completions'), getAPIList/requestAPIList,
+  // completions, images, audio, batches, Assistants runs, eval and grader runs) is refused inside
+  // a budget rather than sent unmetered.
   guardRawRequests(
     client,
     settings.depth,

@@ -8,17 +8,19 @@ export interface SendingDepth {
   value: number;
 }
 
-type RequestMethod = ((options: unknown, ...rest: unknown[]) => unknown) & {
+type SdkMethod = ((options: unknown, ...rest: unknown[]) => unknown) & {
   [marker: symbol]: true | undefined;
 };
 
 /**
- * Guards the client's low-level `request()` (which `post()`, `get()` and every resource method
- * reach): a billable request (`billable` matches its method and path) made outside the wrapper's
- * metered methods is refused with {@link UnmeteredCallError} when `refusal()` names a reason (a
- * budget is open: `unmetered-endpoint`; none is and the wrapper refuses calls outside budgets:
- * `no-budget`). Nothing is sent: the SDK awaits the options
- * before anything else, and they reject.
+ * Guards the client's `makeRequest()`, the one step every request of a Stainless-generated SDK
+ * (`openai`, `@anthropic-ai/sdk`) goes through: `request()`, `post()` and every resource method,
+ * and also `getAPIList()` and `requestAPIList()`, which skip `request()`. A billable request
+ * (`billable` matches its method and path) that is not the wrapper's own is refused with
+ * {@link UnmeteredCallError} when `refusal()` names a reason (a budget is open:
+ * `unmetered-endpoint`; none is and the wrapper refuses calls outside budgets: `no-budget`).
+ * Nothing is sent: the SDK awaits the options before anything else, and they reject. A client
+ * without `makeRequest()` has its `request()` guarded instead.
  */
 export function guardRawRequests(
   client: unknown,
@@ -28,14 +30,17 @@ export function guardRawRequests(
   where: string,
   marker: symbol,
 ): void {
-  const target = client as { request?: unknown };
-  const original = target.request as RequestMethod | undefined;
-  if (typeof original !== 'function' || original[marker]) return;
-  const request = function (this: unknown, options: unknown, ...rest: unknown[]) {
-    // Read now: the budget context and the depth belong to the caller's synchronous turn.
-    const reason = depth.value > 0 ? undefined : refusal();
-    if (!reason) return original.call(this, options, ...rest);
-    const checked = Promise.resolve(options).then((resolved) => {
+  const target = client as { request?: unknown; makeRequest?: unknown };
+  const request = target.request as SdkMethod | undefined;
+  const makeRequest = target.makeRequest as SdkMethod | undefined;
+  if (typeof request !== 'function' || request[marker]) return;
+  // The wrapper's own requests, by their resolved options object: `request()` is reached
+  // synchronously from a metered method (depth above 0), but `makeRequest()` may be reached a few
+  // awaits later (an SDK that resolves the options or opens a span first), when depth is back to 0.
+  const own = new WeakSet<object>();
+  const refuse = (options: unknown, reason: UnmeteredCallReason): Promise<unknown> =>
+    Promise.resolve(options).then((resolved) => {
+      if (typeof resolved === 'object' && resolved !== null && own.has(resolved)) return resolved;
       const { method, path } = (resolved ?? {}) as { method?: unknown; path?: unknown };
       const verb = String(method ?? '').toLowerCase();
       const given = typeof path === 'string' ? path : '';
@@ -44,10 +49,39 @@ export function guardRawRequests(
       }
       return resolved;
     });
-    return original.call(this, checked, ...rest);
-  } as RequestMethod;
-  request[marker] = true;
-  Object.defineProperty(client, 'request', { value: request, configurable: true, writable: true });
+  if (typeof makeRequest !== 'function') {
+    define(client, 'request', marker, function (this: unknown, options, ...rest) {
+      // Read now: the depth belongs to the caller's synchronous turn.
+      const reason = depth.value > 0 ? undefined : refusal();
+      return request.call(this, reason ? refuse(options, reason) : options, ...rest);
+    });
+    return;
+  }
+  define(client, 'request', marker, function (this: unknown, options, ...rest) {
+    if (depth.value === 0) return request.call(this, options, ...rest);
+    const marked = Promise.resolve(options).then((resolved) => {
+      if (typeof resolved === 'object' && resolved !== null) own.add(resolved);
+      return resolved;
+    });
+    return request.call(this, marked, ...rest);
+  });
+  define(client, 'makeRequest', marker, function (this: unknown, options, ...rest) {
+    // The third argument names the attempt a retry repeats (or a 401 refresh replays): the SDK
+    // sends it again only after this guard let the first attempt through.
+    const retry = rest[1] !== undefined;
+    const reason = retry || depth.value > 0 ? undefined : refusal();
+    return makeRequest.call(this, reason ? refuse(options, reason) : options, ...rest);
+  });
+}
+
+function define(
+  client: unknown,
+  name: 'request' | 'makeRequest',
+  marker: symbol,
+  method: (this: unknown, options: unknown, ...rest: unknown[]) => unknown,
+): void {
+  (method as SdkMethod)[marker] = true;
+  Object.defineProperty(client, name, { value: method, configurable: true, writable: true });
 }
 
 /**

@@ -56,10 +56,41 @@ describe('tokencap/llamaindex: every output cap sent is within the grant', () =>
 
   for (const stream of [false, true]) {
     const mode = stream ? 'stream' : 'plain';
-    it(`the LLM's additionalChatOptions.max_completion_tokens: 5000 is lowered to the grant (${mode})`, async () => {
+    // The fake refuses max_tokens with max_completion_tokens (400), as OpenAI does.
+    it(`the LLM's additionalChatOptions.max_completion_tokens: 5000 is lowered to the grant, and sent alone (${mode})`, async () => {
       const body = await callOnce('gpt-4o-mini', { max_completion_tokens: 5_000 }, stream);
       expect(body.max_completion_tokens).toBeLessThan(LIMIT);
-      expect(body.max_completion_tokens).toBe(body.max_tokens);
+      expect(body).not.toHaveProperty('max_tokens');
+    });
+
+    it(`a call's max_completion_tokens beside the LLM's maxTokens is sent alone, lowered (${mode})`, async () => {
+      const llm = meterLLM(
+        new OpenAI({
+          model: 'gpt-4o-mini',
+          apiKey: 'test',
+          maxRetries: 0,
+          baseURL: server.baseURL,
+          maxTokens: 4_000,
+        }),
+      );
+      const budget = defineBudget({ scope: 'task', key: `call-${mode}`, limit: LIMIT });
+      const params = {
+        messages,
+        additionalChatOptions: { max_completion_tokens: 5_000 },
+      };
+      await runWithBudgets(ledger, [budget], async () => {
+        if (!stream) return llm.chat(params);
+        for await (const _chunk of await llm.chat({ ...params, stream: true })) {
+          // read to the end
+        }
+      }).catch((e: unknown) => {
+        // Only the cut at the budget may end the stream.
+        if (!(e instanceof BudgetExceededError)) throw e;
+      });
+      const body = server.requests[0]!.body as Record<string, unknown>;
+      expect(body.max_completion_tokens).toBeLessThan(LIMIT);
+      expect(body).not.toHaveProperty('max_tokens');
+      expect(server.tally.totalTokens).toBeLessThanOrEqual(LIMIT);
     });
 
     it(`the LLM's additionalChatOptions.max_tokens: 5000 is lowered to the grant (${mode})`, async () => {

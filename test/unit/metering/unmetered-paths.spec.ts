@@ -1,5 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { Page as AnthropicPage } from '@anthropic-ai/sdk/pagination';
 import OpenAI from 'openai';
+import { Page } from 'openai/pagination';
 import { describe, expect, it } from 'vitest';
 import { TokencapConfigError, UnmeteredCallError } from '../../../lib/errors.js';
 import { wrapOpenAI } from '../../../lib/providers/openai/wrap-openai.js';
@@ -33,6 +35,36 @@ describe('OpenAI paths around the metered methods', () => {
       'client.request(post /embeddings)',
       (c: OpenAI) =>
         c.request({ method: 'post', path: '/embeddings', body: { model: 'x', input: 'y' } }),
+    ],
+    // The list helpers skip client.request() and go straight to the SDK's makeRequest().
+    [
+      'client.getAPIList(post /chat/completions)',
+      (c: OpenAI) => c.getAPIList('/chat/completions', Page, { method: 'post', body: chatBody }),
+    ],
+    [
+      'client.requestAPIList(post /chat/completions)',
+      (c: OpenAI) =>
+        c.requestAPIList(Page as never, {
+          method: 'post',
+          path: '/chat/completions',
+          body: chatBody,
+        }),
+    ],
+    // Model-graded: the eval's sampled model and its graders are billed.
+    [
+      'evals.runs.create',
+      (c: OpenAI) =>
+        c.evals.runs.create('eval_1', {
+          data_source: { type: 'jsonl', source: { type: 'file_id', id: 'file_1' } },
+        }),
+    ],
+    [
+      'fineTuning.alpha.graders.run',
+      (c: OpenAI) =>
+        c.fineTuning.alpha.graders.run({
+          grader: { type: 'score_model', model: MODEL, input: [], name: 'g' },
+          model_sample: 'x',
+        }),
     ],
   ])('%s inside a budget: UnmeteredCallError, nothing sent', async (_, call) => {
     const b = budget(10_000);
@@ -84,6 +116,17 @@ describe('OpenAI paths around the metered methods', () => {
       () => client.chat.completions.create(chatBody),
       () => client.responses.create({ model: MODEL, input: 'x' }),
       () => client.post('/chat/completions', { body: chatBody }),
+      () =>
+        client.requestAPIList(Page as never, {
+          method: 'post',
+          path: '/chat/completions',
+          body: chatBody,
+        }),
+      () =>
+        client.getAPIList('/responses', Page, {
+          method: 'post',
+          body: { model: MODEL, input: 'x' },
+        }),
     ]) {
       const error = await Promise.resolve()
         .then(call)
@@ -121,6 +164,15 @@ describe('Anthropic paths around the metered methods', () => {
 
   it.each([
     ['client.post(/v1/messages)', (c: Anthropic) => c.post('/v1/messages', { body: request })],
+    [
+      'client.requestAPIList(post /v1/messages)',
+      (c: Anthropic) =>
+        c.requestAPIList(AnthropicPage as never, {
+          method: 'post',
+          path: '/v1/messages',
+          body: request,
+        }),
+    ],
     [
       'messages.batches.create',
       (c: Anthropic) =>

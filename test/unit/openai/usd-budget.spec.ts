@@ -131,6 +131,37 @@ describe('usd and requests budgets on wrapped calls', () => {
     expect(h.server.requests).toHaveLength(1);
   });
 
+  it("charges o3-deep-research its own price, not o3's", async () => {
+    const b = budget({ usd: 1 });
+    await h.within(b, () =>
+      h
+        .client()
+        .chat.completions.create(
+          { model: 'o3-deep-research', messages: SAY_HELLO, max_completion_tokens: 50 },
+          { headers: { 'x-fake-reply-tokens': '40', 'x-fake-reasoning-tokens': '0' } },
+        ),
+    );
+    // $10 in, $40 out per 1M: 10 × 10 + 40 × 40 = 1,700 micro-dollars (o3's rates gave 340).
+    expect(promptOf(SAY_HELLO, 'o3-deep-research')).toBe(10);
+    expect(h.server.tally.completionTokens).toBe(40);
+    expect((await h.ledger.usage([b]))[0].dimensions.usd?.used).toBe(0.0017);
+  });
+
+  it.each([
+    'gpt-4o-audio-preview',
+    'gpt-4o-audio-preview-2024-12-17',
+    'gpt-4o-mini-search-preview',
+  ])(
+    "refuses %s (no price of its own, never gpt-4o's) under a usd budget, before any request",
+    async (model) => {
+      const b = budget({ usd: 1 });
+      await expect(
+        h.within(b, () => h.client().chat.completions.create({ model, messages: SAY_HELLO })),
+      ).rejects.toThrow(PriceUnknownError);
+      expect(h.server.requests).toHaveLength(0);
+    },
+  );
+
   it('uses the configured default price for unknown models', async () => {
     const ledger = new Ledger({ store: new MemoryLedgerStore({ sweepInterval: false }) });
     bindModelCatalog(ledger, new ModelCatalog({ defaultPrice: { input: 1, output: 2 } }));

@@ -118,6 +118,21 @@ describe('wrapOpenAI: chat completions', () => {
     expect(h.server.requests[0].body).toMatchObject({ max_tokens: 9 });
   });
 
+  // The fake refuses max_tokens on reasoning models (400), as OpenAI does.
+  it.each(['o3', 'gpt-5'])(
+    'sends %s (a reasoning model) max_completion_tokens even with chatOutputCapParameter max_tokens',
+    async (model) => {
+      const client = h.client({ chatOutputCapParameter: 'max_tokens' });
+      const b = budget(promptOf(MESSAGES, model) + 9);
+      const answer = await h.within(b, () =>
+        client.chat.completions.create({ model, messages: MESSAGES }),
+      );
+      expect(answer.usage?.completion_tokens).toBe(9);
+      expect(h.server.requests[0].body).toMatchObject({ max_completion_tokens: 9 });
+      expect(h.server.requests[0].body).not.toHaveProperty('max_tokens');
+    },
+  );
+
   it('does not cap requests under degrade or notify budgets', async () => {
     const client = h.client();
     await h.within([budget(10, { policy: 'notify' }), budget(10_000, { policy: 'degrade' })], () =>

@@ -43,6 +43,39 @@ describe('ModelCatalog prices', () => {
     expect(table.price(model)).toEqual(ANTHROPIC_MODELS.models[base].price);
   });
 
+  it('prices the deep-research models at their own published rates', () => {
+    expect(table.price('o3-deep-research')).toEqual({ input: 10, cachedInput: 2.5, output: 40 });
+    expect(table.price('o3-deep-research-2025-06-26')).toEqual({
+      input: 10,
+      cachedInput: 2.5,
+      output: 40,
+    });
+    expect(table.price('o4-mini-deep-research')).toEqual({ input: 2, cachedInput: 0.5, output: 8 });
+    expect(table.isReasoning('o3-deep-research')).toBe(true);
+  });
+
+  it.each([
+    'gpt-4o-audio-preview',
+    'gpt-4o-mini-audio-preview',
+    'gpt-4o-realtime-preview',
+    'gpt-4o-search-preview',
+    'gpt-4o-mini-tts',
+    'gpt-4o-transcribe',
+    'gpt-5-deep-research',
+  ])('gives %s no price from its family (a distinct model), but keeps its encoding', (model) => {
+    expect(table.price(model)).toBeUndefined();
+    expect(() => table.requirePrice(model)).toThrow(PriceUnknownError);
+    expect(table.encoding(model)).toBe('o200k_base');
+    // Listed by name, it is priced.
+    const listed = table.extend({ prices: { [model]: { input: 40, output: 80 } } });
+    expect(listed.price(model)).toEqual({ input: 40, output: 80 });
+  });
+
+  it('still prices plain family members by their prefix', () => {
+    expect(table.price('o1-preview')).toEqual(OPENAI_MODELS.models.o1.price);
+    expect(table.price('gpt-5.1-codex')).toEqual(OPENAI_MODELS.models['gpt-5.1'].price);
+  });
+
   it('finds nothing for an unknown model, and refuses it with a clear error', () => {
     expect(table.price('claude-3-5-sonnet')).toBeUndefined();
     expect(() => table.requirePrice('claude-3-5-sonnet')).toThrow(PriceUnknownError);
