@@ -75,7 +75,10 @@ export {
   type UnmeteredCallReason,
 } from '../errors.js';
 // Types only (erased at runtime): the engine entry loads no @nestjs code.
-export type { TokencapRequestErrorBody } from '../nest/budget-exception.filter.js';
+export type {
+  InternalServerErrorBody,
+  TokencapRequestErrorBody,
+} from '../nest/budget-exception.filter.js';
 
 // The model catalog the client wrappers count, price and cap calls with.
 export {
