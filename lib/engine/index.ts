@@ -94,7 +94,11 @@ export {
   PriceUnknownError,
 } from '../models/index.js';
 export type { MeteringOptions, OutsideBudget } from '../metering/metering-context.resolver.js';
-export { wrapOpenAI, type WrapOpenAIOptions } from '../providers/openai/wrap-openai.js';
+export {
+  type OpenAILike,
+  wrapOpenAI,
+  type WrapOpenAIOptions,
+} from '../providers/openai/wrap-openai.js';
 
 // Request shapes the counters read, and the counting cache's statistics.
 export type * from '../counting/chat-request.types.js';

@@ -1,4 +1,3 @@
-import type OpenAI from 'openai';
 import { TokencapConfigError } from '../../errors.js';
 import {
   type MeteringOptions,
@@ -22,6 +21,17 @@ export interface WrapOpenAIOptions extends MeteringOptions {
   chatOutputCapParameter?: ChatCapParameter;
 }
 
+/**
+ * What {@link wrapOpenAI} takes: a client of the shape of `openai`'s `OpenAI` (or `AzureOpenAI`).
+ * A shape, not the class: a CommonJS project's `import OpenAI from 'openai'` is the SDK's CommonJS
+ * typing, a class TypeScript holds distinct (its `#private` members) from the ES-module one.
+ */
+export interface OpenAILike {
+  readonly chat: { readonly completions: { create(...args: never[]): unknown } };
+  readonly responses: { create(...args: never[]): unknown };
+  readonly embeddings: { create(...args: never[]): unknown };
+}
+
 // Symbol.for: two copies of Tokencap in one process still recognise each other's wrapping.
 /** POST paths the OpenAI API bills for; only the ones patched above are metered. */
 const BILLABLE =
@@ -43,7 +53,7 @@ const WRAPPED = Symbol.for('tokencap.openai.wrapped');
  *   openai.chat.completions.create({ model: 'gpt-4o-mini', messages }),
  * );
  */
-export function wrapOpenAI<Client extends OpenAI>(
+export function wrapOpenAI<Client extends OpenAILike>(
   client: Client,
   options: WrapOpenAIOptions = {},
 ): Client {
