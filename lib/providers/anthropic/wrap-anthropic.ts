@@ -34,7 +34,11 @@ export interface WrapAnthropicOptions extends MeteringOptions {
  * ES-module one.
  */
 export interface AnthropicLike {
-  readonly messages: { create(...args: never[]): unknown };
+  /** The Messages API. */
+  readonly messages: {
+    /** Metered by the wrapper. */
+    create(...args: never[]): unknown;
+  };
 }
 
 // Symbol.for: two copies of Tokencap in one process still recognise each other's wrapping.

@@ -27,9 +27,23 @@ export interface WrapOpenAIOptions extends MeteringOptions {
  * typing, a class TypeScript holds distinct (its `#private` members) from the ES-module one.
  */
 export interface OpenAILike {
-  readonly chat: { readonly completions: { create(...args: never[]): unknown } };
-  readonly responses: { create(...args: never[]): unknown };
-  readonly embeddings: { create(...args: never[]): unknown };
+  /** Chat Completions. */
+  readonly chat: {
+    readonly completions: {
+      /** Metered by the wrapper. */
+      create(...args: never[]): unknown;
+    };
+  };
+  /** The Responses API. */
+  readonly responses: {
+    /** Metered by the wrapper. */
+    create(...args: never[]): unknown;
+  };
+  /** Embeddings. */
+  readonly embeddings: {
+    /** Metered by the wrapper. */
+    create(...args: never[]): unknown;
+  };
 }
 
 // Symbol.for: two copies of Tokencap in one process still recognise each other's wrapping.
