@@ -1,4 +1,5 @@
 import { TokencapConfigError } from '../errors.js';
+import { describeValue } from './describe-value.js';
 import {
   CALENDAR_UNITS,
   type CalendarUnit,
@@ -64,7 +65,7 @@ export function parseWindow(value: unknown, what: string, timeZone?: unknown): B
     ms = parseDuration(value, what);
   } catch {
     throw new TokencapConfigError(
-      `Invalid ${what}: ${JSON.stringify(value)}. Expected a positive number of milliseconds or a ` +
+      `Invalid ${what}: ${describeValue(value)}. Expected a whole number of milliseconds ≥ 1 or a ` +
         `string such as '500ms', '30s', '1m', '1h' or '1d', or a calendar window: 'day', 'week' or 'month'.`,
     );
   }

@@ -29,7 +29,10 @@ export const DIMENSIONS: readonly Dimension[] = ['tokens', 'usd', 'requests'];
  */
 export type Amounts = Partial<Record<Dimension, number>>;
 
-/** A limit: a number of tokens, or an object limiting any of tokens, dollars and requests. */
+/**
+ * A limit: a number of tokens, or an object limiting any of tokens, dollars and requests. Tokens
+ * and requests are whole numbers ≥ 1 (a fraction is refused, not rounded); dollars at least 0.000001.
+ */
 export type BudgetLimit = number | { tokens?: number; usd?: number; requests?: number };
 
 /** Per-budget behaviour. */
@@ -157,7 +160,7 @@ export function toStoreUnits(dimension: Dimension, amount: number): number {
 export function assertScopeName(scope: unknown, where = 'Budget scope'): asserts scope is string {
   if (typeof scope !== 'string' || !SCOPE_PATTERN.test(scope)) {
     throw new TokencapConfigError(
-      `${where} ${JSON.stringify(scope)} is invalid: expected 1-64 letters, digits, '_', '.' or '-'.`,
+      `${where} ${describeValue(scope)} is invalid: expected 1-64 letters, digits, '_', '.' or '-'.`,
     );
   }
 }
@@ -194,17 +197,24 @@ function isPositive(n: unknown): boolean {
   return typeof n === 'number' && Number.isFinite(n) && n > 0;
 }
 
-/** Validates a limit and converts it to store units. Reads only the limit object's own properties. */
+function isWholeAtLeastOne(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1;
+}
+
+/**
+ * Validates a limit and converts it to store units. Reads only the limit object's own properties.
+ * Tokens and requests are counted whole, so a fractional limit is refused rather than rounded.
+ */
 export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts> {
-  const expected = `a positive finite number of tokens, or an object with any of tokens, usd, requests`;
+  const expected = `a whole number of tokens ≥ 1, or an object with any of tokens, usd, requests`;
   if (typeof limit === 'number') {
-    if (!isPositive(limit) || Math.floor(limit) < 1) {
+    if (!isWholeAtLeastOne(limit)) {
       throw new TokencapConfigError(
         `Invalid limit ${describeValue(limit)} for ${where}: expected ${expected}.`,
       );
     }
     if (limit > MAX_AMOUNT) throw tooLarge('', limit, 'tokens', where);
-    return Object.freeze({ tokens: Math.floor(limit) });
+    return Object.freeze({ tokens: limit });
   }
   if (limit === null || typeof limit !== 'object' || Array.isArray(limit)) {
     throw new TokencapConfigError(
@@ -221,16 +231,22 @@ export function normalizeLimit(limit: unknown, where: string): Readonly<Amounts>
     }
     if (value === undefined) continue;
     const dimension = name as Dimension;
-    // Tokens and requests are whole: 0.5 would floor to a limit of 0.
-    const stored = isPositive(value)
-      ? dimension === 'usd'
-        ? toStoreUnits('usd', value as number)
-        : Math.floor(value as number)
-      : 0;
-    if (stored < 1) {
-      throw new TokencapConfigError(
-        `Invalid ${name} limit ${describeValue(value)} for ${where}: expected a positive finite number.`,
-      );
+    let stored: number;
+    if (dimension === 'usd') {
+      // Money is kept in whole micro-dollars: less than one is no limit at all.
+      stored = isPositive(value) ? toStoreUnits('usd', value as number) : 0;
+      if (!isPositive(value) || (value as number) * MICROS_PER_USD < 1 - 1e-6) {
+        throw new TokencapConfigError(
+          `Invalid usd limit ${describeValue(value)} for ${where}: expected a number of dollars ≥ 0.000001.`,
+        );
+      }
+    } else {
+      if (!isWholeAtLeastOne(value)) {
+        throw new TokencapConfigError(
+          `Invalid ${name} limit ${describeValue(value)} for ${where}: expected a whole number of ${name} ≥ 1.`,
+        );
+      }
+      stored = value;
     }
     if (stored > MAX_AMOUNT) throw tooLarge(`${name} `, value as number, dimension, where);
     out[dimension] = stored;
@@ -371,7 +387,7 @@ export function normalizeOptions(
 export function defineBudget(definition: BudgetDefinition): Budget {
   if (definition === null || typeof definition !== 'object') {
     throw new TokencapConfigError(
-      `Invalid budget definition ${JSON.stringify(definition)}: expected an object.`,
+      `Invalid budget definition ${describeValue(definition)}: expected an object.`,
     );
   }
   const scope = ownOption(definition, 'scope');
@@ -380,7 +396,7 @@ export function defineBudget(definition: BudgetDefinition): Budget {
   const key = ownOption(definition, 'key');
   if (typeof key !== 'string' || key.length === 0) {
     throw new TokencapConfigError(
-      `Invalid key ${JSON.stringify(key)?.slice(0, 64)} for ${where}: expected a non-empty string.`,
+      `Invalid key ${describeValue(key).slice(0, 64)} for ${where}: expected a non-empty string.`,
     );
   }
   const limits = normalizeLimit(ownOption(definition, 'limit'), where);

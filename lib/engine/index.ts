@@ -76,7 +76,10 @@ export {
   type UnmeteredCallReason,
 } from '../errors.js';
 // Types only (erased at runtime): the engine entry loads no @nestjs code.
-export type { TokencapRequestErrorBody } from '../nest/budget-error.response.js';
+export type {
+  InternalServerErrorBody,
+  TokencapRequestErrorBody,
+} from '../nest/budget-error.response.js';
 
 // The model catalog the client wrappers count, price and cap calls with.
 export {
@@ -92,7 +95,11 @@ export {
   PriceUnknownError,
 } from '../models/index.js';
 export type { MeteringOptions, OutsideBudget } from '../metering/metering-context.resolver.js';
-export { wrapOpenAI, type WrapOpenAIOptions } from '../providers/openai/wrap-openai.js';
+export {
+  type OpenAILike,
+  wrapOpenAI,
+  type WrapOpenAIOptions,
+} from '../providers/openai/wrap-openai.js';
 
 // Request shapes the counters read, and the counting cache's statistics.
 export type * from '../counting/chat-request.types.js';

@@ -2,12 +2,10 @@ import { type ArgumentsHost, Catch, type ExceptionFilter } from '@nestjs/common'
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Observable } from 'rxjs';
 import {
-  BudgetExceededError,
-  BudgetKeyMissingError,
-  StoreUnavailableError,
-  TokencapRequestError,
-} from '../errors.js';
-import { type BudgetHttpError, budgetErrorResponse } from './budget-error.response.js';
+  BUDGET_HTTP_ERROR_TYPES,
+  type BudgetHttpError,
+  budgetErrorResponse,
+} from './budget-error.response.js';
 import { BudgetHeadersWriter } from './budget-headers.writer.js';
 import { replyOverHttp } from './http-error.reply.js';
 import { replyOverTransport } from './transports/transport-error.replies.js';
@@ -19,7 +17,7 @@ import { replyOverTransport } from './transports/transport-error.replies.js';
  * budget has a window. GraphQL, WebSocket and RPC handlers get the same body in their transport's
  * error shape (see `replyOverTransport`), without RateLimit headers or `Retry-After`.
  */
-@Catch(BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError, TokencapRequestError)
+@Catch(...BUDGET_HTTP_ERROR_TYPES)
 export class BudgetExceptionFilter implements ExceptionFilter<BudgetHttpError> {
   constructor(
     private readonly adapterHost: HttpAdapterHost,

@@ -2,7 +2,10 @@ import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { filter, type Subscription } from 'rxjs';
 import { defineBudget } from '../core/budget.js';
+import { describeValue } from '../core/describe-value.js';
 import { parseDuration, type Duration } from '../core/duration.js';
+import { assertKnownOptions } from '../core/known-options.guard.js';
+import { TokencapConfigError } from '../errors.js';
 import type { StoreErrorEvent } from '../core/events.js';
 import { Ledger } from '../core/ledger.js';
 
@@ -22,6 +25,8 @@ export type BudgetStoreDownDetails = {
   /** What Tokencap does meanwhile: `fail-closed` refuses budgeted calls; `fail-open` counts them locally. */
   mode?: 'fail-closed' | 'fail-open';
 };
+
+const OPTION_KEYS: readonly (keyof BudgetStoreHealthOptions)[] = ['timeout'];
 
 // Read, never written: a snapshot of a budget nobody spends creates nothing in the store.
 const PROBE = defineBudget({ scope: 'tokencap-health', key: 'probe', limit: 1 });
@@ -62,11 +67,20 @@ export class BudgetStoreHealthIndicator implements OnModuleDestroy {
   /**
    * Probes the store with one read.
    * @param key the indicator's key in the health check result.
+   * @throws TokencapConfigError when an option is unknown or invalid.
    */
   async isHealthy<const Key extends string = 'budget-store'>(
     key: Key = 'budget-store' as Key,
     options: BudgetStoreHealthOptions = {},
   ): Promise<HealthIndicatorResult<Key>> {
+    const where = 'BudgetStoreHealthIndicator.isHealthy()';
+    if (options === null || typeof options !== 'object') {
+      throw new TokencapConfigError(
+        `Invalid options ${describeValue(options)} of ${where}: expected an object.`,
+      );
+    }
+    // A typo (`{ timout: '1s' }`) would otherwise leave the default timeout in force, silently.
+    assertKnownOptions(options, OPTION_KEYS, where);
     const timeoutMs = parseDuration(
       options.timeout ?? '2s',
       'timeout of BudgetStoreHealthIndicator',

@@ -181,7 +181,7 @@ describe('bootstrap validation', () => {
     ],
     [
       { reservationTtl: '15 minutes' },
-      `Invalid TokencapModule option "reservationTtl": "15 minutes". Expected a positive number of milliseconds or a string such as '500ms', '30s', '1m', '1h' or '1d'.`,
+      `Invalid TokencapModule option "reservationTtl": "15 minutes". Expected a whole number of milliseconds ≥ 1 or a string such as '500ms', '30s', '1m', '1h' or '1d'.`,
     ],
     [
       { scopes: { session: 'x-session-id' } },
@@ -307,7 +307,7 @@ describe('decoration-time validation', () => {
         }
         return A;
       },
-      `Invalid limit -5 for @Budget('session') on A.m: expected a positive finite number of tokens, or an object with any of tokens, usd, requests.`,
+      `Invalid limit -5 for @Budget('session') on A.m: expected a whole number of tokens ≥ 1, or an object with any of tokens, usd, requests.`,
     ],
     [
       () => {
@@ -347,7 +347,7 @@ describe('decoration-time validation', () => {
         }
         return A;
       },
-      `Invalid window of @Budget('session') on A.m: "1 hour". Expected a positive number of milliseconds or a string such as '500ms', '30s', '1m', '1h' or '1d', or a calendar window: 'day', 'week' or 'month'.`,
+      `Invalid window of @Budget('session') on A.m: "1 hour". Expected a whole number of milliseconds ≥ 1 or a string such as '500ms', '30s', '1m', '1h' or '1d', or a calendar window: 'day', 'week' or 'month'.`,
     ],
     [
       () => {
@@ -419,7 +419,7 @@ describe('decoration-time validation', () => {
         class A {}
         return A;
       },
-      `Invalid limit 0 for @Budget('session') on A: expected a positive finite number of tokens, or an object with any of tokens, usd, requests.`,
+      `Invalid limit 0 for @Budget('session') on A: expected a whole number of tokens ≥ 1, or an object with any of tokens, usd, requests.`,
     ],
   ])('rejects bad @Budget arguments when the class is defined (%#)', (fn, message) => {
     expect(define(fn)).toBe(message);

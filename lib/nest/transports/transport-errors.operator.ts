@@ -7,13 +7,12 @@ import {
   pipe,
   throwError,
 } from 'rxjs';
+import { BudgetExceededError, BudgetKeyMissingError, StoreUnavailableError } from '../../errors.js';
 import {
-  BudgetExceededError,
-  BudgetKeyMissingError,
-  StoreUnavailableError,
-  TokencapRequestError,
-} from '../../errors.js';
-import { type BudgetHttpError, budgetErrorResponse } from '../budget-error.response.js';
+  type BudgetHttpError,
+  budgetErrorResponse,
+  isBudgetHttpError,
+} from '../budget-error.response.js';
 import { BudgetGraphQLError, replyOverTransport } from './transport-error.replies.js';
 
 /**
@@ -43,7 +42,7 @@ export function budgetErrorsForTransport<T>(
 export function tokencapErrorIn(error: unknown): BudgetHttpError | undefined {
   let current = error;
   for (let depth = 0; depth < MAX_CAUSE_DEPTH; depth++) {
-    if (isTokencapError(current)) return current;
+    if (isBudgetHttpError(current)) return current;
     if (current === null || typeof current !== 'object') return undefined;
     current = (current as { cause?: unknown }).cause;
   }
@@ -73,10 +72,6 @@ function byTransport<T>(context: ExecutionContext): MonoTypeOperatorFunction<T> 
     default:
       return pipe();
   }
-}
-
-function isTokencapError(error: unknown): error is BudgetHttpError {
-  return isBudgetError(error) || error instanceof TokencapRequestError;
 }
 
 function isBudgetError(error: unknown): error is BudgetHttpError {

@@ -2,6 +2,7 @@
 // apps that do not use `@anthropic-ai/sdk` (an optional peer dependency) never load this code.
 export {
   type AnthropicCounting,
+  type AnthropicLike,
   wrapAnthropic,
   type WrapAnthropicOptions,
 } from './wrap-anthropic.js';

@@ -1,4 +1,3 @@
-import type Anthropic from '@anthropic-ai/sdk';
 import { TokencapConfigError } from '../../errors.js';
 import {
   type MeteringOptions,
@@ -28,6 +27,20 @@ export interface WrapAnthropicOptions extends MeteringOptions {
   counting?: AnthropicCounting;
 }
 
+/**
+ * What {@link wrapAnthropic} takes: a client of the shape of `@anthropic-ai/sdk`'s `Anthropic`.
+ * A shape, not the class: a CommonJS project's `import Anthropic from '@anthropic-ai/sdk'` is the
+ * SDK's CommonJS typing, a class TypeScript holds distinct (its `#private` members) from the
+ * ES-module one.
+ */
+export interface AnthropicLike {
+  /** The Messages API. */
+  readonly messages: {
+    /** Metered by the wrapper. */
+    create(...args: never[]): unknown;
+  };
+}
+
 // Symbol.for: two copies of Tokencap in one process still recognise each other's wrapping.
 /** POST paths the Anthropic API bills for; only `messages` (and `beta.messages`) are metered. */
 const BILLABLE = /^\/v1\/(messages|messages\/batches|complete)$/;
@@ -55,7 +68,7 @@ interface MessagesResource {
  *   anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 1024, messages }),
  * );
  */
-export function wrapAnthropic<Client extends Anthropic>(
+export function wrapAnthropic<Client extends AnthropicLike>(
   client: Client,
   options: WrapAnthropicOptions = {},
 ): Client {

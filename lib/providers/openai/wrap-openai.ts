@@ -1,4 +1,3 @@
-import type OpenAI from 'openai';
 import { TokencapConfigError } from '../../errors.js';
 import {
   type MeteringOptions,
@@ -21,6 +20,31 @@ export interface WrapOpenAIOptions extends MeteringOptions {
    * @default 'max_completion_tokens'
    */
   chatOutputCapParameter?: ChatCapParameter;
+}
+
+/**
+ * What {@link wrapOpenAI} takes: a client of the shape of `openai`'s `OpenAI` (or `AzureOpenAI`).
+ * A shape, not the class: a CommonJS project's `import OpenAI from 'openai'` is the SDK's CommonJS
+ * typing, a class TypeScript holds distinct (its `#private` members) from the ES-module one.
+ */
+export interface OpenAILike {
+  /** Chat Completions. */
+  readonly chat: {
+    readonly completions: {
+      /** Metered by the wrapper. */
+      create(...args: never[]): unknown;
+    };
+  };
+  /** The Responses API. */
+  readonly responses: {
+    /** Metered by the wrapper. */
+    create(...args: never[]): unknown;
+  };
+  /** Embeddings. */
+  readonly embeddings: {
+    /** Metered by the wrapper. */
+    create(...args: never[]): unknown;
+  };
 }
 
 // Symbol.for: two copies of Tokencap in one process still recognise each other's wrapping.
@@ -47,7 +71,7 @@ const WRAPPED = Symbol.for('tokencap.openai.wrapped');
  *   openai.chat.completions.create({ model: 'gpt-4o-mini', messages }),
  * );
  */
-export function wrapOpenAI<Client extends OpenAI>(
+export function wrapOpenAI<Client extends OpenAILike>(
   client: Client,
   options: WrapOpenAIOptions = {},
 ): Client {

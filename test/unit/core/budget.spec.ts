@@ -39,7 +39,7 @@ describe('defineBudget', () => {
   it.each([
     [
       { limit: 0 },
-      'Invalid limit 0 for budget "session": expected a positive finite number of tokens, or an object with any of tokens, usd, requests.',
+      'Invalid limit 0 for budget "session": expected a whole number of tokens ≥ 1, or an object with any of tokens, usd, requests.',
     ],
     [{ limit: -5 }, 'Invalid limit -5 for budget "session"'],
     [{ limit: Infinity }, 'Invalid limit Infinity for budget "session"'],
@@ -49,7 +49,7 @@ describe('defineBudget', () => {
     [{ limit: { euros: 5 } }, 'unknown dimension "euros"; expected tokens, usd or requests.'],
     [
       { limit: { usd: 0 } },
-      'Invalid usd limit 0 for budget "session": expected a positive finite number.',
+      'Invalid usd limit 0 for budget "session": expected a number of dollars ≥ 0.000001.',
     ],
     [
       { limit: 10, thresholds: [0.8, 1.2] },
@@ -66,7 +66,7 @@ describe('defineBudget', () => {
     ],
     [
       { limit: 10, window: '1 hour' },
-      `Invalid window of budget "session": "1 hour". Expected a positive number of milliseconds`,
+      `Invalid window of budget "session": "1 hour". Expected a whole number of milliseconds ≥ 1`,
     ],
     [{ limit: 10, ttl: 0 }, 'Invalid ttl of budget "session": 0.'],
     [
@@ -74,11 +74,37 @@ describe('defineBudget', () => {
       'Invalid maxReservation 1.5 for budget "session": expected a positive whole number of tokens.',
     ],
     [{ limit: 10, key: '' }, 'Invalid key "" for budget "session": expected a non-empty string.'],
-    [{ limit: 0.5 }, 'Invalid limit 0.5 for budget "session"'],
+    // Tokens and requests are whole: a fraction is refused, never rounded, and named as given.
+    [
+      { limit: 0.5 },
+      'Invalid limit 0.5 for budget "session": expected a whole number of tokens ≥ 1, or an object with any of tokens, usd, requests.',
+    ],
+    [
+      { limit: 1.5 },
+      'Invalid limit 1.5 for budget "session": expected a whole number of tokens ≥ 1, or an object with any of tokens, usd, requests.',
+    ],
+    [
+      { limit: { tokens: 2.5 } },
+      'Invalid tokens limit 2.5 for budget "session": expected a whole number of tokens ≥ 1.',
+    ],
     [
       { limit: { requests: 0.5 } },
-      'Invalid requests limit 0.5 for budget "session": expected a positive finite number.',
+      'Invalid requests limit 0.5 for budget "session": expected a whole number of requests ≥ 1.',
     ],
+    [
+      { limit: { usd: 1e-9 } },
+      'Invalid usd limit 1e-9 for budget "session": expected a number of dollars ≥ 0.000001.',
+    ],
+    [
+      { limit: 10, window: 1.5 },
+      'Invalid window of budget "session": 1.5. Expected a whole number of milliseconds ≥ 1',
+    ],
+    [
+      { limit: 10, window: '0.0015s' },
+      'Invalid window of budget "session": "0.0015s". Expected a whole number of milliseconds ≥ 1',
+    ],
+    [{ limit: 10, window: Number.NaN }, 'Invalid window of budget "session": NaN.'],
+    [{ limit: 10, key: Number.NaN }, 'Invalid key NaN for budget "session"'],
     [
       { limit: 10, windw: '1h' },
       'Unknown option "windw" for budget "session"; known options: scope, key, limit, policy, thresholds, window, timeZone, forecastHorizon, ttl, maxReservation, fallbackModel, degradeAt, fallback.',
@@ -101,14 +127,18 @@ describe('parseDuration', () => {
     ['1m', 60_000],
     ['1.5h', 5_400_000],
     ['1d', 86_400_000],
+    ['1.1s', 1_100],
     [2500, 2500],
   ])('parses %j as %d ms', (input, ms) => {
     expect(parseDuration(input, 'window')).toBe(ms);
   });
 
-  it.each(['', '1w', '-1s', 'abc', null, 0, -1, Number.NaN])('rejects %j', (input) => {
-    expect(() => parseDuration(input, 'window')).toThrow(/^Invalid window: /);
-  });
+  it.each(['', '1w', '-1s', 'abc', null, 0, -1, Number.NaN, 1.5, '2.5ms'])(
+    'rejects %j',
+    (input) => {
+      expect(() => parseDuration(input, 'window')).toThrow(/^Invalid window: /);
+    },
+  );
 });
 
 describe('degrade options', () => {

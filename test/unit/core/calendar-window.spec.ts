@@ -241,7 +241,7 @@ describe('calendar windows', () => {
     ],
     [
       { window: 'year' },
-      `Invalid window of budget "user": "year". Expected a positive number of milliseconds`,
+      `Invalid window of budget "user": "year". Expected a whole number of milliseconds ≥ 1`,
     ],
   ])('rejects %j with an error naming it', (options, message) => {
     const define = () =>

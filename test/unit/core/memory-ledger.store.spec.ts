@@ -47,7 +47,7 @@ describe('MemoryLedgerStore eviction', () => {
 
   it('rejects a malformed sweep interval naming it', () => {
     expect(() => new MemoryLedgerStore({ sweepInterval: '5 minutes' as never })).toThrow(
-      `Invalid sweepInterval of MemoryLedgerStore: "5 minutes". Expected a positive number of milliseconds or a string such as '500ms', '30s', '1m', '1h' or '1d'.`,
+      `Invalid sweepInterval of MemoryLedgerStore: "5 minutes". Expected a whole number of milliseconds ≥ 1 or a string such as '500ms', '30s', '1m', '1h' or '1d'.`,
     );
   });
 });
