@@ -85,11 +85,20 @@ export function viewOf<Model extends object>(model: Model, fields: ViewFields): 
   const view = Object.create(model) as Record<PropertyKey, unknown>;
   view[VIEW] = true;
   if (fields.cap !== undefined) {
-    view[fields.capField] = fields.cap;
+    let completionCap = false;
     for (const kwargs of KWARGS_FIELDS) {
       const lowered = loweredKwargs((model as Record<string, unknown>)[kwargs], fields.cap);
-      if (lowered) view[kwargs] = lowered;
+      if (lowered) {
+        view[kwargs] = lowered;
+        if ('max_completion_tokens' in lowered) completionCap = true;
+      }
     }
+    // A max_completion_tokens the caller put in pass-through fields is lowered where it is: setting
+    // the model's own field too would make ChatOpenAI send max_tokens beside it, which OpenAI
+    // refuses (400). (ChatOpenAI 1.x does not send a pass-through max_tokens alone: there the own
+    // field carries the cap.)
+    const own = positiveCap((model as Record<string, unknown>)[fields.capField]);
+    if (!completionCap || own !== undefined) view[fields.capField] = fields.cap;
   }
   if (fields.thinking !== undefined && fields.thinking !== thinkingBudget(model)) {
     loweredThinking(model, fields.thinking, view);
