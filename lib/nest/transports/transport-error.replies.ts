@@ -1,5 +1,6 @@
 import type { ArgumentsHost } from '@nestjs/common';
 import { type Observable, throwError } from 'rxjs';
+import { BudgetKeyMissingError } from '../../errors.js';
 
 /**
  * The body of a refused call, whatever the transport: the HTTP body of the same error
@@ -10,12 +11,16 @@ interface ErrorBody {
   readonly message: string;
 }
 
-// The `extensions.code` of a GraphQL error, by the HTTP status of the same Tokencap error.
-const GRAPHQL_CODES = {
-  429: 'BUDGET_EXCEEDED',
-  400: 'BUDGET_KEY_MISSING',
-  503: 'BUDGET_STORE_UNAVAILABLE',
-} as const;
+// The `extensions.code` of a GraphQL error. Two errors answer 400 (a missing budget key, an LLM
+// request Tokencap cannot meter as sent), so the code follows the error, not only its status.
+type GraphQLCode =
+  'BUDGET_EXCEEDED' | 'BUDGET_KEY_MISSING' | 'LLM_REQUEST_INVALID' | 'BUDGET_STORE_UNAVAILABLE';
+
+function graphQLCode(statusCode: 429 | 400 | 503, cause: Error): GraphQLCode {
+  if (statusCode === 429) return 'BUDGET_EXCEEDED';
+  if (statusCode === 503) return 'BUDGET_STORE_UNAVAILABLE';
+  return cause instanceof BudgetKeyMissingError ? 'BUDGET_KEY_MISSING' : 'LLM_REQUEST_INVALID';
+}
 
 /**
  * What a WebSocket client receives as an `exception` event when a message is refused: Nest's own
@@ -42,11 +47,12 @@ export interface BudgetWsException {
 export class BudgetGraphQLError extends Error {
   override readonly name = 'BudgetGraphQLError';
   /**
-   * `code` (`BUDGET_EXCEEDED` for a 429 body, `BUDGET_KEY_MISSING` for 400,
-   * `BUDGET_STORE_UNAVAILABLE` for 503) and every field of the HTTP body.
+   * `code` (`BUDGET_EXCEEDED` for a 429 body, `BUDGET_KEY_MISSING` for a missing key's 400,
+   * `LLM_REQUEST_INVALID` for a refused LLM request's 400, `BUDGET_STORE_UNAVAILABLE` for 503) and
+   * every field of the HTTP body.
    */
   readonly extensions: {
-    readonly code: (typeof GRAPHQL_CODES)[keyof typeof GRAPHQL_CODES];
+    readonly code: GraphQLCode;
     readonly statusCode: 429 | 400 | 503;
     readonly message: string;
     readonly [field: string]: unknown;
@@ -58,7 +64,7 @@ export class BudgetGraphQLError extends Error {
     cause: Error,
   ) {
     super(body.message, { cause });
-    this.extensions = { code: GRAPHQL_CODES[body.statusCode], ...body };
+    this.extensions = { code: graphQLCode(body.statusCode, cause), ...body };
   }
 }
 

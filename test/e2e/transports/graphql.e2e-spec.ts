@@ -81,6 +81,18 @@ class ChatResolver {
     return step(this.openai, 1);
   }
 
+  /** A request Tokencap cannot meter as sent (a fractional cap): refused before the provider. */
+  @Query(() => String, { nullable: true })
+  @Budget('session', LIMIT)
+  async badRequest(): Promise<string> {
+    const completion = await this.openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_completion_tokens: 2.5,
+    });
+    return completion.id;
+  }
+
   /** A plain value: the paid work is in its field resolvers. */
   @Query(() => Answer, { nullable: true })
   @Budget('session', LIMIT)
@@ -360,6 +372,23 @@ describe.each(STORES)(
             statusCode: 400,
             error: 'Bad Request',
             scope: 'session',
+          }),
+        }),
+      ]);
+      expect(fake.server.tally.requests).toBe(0);
+    });
+
+    it('a refused LLM request: an LLM_REQUEST_INVALID error with the 400 body naming the parameter, not BUDGET_KEY_MISSING', async () => {
+      const reply = await gql('{ badRequest }');
+      expect(reply.data).toEqual({ badRequest: null });
+      expect(reply.errors).toEqual([
+        expect.objectContaining({
+          path: ['badRequest'],
+          extensions: expect.objectContaining({
+            code: 'LLM_REQUEST_INVALID',
+            statusCode: 400,
+            error: 'Bad Request',
+            parameter: 'max_completion_tokens',
           }),
         }),
       ]);
