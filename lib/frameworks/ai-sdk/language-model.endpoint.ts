@@ -119,25 +119,43 @@ const outputCap: OutputCap = {
       params.maxOutputTokens = Math.min(output ?? Infinity, visible);
     }
     if (completion !== undefined) {
-      const openai = { ...record(call.params.providerOptions?.openai) };
-      openai.maxCompletionTokens = Math.min(completion, visible);
-      params.providerOptions = {
-        ...call.params.providerOptions,
-        openai,
-      } as typeof params.providerOptions;
+      // Lowered in every namespace that sets it, so whichever the model merges last still caps.
+      const providerOptions: Record<string, unknown> = { ...call.params.providerOptions };
+      for (const name of completionNamespaces(call)) {
+        const options = record(providerOptions[name]);
+        const own = positiveCap(options?.maxCompletionTokens);
+        if (own !== undefined)
+          providerOptions[name] = { ...options, maxCompletionTokens: Math.min(own, visible) };
+      }
+      params.providerOptions = providerOptions as typeof params.providerOptions;
     }
     return { ...body, params };
   },
 };
 
 /**
- * `providerOptions.openai.maxCompletionTokens` of an `@ai-sdk/openai` chat model (Azure's are the
- * same model), which sends it as `max_completion_tokens`: the cap OpenAI applies, over a
- * `maxOutputTokens` beside it. Other models, its Responses models included, ignore it.
+ * `maxCompletionTokens` of an `@ai-sdk/openai` chat model, which sends it as
+ * `max_completion_tokens`: the cap OpenAI applies, over a `maxOutputTokens` beside it. Azure's chat
+ * models (`@ai-sdk/azure`, provider `azure.chat`) merge `providerOptions.openai` then
+ * `providerOptions.azure`, so the later one wins. Other models, Responses models included, ignore it.
  */
 function completionCap(call: LanguageModelCall): number | undefined {
-  if (call.provider !== 'openai.chat' && call.provider !== 'azure.chat') return undefined;
-  return positiveCap(record(call.params.providerOptions?.openai)?.maxCompletionTokens);
+  let cap: number | undefined;
+  for (const name of completionNamespaces(call)) {
+    const own = positiveCap(record(call.params.providerOptions?.[name])?.maxCompletionTokens);
+    if (own !== undefined) cap = own;
+  }
+  return cap;
+}
+
+const OPENAI_NAMESPACES = ['openai'] as const;
+const AZURE_NAMESPACES = ['openai', 'azure'] as const;
+
+/** The `providerOptions` namespaces a chat model reads `maxCompletionTokens` from, in merge order. */
+function completionNamespaces(call: LanguageModelCall): readonly string[] {
+  if (call.provider === 'openai.chat') return OPENAI_NAMESPACES;
+  if (call.provider === 'azure.chat') return AZURE_NAMESPACES;
+  return [];
 }
 
 function thinkingBudget(params: LanguageModelV4CallOptions): number | undefined {

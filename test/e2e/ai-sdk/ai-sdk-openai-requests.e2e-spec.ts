@@ -31,11 +31,13 @@ describeOnNode(22, 'budgetMiddleware with @ai-sdk/openai: cached input and outpu
     server.reset();
   });
 
-  const model = (api: 'chat' | 'responses', id: string) => {
+  // `name: 'azure'` gives the provider id `azure.chat`: @ai-sdk/azure's chat models are this class
+  // under that id, and read providerOptions.openai then providerOptions.azure.
+  const model = (api: 'chat' | 'responses', id: string, name?: 'azure') => {
     ledger = new Ledger({ store: new MemoryLedgerStore({ sweepInterval: false }) });
     events = [];
     ledger.events$.subscribe((e) => events.push(e));
-    const provider = createOpenAI({ apiKey: 'test', baseURL: server.baseURL });
+    const provider = createOpenAI({ apiKey: 'test', baseURL: server.baseURL, name });
     return wrapLanguageModel({
       model: api === 'chat' ? provider.chat(id) : provider.responses(id),
       middleware: budgetMiddleware(),
@@ -140,6 +142,49 @@ describeOnNode(22, 'budgetMiddleware with @ai-sdk/openai: cached input and outpu
         });
       }
     }
+
+    it('an Azure chat model: providerOptions.azure.maxCompletionTokens (which wins over openai) is the cap lowered', async () => {
+      const limit = 300;
+      const send = async (providerOptions: Record<string, Record<string, number>>) => {
+        server.reset();
+        const budget = task(limit);
+        const wrapped = model('chat', 'gpt-4o-mini', 'azure');
+        await runWithBudgets(ledger, [budget], () =>
+          generateText({
+            model: wrapped,
+            prompt: 'Tell me a story.',
+            maxRetries: 0,
+            providerOptions,
+          }),
+        );
+        expect(billed()).toBeLessThanOrEqual(limit);
+        expect(await usage(budget)).toMatchObject({ used: billed(), reserved: 0 });
+        return { prompt: server.tally.promptTokens, caps: sentCaps() };
+      };
+      for (const options of [
+        { azure: { maxCompletionTokens: 5_000 } },
+        { openai: { maxCompletionTokens: 9_000 }, azure: { maxCompletionTokens: 5_000 } },
+        { openai: { maxCompletionTokens: 5_000 } },
+      ]) {
+        const { prompt, caps } = await send(options);
+        expect(caps).toEqual([{ max_tokens: undefined, max_completion_tokens: limit - prompt }]);
+      }
+      // Not clamped: sent as written, the azure value over the openai one.
+      server.reset();
+      const budget = task(1_000_000);
+      await runWithBudgets(ledger, [budget], () =>
+        generateText({
+          model: model('chat', 'gpt-4o-mini', 'azure'),
+          prompt: 'Hi',
+          providerOptions: {
+            openai: { maxCompletionTokens: 9 },
+            azure: { maxCompletionTokens: 7 },
+          },
+        }),
+      );
+      expect(sentCaps()).toEqual([{ max_tokens: undefined, max_completion_tokens: 7 }]);
+      expect(server.tally.completionTokens).toBe(7);
+    });
 
     it('maxOutputTokens alone is still lowered as max_tokens, with no max_completion_tokens', async () => {
       const budget = task(200);
