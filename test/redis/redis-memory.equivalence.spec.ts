@@ -37,6 +37,8 @@ type Op =
       actual: Amounts;
       ifUnknown?: 'charge' | 'skip' | 'charge-once';
       reservedAgo?: number;
+      /** Candidate sibling declarations: those sharing a ledger with a picked budget are passed. */
+      siblings?: number[];
     }
   | { kind: 'release'; which: number; pick: number[] }
   | { kind: 'snapshot'; pick: number[] }
@@ -120,6 +122,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       actual: amounts(400),
       ifUnknown: fc.constantFrom('charge' as const, 'skip' as const, 'charge-once' as const),
       reservedAgo: fc.constantFrom(0, 5_000, 60_000),
+      siblings: fc.subarray([0, 1, 2, 3]),
     },
     { requiredKeys: ['kind', 'which', 'pick', 'actual'] },
   ),
@@ -215,6 +218,12 @@ describe.skipIf(!available)('RedisLedgerStore matches MemoryLedgerStore', () => 
             } else if (o.kind === 'commit') {
               const reservationId = ids.length ? ids[o.which % ids.length] : 'none';
               const reservedAt = o.reservedAgo === undefined ? undefined : now - o.reservedAgo;
+              // Other declarations of a charged ledger (same scope and window, the key is shared).
+              const ledgerOf = (i: number) => `${defs[i].scope}|${defs[i].window ?? ''}`;
+              const charged = new Set(o.pick.map(ledgerOf));
+              const siblings = (o.siblings ?? [])
+                .filter((i) => !o.pick.includes(i) && charged.has(ledgerOf(i)))
+                .map((i) => budgets[i]);
               await both((s) =>
                 s.commit({
                   reservationId,
@@ -223,6 +232,7 @@ describe.skipIf(!available)('RedisLedgerStore matches MemoryLedgerStore', () => 
                   now,
                   ifUnknown: o.ifUnknown,
                   reservedAt,
+                  ...(siblings.length > 0 && { siblings }),
                 }),
               );
             } else {
