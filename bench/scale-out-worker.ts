@@ -9,7 +9,7 @@ import { ACTUAL, REQUEST } from './engine.js';
 export interface ScaleWorkerConfig {
   ports: number[];
   prefix: string;
-  layout: 'single-slot' | 'tenant+lease';
+  layout: 'single-slot' | 'tenant+lease' | 'tenant+lease-user';
   callers: number;
   ms: number;
   worker: number;
@@ -29,7 +29,10 @@ const store =
         client,
         prefix: config.prefix,
         hashTag: (b) => (b.scope === 'global' ? undefined : `t:${b.key.split('/')[0]}`),
-        lease: { budgets: (b) => b.scope === 'global' },
+        lease: {
+          budgets: (b) =>
+            b.scope === 'global' || (config.layout === 'tenant+lease-user' && b.scope === 'user'),
+        },
         commandTimeout: 10_000,
       });
 const ledger = new Ledger({ store });
