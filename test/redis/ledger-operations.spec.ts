@@ -1,25 +1,15 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defineBudget } from '../../lib/core/budget.js';
 import type { ForecastEvent } from '../../lib/core/events.js';
 import { Ledger } from '../../lib/core/ledger.js';
 import { RedisLedgerStore } from '../../lib/redis/index.js';
 import { describeLedgerOperationsContract } from '../contract/ledger-operations.contract.js';
-import { REDIS_URL, deleteByPrefix, redisAvailable, uniquePrefix } from './support/redis-env.js';
+import { redisAvailable, redisSuite } from './support/redis-env.js';
 
 const available = await redisAvailable('the ledger operations contract on Redis');
 
 describe.skipIf(!available)('Ledger operations on real Redis', () => {
-  const prefix = uniquePrefix('operations');
-  let client: Redis;
-
-  beforeAll(() => {
-    client = new Redis(REDIS_URL);
-  });
-  afterAll(async () => {
-    await deleteByPrefix(client, prefix);
-    await client.quit();
-  });
+  const { prefix, client } = redisSuite('operations');
 
   describeLedgerOperationsContract('RedisLedgerStore', async () => {
     const store = new RedisLedgerStore({ client, prefix, commandTimeout: 10_000 });
@@ -28,16 +18,7 @@ describe.skipIf(!available)('Ledger operations on real Redis', () => {
 });
 
 describe.skipIf(!available)('forecasts across replicas', () => {
-  const prefix = uniquePrefix('forecast-replicas');
-  let client: Redis;
-
-  beforeAll(() => {
-    client = new Redis(REDIS_URL);
-  });
-  afterAll(async () => {
-    await deleteByPrefix(client, prefix);
-    await client.quit();
-  });
+  const { prefix, client } = redisSuite('forecast-replicas');
 
   it('fire once in all for a budget two replicas spend, whichever commits', async () => {
     const T0 = Date.UTC(2026, 2, 2);

@@ -1,9 +1,8 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { defineBudget } from '../../lib/core/budget.js';
 import { Ledger } from '../../lib/core/ledger.js';
 import { RedisLedgerStore } from '../../lib/redis/index.js';
-import { REDIS_URL, deleteByPrefix, redisAvailable, uniquePrefix } from './support/redis-env.js';
+import { redisAvailable, redisSuite } from './support/redis-env.js';
 
 // How big a lease is and when it goes back: a chunk is never less than the call waiting for it and
 // at most an eighth of what Redis showed free, so one replica never locks the others out, and a
@@ -12,16 +11,7 @@ const available = await redisAvailable('the lease chunk tests');
 const quiet = { warn: () => undefined };
 
 describe.skipIf(!available)('lease chunks', () => {
-  const prefix = uniquePrefix('lease-chunks');
-  let client: Redis;
-
-  beforeAll(() => {
-    client = new Redis(REDIS_URL);
-  });
-  afterAll(async () => {
-    await deleteByPrefix(client, prefix);
-    await client.quit();
-  });
+  const { prefix, client } = redisSuite('lease-chunks');
 
   const replica = (p: string) => {
     const store = new RedisLedgerStore({
@@ -67,16 +57,7 @@ describe.skipIf(!available)('lease chunks', () => {
 });
 
 describe.skipIf(!available)('retired leases', () => {
-  const prefix = uniquePrefix('lease-retired');
-  let client: Redis;
-
-  beforeAll(() => {
-    client = new Redis(REDIS_URL);
-  });
-  afterAll(async () => {
-    await deleteByPrefix(client, prefix);
-    await client.quit();
-  });
+  const { prefix, client } = redisSuite('lease-retired');
 
   const ledgerOn = (p: string) =>
     new Ledger({

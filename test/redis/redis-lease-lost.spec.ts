@@ -5,12 +5,12 @@ import { Ledger } from '../../lib/core/ledger.js';
 import { BudgetExceededError, StoreUnavailableError } from '../../lib/errors.js';
 import { RedisLedgerStore } from '../../lib/redis/index.js';
 import {
-  REDIS_URL,
   RedisServerProcess,
   deleteByPrefix,
   freePort,
   redisAvailable,
   redisServerBinaryAvailable,
+  redisSuite,
   uniquePrefix,
 } from './support/redis-env.js';
 
@@ -173,16 +173,7 @@ describe.skipIf(!binary)('a lease acquisition whose reply was lost', () => {
 });
 
 describe.skipIf(!available)('a lease lost without a reconnect (FLUSHALL, eviction)', () => {
-  const prefix = uniquePrefix('lease-flushed');
-  let client: Redis;
-
-  beforeAll(() => {
-    client = new Redis(REDIS_URL);
-  });
-  afterAll(async () => {
-    await deleteByPrefix(client, prefix);
-    await client.quit();
-  });
+  const { prefix, client } = redisSuite('lease-flushed');
 
   it('is spent for at most a second after Redis forgot it, then charged; the budget is never overspent', async () => {
     const T0 = Date.now();

@@ -1,12 +1,11 @@
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type Budget, defineBudget } from '../../lib/core/budget.js';
 import type { TokencapEvent } from '../../lib/core/events.js';
 import { Ledger } from '../../lib/core/ledger.js';
 import { BudgetExceededError } from '../../lib/errors.js';
 import { RedisLedgerStore } from '../../lib/redis/index.js';
-import { REDIS_URL, deleteByPrefix, redisAvailable, uniquePrefix } from './support/redis-env.js';
+import { redisAvailable, redisSuite } from './support/redis-env.js';
 
 // Leased budgets on one Redis: the leased budget is spent in memory (no script names it once a
 // lease is held), replicas sharing it never overspend it and Redis ends with exactly what they
@@ -15,16 +14,7 @@ const available = await redisAvailable('the Redis lease tests');
 const quiet = { warn: () => undefined };
 
 describe.skipIf(!available)('RedisLedgerStore leases', () => {
-  const prefix = uniquePrefix('lease');
-  let client: Redis;
-
-  beforeAll(() => {
-    client = new Redis(REDIS_URL);
-  });
-  afterAll(async () => {
-    await deleteByPrefix(client, prefix);
-    await client.quit();
-  });
+  const { prefix, client } = redisSuite('lease');
 
   const leasedStore = (p: string) =>
     new RedisLedgerStore({

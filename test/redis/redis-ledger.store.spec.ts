@@ -1,22 +1,12 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { describe } from 'vitest';
 import { RedisLedgerStore } from '../../lib/redis/index.js';
 import { describeLedgerStoreContract } from '../contract/ledger-store.contract.js';
-import { REDIS_URL, deleteByPrefix, redisAvailable, uniquePrefix } from './support/redis-env.js';
+import { redisAvailable, redisSuite } from './support/redis-env.js';
 
 const available = await redisAvailable('the RedisLedgerStore contract');
 
 describe.skipIf(!available)('RedisLedgerStore against real Redis', () => {
-  const prefix = uniquePrefix('contract');
-  let client: Redis;
-
-  beforeAll(() => {
-    client = new Redis(REDIS_URL);
-  });
-  afterAll(async () => {
-    await deleteByPrefix(client, prefix);
-    await client.quit();
-  });
+  const { prefix, client } = redisSuite('contract');
 
   describeLedgerStoreContract('RedisLedgerStore', async () => {
     // A generous timeout: the 1,000-caller case queues 1,000 scripts at once on one connection,

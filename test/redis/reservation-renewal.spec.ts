@@ -1,22 +1,12 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { describe } from 'vitest';
 import { RedisLedgerStore } from '../../lib/redis/index.js';
 import { describeReservationRenewalContract } from '../contract/reservation-renewal.contract.js';
-import { REDIS_URL, deleteByPrefix, redisAvailable, uniquePrefix } from './support/redis-env.js';
+import { redisAvailable, redisSuite } from './support/redis-env.js';
 
 const available = await redisAvailable('reservation renewal on Redis');
 
 describe.skipIf(!available)('reservation renewal on real Redis', () => {
-  const prefix = uniquePrefix('renewal');
-  let client: Redis;
-
-  beforeAll(() => {
-    client = new Redis(REDIS_URL);
-  });
-  afterAll(async () => {
-    await deleteByPrefix(client, prefix);
-    await client.quit();
-  });
+  const { prefix, client } = redisSuite('renewal');
 
   describeReservationRenewalContract('RedisLedgerStore', async () => {
     const store = new RedisLedgerStore({ client, prefix, commandTimeout: 10_000 });

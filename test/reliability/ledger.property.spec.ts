@@ -1,6 +1,5 @@
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   type Amounts,
   type Budget,
@@ -17,12 +16,7 @@ import { MemoryLedgerStore } from '../../lib/core/memory-ledger.store.js';
 import type { Reservation } from '../../lib/core/reservation.js';
 import { BudgetExceededError } from '../../lib/errors.js';
 import { RedisLedgerStore } from '../../lib/redis/index.js';
-import {
-  REDIS_URL,
-  deleteByPrefix,
-  redisAvailable,
-  uniquePrefix,
-} from '../redis/support/redis-env.js';
+import { redisAvailable, redisSuite } from '../redis/support/redis-env.js';
 
 // Invariants of the Ledger under random interleavings of reserve, commit, release, clock advances
 // (window roll-over, reservation expiry, ttl eviction) and sweeps, on nested budgets
@@ -422,16 +416,7 @@ describe('Ledger invariants under random interleavings', () => {
   }, 60_000);
 
   describe.skipIf(!available)('RedisLedgerStore', () => {
-    const prefix = uniquePrefix('reliability-property');
-    let client: Redis;
-
-    beforeAll(() => {
-      client = new Redis(REDIS_URL);
-    });
-    afterAll(async () => {
-      await deleteByPrefix(client, prefix);
-      await client.quit();
-    });
+    const { prefix, client } = redisSuite('reliability-property');
 
     it('hard-stop holds, nothing leaks, thresholds fire once per window', async () => {
       await fc.assert(

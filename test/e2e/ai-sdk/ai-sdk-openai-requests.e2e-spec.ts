@@ -161,11 +161,12 @@ describeOnNode(22, 'budgetMiddleware with @ai-sdk/openai: cached input and outpu
         expect(await usage(budget)).toMatchObject({ used: billed(), reserved: 0 });
         return { prompt: server.tally.promptTokens, caps: sentCaps() };
       };
-      for (const options of [
+      const cases: Record<string, Record<string, number>>[] = [
         { azure: { maxCompletionTokens: 5_000 } },
         { openai: { maxCompletionTokens: 9_000 }, azure: { maxCompletionTokens: 5_000 } },
         { openai: { maxCompletionTokens: 5_000 } },
-      ]) {
+      ];
+      for (const options of cases) {
         const { prompt, caps } = await send(options);
         expect(caps).toEqual([{ max_tokens: undefined, max_completion_tokens: limit - prompt }]);
       }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { afterAll } from 'vitest';
 
 /** The Redis the tests use. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,6 +38,21 @@ export async function redisAvailable(suite: string): Promise<boolean> {
 /** A key prefix unique to this test run, so runs sharing one Redis never see each other's keys. */
 export function uniquePrefix(name: string): string {
   return `tokencap-test:${name}:${randomUUID().slice(0, 8)}:`;
+}
+
+/**
+ * A suite's connection to the tests' Redis and its own key prefix, for use inside a `describe`:
+ * its keys are deleted and the client closed after the suite. The client connects on its first
+ * command, so a suite skipped for want of Redis opens nothing.
+ */
+export function redisSuite(name: string): { readonly prefix: string; readonly client: Redis } {
+  const prefix = uniquePrefix(name);
+  const client = new Redis(REDIS_URL, { lazyConnect: true });
+  afterAll(async () => {
+    await deleteByPrefix(client, prefix);
+    await client.quit();
+  });
+  return { prefix, client };
 }
 
 /** Deletes every key under `prefix`. */
