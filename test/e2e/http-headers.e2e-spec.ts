@@ -1,8 +1,13 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { LlmProvider } from '../fixtures/fake-llm.fixture.js';
-import { ADAPTERS, listenOn, type ListeningApp, send } from '../fixtures/http-adapters.fixture.js';
+import {
+  ADAPTERS,
+  listenAtFixedTime,
+  type ListeningApp,
+  send,
+} from '../fixtures/http-adapters.fixture.js';
 import { readAll } from '../fixtures/http-client.fixture.js';
 import type { TokencapModuleOptions } from '../../lib/nest/tokencap-options.interface.js';
 import { RedisLedgerStore } from '../../lib/redis/index.js';
@@ -25,6 +30,7 @@ const CASES = ADAPTERS.flatMap((adapter) =>
 ).filter((c) => c.store === 'memory' || redis);
 
 describe.each(CASES)('RateLimit headers on $adapter, $store store', ({ adapter, store }) => {
+  const listen = listenAtFixedTime(NOW);
   let t: ListeningApp | undefined;
   const prefix = uniquePrefix('headers');
   let apps = 0;
@@ -41,21 +47,12 @@ describe.each(CASES)('RateLimit headers on $adapter, $store store', ({ adapter, 
       : {};
   const surface = (options: TokencapModuleOptions = {}) =>
     httpSurfaceModule({ ...storeOption(), ...options });
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(NOW);
-  });
-  afterEach(async () => {
-    await t?.app.close();
-    t = undefined;
-    vi.useRealTimers();
-  });
 
   const chat = (session: string, tokens: number) =>
     send(`${t!.url}/h/chat`, 'POST', { tokens }, { [SESSION_HEADER]: session });
 
   it('report every open budget after the handler’s own charges, and Retry-After only for the windowed refusal', async () => {
-    t = await listenOn(adapter, { imports: [surface()] });
+    t = await listen(adapter, { imports: [surface()] });
     const provider = t.app.get(LlmProvider);
     let run = 0;
     await fc.assert(
@@ -99,7 +96,7 @@ describe.each(CASES)('RateLimit headers on $adapter, $store store', ({ adapter, 
   });
 
   it('a 429 has the exact JSON body, and a lifetime budget sends neither t nor Retry-After', async () => {
-    t = await listenOn(adapter, { imports: [surface()] });
+    t = await listen(adapter, { imports: [surface()] });
     const lifetime = (tokens: number) =>
       send(`${t!.url}/h/lifetime`, 'POST', { tokens }, { [SESSION_HEADER]: 'life' });
     const ok = await lifetime(900);
@@ -123,7 +120,7 @@ describe.each(CASES)('RateLimit headers on $adapter, $store store', ({ adapter, 
   });
 
   it('a dollar budget is reported in micro-dollars, over its one-day window', async () => {
-    t = await listenOn(adapter, { imports: [surface()] });
+    t = await listen(adapter, { imports: [surface()] });
     const res = await send(`${t.url}/h/usd`, 'POST', { usd: 0.25 }, { [USER_HEADER]: 'u1' });
     expect(res.status).toBe(201);
     expect(res.headers['ratelimit-policy']).toBe('"user";q=2000000;w=86400');
@@ -131,7 +128,7 @@ describe.each(CASES)('RateLimit headers on $adapter, $store store', ({ adapter, 
   });
 
   it('an SSE response carries the policy, and (synchronous store) what is left at its first event', async () => {
-    t = await listenOn(adapter, { imports: [surface()] });
+    t = await listen(adapter, { imports: [surface()] });
     const res = await readAll(`${t.url}/h/events`, { [SESSION_HEADER]: 'sse' });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
@@ -149,7 +146,7 @@ describe.each(CASES)('RateLimit headers on $adapter, $store store', ({ adapter, 
   });
 
   it('a StreamableFile and an Observable carry them too, set before the stream’s first byte', async () => {
-    t = await listenOn(adapter, { imports: [surface()] });
+    t = await listen(adapter, { imports: [surface()] });
     const file = await readAll(`${t.url}/h/file`, { [SESSION_HEADER]: 'file' });
     expect(file.status).toBe(200);
     expect(file.body).toBe('xy');
@@ -168,7 +165,7 @@ describe.each(CASES)('RateLimit headers on $adapter, $store store', ({ adapter, 
   it.skipIf(store === 'redis')(
     'an SSE request refused before its first event is a 429 with Retry-After',
     async () => {
-      t = await listenOn(adapter, { imports: [surface()] });
+      t = await listen(adapter, { imports: [surface()] });
       expect((await chat('spent', 500)).status).toBe(201);
       expect((await chat('spent', 450)).status).toBe(201);
       const res = await readAll(`${t.url}/h/events`, { [SESSION_HEADER]: 'spent' });
@@ -180,7 +177,7 @@ describe.each(CASES)('RateLimit headers on $adapter, $store store', ({ adapter, 
   );
 
   it('headers: false sends none of them, and the 429 body is unchanged', async () => {
-    t = await listenOn(adapter, { imports: [surface({ headers: false })] });
+    t = await listen(adapter, { imports: [surface({ headers: false })] });
     const ok = await chat('quiet', 500);
     expect(ok.status).toBe(201);
     const refused = await chat('quiet', 501);

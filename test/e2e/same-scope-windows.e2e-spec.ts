@@ -1,6 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LlmProvider } from '../fixtures/fake-llm.fixture.js';
-import { ADAPTERS, listenOn, type ListeningApp, send } from '../fixtures/http-adapters.fixture.js';
+import {
+  ADAPTERS,
+  listenAtFixedTime,
+  type ListeningApp,
+  send,
+} from '../fixtures/http-adapters.fixture.js';
 import { httpSurfaceModule } from '../fixtures/http-surface.fixture.js';
 import { USER_HEADER } from '../fixtures/scopes.fixture.js';
 
@@ -8,22 +13,14 @@ import { USER_HEADER } from '../fixtures/scopes.fixture.js';
 const NOW = Date.UTC(2026, 0, 1, 0, 30, 0);
 
 describe.each(ADAPTERS)('one scope declared with two windows on a handler, on %s', (adapter) => {
+  const listen = listenAtFixedTime(NOW);
   let t: ListeningApp | undefined;
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(NOW);
-  });
-  afterEach(async () => {
-    await t?.app.close();
-    t = undefined;
-    vi.useRealTimers();
-  });
 
   const chat = (user: string, tokens: number) =>
     send(`${t!.url}/h/two-windows`, 'POST', { tokens }, { [USER_HEADER]: user });
 
   it('enforces both caps and names them "user" and "user.2" in the RateLimit fields', async () => {
-    t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
+    t = await listen(adapter, { imports: [httpSurfaceModule()] });
     const provider = t.app.get(LlmProvider);
     const ok = await chat('u1', 300);
     expect(ok.status).toBe(201);
@@ -49,7 +46,7 @@ describe.each(ADAPTERS)('one scope declared with two windows on a handler, on %s
   });
 
   it('refuses with the daily budget once the day is spent, hour after hour', async () => {
-    t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
+    t = await listen(adapter, { imports: [httpSurfaceModule()] });
     for (let hour = 0; hour < 5; hour++) {
       vi.setSystemTime(NOW + hour * 3_600_000);
       expect((await chat('u2', 900)).status).toBe(201);

@@ -1,6 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LlmProvider } from '../fixtures/fake-llm.fixture.js';
-import { ADAPTERS, listenOn, type ListeningApp, send } from '../fixtures/http-adapters.fixture.js';
+import {
+  ADAPTERS,
+  listenAtFixedTime,
+  type ListeningApp,
+  send,
+} from '../fixtures/http-adapters.fixture.js';
 import { httpSurfaceModule } from '../fixtures/http-surface.fixture.js';
 import { SESSION_HEADER } from '../fixtures/scopes.fixture.js';
 
@@ -11,16 +16,8 @@ const NOW = Date.UTC(2026, 0, 1, 0, 30, 0);
 // exception filters: a refusal there must still be the documented 429 as on Fastify (and, once
 // bytes went out, the connection closed as on Fastify, so the cut file cannot pass for a whole one).
 describe.each(ADAPTERS)('a refusal while a StreamableFile is read, on %s', (adapter) => {
+  const listen = listenAtFixedTime(NOW);
   let t: ListeningApp | undefined;
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(NOW);
-  });
-  afterEach(async () => {
-    await t?.app.close();
-    t = undefined;
-    vi.useRealTimers();
-  });
 
   const spend = async (session: string, tokens: number) => {
     const res = await send(`${t!.url}/h/chat`, 'POST', { tokens }, { [SESSION_HEADER]: session });
@@ -28,7 +25,7 @@ describe.each(ADAPTERS)('a refusal while a StreamableFile is read, on %s', (adap
   };
 
   it('answers 429 with the JSON body, Retry-After and the RateLimit fields before any byte', async () => {
-    t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
+    t = await listen(adapter, { imports: [httpSurfaceModule()] });
     const provider = t.app.get(LlmProvider);
     await spend('s1', 450);
     await spend('s1', 450);
@@ -54,7 +51,7 @@ describe.each(ADAPTERS)('a refusal while a StreamableFile is read, on %s', (adap
   });
 
   it('still streams a file whose calls fit', async () => {
-    t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
+    t = await listen(adapter, { imports: [httpSurfaceModule()] });
     const res = await send(`${t.url}/h/file-first?tokens=200`, 'GET', undefined, {
       [SESSION_HEADER]: 's2',
     });
@@ -64,7 +61,7 @@ describe.each(ADAPTERS)('a refusal while a StreamableFile is read, on %s', (adap
   });
 
   it('closes the connection once bytes went out', async () => {
-    t = await listenOn(adapter, { imports: [httpSurfaceModule()] });
+    t = await listen(adapter, { imports: [httpSurfaceModule()] });
     const provider = t.app.get(LlmProvider);
     await spend('s3', 450);
     await spend('s3', 300);
