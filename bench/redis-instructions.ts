@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { type Budget, defineBudget } from '../lib/core/index.js';
 import { RedisLedgerStore } from '../lib/redis/index.js';
-import { freePort } from '../test/redis/support/redis-env.js';
+import { freePort, serverArgs } from '../test/redis/support/redis-env.js';
 import { fmtCount, type Row } from './harness.js';
 
 const run = promisify(execFile);
@@ -48,14 +48,7 @@ class CallgrindRedis {
         '--instr-atstart=no',
         `--callgrind-out-file=${out}`,
         process.env.REDIS_SERVER_BIN ?? 'redis-server',
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
+        ...serverArgs(port),
       ],
       { stdio: 'ignore' },
     );

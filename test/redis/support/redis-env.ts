@@ -79,6 +79,14 @@ export async function keysByPrefix(client: Redis, prefix: string): Promise<strin
   return out.sort();
 }
 
+/**
+ * The arguments of a redis-server the tests or benches start for themselves: on loopback at `port`,
+ * no RDB snapshots, and (unless `persistence` says otherwise) no append-only file.
+ */
+export function serverArgs(port: number, persistence = ['--appendonly', 'no']): string[] {
+  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence];
+}
+
 /** A TCP port nobody listens on right now. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -114,14 +122,10 @@ export class RedisServerProcess {
   async start(): Promise<void> {
     const persistence = this.dataDir
       ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dataDir]
-      : ['--appendonly', 'no'];
-    this.child = spawn(
-      this.binary,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence],
-      {
-        stdio: 'ignore',
-      },
-    );
+      : undefined;
+    this.child = spawn(this.binary, serverArgs(this.port, persistence), {
+      stdio: 'ignore',
+    });
     const child = this.child;
     const failed = new Promise<never>((_, reject) => child.once('error', reject));
     const deadline = Date.now() + 10_000;
@@ -206,18 +210,7 @@ export class RedisClusterProcesses {
       this.ports.push(port);
     }
     for (const port of this.ports) {
-      const args = [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        this.dir,
-      ];
+      const args = [...serverArgs(port), '--dir', this.dir];
       args.push(
         '--cluster-enabled',
         'yes',
