@@ -1,10 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { ROOT, typeErrors } from '../support/type-check.js';
 
 /** README.md's quick start: each `ts` block whose first line is `// <file>.ts`. */
 function quickStartFiles(): Map<string, string> {
@@ -32,29 +29,8 @@ describe("README.md's quick start", () => {
     ]);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-    for (const [name, code] of files) writeFileSync(join(dir, name), code);
-
-    const program = ts.createProgram({
-      rootNames: [...files.keys()].map((name) => join(dir, name)),
-      options: {
-        target: ts.ScriptTarget.ES2022,
-        lib: ['lib.es2023.d.ts'],
-        module: ts.ModuleKind.NodeNext,
-        moduleResolution: ts.ModuleResolutionKind.NodeNext,
-        strict: true,
-        experimentalDecorators: true,
-        emitDecoratorMetadata: true,
-        skipLibCheck: true,
-        noEmit: true,
-        types: ['node'],
-        // What `npm install tokencap` resolves, compiled from source here.
-        paths: { tokencap: [join(ROOT, 'lib/index.ts')] },
-      },
-    });
-    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
-      const where = d.file ? `${d.file.fileName.replace(dir, '')}: ` : '';
-      return where + ts.flattenDiagnosticMessageText(d.messageText, '\n');
-    });
+    // What `npm install tokencap` resolves, compiled from source here.
+    const diagnostics = typeErrors(dir, files, { tokencap: [join(ROOT, 'lib/index.ts')] });
     expect(diagnostics).toEqual([]);
   }, 60_000);
 });

@@ -1,10 +1,8 @@
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { ROOT, typeErrors } from '../support/type-check.js';
 
 /**
  * A CommonJS TypeScript app (`module: nodenext`, as docs/recipes.md sets it up) compiled against
@@ -41,26 +39,8 @@ describe('the declarations, from a CommonJS TypeScript project', () => {
 
   afterAll(() => rmSync(project, { recursive: true, force: true }));
 
-  function diagnosticsOf(files: Record<string, string>): string[] {
-    for (const [name, code] of Object.entries(files)) writeFileSync(join(project, name), code);
-    const program = ts.createProgram({
-      rootNames: Object.keys(files).map((name) => join(project, name)),
-      options: {
-        target: ts.ScriptTarget.ES2022,
-        lib: ['lib.es2023.d.ts'],
-        module: ts.ModuleKind.NodeNext,
-        moduleResolution: ts.ModuleResolutionKind.NodeNext,
-        strict: true,
-        skipLibCheck: true,
-        noEmit: true,
-        types: ['node'],
-      },
-    });
-    return ts.getPreEmitDiagnostics(program).map((d) => {
-      const where = d.file ? `${d.file.fileName.replace(project, '')}: ` : '';
-      return where + ts.flattenDiagnosticMessageText(d.messageText, '\n');
-    });
-  }
+  const diagnosticsOf = (files: Record<string, string>) =>
+    typeErrors(project, Object.entries(files));
 
   it('wraps the CommonJS OpenAI and Anthropic clients, keeping their own types', () => {
     expect(
