@@ -29,6 +29,7 @@ import type {
   UnknownReservationMode,
 } from './ledger-store.interface.js';
 import { RememberedIds } from './remembered-ids.js';
+import { assertKnownOptions } from './known-options.guard.js';
 
 /** Options of {@link MemoryLedgerStore}. */
 export interface MemoryLedgerStoreOptions {
@@ -253,6 +254,7 @@ export class MemoryLedgerStore implements LedgerStore {
   private lastAt = 0;
 
   constructor(options: MemoryLedgerStoreOptions = {}) {
+    assertKnownOptions(options, ['sweepInterval', 'clock'], 'MemoryLedgerStore');
     this.clock = options.clock;
     const interval = options.sweepInterval ?? '1m';
     if (interval !== false) {

@@ -15,6 +15,7 @@ import type {
   TokenizerBackend,
 } from './token-encoder.interface.js';
 import { estimateTokens } from './token.estimator.js';
+import { assertKnownOptions } from '../core/known-options.guard.js';
 
 /** Default {@link TokenCounterOptions.cacheSize}. */
 export const DEFAULT_CACHE_SIZE = 10_000;
@@ -68,6 +69,11 @@ export class TokenCounter {
    * @throws TypeError when `backend` names no known tokenizer.
    */
   constructor(options: TokenCounterOptions = {}) {
+    assertKnownOptions(
+      options,
+      ['backend', 'cacheSize', 'cacheMaxChars', 'imageTokens'],
+      'TokenCounter',
+    );
     this.encoderFor = encoderFactory(options.backend ?? 'gpt-tokenizer');
     this.cache = new TextCountCache({
       maxEntries: nonNegative(options.cacheSize, DEFAULT_CACHE_SIZE),

@@ -1,6 +1,7 @@
 import type { Budget } from '../core/budget.js';
 import { type BudgetFrame, currentFrame } from '../core/budget-context.js';
 import type { Ledger } from '../core/ledger.js';
+import { assertKnownOptions } from '../core/known-options.guard.js';
 import { assertBudgets } from '../core/ledger-input.guard.js';
 import { quoteClientValue, TokencapConfigError } from '../errors.js';
 import { modelCatalogFor } from '../models/catalog.binding.js';
@@ -43,6 +44,14 @@ export interface MeteringOptions {
   outsideBudget?: OutsideBudget;
 }
 
+const METERING_OPTIONS = [
+  'ledger',
+  'budgets',
+  'defaultMaxOutputTokens',
+  'modelOutputLimits',
+  'outsideBudget',
+] as const satisfies readonly (keyof MeteringOptions)[];
+
 /** See {@link MeteringOptions.outsideBudget}. */
 export type OutsideBudget = 'refuse' | 'allow';
 
@@ -64,13 +73,21 @@ export function refusesOutsideBudget(options: MeteringOptions, where: string): b
  * Validates a wrapper's {@link MeteringOptions} (`where` names the wrapper in errors) and returns
  * what each call made through it is metered with: the innermost budget frame, else the options'
  * default one, with the model catalog of the frame's ledger; `undefined` when no budget is open
- * (the call passes through unmetered).
- * @throws TokencapConfigError naming the bad option.
+ * (the call passes through unmetered). `own` lists the wrapper's options beyond these, so that any
+ * other key (a typo) is refused rather than silently ignored.
+ * @throws TokencapConfigError naming the bad or unknown option.
  */
 export function meteringContextResolver(
   options: MeteringOptions,
   where: string,
+  own: readonly string[] = [],
 ): () => MeteringContext | undefined {
+  if (options === null || typeof options !== 'object') {
+    throw new TokencapConfigError(
+      `Invalid options of ${where}: expected an object, got ${quoteClientValue(options)}.`,
+    );
+  }
+  assertKnownOptions(options, [...METERING_OPTIONS, ...own], where);
   const { ledger, budgets = [], defaultMaxOutputTokens = 4096 } = options;
   assertBudgets(budgets, `${where} option budgets`);
   // Duck-typed rather than instanceof, so a Ledger from another copy of the package still works.

@@ -11,6 +11,7 @@ import {
 import { findFact, inheritsPrice, nameCandidates } from './model-name.resolver.js';
 import { OPENAI_MODELS } from './openai.models.js';
 import { PriceUnknownError } from './price-unknown.error.js';
+import { assertKnownOptions } from '../core/known-options.guard.js';
 
 /** Options of a {@link ModelCatalog}: facts that replace or extend the shipped tables. */
 export interface ModelCatalogOptions {
@@ -57,6 +58,11 @@ export class ModelCatalog {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw new TokencapConfigError(`Invalid ModelCatalog options: expected an object.`);
     }
+    assertKnownOptions(
+      options,
+      ['models', 'prices', 'outputLimits', 'defaultPrice'],
+      'ModelCatalog',
+    );
     this.entries = new Map(base ? base.entries : shippedEntries());
     for (const [model, facts] of ownEntries(options.models, 'models')) {
       this.merge(model, validateFacts(facts, entryName('models', model)));

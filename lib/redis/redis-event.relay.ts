@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Subscription } from 'rxjs';
 import type { TokencapEvent } from '../core/events.js';
 import type { Ledger } from '../core/ledger.js';
+import { assertKnownOptions } from '../core/known-options.guard.js';
 import { isRelayed } from '../core/relayed-event.js';
 import { assertWarnLogger, warnSafely } from '../core/warn-logger.js';
 import { TokencapConfigError } from '../errors.js';
@@ -42,6 +43,14 @@ export interface RedisEventRelayOptions {
     warn(message: string): void;
   };
 }
+
+const RELAY_OPTIONS = [
+  'publisher',
+  'subscriber',
+  'channel',
+  'types',
+  'logger',
+] as const satisfies readonly (keyof RedisEventRelayOptions)[];
 
 interface Envelope {
   v: 1;
@@ -91,6 +100,9 @@ export class RedisEventRelay {
         'RedisEventRelay needs a `publisher`: an ioredis Redis or Cluster client.',
       );
     }
+    // A misspelt `channel` would leave two apps on the default channel, each taking the other's
+    // events for its own.
+    assertKnownOptions(options, RELAY_OPTIONS, 'RedisEventRelay');
     const types = options.types ?? ['threshold', 'exhausted', 'forecast'];
     for (const type of types) {
       if (!ALL_TYPES.includes(type)) {

@@ -1,6 +1,7 @@
 import { HttpStatus, RequestMethod } from '@nestjs/common';
 import { ApiResponse, DECORATORS } from '@nestjs/swagger';
 import { TokencapConfigError } from '../errors.js';
+import { assertKnownOptions } from '../core/known-options.guard.js';
 
 /** Options of {@link ApiBudgetResponses}. */
 export interface ApiBudgetResponsesOptions {
@@ -81,6 +82,7 @@ const DOCUMENTED = Symbol.for('tokencap.swagger.budget-responses');
 export function ApiBudgetResponses(
   options: ApiBudgetResponsesOptions = {},
 ): MethodDecorator & ClassDecorator {
+  assertKnownOptions(options, ['status'], '@ApiBudgetResponses()');
   const status = options.status;
   if (status !== undefined && (!Number.isInteger(status) || status < 200 || status > 299)) {
     throw new TokencapConfigError(

@@ -3,6 +3,7 @@ import { type BudgetFrame, currentFrame } from '../../core/budget-context.js';
 import type { Ledger } from '../../core/ledger.js';
 import { TokencapConfigError } from '../../errors.js';
 import { nextPlannedInput } from './planned-input.memo.js';
+import { assertKnownOptions } from '../../core/known-options.guard.js';
 
 /** Options of {@link budgetNearlySpent}. */
 export interface BudgetNearlySpentOptions {
@@ -46,6 +47,7 @@ export function budgetNearlySpent(
     };
   }[];
 }) => Promise<boolean> {
+  assertKnownOptions(options, ['fraction', 'ledger', 'budgets'], 'budgetNearlySpent');
   const { fraction = 0.9, ledger, budgets = [] } = options;
   if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1)) {
     throw new TokencapConfigError(

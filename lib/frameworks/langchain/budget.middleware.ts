@@ -48,7 +48,7 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}) {
     );
   }
   // Fail at construction on bad metering options, not on the agent's first call.
-  meteringContextResolver(metering, 'budgetMiddleware');
+  meteringContextResolver(metering, 'budgetMiddleware', ['maxTokensField']);
   return createMiddleware({
     name: 'TokencapBudget',
     wrapModelCall: async (request, handler) => {

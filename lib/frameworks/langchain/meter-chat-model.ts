@@ -77,7 +77,7 @@ export function meterChatModel<Model extends BaseChatModel>(
     }
     return model;
   }
-  const contextOf = meteringContextResolver(options, 'meterChatModel');
+  const contextOf = meteringContextResolver(options, 'meterChatModel', ['maxTokensField']);
   const capField = options.maxTokensField ?? CAP_FIELDS.find((field) => field in model);
   if (capField === undefined || !(capField in model)) {
     throw new TokencapConfigError(

@@ -75,7 +75,7 @@ export function wrapOpenAI<Client extends OpenAILike>(
   client: Client,
   options: WrapOpenAIOptions = {},
 ): Client {
-  const contextOf = meteringContextResolver(options, 'wrapOpenAI');
+  const contextOf = meteringContextResolver(options, 'wrapOpenAI', ['chatOutputCapParameter']);
   const refuseOutside = refusesOutsideBudget(options, 'wrapOpenAI');
   const capParameter = options.chatOutputCapParameter ?? 'max_completion_tokens';
   if (capParameter !== 'max_completion_tokens' && capParameter !== 'max_tokens') {
