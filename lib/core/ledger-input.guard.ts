@@ -132,3 +132,24 @@ export function creditAmounts(budget: Budget, amounts: unknown): Amounts {
   }
   return out;
 }
+
+/**
+ * Amounts in store units are whole: tokens, requests, and money as micro-dollars (so totals never
+ * drift). A fraction (an estimate, a caller's own arithmetic) is rounded up, never down, so
+ * rounding can only over-count.
+ */
+export function wholeCounts(amounts: Amounts): Amounts {
+  const { tokens, requests, usd } = amounts;
+  if (
+    (tokens === undefined || Number.isInteger(tokens)) &&
+    (requests === undefined || Number.isInteger(requests)) &&
+    (usd === undefined || Number.isInteger(usd))
+  ) {
+    return amounts;
+  }
+  const whole: Amounts = { ...amounts };
+  if (tokens !== undefined) whole.tokens = Math.ceil(tokens);
+  if (requests !== undefined) whole.requests = Math.ceil(requests);
+  if (usd !== undefined) whole.usd = Math.ceil(usd);
+  return whole;
+}

@@ -1,5 +1,6 @@
 import type { Budget } from '../core/budget.js';
 import { ledgerIdOf } from '../core/ledger-id.js';
+import { messageOf } from '../core/store-error.reader.js';
 import { TokencapConfigError } from '../errors.js';
 import { clusterSlot } from './cluster-slot.js';
 import { RedisConfigError } from './redis-store.error.js';
@@ -123,8 +124,4 @@ export class LedgerKeyBuilder {
     }
     return tag;
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

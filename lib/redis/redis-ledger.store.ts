@@ -1,13 +1,11 @@
 import { Redis } from 'ioredis';
-import { type Amounts, type Budget, DIMENSIONS } from '../core/budget.js';
-import { ledgerIdOf } from '../core/ledger-id.js';
-import { amountsFor, decideReservation } from '../core/ledger-rules.js';
+import type { Budget } from '../core/budget.js';
+import { amountsFor } from '../core/ledger-rules.js';
 import type {
   ClaimInput,
   CommitInput,
   CommitOutcome,
   CreditInput,
-  Crossing,
   ExtendInput,
   LedgerActivity,
   LedgerOpInput,
@@ -20,79 +18,19 @@ import type {
   ReserveOutcome,
   UnwrittenUsage,
 } from '../core/ledger-store.interface.js';
+import { EMPTY, ownerOf, spreadSiblings } from './commit-siblings.spreader.js';
 import { LedgerKeyBuilder } from './ledger-key.builder.js';
 import type { LeasePool } from './lease/lease-pool.js';
 import { resolveLeaseOptions } from './lease/lease.options.js';
 import { LeasedBudgets } from './lease/leased-budgets.js';
-import { SCRIPTS } from './lua.script.js';
 import {
   checkStoreOptions,
   closeOwnedClient,
   type RedisLedgerStoreOptions,
 } from './redis-store.options.js';
-import {
-  BudgetArgsEncoder,
-  amountArgs,
-  numArg,
-  reserveArgs,
-  unknownModeArg,
-} from './script-args.encoder.js';
-import { type RedisClient, ScriptRunner, malformed } from './script.runner.js';
-import {
-  NDIM,
-  SNAP,
-  toActivity,
-  toAmounts,
-  toFlag,
-  toIndex,
-  toNumber,
-  toSnapshots,
-  toState,
-} from './script-reply.parser.js';
-
-const ONE_TOKEN: Amounts = { tokens: 1 };
-const EMPTY: LedgerSnapshot = Object.freeze({
-  used: Object.freeze({}),
-  reserved: Object.freeze({}),
-});
-
-/**
- * `outcome` (of `budgets`, then the `kept` siblings) with every sibling listed: one left out reads
- * as its ledger's budget does (or as zero) and fires nothing.
- */
-function spreadSiblings(
-  outcome: CommitOutcome,
-  budgets: readonly Budget[],
-  siblings: readonly Budget[],
-  kept: readonly Budget[],
-): CommitOutcome {
-  const n = budgets.length;
-  const at = (j: number) => {
-    const k = kept.indexOf(siblings[j]);
-    return k < 0 ? ownerOf(budgets, siblings[j]) : n + k;
-  };
-  return {
-    ...outcome,
-    snapshots: [
-      ...outcome.snapshots.slice(0, n),
-      ...siblings.map((_, j) => outcome.snapshots[at(j)] ?? EMPTY),
-    ],
-    crossings: outcome.crossings.map((c) =>
-      c.index < n ? c : { ...c, index: n + siblings.indexOf(kept[c.index - n]) },
-    ),
-    activity: outcome.activity && [
-      ...outcome.activity.slice(0, n),
-      ...siblings.map((_, j) => outcome.activity?.[at(j)] ?? { commits: 0, since: 0 }),
-    ],
-  };
-}
-
-/** The index in `budgets` of the first budget whose ledger `sibling` shares, or -1. */
-function ownerOf(budgets: readonly Budget[], sibling: Budget): number {
-  const id = ledgerIdOf(sibling);
-  for (let i = 0; i < budgets.length; i++) if (ledgerIdOf(budgets[i]) === id) return i;
-  return -1;
-}
+import { LedgerScripts, ONE_TOKEN } from './redis-ledger.scripts.js';
+import { BudgetArgsEncoder } from './script-args.encoder.js';
+import { type RedisClient, ScriptRunner } from './script.runner.js';
 
 /**
  * Ledgers in Redis, shared by every replica of an app. Each operation is one Lua script run with
@@ -112,10 +50,8 @@ export class RedisLedgerStore implements LedgerStore {
   readonly client: RedisClient;
   private readonly owned: boolean;
   private readonly keys: LedgerKeyBuilder;
-  /** Whether a call's keys are checked to share a slot before sending (see assertOneSlot). */
-  private readonly checkSlots: boolean;
-  private readonly encoder: BudgetArgsEncoder;
   private readonly runner: ScriptRunner;
+  private readonly scripts: LedgerScripts;
   private readonly leases: LeasedBudgets | undefined;
   /** Marks the leases unconfirmed when the connection closes (see LeasedBudgets.suspect). */
   private readonly onConnectionClosed = () => this.leases?.suspect();
@@ -126,8 +62,9 @@ export class RedisLedgerStore implements LedgerStore {
     const { client, url, timeoutMs, idleTtlMs } = checkStoreOptions(options);
     const hashTag = options.hashTag ?? (client?.isCluster ? 'single-slot' : 'per-budget');
     this.keys = new LedgerKeyBuilder(options.prefix ?? 'tokencap:', hashTag);
-    this.checkSlots = typeof hashTag === 'function' || client?.isCluster === true;
-    this.encoder = new BudgetArgsEncoder(idleTtlMs);
+    // Keys are checked to share a slot before sending only where they might not (see assertOneSlot).
+    const checkSlots = typeof hashTag === 'function' || client?.isCluster === true;
+    const encoder = new BudgetArgsEncoder(idleTtlMs);
     // Created only once every option is valid: a client created before a throw would be left
     // reconnecting forever, keeping the process alive.
     this.owned = client === undefined;
@@ -141,14 +78,15 @@ export class RedisLedgerStore implements LedgerStore {
       this.client = client;
     }
     this.runner = new ScriptRunner(this.client, timeoutMs);
+    this.scripts = new LedgerScripts(this.runner, this.keys, checkSlots, encoder);
     if (options.lease !== undefined) {
       this.leases = new LeasedBudgets(
         resolveLeaseOptions(options.lease),
         {
-          reserve: (input) => this.reserveDirect(input),
-          commit: (input) => this.commitDirect(input),
-          release: (input) => this.releaseDirect(input),
-          extend: (budget, id, expiresAt, now) => this.extendDirect([budget], id, expiresAt, now),
+          reserve: (input) => this.scripts.reserve(input),
+          commit: (input) => this.scripts.commit(input),
+          release: (input) => this.scripts.release(input),
+          extend: (budget, id, expiresAt, now) => this.scripts.extend([budget], id, expiresAt, now),
           crossed: (budgets, outcome, at) => this.settled?.(budgets, outcome, at),
         },
         (budget) => this.keys.keysOf(budget).ledger,
@@ -169,7 +107,7 @@ export class RedisLedgerStore implements LedgerStore {
 
   async reserve(input: ReserveInput): Promise<ReserveOutcome> {
     const split = this.leases?.split(input.budgets, input.now);
-    if (!split) return this.reserveDirect(input);
+    if (!split) return this.scripts.reserve(input);
     // Leased budgets first (in memory, or one round trip for a new lease), then the rest in one
     // script, clamped to what the leases granted; a refusal anywhere undoes the leases' holds.
     const held: LeasePool[] = [];
@@ -197,7 +135,7 @@ export class RedisLedgerStore implements LedgerStore {
       const wanted = input.units;
       let outcome: ReserveOutcome;
       try {
-        outcome = await this.reserveDirect({
+        outcome = await this.scripts.reserve({
           ...input,
           budgets: split.direct,
           units: wanted && { ...wanted, max: Math.min(wanted.max, units) },
@@ -229,13 +167,13 @@ export class RedisLedgerStore implements LedgerStore {
     const direct = split?.direct ?? input.budgets;
     const kept = siblings.filter((sibling) => ownerOf(direct, sibling) >= 0);
     if (!split) {
-      const outcome = await this.commitDirect({ ...input, siblings: kept });
+      const outcome = await this.scripts.commit({ ...input, siblings: kept });
       return kept.length === siblings.length
         ? outcome
         : spreadSiblings(outcome, input.budgets, siblings, kept);
     }
     // Redis first: if it fails, nothing was recorded in the leases and the Ledger's retry is safe.
-    const written = await this.commitDirect({ ...input, budgets: direct, siblings: kept });
+    const written = await this.scripts.commit({ ...input, budgets: direct, siblings: kept });
     const n = input.budgets.length;
     // Indexes in the direct outcome (its budgets, then the siblings it kept) to this commit's.
     const indexOf = (i: number) =>
@@ -264,8 +202,8 @@ export class RedisLedgerStore implements LedgerStore {
 
   async release(input: ReleaseInput): Promise<boolean> {
     const split = this.leases?.split(input.budgets, input.now);
-    if (!split) return this.releaseDirect(input);
-    let released = await this.releaseDirect({ ...input, budgets: split.direct });
+    if (!split) return this.scripts.release(input);
+    let released = await this.scripts.release({ ...input, budgets: split.direct });
     for (const { pool } of split.pools) {
       if (pool.release(input.reservationId, input.now)) released = true;
     }
@@ -278,7 +216,7 @@ export class RedisLedgerStore implements LedgerStore {
     const split = this.leases?.split(input.budgets, now);
     const direct = split ? split.direct : input.budgets;
     let extended =
-      direct.length > 0 && (await this.extendDirect(direct, reservationId, expiresAt, now));
+      direct.length > 0 && (await this.scripts.extend(direct, reservationId, expiresAt, now));
     for (const { pool } of split?.pools ?? []) {
       if (pool.extendHold(reservationId, expiresAt)) extended = true;
     }
@@ -287,12 +225,12 @@ export class RedisLedgerStore implements LedgerStore {
 
   async snapshot(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]> {
     const split = this.leases?.split(budgets, now);
-    if (!split) return this.snapshotDirect(budgets, now);
+    if (!split) return this.scripts.snapshot(budgets, now);
     const out: LedgerSnapshot[] = new Array<LedgerSnapshot>(budgets.length);
     await Promise.all(split.pools.map(({ pool }) => pool.settleEnded(now)));
     const [direct, ...leased] = await Promise.all([
-      this.snapshotDirect(split.direct, now),
-      ...split.pools.map(({ pool }) => this.snapshotDirect([pool.budget], now)),
+      this.scripts.snapshot(split.direct, now),
+      ...split.pools.map(({ pool }) => this.scripts.snapshot([pool.budget], now)),
     ]);
     direct.forEach((snap, i) => (out[split.directIndex[i]] = snap));
     split.pools.forEach(({ pool, index }, i) => (out[index] = pool.snapshot(now, leased[i][0])));
@@ -306,110 +244,14 @@ export class RedisLedgerStore implements LedgerStore {
     this.settled = listener;
   }
 
-  private async reserveDirect(input: ReserveInput): Promise<ReserveOutcome> {
-    const { budgets } = input;
-    if (budgets.length === 0) {
-      const decision = decideReservation(input, []);
-      return decision.ok ? { ...decision, snapshots: [] } : decision;
-    }
-    const script = SCRIPTS.reserve;
-    const args = [...reserveArgs(input), ...this.encoder.encodeLimits(budgets, input.now)];
-    const reply = await this.runner.run(script, this.keyList(budgets), args);
-    if (reply[0] === 'ok' && reply.length === 4) {
-      const units = toNumber(reply[2], script, reply);
-      const amounts = amountsFor(input.base, input.perUnit ?? ONE_TOKEN, units);
-      return {
-        ok: true,
-        units,
-        amounts,
-        snapshots: toSnapshots(reply[3], budgets.length, script, reply),
-      };
-    }
-    if (reply[0] === 'no' && reply.length === 5 + SNAP) {
-      const index = toIndex(reply[2], budgets.length, script, reply);
-      const dimension = DIMENSIONS[toIndex(reply[3], NDIM, script, reply)];
-      const requested = toNumber(reply[4], script, reply);
-      const [snapshot] = toSnapshots(reply.slice(5), 1, script, reply);
-      return { ok: false, index, dimension, snapshot, requested };
-    }
-    throw malformed(script, reply);
-  }
-
-  /** The commit script; every sibling of `input` shares a ledger with one of its budgets. */
-  private async commitDirect(input: CommitInput): Promise<CommitOutcome> {
-    const { budgets } = input;
-    if (budgets.length === 0) return { snapshots: [], crossings: [], released: false };
-    const siblings = input.siblings ?? [];
-    const owners = siblings.map((sibling) => ownerOf(budgets, sibling));
-    const script = SCRIPTS.commit;
-    const args = [
-      input.reservationId,
-      unknownModeArg(input.ifUnknown),
-      input.reservedAt === undefined ? '' : numArg(input.reservedAt, 'reservedAt'),
-      ...amountArgs(input.actual),
-      ...this.encoder.encode(budgets, input.now),
-      ...this.encoder.encodeSiblings(siblings, owners, input.now),
-    ];
-    const reply = await this.runner.run(script, this.keyList(budgets), args);
-    if (
-      reply[0] !== 'ok' ||
-      reply.length !== 6 ||
-      !Array.isArray(reply[4]) ||
-      reply[4].length % 3 !== 0
-    ) {
-      throw malformed(script, reply);
-    }
-    const all = siblings.length === 0 ? budgets : [...budgets, ...siblings];
-    const activity = toActivity(reply[5], all.length, script, reply);
-    const released = toFlag(reply[2], script, reply);
-    const snapshots = toSnapshots(reply[3], all.length, script, reply);
-    const flat = reply[4] as unknown[];
-    const crossings: Crossing[] = [];
-    for (let i = 0; i < flat.length; i += 3) {
-      const index = toIndex(flat[i], all.length, script, reply);
-      const dimension = DIMENSIONS[toIndex(flat[i + 1], NDIM, script, reply)];
-      const thresholds = all[index].thresholds;
-      if (flat[i + 2] === -1) {
-        crossings.push({ index, dimension, threshold: 1, exhausted: true });
-      } else {
-        const threshold = thresholds[toIndex(flat[i + 2], thresholds.length, script, reply)];
-        crossings.push({ index, dimension, threshold, exhausted: false });
-      }
-    }
-    return { snapshots, crossings, released, activity };
-  }
-
-  private async releaseDirect(input: ReleaseInput): Promise<boolean> {
-    const { budgets } = input;
-    if (budgets.length === 0) return false;
-    const script = SCRIPTS.release;
-    const args = [input.reservationId, ...this.encoder.encodeWindows(budgets, input.now)];
-    const reply = await this.runner.run(script, this.keyList(budgets), args);
-    if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
-    return toFlag(reply[2], script, reply);
-  }
-
-  private async snapshotDirect(budgets: readonly Budget[], now: number): Promise<LedgerSnapshot[]> {
-    if (budgets.length === 0) return [];
-    const script = SCRIPTS.snapshot;
-    const reply = await this.runner.run(
-      script,
-      this.keyList(budgets),
-      this.encoder.encodeWindows(budgets, now),
-      false,
-    );
-    if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
-    return toSnapshots(reply[2], budgets.length, script, reply);
-  }
-
   async inspect(budgets: readonly Budget[], now: number): Promise<LedgerState[]> {
     const split = this.leases?.split(budgets, now);
-    if (!split) return this.inspectDirect(budgets, now);
+    if (!split) return this.scripts.inspect(budgets, now);
     const out: LedgerState[] = new Array<LedgerState>(budgets.length);
     await Promise.all(split.pools.map(({ pool }) => pool.settleEnded(now)));
     const [direct, ...leased] = await Promise.all([
-      this.inspectDirect(split.direct, now),
-      ...split.pools.map(({ pool }) => this.inspectDirect([pool.budget], now)),
+      this.scripts.inspect(split.direct, now),
+      ...split.pools.map(({ pool }) => this.scripts.inspect([pool.budget], now)),
     ]);
     direct.forEach((state, i) => (out[split.directIndex[i]] = state));
     // A leased budget's usage includes what its leases spent here; its activity is Redis's, where
@@ -421,55 +263,20 @@ export class RedisLedgerStore implements LedgerStore {
     return out;
   }
 
-  private async inspectDirect(budgets: readonly Budget[], now: number): Promise<LedgerState[]> {
-    if (budgets.length === 0) return [];
-    const script = SCRIPTS.inspect;
-    const reply = await this.runner.run(
-      script,
-      this.keyList(budgets),
-      this.encoder.encode(budgets, now),
-      false,
-    );
-    if (reply[0] !== 'ok' || reply.length !== 4) throw malformed(script, reply);
-    const snapshots = toSnapshots(reply[2], budgets.length, script, reply);
-    const activity = toActivity(reply[3], budgets.length, script, reply);
-    return snapshots.map((snapshot, i) => ({ ...snapshot, ...activity[i] }));
-  }
-
   async reset(input: LedgerOpInput): Promise<ResetOutcome> {
-    const script = SCRIPTS.reset;
-    const budgets = [input.budget];
     // A leased budget's leases here settle first, so what they spent before the reset is cleared
     // with the rest instead of landing in the window after it.
-    const split = this.leases?.split(budgets, input.now);
+    const split = this.leases?.split([input.budget], input.now);
     if (split) await Promise.all(split.pools.map(({ pool }) => pool.sweep(input.now, true)));
-    const args = this.encoder.encode(budgets, input.now);
-    const reply = await this.runner.run(script, this.keyList(budgets), args);
-    if (reply[0] !== 'ok' || reply.length !== 4 || !Array.isArray(reply[2])) {
-      throw malformed(script, reply);
-    }
-    return {
-      cleared: toAmounts(reply[2], 0, script, reply),
-      state: toState(reply[3], script, reply),
-    };
+    return this.scripts.reset(input);
   }
 
-  async credit(input: CreditInput): Promise<LedgerState> {
-    const script = SCRIPTS.credit;
-    const budgets = [input.budget];
-    const args = [...amountArgs(input.amounts), ...this.encoder.encode(budgets, input.now)];
-    const reply = await this.runner.run(script, this.keyList(budgets), args);
-    if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
-    return toState(reply[2], script, reply);
+  credit(input: CreditInput): Promise<LedgerState> {
+    return this.scripts.credit(input);
   }
 
-  async claim(input: ClaimInput): Promise<boolean> {
-    const script = SCRIPTS.claim;
-    const budgets = [input.budget];
-    const args = [input.marker, ...this.encoder.encode(budgets, input.now)];
-    const reply = await this.runner.run(script, this.keyList(budgets), args);
-    if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
-    return toFlag(reply[2], script, reply);
+  claim(input: ClaimInput): Promise<boolean> {
+    return this.scripts.claim(input);
   }
 
   /**
@@ -484,29 +291,5 @@ export class RedisLedgerStore implements LedgerStore {
     if (!this.owned) return lost;
     await closeOwnedClient(this.client as Redis, this.runner.timeoutMs);
     return lost;
-  }
-
-  /** Moves a reservation's (or a lease's) expiry on every budget that still holds it. */
-  private async extendDirect(
-    budgets: readonly Budget[],
-    id: string,
-    expiresAt: number,
-    now: number,
-  ): Promise<boolean> {
-    const script = SCRIPTS.extend;
-    const args = [id, numArg(expiresAt, 'expiresAt'), ...this.encoder.encodeWindows(budgets, now)];
-    const reply = await this.runner.run(script, this.keyList(budgets), args);
-    if (reply[0] !== 'ok' || reply.length !== 3) throw malformed(script, reply);
-    return toFlag(reply[2], script, reply);
-  }
-
-  private keyList(budgets: readonly Budget[]): string[] {
-    if (this.checkSlots) this.keys.assertOneSlot(budgets);
-    const list: string[] = [];
-    for (const budget of budgets) {
-      const keys = this.keys.keysOf(budget);
-      list.push(keys.ledger, keys.reservations, keys.marks);
-    }
-    return list;
   }
 }

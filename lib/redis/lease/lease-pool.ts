@@ -2,29 +2,21 @@ import { type Amounts, type Budget, DIMENSIONS, type Dimension } from '../../cor
 import { windowBounds } from '../../core/budget-window.js';
 import { amountsFor, decideReservation } from '../../core/ledger-rules.js';
 import type {
-  CommitInput,
   CommitOutcome,
   LedgerSnapshot,
-  ReleaseInput,
   ReserveInput,
   ReserveOutcome,
   UnknownReservationMode,
 } from '../../core/ledger-store.interface.js';
-import { type Hold, Lease, leaseId, NDIM, toAmounts, vector } from './lease.js';
+import { mayHaveApplied } from '../../core/store-error.reader.js';
+import type { LeaseBackend } from './lease-backend.interface.js';
+import { fits, runningLow, virtualSnapshot } from './lease.capacity.js';
+import { LeaseHolds } from './lease.holds.js';
+import { Lease, leaseId, NDIM, toAmounts, vector } from './lease.js';
 import type { ResolvedLeaseOptions } from './lease.options.js';
 import { ChunkSizer } from './chunk.sizer.js';
+import { LooseUsage } from './loose-usage.charger.js';
 import { OrphanLeases } from './orphan-leases.js';
-
-/** What a pool asks of Redis: the store's scripts on the leased budget alone. */
-export interface LeaseBackend {
-  reserve(input: ReserveInput): Promise<ReserveOutcome>;
-  commit(input: CommitInput): Promise<CommitOutcome>;
-  release(input: ReleaseInput): Promise<boolean>;
-  /** Moves a held lease's expiry; resolves whether Redis still holds it (false: it forgot it). */
-  extend(budget: Budget, id: string, expiresAt: number, now: number): Promise<boolean>;
-  /** Receives the thresholds a lease's settlement crossed (once per budget and window). */
-  crossed(budgets: readonly Budget[], outcome: CommitOutcome, at: number): void;
-}
 
 // A lease is acquired as `need + units × step` with units up to STEPS, so Redis grants the most
 // of the wanted chunk that fits, and never less than the call waiting for it needs.
@@ -48,11 +40,9 @@ export class LeasePool {
   private current: Lease | undefined;
   private acquiring: Promise<ReserveOutcome | undefined> | undefined;
   private readonly leases = new Set<Lease>();
-  private readonly holds = new Map<string, Hold>();
+  private readonly holds = new LeaseHolds();
   /** Usage with no lease to put it in (a commit after its lease settled), waiting to be charged. */
-  private loose: number[] = new Array<number>(NDIM).fill(0);
-  private pendingCharge: { id: string; amounts: number[] } | undefined;
-  private charging = false;
+  private readonly loose: LooseUsage;
   private lastSnapshot: LedgerSnapshot | undefined;
   private readonly sizer: ChunkSizer;
   /** Leases whose acquisition reply was lost (they may be held in Redis). */
@@ -67,6 +57,11 @@ export class LeasePool {
   ) {
     this.confirmMs = Math.min(options.horizonMs, MAX_CONFIRM_MS);
     this.sizer = new ChunkSizer(() => this.budget, options.horizonMs);
+    this.loose = new LooseUsage(
+      () => this.budget,
+      backend,
+      (outcome, now) => this.recorded(outcome, now),
+    );
     this.orphans = new OrphanLeases((id, acquiredAt) =>
       backend.release({ reservationId: id, budgets: [budget], now: acquiredAt }),
     );
@@ -82,13 +77,7 @@ export class LeasePool {
 
   /** Whether the pool holds nothing in Redis and nothing is waiting to be written. */
   get empty(): boolean {
-    return (
-      this.leases.size === 0 &&
-      this.loose.every((n) => n === 0) &&
-      !this.pendingCharge &&
-      this.orphans.size === 0 &&
-      !this.acquiring
-    );
+    return this.leases.size === 0 && this.loose.empty && this.orphans.size === 0 && !this.acquiring;
   }
 
   /** What this pool spent and never wrote to Redis: its leases' spending and usage outside them. */
@@ -99,13 +88,8 @@ export class LeasePool {
         out.push({ reservationId: lease.id, actual: toAmounts(lease.spent) });
       }
     }
-    const loose = this.loose.map((n, d) => n + (this.pendingCharge?.amounts[d] ?? 0));
-    if (loose.some((n) => n !== 0)) {
-      out.push({
-        reservationId: this.pendingCharge?.id ?? leaseId('charge'),
-        actual: toAmounts(loose),
-      });
-    }
+    const loose = this.loose.unwritten();
+    if (loose !== undefined) out.push(loose);
     return out;
   }
 
@@ -136,9 +120,10 @@ export class LeasePool {
       } else if (lease && input.now - lease.confirmedAt >= this.confirmMs / 2) {
         void this.confirm(lease, input.now);
       }
-      if (lease && (this.fits(lease, want) || (attempt > 0 && this.fits(lease, need)))) {
-        const decision = decideReservation({ ...input, units: wanted, budgets: [this.budget] }, [
-          this.virtualSnapshot(lease),
+      const budget = this.budget;
+      if (lease && (fits(budget, lease, want) || (attempt > 0 && fits(budget, lease, need)))) {
+        const decision = decideReservation({ ...input, units: wanted, budgets: [budget] }, [
+          virtualSnapshot(budget, lease),
         ]);
         if (decision.ok) {
           this.place(lease, input, decision.amounts);
@@ -187,23 +172,20 @@ export class LeasePool {
     mode: UnknownReservationMode,
     now: number,
   ): boolean {
-    const hold = this.holds.get(reservationId);
+    const hold = this.holds.take(reservationId);
     const used = vector(actual);
     if (!hold) {
       if (mode === 'skip') return false;
       const lease = this.usable(now);
-      const target = lease ? lease.spent : this.loose;
-      for (let d = 0; d < NDIM; d++) target[d] += used[d];
-      if (!lease) this.sweep(now);
+      if (lease) for (let d = 0; d < NDIM; d++) lease.spent[d] += used[d];
+      else {
+        this.loose.add(used);
+        void this.sweep(now);
+      }
       return false;
     }
-    this.holds.delete(reservationId);
     const { lease } = hold;
-    for (let d = 0; d < NDIM; d++) {
-      lease.held[d] -= hold.amounts[d];
-      lease.spent[d] += used[d];
-    }
-    lease.inflight--;
+    for (let d = 0; d < NDIM; d++) lease.spent[d] += used[d];
     if (lease.retired && lease.inflight === 0) void this.settle(lease, now);
     return true;
   }
@@ -221,19 +203,13 @@ export class LeasePool {
 
   /** Moves a call's hold's expiry later (its call is still running); false when not held. */
   extendHold(reservationId: string, expiresAt: number): boolean {
-    const hold = this.holds.get(reservationId);
-    if (!hold) return false;
-    if (expiresAt > hold.expiresAt) hold.expiresAt = expiresAt;
-    return true;
+    return this.holds.extend(reservationId, expiresAt);
   }
 
   /** Drops a call's hold, recording nothing. */
   release(reservationId: string, now: number): boolean {
-    const hold = this.holds.get(reservationId);
+    const hold = this.holds.take(reservationId);
     if (!hold) return false;
-    this.holds.delete(reservationId);
-    for (let d = 0; d < NDIM; d++) hold.lease.held[d] -= hold.amounts[d];
-    hold.lease.inflight--;
     if (hold.lease.retired && hold.lease.inflight === 0) void this.settle(hold.lease, now);
     return true;
   }
@@ -251,8 +227,9 @@ export class LeasePool {
     }
     const used = vector(base.used);
     const reserved = vector(base.reserved);
+    const loose = this.loose.amounts;
     for (let d = 0; d < NDIM; d++) {
-      used[d] += spent[d] + this.loose[d];
+      used[d] += spent[d] + loose[d];
       // Redis counts a lease whole as reserved; what its calls spent is usage instead.
       reserved[d] = Math.max(0, reserved[d] - spent[d]);
     }
@@ -283,7 +260,7 @@ export class LeasePool {
     const margin = this.options.ttlMs * MARGIN_FRACTION;
     const work: Promise<unknown>[] = [];
     for (const lease of this.leases) {
-      for (const [id, hold] of this.holds) {
+      for (const [id, hold] of this.holds.entries()) {
         if (hold.lease === lease && hold.expiresAt <= now) this.release(id, now);
       }
       if (
@@ -308,7 +285,7 @@ export class LeasePool {
         );
       }
     }
-    if (this.pendingCharge || this.loose.some((n) => n !== 0)) work.push(this.chargeLoose(now));
+    if (!this.loose.empty) work.push(this.loose.charge(now));
     if (this.orphans.size > 0) work.push(this.orphans.releaseAll());
     await Promise.all(work);
   }
@@ -343,10 +320,10 @@ export class LeasePool {
     lease.retired = true;
     if (this.current === lease) this.current = undefined;
     this.leases.delete(lease);
-    for (let d = 0; d < NDIM; d++) this.loose[d] += lease.spent[d];
+    this.loose.add(lease.spent);
     // Their commits find no hold and are charged (see commit).
-    for (const [id, hold] of this.holds) if (hold.lease === lease) this.holds.delete(id);
-    void this.chargeLoose(now);
+    this.holds.forget(lease);
+    void this.loose.charge(now);
   }
 
   private usable(now: number): Lease | undefined {
@@ -364,45 +341,19 @@ export class LeasePool {
     return lease;
   }
 
-  private fits(lease: Lease, amounts: readonly number[]): boolean {
-    for (const dim of Object.keys(this.budget.limits) as Dimension[]) {
-      const d = DIMENSIONS.indexOf(dim);
-      if (amounts[d] > lease.free(d)) return false;
-    }
-    return true;
-  }
-
-  /** The lease as a ledger whose room is the lease's free capacity, for decideReservation. */
-  private virtualSnapshot(lease: Lease): LedgerSnapshot {
-    const used: Amounts = {};
-    for (const dim of Object.keys(this.budget.limits) as Dimension[]) {
-      const d = DIMENSIONS.indexOf(dim);
-      used[dim] = (this.budget.limits[dim] as number) - Math.max(0, lease.free(d));
-    }
-    return { used, reserved: {} };
-  }
-
   private place(lease: Lease, input: ReserveInput, amounts: Amounts | number[]): void {
     const v = Array.isArray(amounts) ? amounts : vector(amounts);
     const previous = this.holds.get(input.reservationId);
     if (previous) this.release(input.reservationId, input.now);
-    for (let d = 0; d < NDIM; d++) lease.held[d] += v[d];
     this.sizer.record(v);
-    lease.inflight++;
+    this.holds.add(input.reservationId, lease, v, input.expiresAt);
     lease.lastUsed = input.now;
-    this.holds.set(input.reservationId, { lease, amounts: [...v], expiresAt: input.expiresAt });
   }
 
   /** Starts acquiring the next lease when the current one is three quarters used. */
   private prefetch(lease: Lease, now: number, need: number[]): void {
     if (this.acquiring) return;
-    for (const dim of Object.keys(this.budget.limits) as Dimension[]) {
-      const d = DIMENSIONS.indexOf(dim);
-      if (lease.free(d) < lease.granted[d] / 4) {
-        void this.acquire(now, need, need);
-        return;
-      }
-    }
+    if (runningLow(this.budget, lease)) void this.acquire(now, need, need);
   }
 
   /**
@@ -458,9 +409,7 @@ export class LeasePool {
         // The reply was lost but the reserve may still run (late, or resent on reconnect): its
         // lease would be held, unknown to this replica, until its TTL. Release it, as the Ledger
         // does for a call's reserve, retrying until Redis answers.
-        if ((error as { mayHaveApplied?: unknown } | null)?.mayHaveApplied !== false) {
-          this.orphans.add(id, now);
-        }
+        if (mayHaveApplied(error)) this.orphans.add(id, now);
         throw error;
       }
       if (!outcome.ok) {
@@ -506,7 +455,7 @@ export class LeasePool {
     // Recorded in the window the lease was spent in (unless Redis has moved on to the next).
     const now =
       lease.windowEnd === undefined ? settledAt : Math.min(settledAt, lease.windowEnd - 1);
-    for (const [id, hold] of this.holds) if (hold.lease === lease) this.holds.delete(id);
+    this.holds.forget(lease);
     try {
       const outcome = await this.backend.commit({
         reservationId: lease.id,
@@ -518,45 +467,16 @@ export class LeasePool {
         reservedAt: lease.acquiredAt,
       });
       this.leases.delete(lease);
-      this.lastSnapshot = outcome.snapshots[0];
-      if (outcome.crossings.length > 0) this.backend.crossed([this.budget], outcome, now);
+      this.recorded(outcome, now);
     } catch (error) {
       // Kept: the next sweep tries again.
-      if ((error as { mayHaveApplied?: unknown } | null)?.mayHaveApplied !== false) {
-        lease.ambiguous = true;
-      }
+      if (mayHaveApplied(error)) lease.ambiguous = true;
     }
   }
 
-  /** Charges usage recorded outside any lease, under one id until Redis takes it (charge-once). */
-  private async chargeLoose(now: number): Promise<void> {
-    if (this.charging) return;
-    const charge = (this.pendingCharge ??= {
-      id: leaseId('charge'),
-      amounts: this.takeLoose(),
-    });
-    this.charging = true;
-    try {
-      const outcome = await this.backend.commit({
-        reservationId: charge.id,
-        budgets: [this.budget],
-        actual: toAmounts(charge.amounts),
-        now,
-        ifUnknown: 'charge-once',
-      });
-      this.pendingCharge = undefined;
-      this.lastSnapshot = outcome.snapshots[0];
-      if (outcome.crossings.length > 0) this.backend.crossed([this.budget], outcome, now);
-    } catch {
-      // Retried by the next sweep under the same id.
-    } finally {
-      this.charging = false;
-    }
-  }
-
-  private takeLoose(): number[] {
-    const amounts = this.loose;
-    this.loose = new Array<number>(NDIM).fill(0);
-    return amounts;
+  /** Redis recorded a settlement: its answer is the latest view, and its crossings fire. */
+  private recorded(outcome: CommitOutcome, now: number): void {
+    this.lastSnapshot = outcome.snapshots[0];
+    if (outcome.crossings.length > 0) this.backend.crossed([this.budget], outcome, now);
   }
 }

@@ -1,7 +1,8 @@
 import type { Budget } from '../../core/budget.js';
 import type { UnwrittenUsage } from '../../core/ledger-store.interface.js';
 import { RedisConfigError } from '../redis-store.error.js';
-import { type LeaseBackend, LeasePool } from './lease-pool.js';
+import type { LeaseBackend } from './lease-backend.interface.js';
+import { LeasePool } from './lease-pool.js';
 import type { ResolvedLeaseOptions } from './lease.options.js';
 
 /** A call's budgets split into those written to Redis per call and those spent from leases. */
