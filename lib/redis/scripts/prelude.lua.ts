@@ -12,9 +12,10 @@ const FIELDS_NILS = Array.from({ length: NFIELDS }, () => 'nil').join(', ');
 const SET_NILS = Array.from({ length: 2 * NFIELDS }, () => 'nil').join(', ');
 
 // Shared by every Tokencap script (it is prepended to each). Embedded as a string so `tsc` ships
-// it in dist/ with no copy step. The rules mirror lib/core/ledger-rules.ts and
-// lib/core/memory-ledger.entry.ts (with memory-ledger.store.ts) line for line; test/contract runs both stores through the same
-// cases, and test/redis/redis-memory.equivalence.spec.ts random ones, so keep them in step.
+// it in dist/ with no copy step. The rules mirror lib/core/ledger-rules.ts and the memory store
+// (lib/core/memory-ledger.entry.ts, memory-ledger.store.ts) line for line; test/contract runs both
+// stores through the same cases, and test/redis/redis-memory.equivalence.spec.ts random ones, so
+// keep them in step.
 //
 // KEYS: for each budget, its ledger hash, its reservation index (a sorted set) and its marks (a
 // sorted set).
