@@ -15,7 +15,7 @@ import {
   meteringContextResolver,
 } from '../../metering/metering-context.resolver.js';
 import { meterItems } from '../../metering/stream.meter.js';
-import { eagerStream } from './eager.stream.js';
+import { eagerStream } from '../../metering/eager.stream.js';
 import { callBody, callOf, languageModelEndpoint } from './language-model.endpoint.js';
 import { notePlannedInput } from './planned-input.memo.js';
 
