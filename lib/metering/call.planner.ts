@@ -119,9 +119,13 @@ function reserve(
   // Under hard-stop an uncapped call is capped at what its budget has left, but never above the
   // model's own output limit, which the API would reject.
   const ceiling = cap ?? (limited ? modelLimit : undefined);
+  // No cap and no hard-stop budget: `max` stays unbounded so the call reserves `ifUnbounded`
+  // (defaultMaxOutputTokens); bounding it here would reserve MAX_OUTPUT_TOKENS instead.
+  const max =
+    ceiling === undefined && !limited ? Infinity : Math.min(ceiling ?? Infinity, MAX_OUTPUT_TOKENS);
   const units = output && {
     min: output.minimum(body),
-    max: Math.min(ceiling ?? Infinity, MAX_OUTPUT_TOKENS),
+    max,
     ifUnbounded: Math.min(context.defaultMaxOutputTokens, modelLimit ?? Infinity),
   };
 

@@ -3,7 +3,15 @@ import { describe, expect, it, vi } from 'vitest';
 import { BudgetExceededError, TokencapConfigError } from '../../../lib/errors.js';
 import { wrapOpenAI } from '../../../lib/providers/openai/wrap-openai.js';
 import { REPLY_TOKENS_HEADER } from '../../../lib/testing/index.js';
-import { budget, MESSAGES, MODEL, promptOf, usageEvents, useHarness } from './openai.fixture.js';
+import {
+  budget,
+  drain,
+  MESSAGES,
+  MODEL,
+  promptOf,
+  usageEvents,
+  useHarness,
+} from './openai.fixture.js';
 
 describe('wrapOpenAI: chat completions', () => {
   const h = useHarness({ replyTokens: 30 });
@@ -391,6 +399,29 @@ describe('wrapOpenAI: chat completions', () => {
       source: 'provider',
     });
     expect(await h.tokens(b)).toEqual({ used: prompt + 21, reserved: 0 });
+  });
+
+  it('an uncapped call no hard-stop budget limits holds defaultMaxOutputTokens while it runs, not the most any call may', async () => {
+    for (const [options, expected] of [
+      [{ defaultMaxOutputTokens: 100 }, 100],
+      [{}, 4096],
+    ] as const) {
+      // Alone, and beside a hard-stop budget that limits requests only (it caps no output).
+      for (const alongside of [[], [budget({ requests: 5 })]]) {
+        const b = budget(50_000, { policy: 'notify' });
+        const client = h.client(options);
+        await h.within([b, ...alongside], async () => {
+          const stream = await client.chat.completions.create({
+            model: MODEL,
+            messages: MESSAGES,
+            stream: true,
+          });
+          expect(await h.tokens(b)).toEqual({ used: 0, reserved: promptOf() + expected });
+          await drain(stream);
+        });
+        expect(await h.tokens(b)).toEqual({ used: promptOf() + 30, reserved: 0 });
+      }
+    }
   });
 
   it('validates its options', () => {
