@@ -24,6 +24,7 @@ import { type LedgerOptions, resolveLedgerOptions } from './ledger.options.js';
 import { andThen, isPromise } from './maybe-promise.js';
 import type { MemoryLedgerStore } from './memory-ledger.store.js';
 import { Reservation } from './reservation.js';
+import { LapsedHoldRecovery } from './lapsed-hold.recovery.js';
 import { ReservationRenewalKeeper } from './reservation-renewal.keeper.js';
 import { SettlementRetryQueue } from './settlement-retry.queue.js';
 import { NO_USAGE, newSettlement, type Settlement } from './settlement.job.js';
@@ -76,7 +77,7 @@ export class Ledger {
   /** Other declarations of the ledgers a commit charges, whose thresholds it fires too. */
   private readonly siblings = new SiblingDeclarations();
   /** Unsettled reservations, renewed in the store until they settle. */
-  private readonly renewals: ReservationRenewalKeeper;
+  private readonly renewals: ReservationRenewalKeeper<Reservation>;
 
   constructor(options: LedgerOptions = {}) {
     const resolved = resolveLedgerOptions(options);
@@ -87,7 +88,16 @@ export class Ledger {
     this.publisher = new LedgerEventPublisher(this.store);
     this.events$ = this.publisher.events$;
     this.calls$ = this.publisher.calls$;
-    this.renewals = new ReservationRenewalKeeper(this.clock, this.reservationTtlMs);
+    // A store without `extend` lets every reservation lapse after the ttl: nothing to recover.
+    const recovery =
+      this.store.extend === undefined
+        ? undefined
+        : new LapsedHoldRecovery(this.store, resolved, this.publisher, this.reservationTtlMs);
+    this.renewals = new ReservationRenewalKeeper<Reservation>(
+      this.clock,
+      this.reservationTtlMs,
+      recovery && ((reservation) => recovery.recover(reservation)),
+    );
     this.store.subscribeSettlements?.((budgets, outcome, at) =>
       this.publisher.publishCommit(budgets, undefined, outcome, at, undefined, 'crossings'),
     );

@@ -9,6 +9,14 @@ export interface RenewableReservation {
   renew(expiresAt: number, now: number): MaybePromise<boolean>;
 }
 
+/**
+ * Called when a renewal finds the store no longer holds an unsettled reservation; resolves
+ * whether it is held again (it is then renewed on).
+ */
+export type LapsedHoldHandler<R extends RenewableReservation> = (
+  reservation: R,
+) => Promise<boolean>;
+
 /** The longest delay a Node timer takes (longer ones fire at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -19,21 +27,22 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * ledger, running while reservations are unsettled, ticks every third of the ttl and renews each
  * reservation older than half a tick, so each is renewed with at least half the ttl left.
  */
-export class ReservationRenewalKeeper {
+export class ReservationRenewalKeeper<R extends RenewableReservation = RenewableReservation> {
   /**
    * Unsettled reservations, renewed in the store until they settle. Weak: a reservation nobody
    * can settle any more (dropped by a caller) is left to lapse.
    */
-  private readonly live = new Map<string, WeakRef<RenewableReservation>>();
+  private readonly live = new Map<string, WeakRef<R>>();
   private renewTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly clock: () => number,
     private readonly reservationTtlMs: number,
+    private readonly onLapsed?: LapsedHoldHandler<R>,
   ) {}
 
   /** Renews `reservation` until it settles (one with no expiry never lapses: nothing to do). */
-  keepAlive(reservation: RenewableReservation): void {
+  keepAlive(reservation: R): void {
     if (reservation.expiresAt === undefined) return;
     this.live.set(reservation.id, new WeakRef(reservation));
     if (this.renewTimer !== undefined) return;
@@ -70,13 +79,19 @@ export class ReservationRenewalKeeper {
       // Renewed (or made) less than half a period ago: the next tick is soon enough.
       if ((reservation.expiresAt as number) - now > stale) continue;
       const held = reservation.renew(now + ttl, now);
-      if (isPromise(held)) {
-        void held.then((still) => still || this.live.delete(id));
-      } else if (!held) {
-        this.live.delete(id);
-      }
+      if (isPromise(held)) void held.then((still) => still || this.lapsed(id, reservation));
+      else if (!held) this.lapsed(id, reservation);
     }
     if (this.live.size === 0) this.stopRenewing();
+  }
+
+  /** The store no longer holds `reservation`: renewed on only if it is held again. */
+  private lapsed(id: string, reservation: R): void {
+    this.live.delete(id);
+    if (reservation.isSettled || this.onLapsed === undefined) return;
+    void this.onLapsed(reservation).then((again) => {
+      if (again && !reservation.isSettled) this.keepAlive(reservation);
+    });
   }
 
   private stopRenewing(): void {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { defineBudget } from '../../lib/core/budget.js';
 import { Ledger } from '../../lib/core/ledger.js';
+import type { StoreErrorEvent } from '../../lib/core/events.js';
 import type { ExtendInput, LedgerStore } from '../../lib/core/ledger-store.interface.js';
 import { BudgetExceededError } from '../../lib/errors.js';
 
@@ -33,6 +34,9 @@ export function describeReservationRenewalContract(
     let now: number;
     let run: string;
     const renewals: Promise<unknown>[] = [];
+    /** While true, renewals fail as when the store is unreachable. */
+    let extendDown = false;
+    let storeErrors: StoreErrorEvent[];
 
     beforeEach(async () => {
       vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
@@ -45,6 +49,7 @@ export function describeReservationRenewalContract(
         release: (i) => inner.release(i),
         snapshot: (b, n) => inner.snapshot(b, n),
         extend: (i: ExtendInput) => {
+          if (extendDown) throw new Error('store unreachable');
           const result = inner.extend!(i);
           renewals.push(Promise.resolve(result));
           return result;
@@ -52,7 +57,15 @@ export function describeReservationRenewalContract(
       };
       now = T0;
       run = randomUUID().slice(0, 8);
-      ledger = new Ledger({ store, clock: () => now, reservationTtl: TTL });
+      extendDown = false;
+      ledger = new Ledger({
+        store,
+        clock: () => now,
+        reservationTtl: TTL,
+        logger: { warn: () => undefined },
+      });
+      storeErrors = [];
+      ledger.events$.subscribe((e) => e.type === 'store-error' && storeErrors.push(e));
     });
     afterEach(async () => {
       await ledger.close();
@@ -117,6 +130,70 @@ export function describeReservationRenewalContract(
         await advance(200);
         const [usage] = await ledger.usage([session]);
         expect(usage.reserved).toBe(41); // only the live call's hold is left
+      },
+    );
+
+    it.runIf(sharedHolds)(
+      'a hold that lapsed while renewals failed is held again when it still fits, and reported once',
+      async () => {
+        const session = defineBudget({
+          scope: 'session',
+          key: `${run}-l`,
+          limit: 60,
+          window: '1h',
+        });
+        const first = await ledger.reserve([session], CALL);
+        expect(first.units).toBe(50);
+        extendDown = true;
+        await advance(1_500); // past the hold's expiry: the store lets it lapse
+        extendDown = false;
+        await advance(400); // the next renewal finds it gone and holds it again
+        await vi.waitFor(() => expect(storeErrors).toHaveLength(1));
+        // Nobody took it meanwhile, so it holds again: 59 of 60 held, a 10-token call is refused.
+        await expect(ledger.reserve([session], CALL)).rejects.toBeInstanceOf(BudgetExceededError);
+        expect(storeErrors).toHaveLength(1);
+        expect(storeErrors[0].message).toMatch(
+          /the hold of reservation \S+ on session:"[^"]+-l" lapsed while its call ran .* it is held again/,
+        );
+        await advance(2_500); // renewed on as before
+        await expect(ledger.reserve([session], CALL)).rejects.toBeInstanceOf(BudgetExceededError);
+        await first.commit({ tokens: 59 });
+        const [usage] = await ledger.usage([session]);
+        expect([usage.used, usage.reserved]).toEqual([59, 0]);
+        expect(storeErrors).toHaveLength(1);
+      },
+    );
+
+    it.runIf(sharedHolds)(
+      'a lapsed hold another call spent meanwhile is reported, and its usage still recorded',
+      async () => {
+        const session = defineBudget({
+          scope: 'session',
+          key: `${run}-t`,
+          limit: 60,
+          window: '1h',
+        });
+        const first = await ledger.reserve([session], CALL);
+        const other = new Ledger({
+          store: harness.store,
+          clock: () => now,
+          reservationTtl: 60_000,
+        });
+        extendDown = true;
+        await advance(1_500);
+        const second = await other.reserve([session], CALL); // the lapsed hold's capacity
+        expect(second.units).toBe(50);
+        extendDown = false;
+        await advance(400);
+        await vi.waitFor(() => expect(storeErrors).toHaveLength(1));
+        expect(storeErrors[0].message).toMatch(
+          /lapsed while its call ran .* it no longer fits its budgets and is not held/,
+        );
+        await first.commit({ tokens: 59 });
+        await second.commit({ tokens: 59 });
+        await other.close();
+        const [usage] = await ledger.usage([session]);
+        expect([usage.used, usage.reserved]).toEqual([118, 0]);
       },
     );
   });
