@@ -85,7 +85,8 @@ export class RedisEventRelay {
   readonly origin: string = randomUUID();
   readonly channel: string;
   private readonly publisher: RedisClient;
-  private readonly subscriber: RedisClient;
+  /** Yours, or made by `attach` (a connection made in the constructor would keep an unused relay's process alive). */
+  private subscriber: RedisClient | undefined;
   private readonly ownsSubscriber: boolean;
   private readonly types: ReadonlySet<string>;
   private readonly logger: { warn(message: string): void };
@@ -124,7 +125,7 @@ export class RedisEventRelay {
     }
     assertWarnLogger(options.logger, 'logger option of RedisEventRelay');
     this.publisher = options.publisher;
-    this.subscriber = options.subscriber ?? (options.publisher as Duplicable).duplicate();
+    this.subscriber = options.subscriber;
     this.ownsSubscriber = options.subscriber === undefined;
     this.channel = channel;
     this.types = new Set(types);
@@ -143,9 +144,10 @@ export class RedisEventRelay {
       );
     if (this.closed) throw new TokencapConfigError('This RedisEventRelay is closed.');
     this.ledger = ledger;
-    (this.subscriber as Listener).on('message', this.onMessage);
+    const subscriber = (this.subscriber ??= (this.publisher as Duplicable).duplicate());
+    (subscriber as Listener).on('message', this.onMessage);
     this.subscription = ledger.events$.subscribe({ next: (event) => this.send(event) });
-    return this.subscriber.subscribe(this.channel).then(() => undefined);
+    return subscriber.subscribe(this.channel).then(() => undefined);
   }
 
   /** Stops relaying; closes the subscriber connection if the relay created it. */
@@ -153,15 +155,17 @@ export class RedisEventRelay {
     if (this.closed) return;
     this.closed = true;
     this.subscription?.unsubscribe();
-    this.subscriber.off('message', this.onMessage);
+    const subscriber = this.subscriber;
+    if (subscriber === undefined) return;
+    subscriber.off('message', this.onMessage);
     if (this.ownsSubscriber) {
       try {
-        await this.subscriber.quit();
+        await subscriber.quit();
       } catch {
-        this.subscriber.disconnect();
+        subscriber.disconnect();
       }
     } else if (this.ledger) {
-      await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
+      await subscriber.unsubscribe(this.channel).catch(() => undefined);
     }
   }
 

@@ -147,4 +147,18 @@ describe.skipIf(!available)('RedisEventRelay', () => {
       'Invalid logger option of RedisEventRelay: expected an object with a warn(message) method.',
     );
   });
+
+  it('opens its subscriber connection on attach, so a relay never attached keeps no process alive', async () => {
+    const duplicate = vi.spyOn(a.client, 'duplicate');
+    const unused = new RedisEventRelay({ publisher: a.client });
+    await unused.close();
+    expect(duplicate).not.toHaveBeenCalled();
+    const ledger = new Ledger({ store: new RedisLedgerStore({ client: a.client, prefix }) });
+    const used = new RedisEventRelay({ publisher: a.client });
+    await used.attach(ledger);
+    expect(duplicate).toHaveBeenCalledTimes(1);
+    await used.close();
+    await ledger.close();
+    duplicate.mockRestore();
+  });
 });
