@@ -93,11 +93,12 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}): Languag
       if (!planned) return doGenerate();
       if (planned.kind === 'fallback') return planned.data as LanguageModelV4GenerateResult;
       const { call, target } = planned;
+      const unsent = params.abortSignal?.aborted === true;
       let result: LanguageModelV4GenerateResult;
       try {
         result = await target.doGenerate(planned.params);
       } catch (error) {
-        await failed(call, error);
+        await failed(call, error, unsent);
         throw error;
       }
       await call.settleFromData(result);
@@ -116,11 +117,12 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}): Languag
       const signal = params.abortSignal
         ? AbortSignal.any([params.abortSignal, abort.signal])
         : abort.signal;
+      const unsent = signal.aborted;
       let result: LanguageModelV4StreamResult;
       try {
         result = await target.doStream({ ...planned.params, abortSignal: signal });
       } catch (error) {
-        await failed(call, error);
+        await failed(call, error, unsent);
         throw error;
       }
       const reader = result.stream.getReader();
@@ -136,8 +138,9 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}): Languag
 }
 
 /**
- * The call failed before its result was read. An HTTP error response, or a connection that was
- * never made (refused, unknown host, TLS failure), is billed nothing: released. Anything else may
+ * The call failed before its result was read. A call whose signal had aborted before it was handed
+ * to the model (the provider's fetch then sends nothing), an HTTP error response, or a connection
+ * that was never made (refused, unknown host, TLS failure), is billed nothing: released. Anything else may
  * have been billed: a connection that dropped before the response (reset, closed by the other
  * side) may have carried the request, which the provider then ran, and a response that came but
  * could not be read was billed. A plain call is charged what was reserved (the provider runs it to
@@ -145,7 +148,8 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}): Languag
  * counted exactly (the provider stops a stream whose client has gone). Fail closed, so a budget
  * stops the SDK's retries of it.
  */
-async function failed(call: MeteredCall, error: unknown): Promise<void> {
+async function failed(call: MeteredCall, error: unknown, unsent: boolean): Promise<void> {
+  if (unsent) return call.release();
   const apiError = (error as { name?: unknown } | null)?.name === 'AI_APICallError';
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   if (apiError && typeof status === 'number' && status >= 300) return call.release();

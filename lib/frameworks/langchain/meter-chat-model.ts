@@ -157,11 +157,13 @@ function install(
       const planned = await plan(context, call);
       if (planned.kind === 'fallback') return fallbackResult(planned.data);
       const view = viewFor(this, call, planned.body as unknown as LangChainCall);
+      // A signal aborted before the model is called sends nothing: released.
+      const unsent = opts.signal?.aborted === true;
       let result: ChatResult;
       try {
         result = await generate.call(view, messages, opts, runManager);
       } catch (error) {
-        if (failedAttempt(error, opts.signal?.aborted === true, false) === 'charge') {
+        if (!unsent && failedAttempt(error, opts.signal?.aborted === true, false) === 'charge') {
           await planned.call.chargeReservation();
         } else await planned.call.release();
         throw error;
@@ -195,13 +197,14 @@ function install(
       const abort = new AbortController();
       const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
       const metering = planned.call.streamMetering();
+      const unsent = signal.aborted;
       let first: IteratorResult<ChatGenerationChunk>;
       let source: AsyncGenerator<ChatGenerationChunk>;
       try {
         source = streamChunks.call(view, messages, { ...opts, signal }, runManager);
         first = await source.next();
       } catch (error) {
-        if (failedAttempt(error, opts.signal?.aborted === true, true) === 'charge') {
+        if (!unsent && failedAttempt(error, opts.signal?.aborted === true, true) === 'charge') {
           await metering.settle();
         } else await planned.call.release();
         throw error;

@@ -8,6 +8,7 @@ import {
   type RequestOptionsLike,
   type SdkCallSettings,
 } from './metered-create.js';
+import { trackFetch } from './fetch-handoff.tracker.js';
 import type { SendingDepth } from './raw-request.guard.js';
 import { SdkRetryPolicy } from './sdk-retry.policy.js';
 
@@ -46,6 +47,7 @@ export function patchCreate(
   if (!target || typeof original !== 'function' || original[marker]) return;
   const { contextOf, depth } = settings;
   const policy = new SdkRetryPolicy(client);
+  const fetchWatched = trackFetch(client);
   const invoke: Invoke = (body, options) => {
     depth.value += 1;
     try {
@@ -68,6 +70,7 @@ export function patchCreate(
       endpoint,
       client,
       policy,
+      fetchWatched,
     };
     return meteredCreate(call, invoke, body, options);
   } as Create;

@@ -4,6 +4,7 @@ import { shallowCopy } from '../../core/shallow-copy.js';
 import { type PlannedCall, planCall } from '../../metering/call.planner.js';
 import type { RequestBody } from '../../metering/provider-endpoint.interface.js';
 import { fallbackCall } from './fallback.call.js';
+import { type FetchHandoff, sendWatched } from './fetch-handoff.tracker.js';
 import { memo, MeteredAPIPromise } from './metered-api-promise.js';
 import type {
   ApiPromiseLike,
@@ -157,15 +158,17 @@ function send(
     const signal = options?.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
     requestOptions.signal = signal;
   }
-  // An abort before the request left means nothing was sent: released, never charged.
+  // A signal aborted already, or before the SDK hands the request to fetch, sends nothing: released.
   const sentAborted = options?.signal?.aborted === true;
-  let real: ApiPromiseLike<unknown>;
+  let sent: { result: ApiPromiseLike<unknown>; handoff: FetchHandoff };
   try {
-    real = invoke(planned.body, requestOptions);
+    sent = sendWatched(settings.fetchWatched, () => invoke(planned.body, requestOptions));
   } catch (error) {
     return call.release().then(() => {
       throw error;
     });
   }
-  return new SdkCall(settings.client, call, real, abort, settings.policy, sentAborted);
+  const { result: real, handoff } = sent;
+  const mayHaveLeft = () => !sentAborted && handoff.fetched;
+  return new SdkCall(settings.client, call, real, abort, settings.policy, mayHaveLeft);
 }

@@ -26,6 +26,8 @@ export interface SdkCallSettings extends MeteringContext {
   readonly client: unknown;
   /** The client's retry rules, which the wrapper applies itself. */
   readonly policy: SdkRetryPolicy;
+  /** Whether the client's `fetch` is watched (see `trackFetch`), so an abort before it is seen. */
+  readonly fetchWatched: boolean;
 }
 
 /** A metered SDK call once started: what its promise reads, however the caller reads it. */

@@ -53,14 +53,16 @@ export class SdkRetryPolicy {
    * call to its end even when the client has gone. A stream is charged its estimate (the prompt,
    * and the grant of a model that bills unseen output): the provider stops a stream whose client
    * has gone. A connection that dropped (reset, closed by the other side) may have carried the
-   * whole request, which the provider then ran: charged the same (fail closed). An abort before the
-   * request left, an HTTP error status, a connection that was never made (refused, unknown host,
-   * TLS failure): released, the provider bills nothing for them.
+   * whole request, which the provider then ran: charged the same (fail closed). A request that
+   * never left (`mayHaveLeft` false: aborted, or failed, before the SDK handed it to fetch), an
+   * HTTP error status, a connection that was never made (refused, unknown host, TLS failure):
+   * released, the provider bills nothing for them.
    */
-  failureOf(error: unknown, sentAborted: boolean, stream: boolean): AttemptFailure {
+  failureOf(error: unknown, mayHaveLeft: boolean, stream: boolean): AttemptFailure {
+    if (!mayHaveLeft) return 'release';
     const gone =
       this.is(error, 'APIConnectionTimeoutError') ||
-      (this.is(error, 'APIUserAbortError') && !sentAborted) ||
+      this.is(error, 'APIUserAbortError') ||
       (this.is(error, 'APIConnectionError') && !neverConnected(error));
     if (!gone) return 'release';
     return stream ? 'charge-estimate' : 'charge-reservation';

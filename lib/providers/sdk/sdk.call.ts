@@ -22,7 +22,8 @@ export class SdkCall implements StartedCall {
     private readonly real: ApiPromiseLike<unknown>,
     private readonly abort: AbortController | undefined,
     private readonly policy: SdkRetryPolicy,
-    private readonly sentAborted: boolean,
+    /** Whether the request may have left the process (it was handed to fetch). */
+    private readonly mayHaveLeft: () => boolean,
   ) {
     const answer = (arrived: boolean) => {
       this.answered = true;
@@ -53,7 +54,7 @@ export class SdkCall implements StartedCall {
 
   /** Settles an attempt that ended without a response, by how it ended (see `SdkRetryPolicy.failureOf`). */
   async settleFailure(error: unknown): Promise<void> {
-    switch (this.policy.failureOf(error, this.sentAborted, this.call.plan.stream)) {
+    switch (this.policy.failureOf(error, this.mayHaveLeft(), this.call.plan.stream)) {
       case 'charge-reservation':
         return this.call.chargeReservation();
       case 'charge-estimate':
@@ -122,8 +123,14 @@ export class SdkCall implements StartedCall {
     return { ...(props as object), response };
   }
 
+  /**
+   * The caller dropped the promise unread: a response was charged what was reserved (nobody read
+   * its usage); an attempt that got none is settled by how it ended, as if it had been read.
+   */
   abandon(): void {
-    void this.call.chargeReservation();
+    void this.arrived.then((arrived) =>
+      arrived ? this.call.chargeReservation() : this.failure().then((e) => this.settleFailure(e)),
+    );
   }
 
   private accept(parsed: Parsed<unknown>): Parsed<unknown> | Promise<Parsed<unknown>> {
