@@ -8,7 +8,8 @@ type Slot<Item> = { item: Item } | { error: unknown } | { end: true };
  * never read), while the provider keeps generating and billing; read this way, the metered source
  * still sees every part, its usage included, and settles when the provider's stream ends. An
  * error reaches the reader after the parts that came before it. Cancelling calls `cancel`, which
- * must end `items` (its settlement then charges what came), and resolves once `items` ended.
+ * should end `items` (its settlement then charges what came; else the reading stops at the next
+ * item), and resolves once `items` ended.
  */
 export function eagerStream<Item>(
   items: AsyncIterable<Item>,
@@ -25,7 +26,11 @@ export function eagerStream<Item>(
   };
   const drained = (async () => {
     try {
-      for await (const item of items) push({ item });
+      for await (const item of items) {
+        // `cancel` could not end the items (a request it cannot abort): stop reading them.
+        if (cancelled) break;
+        push({ item });
+      }
       push({ end: true });
     } catch (error) {
       push({ error });

@@ -11,10 +11,10 @@ import {
   type MeteringOptions,
   meteringContextResolver,
 } from '../../metering/metering-context.resolver.js';
-import { meterItems } from '../../metering/stream.meter.js';
 import { asChatBody, requestedCap } from './llamaindex-request.js';
+import { meterChatStream } from './chat-stream.meter.js';
 import { llmEndpoint } from './llm.endpoint.js';
-import { abortedOnLeave, routeSignals, withSignal } from './request-signal.js';
+import { routeSignals, withSignal } from './request-signal.js';
 
 // Symbol.for: two copies of Tokencap in one process still recognise each other's metering.
 const METERED = Symbol.for('tokencap.llamaindex.metered');
@@ -30,7 +30,8 @@ type Chat = (params: LLMChatParamsBase & { stream?: boolean }) => Promise<unknow
  * and reserved on the caller's budgets before the provider is reached, refused with
  * `BudgetExceededError` when a budget cannot hold them, sent with `maxTokens` lowered to what was
  * granted (on a per-call view, never on the LLM), cut mid-stream at the budget, and settled from the
- * usage in each response's `raw` (from an estimate that is never 0 when it has none). Calls outside
+ * usage in each response's `raw` (from an estimate that is never 0 when it has none). A stream is
+ * metered as its chunks arrive, not as they are read (see `meterChatStream`). Calls outside
  * a budget context pass straight through unless `options.budgets` are set.
  * @throws TokencapConfigError when an option is invalid or `llm` has no `chat` method.
  * @example
@@ -118,7 +119,8 @@ export function meterLLM<Model extends LLM>(llm: Model, options: MeteringOptions
     try {
       result = await withSignal(abort.signal, () => original.call(view ?? this, callParams));
     } catch (error) {
-      // No answer came (an HTTP or network error): nothing was billed.
+      // No answer came (an HTTP or network error): nothing was billed. (A stream's request
+      // leaves on its first `next()`: its failures are settled by `meterChatStream`.)
       await planned.call.release();
       throw error;
     }
@@ -127,10 +129,7 @@ export function meterLLM<Model extends LLM>(llm: Model, options: MeteringOptions
       return result;
     }
     // Cutting, or the reader leaving, aborts the request: the provider stops billing.
-    const chunks = result as AsyncIterable<ChatResponseChunk>;
-    return meterItems(abortedOnLeave(chunks, abort), planned.call.streamMetering(), () => {
-      abort.abort();
-    });
+    return meterChatStream(result as AsyncIterable<ChatResponseChunk>, planned.call, abort);
   };
 
   Object.defineProperty(llm, 'chat', { value: metered, configurable: true, writable: true });

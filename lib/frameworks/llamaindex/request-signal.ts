@@ -34,17 +34,3 @@ export async function routeSignals(llm: Record<PropertyKey, unknown>): Promise<b
 export function withSignal<T>(signal: AbortSignal, fn: () => T): T {
   return SIGNAL.run(signal, fn);
 }
-
-/** Passes a stream through, aborting its request when the reader leaves before its end. */
-export async function* abortedOnLeave<T>(
-  source: AsyncIterable<T>,
-  abort: AbortController,
-): AsyncGenerator<T> {
-  let ended = false;
-  try {
-    yield* source;
-    ended = true;
-  } finally {
-    if (!ended) abort.abort();
-  }
-}
