@@ -5,6 +5,7 @@ import { ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
 import { TokencapConfigError } from '../../errors.js';
 import { type MeteringContext, planCall } from '../../metering/call.planner.js';
 import { positiveCap } from '../../metering/json.guards.js';
+import type { MeteredCall } from '../../metering/metered-call.js';
 import {
   type MeteringOptions,
   meteringContextResolver,
@@ -157,6 +158,7 @@ function install(
       const planned = await plan(context, call);
       if (planned.kind === 'fallback') return fallbackResult(planned.data);
       const view = viewFor(this, call, planned.body as unknown as LangChainCall);
+      await sendNothingIfAborted(opts.signal, planned.call);
       let result: ChatResult;
       try {
         result = await generate.call(view, messages, opts, runManager);
@@ -192,6 +194,7 @@ function install(
       const planned = await plan(context, call);
       if (planned.kind === 'fallback') return { fallback: planned.data };
       const view = viewFor(this, call, planned.body as unknown as LangChainCall);
+      await sendNothingIfAborted(opts.signal, planned.call);
       const abort = new AbortController();
       const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
       const metering = planned.call.streamMetering();
@@ -268,6 +271,19 @@ type StartedStream =
       abort: AbortController;
     }
   | { fallback: unknown };
+
+/**
+ * A call whose signal aborted before its request was built (an agent stream its caller left ends
+ * its next model call so, often while it is being planned) sends nothing: released, charged 0.
+ */
+async function sendNothingIfAborted(
+  signal: AbortSignal | undefined,
+  call: MeteredCall,
+): Promise<void> {
+  if (!signal?.aborted) return;
+  await call.release();
+  signal.throwIfAborted();
+}
 
 /** The call's own `maxRetries` and `signal`, for {@link withRetries}. */
 function retryOptions(opts: Options): { maxRetries?: number; signal?: AbortSignal } {
