@@ -11,7 +11,8 @@ import {
   meteringContextResolver,
 } from '../../metering/metering-context.resolver.js';
 import type { RequestBody } from '../../metering/provider-endpoint.interface.js';
-import { meterItems, type StreamMetering } from '../../metering/stream.meter.js';
+import { meterEagerly } from '../../metering/eager-stream.meter.js';
+import type { StreamMetering } from '../../metering/stream.meter.js';
 import { chatModelEndpoint, type ChunkObserver } from './chat-model.endpoint.js';
 import { kwargsCap, thinkingBudget, VIEW, viewOf } from './chat-model.view.js';
 import { final, withRetries } from './attempt.retrier.js';
@@ -222,7 +223,14 @@ function install(
     }
     const { source, first, metering, abort } = started;
     const observer = metering.observer as ChunkObserver;
-    yield* meterItems(endedBy(resumed(first, source), observer), metering, () => abort.abort());
+    // Read as the provider sends, not as the caller pulls: LangChain's stream is pulled by its
+    // caller, and one who reads slowly and leaves, or never reads, would be charged what it read.
+    yield* meterEagerly(
+      resumed(first, source),
+      metering,
+      () => abort.abort(),
+      () => observer.complete(),
+    );
   };
 
   Object.defineProperty(model, '_generate', {
@@ -301,12 +309,6 @@ async function* resumed<T>(first: IteratorResult<T>, rest: AsyncGenerator<T>): A
 function lowest(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) return b;
   return b === undefined ? a : Math.min(a, b);
-}
-
-/** Passes a stream through and tells the observer when it ended by itself. */
-async function* endedBy<T>(source: AsyncIterable<T>, observer: ChunkObserver): AsyncGenerator<T> {
-  yield* source;
-  observer.complete();
 }
 
 /** A `degrade` budget's fallback answer as a chat result: a message as is, anything else as text. */
