@@ -84,8 +84,8 @@ export interface ViewFields {
 export function viewOf<Model extends object>(model: Model, fields: ViewFields): Model {
   const view = Object.create(model) as Record<PropertyKey, unknown>;
   view[VIEW] = true;
+  let completionCap = false;
   if (fields.cap !== undefined) {
-    let completionCap = false;
     for (const kwargs of KWARGS_FIELDS) {
       const lowered = loweredKwargs((model as Record<string, unknown>)[kwargs], fields.cap);
       if (lowered) {
@@ -98,7 +98,10 @@ export function viewOf<Model extends object>(model: Model, fields: ViewFields): 
     // refuses (400). (ChatOpenAI 1.x does not send a pass-through max_tokens alone: there the own
     // field carries the cap.)
     const own = positiveCap((model as Record<string, unknown>)[fields.capField]);
-    if (!completionCap || own !== undefined) view[fields.capField] = fields.cap;
+    if (!completionCap || own !== undefined) {
+      view[fields.capField] = fields.cap;
+      completionCap = false;
+    }
   }
   if (fields.thinking !== undefined && fields.thinking !== thinkingBudget(model)) {
     loweredThinking(model, fields.thinking, view);
@@ -112,5 +115,26 @@ export function viewOf<Model extends object>(model: Model, fields: ViewFields): 
   for (const [key, value] of Object.entries(model)) {
     if (value instanceof BaseChatModel && value !== model) view[key] = viewOf(value, fields);
   }
+  // ChatOpenAI drops the pass-through max_completion_tokens of a reasoning model (o3, o4-mini,
+  // gpt-5) and sends its own field there instead, even unset: the request would leave uncapped.
+  // The model's own request builder is asked rather than its list of reasoning models copied.
+  if (completionCap && !sendsCap(view, fields.cap!)) view[fields.capField] = fields.cap;
   return view as Model;
+}
+
+/**
+ * Whether the request the view builds carries an output cap no higher than `cap`; `true` when it
+ * cannot say (a model without `invocationParams`, or one that needs the call's options).
+ */
+function sendsCap(view: object, cap: number): boolean {
+  const build = (view as { invocationParams?: unknown }).invocationParams;
+  if (typeof build !== 'function') return true;
+  let params: Record<string, unknown> | undefined;
+  try {
+    params = record((build as (options: object) => unknown).call(view, {}));
+  } catch {
+    return true;
+  }
+  if (!params) return true;
+  return KWARGS_CAPS.some((key) => (positiveCap(params[key]) ?? Infinity) <= cap);
 }

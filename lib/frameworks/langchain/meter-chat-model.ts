@@ -5,12 +5,14 @@ import { ChatGenerationChunk, type ChatResult } from '@langchain/core/outputs';
 import { TokencapConfigError } from '../../errors.js';
 import { type MeteringContext, planCall } from '../../metering/call.planner.js';
 import { positiveCap } from '../../metering/json.guards.js';
+import type { MeteredCall } from '../../metering/metered-call.js';
 import {
   type MeteringOptions,
   meteringContextResolver,
 } from '../../metering/metering-context.resolver.js';
 import type { RequestBody } from '../../metering/provider-endpoint.interface.js';
-import { meterItems, type StreamMetering } from '../../metering/stream.meter.js';
+import { meterEagerly } from '../../metering/eager-stream.meter.js';
+import type { StreamMetering } from '../../metering/stream.meter.js';
 import { chatModelEndpoint, type ChunkObserver } from './chat-model.endpoint.js';
 import { kwargsCap, thinkingBudget, VIEW, viewOf } from './chat-model.view.js';
 import { final, withRetries } from './attempt.retrier.js';
@@ -157,13 +159,12 @@ function install(
       const planned = await plan(context, call);
       if (planned.kind === 'fallback') return fallbackResult(planned.data);
       const view = viewFor(this, call, planned.body as unknown as LangChainCall);
-      // A signal aborted before the model is called sends nothing: released.
-      const unsent = opts.signal?.aborted === true;
+      await sendNothingIfAborted(opts.signal, planned.call);
       let result: ChatResult;
       try {
         result = await generate.call(view, messages, opts, runManager);
       } catch (error) {
-        if (!unsent && failedAttempt(error, opts.signal?.aborted === true, false) === 'charge') {
+        if (failedAttempt(error, opts.signal?.aborted === true, false) === 'charge') {
           await planned.call.chargeReservation();
         } else await planned.call.release();
         throw error;
@@ -194,17 +195,17 @@ function install(
       const planned = await plan(context, call);
       if (planned.kind === 'fallback') return { fallback: planned.data };
       const view = viewFor(this, call, planned.body as unknown as LangChainCall);
+      await sendNothingIfAborted(opts.signal, planned.call);
       const abort = new AbortController();
       const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
       const metering = planned.call.streamMetering();
-      const unsent = signal.aborted;
       let first: IteratorResult<ChatGenerationChunk>;
       let source: AsyncGenerator<ChatGenerationChunk>;
       try {
         source = streamChunks.call(view, messages, { ...opts, signal }, runManager);
         first = await source.next();
       } catch (error) {
-        if (!unsent && failedAttempt(error, opts.signal?.aborted === true, true) === 'charge') {
+        if (failedAttempt(error, opts.signal?.aborted === true, true) === 'charge') {
           await metering.settle();
         } else await planned.call.release();
         throw error;
@@ -222,7 +223,14 @@ function install(
     }
     const { source, first, metering, abort } = started;
     const observer = metering.observer as ChunkObserver;
-    yield* meterItems(endedBy(resumed(first, source), observer), metering, () => abort.abort());
+    // Read as the provider sends, not as the caller pulls: LangChain's stream is pulled by its
+    // caller, and one who reads slowly and leaves, or never reads, would be charged what it read.
+    yield* meterEagerly(
+      resumed(first, source),
+      metering,
+      () => abort.abort(),
+      () => observer.complete(),
+    );
   };
 
   Object.defineProperty(model, '_generate', {
@@ -272,6 +280,19 @@ type StartedStream =
     }
   | { fallback: unknown };
 
+/**
+ * A call whose signal aborted before its request was built (an agent stream its caller left ends
+ * its next model call so, often while it is being planned) sends nothing: released, charged 0.
+ */
+async function sendNothingIfAborted(
+  signal: AbortSignal | undefined,
+  call: MeteredCall,
+): Promise<void> {
+  if (!signal?.aborted) return;
+  await call.release();
+  signal.throwIfAborted();
+}
+
 /** The call's own `maxRetries` and `signal`, for {@link withRetries}. */
 function retryOptions(opts: Options): { maxRetries?: number; signal?: AbortSignal } {
   const { maxRetries, signal } = opts as { maxRetries?: unknown; signal?: AbortSignal };
@@ -288,12 +309,6 @@ async function* resumed<T>(first: IteratorResult<T>, rest: AsyncGenerator<T>): A
 function lowest(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) return b;
   return b === undefined ? a : Math.min(a, b);
-}
-
-/** Passes a stream through and tells the observer when it ended by itself. */
-async function* endedBy<T>(source: AsyncIterable<T>, observer: ChunkObserver): AsyncGenerator<T> {
-  yield* source;
-  observer.complete();
 }
 
 /** A `degrade` budget's fallback answer as a chat result: a message as is, anything else as text. */

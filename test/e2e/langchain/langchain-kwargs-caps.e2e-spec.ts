@@ -105,3 +105,63 @@ describeOnNode(22, 'tokencap/langchain: output caps in pass-through kwargs are c
     expect(used).toBeLessThanOrEqual(LIMIT);
   });
 });
+
+// ChatOpenAI drops a reasoning model's pass-through max_completion_tokens and sends its own
+// maxTokens there (unset: no cap at all). Before the fix, o4-mini with max_completion_tokens 500
+// under a 300-token hard stop left uncapped: billed 1,000 + prompt on the 300-token budget.
+describeOnNode(
+  22,
+  'tokencap/langchain: a reasoning model with modelKwargs.max_completion_tokens',
+  () => {
+    let openai: FakeOpenAIServer;
+    let ledger: Ledger;
+
+    beforeAll(async () => {
+      openai = await startFakeOpenAI({ replyTokens: 1_000, keepAlive: false });
+    });
+    afterAll(async () => {
+      await openai.close();
+    });
+    beforeEach(async () => {
+      await openai.settled();
+      openai.reset();
+      ledger = new Ledger({ store: new MemoryLedgerStore({ sweepInterval: false }) });
+    });
+
+    const cases: [string, boolean][] = [];
+    for (const model of ['o4-mini', 'gpt-5', 'o3']) {
+      for (const streaming of [false, true]) cases.push([model, streaming]);
+    }
+
+    it.each(cases)(
+      '%s (stream: %s) is sent one max_completion_tokens within the budget',
+      async (name, streaming) => {
+        const model = meterChatModel(
+          new ChatOpenAI({
+            model: name,
+            apiKey: 'test',
+            maxRetries: 0,
+            configuration: { baseURL: openai.baseURL },
+            modelKwargs: { max_completion_tokens: 500 },
+          }),
+        );
+        const budget = defineBudget({ scope: 'task', key: `${name}-${streaming}`, limit: LIMIT });
+        await runWithBudgets(ledger, [budget], async () => {
+          if (!streaming) return model.invoke('hi');
+          for await (const _chunk of await model.stream('hi')) {
+            // read to the end
+          }
+        }).catch((e: unknown) => e);
+        expect(openai.requests).toHaveLength(1);
+        const body = openai.requests[0]!.body as Record<string, unknown>;
+        expect(body.max_tokens).toBeUndefined();
+        // 300 minus the 8 prompt tokens of 'hi'.
+        expect(body.max_completion_tokens).toBe(292);
+        const billed = openai.tally.promptTokens + openai.tally.completionTokens;
+        expect(billed).toBe(LIMIT);
+        const used = (await ledger.usage([budget]))[0]!.dimensions.tokens!.used;
+        expect(used).toBe(billed);
+      },
+    );
+  },
+);
