@@ -1,37 +1,22 @@
 import { tool } from '@langchain/core/tools';
 import { ChatOpenAI } from '@langchain/openai';
 import { createAgent, createMiddleware } from 'langchain';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { type Budget, defineBudget } from '../../../lib/core/budget.js';
 import { runWithBudgets } from '../../../lib/core/budget-context.js';
-import { Ledger } from '../../../lib/core/ledger.js';
-import { MemoryLedgerStore } from '../../../lib/core/memory-ledger.store.js';
 import { BudgetExceededError } from '../../../lib/errors.js';
 import { budgetMiddleware, meterChatModel } from '../../../lib/frameworks/langchain/index.js';
-import { type FakeOpenAIServer, startFakeOpenAI } from '../../../lib/testing/index.js';
 import { describeOnNode } from '../../support/node-version.js';
+import { useFakeOpenAIAndLedger } from '../../fixtures/openai.fixture.js';
 
 // @langchain/openai 1.6 needs Node >= 22.
 describeOnNode(22, 'tokencap/langchain: a caller leaving early is charged what was billed', () => {
-  let server: FakeOpenAIServer;
-  let ledger: Ledger;
+  // 100 tokens, one a chunk, 2 ms apart: a stream lasts about 200 ms.
+  const t = useFakeOpenAIAndLedger({ replyTokens: 100, chunkDelayMs: 2 });
 
-  beforeAll(async () => {
-    // 100 tokens, one a chunk, 2 ms apart: a stream lasts about 200 ms.
-    server = await startFakeOpenAI({ replyTokens: 100, chunkDelayMs: 2, keepAlive: false });
-  });
-  afterAll(() => server.close());
-  beforeEach(() => {
-    ledger = new Ledger({ store: new MemoryLedgerStore({ sweepInterval: false }) });
-  });
-  afterEach(async () => {
-    await server.settled();
-    server.reset();
-  });
-
-  const billed = () => server.tally.totalTokens;
-  const used = async (budget: Budget) => (await ledger.usage([budget]))[0]!.dimensions.tokens!;
+  const billed = () => t.server.tally.totalTokens;
+  const used = async (budget: Budget) => (await t.ledger.usage([budget]))[0]!.dimensions.tokens!;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const chat = () =>
     meterChatModel(
@@ -39,7 +24,7 @@ describeOnNode(22, 'tokencap/langchain: a caller leaving early is charged what w
         model: 'gpt-4o-mini',
         apiKey: 'test',
         maxRetries: 0,
-        configuration: { baseURL: server.baseURL },
+        configuration: { baseURL: t.server.baseURL },
       }),
     );
   /** Waits for the call's settlement: a stream nobody reads settles when the provider's ends. */
@@ -50,10 +35,10 @@ describeOnNode(22, 'tokencap/langchain: a caller leaving early is charged what w
   it('a reader slower than the model that leaves after one chunk is charged the whole bill', async () => {
     const model = chat();
     const budget = defineBudget({ scope: 'task', key: 'slow', limit: 50_000 });
-    await runWithBudgets(ledger, [budget], async () => {
+    await runWithBudgets(t.ledger, [budget], async () => {
       for await (const _chunk of await model.stream('hi')) {
         // The model finishes while the reader is busy with its first chunk.
-        await server.settled();
+        await t.server.settled();
         await sleep(50);
         break;
       }
@@ -73,7 +58,7 @@ describeOnNode(22, 'tokencap/langchain: a caller leaving early is charged what w
       maxReservation: 150,
     });
     let calls = 0;
-    const error = await runWithBudgets(ledger, [budget], async () => {
+    const error = await runWithBudgets(t.ledger, [budget], async () => {
       for (; calls < 60; calls++) {
         let n = 0;
         for await (const _chunk of await model.stream('hi')) {
@@ -82,10 +67,10 @@ describeOnNode(22, 'tokencap/langchain: a caller leaving early is charged what w
         }
       }
     }).catch((e: unknown) => e);
-    await server.settled();
+    await t.server.settled();
     expect(error).toBeInstanceOf(BudgetExceededError);
     expect(calls).toBeLessThan(60);
-    const sent = server.requests.length;
+    const sent = t.server.requests.length;
     expect(sent).toBe(calls);
     // What the provider wrote after the abort, before it saw it: a few tokens a call at most.
     expect(billed()).toBeLessThanOrEqual(1_000 + 3 * sent);
@@ -98,8 +83,8 @@ describeOnNode(22, 'tokencap/langchain: a caller leaving early is charged what w
   it('a stream obtained and never read is charged its bill once the provider ends it', async () => {
     const model = chat();
     const budget = defineBudget({ scope: 'task', key: 'unread', limit: 50_000 });
-    const stream = await runWithBudgets(ledger, [budget], () => model.stream('hi'));
-    await server.settled();
+    const stream = await runWithBudgets(t.ledger, [budget], () => model.stream('hi'));
+    await t.server.settled();
     await settledOn(budget);
     expect(billed()).toBe(108);
     expect((await used(budget)).used).toBe(108);
@@ -110,13 +95,13 @@ describeOnNode(22, 'tokencap/langchain: a caller leaving early is charged what w
   it('return() before the first read stops the request and charges what arrived', async () => {
     const model = chat();
     const budget = defineBudget({ scope: 'task', key: 'returned', limit: 50_000 });
-    await runWithBudgets(ledger, [budget], async () => {
+    await runWithBudgets(t.ledger, [budget], async () => {
       const stream = await model.stream('hi');
       await stream.return();
     });
     const { used: charged, reserved } = await used(budget);
     expect(reserved).toBe(0);
-    await server.settled();
+    await t.server.settled();
     expect(billed()).toBeLessThan(108);
     expect(charged).toBeGreaterThanOrEqual(billed() - 3);
   });
@@ -138,22 +123,22 @@ describeOnNode(22, 'tokencap/langchain: a caller leaving early is charged what w
         model: 'gpt-4o-mini',
         apiKey: 'test',
         maxRetries: 0,
-        configuration: { baseURL: server.baseURL },
+        configuration: { baseURL: t.server.baseURL },
       }),
       tools: [search],
       middleware: [budgetMiddleware(), alwaysSearch],
     });
     const budget = defineBudget({ scope: 'task', key: 'agent', limit: 2_000 });
     let steps = 0;
-    await runWithBudgets(ledger, [budget], async () => {
+    await runWithBudgets(t.ledger, [budget], async () => {
       const input = { messages: [{ role: 'user', content: 'Research our costs.' }] };
       for await (const _step of await agent.stream(input, { recursionLimit: 100 })) {
         if (++steps === 2) break;
       }
     });
-    await server.settled();
+    await t.server.settled();
     expect(steps).toBe(2);
-    expect(server.requests).toHaveLength(1);
+    expect(t.server.requests).toHaveLength(1);
     expect(billed()).toBeGreaterThan(0);
     const { used: charged, reserved } = await used(budget);
     expect(reserved).toBe(0);

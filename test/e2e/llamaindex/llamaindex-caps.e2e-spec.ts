@@ -1,30 +1,15 @@
 import { OpenAI } from '@llamaindex/openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defineBudget } from '../../../lib/core/budget.js';
 import { runWithBudgets } from '../../../lib/core/budget-context.js';
-import { Ledger } from '../../../lib/core/ledger.js';
-import { MemoryLedgerStore } from '../../../lib/core/memory-ledger.store.js';
 import { BudgetExceededError } from '../../../lib/errors.js';
 import { meterLLM } from '../../../lib/frameworks/llamaindex/index.js';
-import { type FakeOpenAIServer, startFakeOpenAI } from '../../../lib/testing/index.js';
+import { useFakeOpenAIAndLedger } from '../../fixtures/openai.fixture.js';
 
 const LIMIT = 300;
 
 describe('tokencap/llamaindex: every output cap sent is within the grant', () => {
-  let server: FakeOpenAIServer;
-  let ledger: Ledger;
-
-  beforeAll(async () => {
-    server = await startFakeOpenAI({ replyTokens: 1_000, keepAlive: false });
-  });
-  afterAll(() => server.close());
-  beforeEach(() => {
-    ledger = new Ledger({ store: new MemoryLedgerStore({ sweepInterval: false }) });
-  });
-  afterEach(async () => {
-    await server.settled();
-    server.reset();
-  });
+  const t = useFakeOpenAIAndLedger({ replyTokens: 1_000 });
 
   const messages = [{ role: 'user' as const, content: 'Write a long story.' }];
   async function callOnce(model: string, options: Record<string, unknown>, stream: boolean) {
@@ -33,12 +18,12 @@ describe('tokencap/llamaindex: every output cap sent is within the grant', () =>
         model,
         apiKey: 'test',
         maxRetries: 0,
-        baseURL: server.baseURL,
+        baseURL: t.server.baseURL,
         additionalChatOptions: options,
       }),
     );
     const budget = defineBudget({ scope: 'task', key: `${model}-${stream}`, limit: LIMIT });
-    const error = await runWithBudgets(ledger, [budget], async () => {
+    const error = await runWithBudgets(t.ledger, [budget], async () => {
       if (!stream) return llm.chat({ messages });
       for await (const _chunk of await llm.chat({ messages, stream: true })) {
         // read to the end
@@ -47,11 +32,11 @@ describe('tokencap/llamaindex: every output cap sent is within the grant', () =>
     // A stream cut short by the budget's cap ends its loop with the refusal; a plain call returns.
     if (stream) expect(error).toBeInstanceOf(BudgetExceededError);
     else expect(error).not.toBeInstanceOf(Error);
-    expect(server.requests).toHaveLength(1);
-    const used = (await ledger.usage([budget]))[0]!.dimensions.tokens!.used;
+    expect(t.server.requests).toHaveLength(1);
+    const used = (await t.ledger.usage([budget]))[0]!.dimensions.tokens!.used;
     expect(used).toBeLessThanOrEqual(LIMIT);
-    expect(server.tally.totalTokens).toBeLessThanOrEqual(LIMIT);
-    return server.requests[0]!.body as Record<string, unknown>;
+    expect(t.server.tally.totalTokens).toBeLessThanOrEqual(LIMIT);
+    return t.server.requests[0]!.body as Record<string, unknown>;
   }
 
   for (const stream of [false, true]) {
@@ -69,7 +54,7 @@ describe('tokencap/llamaindex: every output cap sent is within the grant', () =>
           model: 'gpt-4o-mini',
           apiKey: 'test',
           maxRetries: 0,
-          baseURL: server.baseURL,
+          baseURL: t.server.baseURL,
           maxTokens: 4_000,
         }),
       );
@@ -78,7 +63,7 @@ describe('tokencap/llamaindex: every output cap sent is within the grant', () =>
         messages,
         additionalChatOptions: { max_completion_tokens: 5_000 },
       };
-      await runWithBudgets(ledger, [budget], async () => {
+      await runWithBudgets(t.ledger, [budget], async () => {
         if (!stream) return llm.chat(params);
         for await (const _chunk of await llm.chat({ ...params, stream: true })) {
           // read to the end
@@ -87,10 +72,10 @@ describe('tokencap/llamaindex: every output cap sent is within the grant', () =>
         // Only the cut at the budget may end the stream.
         if (!(e instanceof BudgetExceededError)) throw e;
       });
-      const body = server.requests[0]!.body as Record<string, unknown>;
+      const body = t.server.requests[0]!.body as Record<string, unknown>;
       expect(body.max_completion_tokens).toBeLessThan(LIMIT);
       expect(body).not.toHaveProperty('max_tokens');
-      expect(server.tally.totalTokens).toBeLessThanOrEqual(LIMIT);
+      expect(t.server.tally.totalTokens).toBeLessThanOrEqual(LIMIT);
     });
 
     it(`the LLM's additionalChatOptions.max_tokens: 5000 is lowered to the grant (${mode})`, async () => {

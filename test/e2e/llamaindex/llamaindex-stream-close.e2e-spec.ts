@@ -1,66 +1,56 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OpenAI } from '@llamaindex/openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Budget, defineBudget } from '../../../lib/core/budget.js';
 import { runWithBudgets } from '../../../lib/core/budget-context.js';
-import { Ledger } from '../../../lib/core/ledger.js';
-import { MemoryLedgerStore } from '../../../lib/core/memory-ledger.store.js';
 import { BudgetExceededError } from '../../../lib/errors.js';
 import { meterLLM } from '../../../lib/frameworks/llamaindex/index.js';
-import { type FakeOpenAIServer, startFakeOpenAI } from '../../../lib/testing/index.js';
+import { useFakeOpenAIAndLedger } from '../../fixtures/openai.fixture.js';
 
 const REPLY = 2_000;
 
 describe('tokencap/llamaindex: leaving or cutting a stream closes its HTTP request', () => {
-  let server: FakeOpenAIServer;
-  let ledger: Ledger;
-
-  beforeAll(async () => {
-    // Slow chunks: the whole answer cannot have been sent by the time the client leaves.
-    server = await startFakeOpenAI({ replyTokens: REPLY, chunkDelayMs: 5, keepAlive: false });
-  });
-  afterAll(() => server.close());
-  beforeEach(() => {
-    ledger = new Ledger({ store: new MemoryLedgerStore({ sweepInterval: false }) });
-  });
-  afterEach(async () => {
-    await server.settled();
-    server.reset();
-  });
+  // Slow chunks: the whole answer cannot have been sent by the time the client leaves.
+  const t = useFakeOpenAIAndLedger({ replyTokens: REPLY, chunkDelayMs: 5 });
 
   const llm = () =>
     meterLLM(
-      new OpenAI({ model: 'gpt-4o-mini', apiKey: 'test', maxRetries: 0, baseURL: server.baseURL }),
+      new OpenAI({
+        model: 'gpt-4o-mini',
+        apiKey: 'test',
+        maxRetries: 0,
+        baseURL: t.server.baseURL,
+      }),
     );
-  const used = async (budget: Budget) => (await ledger.usage([budget]))[0]!.dimensions.tokens!;
+  const used = async (budget: Budget) => (await t.ledger.usage([budget]))[0]!.dimensions.tokens!;
   const messages = [{ role: 'user' as const, content: 'Tell me a long story.' }];
 
   it('a loop left by break after 5 chunks aborts the request: the provider stops billing', async () => {
     const budget = defineBudget({ scope: 'task', key: 'break', limit: 100_000 });
     let chunks = 0;
-    await runWithBudgets(ledger, [budget], async () => {
+    await runWithBudgets(t.ledger, [budget], async () => {
       for await (const _chunk of await llm().chat({ messages, stream: true })) {
         if (++chunks === 5) break;
       }
     });
-    await server.settled();
+    await t.server.settled();
     expect(chunks).toBe(5);
     // Aborted at once: a chunk or two in flight, never the 2,000-token answer.
-    expect(server.tally.completionTokens).toBeLessThan(REPLY / 4);
+    expect(t.server.tally.completionTokens).toBeLessThan(REPLY / 4);
     // Charged the whole input and every chunk the reader saw (one token each).
-    expect((await used(budget)).used).toBeGreaterThanOrEqual(server.tally.promptTokens + 5);
+    expect((await used(budget)).used).toBeGreaterThanOrEqual(t.server.tally.promptTokens + 5);
     expect((await used(budget)).reserved).toBe(0);
   });
 
-  it('a server that ignores the cap is cut at the grant, ending with BudgetExceededError, and its request is closed', async () => {
+  it('a t.server that ignores the cap is cut at the grant, ending with BudgetExceededError, and its request is closed', async () => {
     const rogue = await startCapIgnoringServer();
     try {
       const budget = defineBudget({ scope: 'task', key: 'cut', limit: 300 });
       const model = meterLLM(
         new OpenAI({ model: 'gpt-4o-mini', apiKey: 'test', maxRetries: 0, baseURL: rogue.baseURL }),
       );
-      const error = await runWithBudgets(ledger, [budget], async () => {
+      const error = await runWithBudgets(t.ledger, [budget], async () => {
         for await (const _chunk of await model.chat({ messages, stream: true })) {
           // read on
         }

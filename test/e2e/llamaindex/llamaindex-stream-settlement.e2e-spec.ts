@@ -1,14 +1,13 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { OpenAI } from '@llamaindex/openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Budget, defineBudget } from '../../../lib/core/budget.js';
 import { runWithBudgets } from '../../../lib/core/budget-context.js';
-import { Ledger } from '../../../lib/core/ledger.js';
-import { MemoryLedgerStore } from '../../../lib/core/memory-ledger.store.js';
 import { BudgetExceededError } from '../../../lib/errors.js';
 import { meterLLM } from '../../../lib/frameworks/llamaindex/index.js';
-import { type FakeOpenAIServer, startFakeOpenAI } from '../../../lib/testing/index.js';
+import { startFakeOpenAI } from '../../../lib/testing/index.js';
+import { useFakeOpenAIAndLedger } from '../../fixtures/openai.fixture.js';
 
 // Collections on demand, to test what happens to a stream the caller drops unread.
 setFlagsFromString('--expose-gc');
@@ -22,34 +21,24 @@ async function collectGarbage(): Promise<void> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('tokencap/llamaindex: how a stream is settled (refused, never read, left by a slow reader)', () => {
-  let server: FakeOpenAIServer;
-  let ledger: Ledger;
-
-  beforeAll(async () => {
-    // Ten chunks of ten tokens, 1 ms apart: the whole answer and its usage reach the process long
-    // before a reader pausing 150 ms a chunk leaves after its second.
-    server = await startFakeOpenAI({
-      replyTokens: 100,
-      tokensPerChunk: 10,
-      chunkDelayMs: 1,
-      keepAlive: false,
-    });
-  });
-  afterAll(() => server.close());
-  beforeEach(() => {
-    ledger = new Ledger({ store: new MemoryLedgerStore({ sweepInterval: false }) });
-  });
-  afterEach(async () => {
-    await server.settled();
-    server.reset();
-    await ledger.close();
+  // Ten chunks of ten tokens, 1 ms apart: the whole answer and its usage reach the process long
+  // before a reader pausing 150 ms a chunk leaves after its second.
+  const t = useFakeOpenAIAndLedger({
+    replyTokens: 100,
+    tokensPerChunk: 10,
+    chunkDelayMs: 1,
   });
 
   const llm = () =>
     meterLLM(
-      new OpenAI({ model: 'gpt-4o-mini', apiKey: 'test', maxRetries: 0, baseURL: server.baseURL }),
+      new OpenAI({
+        model: 'gpt-4o-mini',
+        apiKey: 'test',
+        maxRetries: 0,
+        baseURL: t.server.baseURL,
+      }),
     );
-  const tokens = async (budget: Budget) => (await ledger.usage([budget]))[0]!.dimensions.tokens!;
+  const tokens = async (budget: Budget) => (await t.ledger.usage([budget]))[0]!.dimensions.tokens!;
   const hello = [{ role: 'user' as const, content: 'Say hello.' }];
   // A RAG-sized prompt: charging it for a refused call is a visible loss.
   const context = [{ role: 'user' as const, content: 'lorem ipsum dolor sit amet '.repeat(4_000) }];
@@ -58,13 +47,13 @@ describe('tokencap/llamaindex: how a stream is settled (refused, never read, lef
     it(`a stream refused with HTTP ${status} is released, charged nothing (as a plain call is)`, async () => {
       const model = llm();
       for (const stream of [false, true]) {
-        server.fail({ kind: 'error', status });
+        t.server.fail({ kind: 'error', status });
         const budget = defineBudget({
           scope: 'task',
           key: `http-${status}-${stream}`,
           limit: 100_000,
         });
-        const error = await runWithBudgets(ledger, [budget], async () => {
+        const error = await runWithBudgets(t.ledger, [budget], async () => {
           if (!stream) return model.chat({ messages: context });
           for await (const _chunk of await model.chat({ messages: context, stream: true })) {
             // read on
@@ -74,56 +63,56 @@ describe('tokencap/llamaindex: how a stream is settled (refused, never read, lef
         // Before the fix the stream was charged its whole prompt: 20,009 tokens nobody billed.
         expect(await tokens(budget)).toMatchObject({ used: 0, reserved: 0 });
       }
-      expect(server.requests).toHaveLength(2);
-      expect(server.tally.totalTokens).toBe(0);
+      expect(t.server.requests).toHaveLength(2);
+      expect(t.server.tally.totalTokens).toBe(0);
     });
   }
 
   it('a stream closed with return() before its first next() sent nothing and is released at once', async () => {
     const model = llm();
     const budget = defineBudget({ scope: 'task', key: 'return', limit: 1_000 });
-    await runWithBudgets(ledger, [budget], async () => {
+    await runWithBudgets(t.ledger, [budget], async () => {
       const stream = await model.chat({ messages: hello, stream: true });
       expect((await tokens(budget)).reserved).toBe(1_000);
       await stream[Symbol.asyncIterator]().return?.(undefined);
       // Before the fix: still reserved 1,000 (the whole budget) until GC and reservationTtl.
       expect(await tokens(budget)).toMatchObject({ used: 0, reserved: 0 });
     });
-    expect(server.requests).toHaveLength(0);
+    expect(t.server.requests).toHaveLength(0);
     // The budget is whole again: the next call is granted all of it.
-    await runWithBudgets(ledger, [budget], () => model.chat({ messages: hello }));
-    expect(server.requests[0]!.body).toMatchObject({ max_tokens: 1_000 - 10 });
+    await runWithBudgets(t.ledger, [budget], () => model.chat({ messages: hello }));
+    expect(t.server.requests[0]!.body).toMatchObject({ max_tokens: 1_000 - 10 });
   });
 
   it('a stream never read sent nothing and is released when collected, long before reservationTtl', async () => {
     const model = llm();
     const budget = defineBudget({ scope: 'task', key: 'never-read', limit: 1_000 });
-    await runWithBudgets(ledger, [budget], async () => {
+    await runWithBudgets(t.ledger, [budget], async () => {
       await model.chat({ messages: hello, stream: true });
     });
     expect((await tokens(budget)).reserved).toBe(1_000);
     await collectGarbage();
     // Before the fix: reserved 1,000 after collection, until the 15-minute reservationTtl.
     expect(await tokens(budget)).toMatchObject({ used: 0, reserved: 0 });
-    expect(server.requests).toHaveLength(0);
+    expect(t.server.requests).toHaveLength(0);
   });
 
   it('a slow reader leaving after 2 chunks is charged everything that arrived: what the provider billed', async () => {
     const model = llm();
     const budget = defineBudget({ scope: 'task', key: 'slow', limit: 100_000 });
     let read = 0;
-    await runWithBudgets(ledger, [budget], async () => {
+    await runWithBudgets(t.ledger, [budget], async () => {
       for await (const _chunk of await model.chat({ messages: hello, stream: true })) {
         // Slower than the model: the whole answer and its usage arrive meanwhile.
         await sleep(150);
         if (++read === 2) break;
       }
     });
-    await server.settled();
+    await t.server.settled();
     expect(read).toBe(2);
     // Billed the 10-token prompt and the whole 100-token answer; before the fix charged 10 + 20
     // (the prompt and the two chunks read).
-    expect(server.tally.totalTokens).toBe(110);
+    expect(t.server.tally.totalTokens).toBe(110);
     expect(await tokens(budget)).toMatchObject({ used: 110, reserved: 0 });
   });
 
@@ -134,7 +123,7 @@ describe('tokencap/llamaindex: how a stream is settled (refused, never read, lef
     let refused: unknown;
     while (calls < 20) {
       try {
-        await runWithBudgets(ledger, [budget], async () => {
+        await runWithBudgets(t.ledger, [budget], async () => {
           let read = 0;
           for await (const _chunk of await model.chat({ messages: hello, stream: true })) {
             await sleep(150);
@@ -147,13 +136,13 @@ describe('tokencap/llamaindex: how a stream is settled (refused, never read, lef
         break;
       }
     }
-    await server.settled();
+    await t.server.settled();
     expect(refused).toBeInstanceOf(BudgetExceededError);
     // 9 calls charged the 110 each was billed; the 10 tokens left cannot hold a 10th call's
     // prompt and answer. Before the fix 20 calls ran, each charged 30 of the 110 billed: 2,200
     // billed on a 1,000-token budget.
     expect(calls).toBe(9);
-    expect(server.tally.totalTokens).toBe(990);
+    expect(t.server.tally.totalTokens).toBe(990);
     expect(await tokens(budget)).toMatchObject({ used: 990, reserved: 0 });
   });
 
@@ -165,7 +154,7 @@ describe('tokencap/llamaindex: how a stream is settled (refused, never read, lef
       );
       const budget = defineBudget({ scope: 'task', key: 'mid', limit: 100_000 });
       let read = 0;
-      await runWithBudgets(ledger, [budget], async () => {
+      await runWithBudgets(t.ledger, [budget], async () => {
         for await (const _chunk of await model.chat({ messages: hello, stream: true })) {
           await sleep(150);
           if (++read === 2) break;
