@@ -4,8 +4,6 @@ import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { randomBytes } from 'node:crypto';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Budget, type BudgetDefinition, defineBudget } from '../../lib/core/budget.js';
 import { encodeLedgerId, ledgerIdOf } from '../../lib/core/ledger-id.js';
@@ -29,6 +27,7 @@ import {
   snapshotOf,
   USER_HEADER,
 } from './support/llm-app.fixture.js';
+import { gc } from '../support/gc.js';
 
 // Session ids are chosen by clients. A hostile client sends huge ids, ids with newlines or Redis
 // hash-tag braces, or a fresh id on every request. Each must stay one bounded ledger of its own,
@@ -37,9 +36,6 @@ import {
 const available = await redisAvailable('the hostile session id tests on Redis');
 const REPLY = 40;
 const figures: Figures[] = [];
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 describe('hostile session ids', () => {
   let server: FakeOpenAIServer;

@@ -1,5 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { OpenAI } from '@llamaindex/openai';
 import { describe, expect, it } from 'vitest';
 import { type Budget, defineBudget } from '../../../lib/core/budget.js';
@@ -8,16 +6,8 @@ import { BudgetExceededError } from '../../../lib/errors.js';
 import { meterLLM } from '../../../lib/frameworks/llamaindex/index.js';
 import { startFakeOpenAI } from '../../../lib/testing/index.js';
 import { useFakeOpenAIAndLedger } from '../../fixtures/openai.fixture.js';
+import { collectGarbage } from '../../support/gc.js';
 
-// Collections on demand, to test what happens to a stream the caller drops unread.
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-async function collectGarbage(): Promise<void> {
-  for (let i = 0; i < 4; i++) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('tokencap/llamaindex: how a stream is settled (refused, never read, left by a slow reader)', () => {

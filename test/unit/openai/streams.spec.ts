@@ -1,5 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
 import { BudgetExceededError } from '../../../lib/errors.js';
@@ -14,16 +12,7 @@ import {
   usageEvents,
   useHarness,
 } from './openai.fixture.js';
-
-// Collections on demand, to test what happens to streams and promises the caller drops.
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-async function collectGarbage(): Promise<void> {
-  for (let i = 0; i < 4; i++) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { collectGarbage } from '../../support/gc.js';
 
 const long = { headers: { [REPLY_TOKENS_HEADER]: '2000' } };
 
