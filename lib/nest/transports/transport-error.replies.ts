@@ -11,12 +11,15 @@ interface ErrorBody {
   readonly message: string;
 }
 
-// The `extensions.code` of a GraphQL error. Two errors answer 400 (a missing budget key, an LLM
-// request Tokencap cannot meter as sent), so the code follows the error, not only its status.
-type GraphQLCode =
+/**
+ * The `extensions.code` of a {@link BudgetGraphQLError}. Two errors answer 400 (a missing budget
+ * key, an LLM request Tokencap cannot meter as sent), so the code follows the error, not only its
+ * status.
+ */
+export type BudgetGraphQLCode =
   'BUDGET_EXCEEDED' | 'BUDGET_KEY_MISSING' | 'LLM_REQUEST_INVALID' | 'BUDGET_STORE_UNAVAILABLE';
 
-function graphQLCode(statusCode: 429 | 400 | 503, cause: Error): GraphQLCode {
+function graphQLCode(statusCode: 429 | 400 | 503, cause: Error): BudgetGraphQLCode {
   if (statusCode === 429) return 'BUDGET_EXCEEDED';
   if (statusCode === 503) return 'BUDGET_STORE_UNAVAILABLE';
   return cause instanceof BudgetKeyMissingError ? 'BUDGET_KEY_MISSING' : 'LLM_REQUEST_INVALID';
@@ -52,7 +55,7 @@ export class BudgetGraphQLError extends Error {
    * every field of the HTTP body.
    */
   readonly extensions: {
-    readonly code: GraphQLCode;
+    readonly code: BudgetGraphQLCode;
     readonly statusCode: 429 | 400 | 503;
     readonly message: string;
     readonly [field: string]: unknown;
