@@ -16,7 +16,6 @@ export {
 export { BudgetService, type BudgetSelector, type UsageAmounts } from './nest/budget.service.js';
 export {
   BudgetGraphQLError,
-  type BudgetGraphQLCode,
   type BudgetWsException,
 } from './nest/transports/transport-error.replies.js';
 export type {

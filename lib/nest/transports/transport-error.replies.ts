@@ -11,12 +11,9 @@ interface ErrorBody {
   readonly message: string;
 }
 
-/**
- * The `extensions.code` of a {@link BudgetGraphQLError}. Two errors answer 400 (a missing budget
- * key, an LLM request Tokencap cannot meter as sent), so the code follows the error, not only its
- * status.
- */
-export type BudgetGraphQLCode =
+// The `extensions.code` of a BudgetGraphQLError. Two errors answer 400 (a missing budget key, an
+// LLM request Tokencap cannot meter as sent), so the code follows the error, not only its status.
+type BudgetGraphQLCode =
   'BUDGET_EXCEEDED' | 'BUDGET_KEY_MISSING' | 'LLM_REQUEST_INVALID' | 'BUDGET_STORE_UNAVAILABLE';
 
 function graphQLCode(statusCode: 429 | 400 | 503, cause: Error): BudgetGraphQLCode {
@@ -55,7 +52,8 @@ export class BudgetGraphQLError extends Error {
    * every field of the HTTP body.
    */
   readonly extensions: {
-    readonly code: BudgetGraphQLCode;
+    readonly code:
+      'BUDGET_EXCEEDED' | 'BUDGET_KEY_MISSING' | 'LLM_REQUEST_INVALID' | 'BUDGET_STORE_UNAVAILABLE';
     readonly statusCode: 429 | 400 | 503;
     readonly message: string;
     readonly [field: string]: unknown;
