@@ -19,21 +19,29 @@ export async function* meterEagerly<Item>(
   abort: () => void,
   ended: () => void = () => {},
 ): AsyncGenerator<Item> {
-  const meter = new ArrivalMeter(metering, abort);
+  // Once the request is aborted (the caller left, or the budget cut it), a source that then ends
+  // quietly has not ended by itself: its usage so far is partial (Claude's output comes last), so
+  // the call is settled from what arrived, or granted, never from that partial report.
+  let aborted = false;
+  const abortRequest = () => {
+    aborted = true;
+    abort();
+  };
+  const meter = new ArrivalMeter(metering, abortRequest);
   async function* arrived(): AsyncGenerator<Item> {
     try {
       for await (const item of source) {
         if (!meter.observe(item)) return;
         yield item;
       }
-      ended();
+      if (!aborted) ended();
     } finally {
       await metering.settle();
     }
   }
   // Leaving the loop below cancels the eager stream: the request is aborted, and the cancel
   // resolves once `arrived` has ended and settled.
-  const items = eagerStream(arrived(), () => Promise.resolve(abort()));
+  const items = eagerStream(arrived(), () => Promise.resolve(abortRequest()));
   for await (const item of items) yield item;
   const stop = meter.stopped;
   if (stop) throw await stop;
