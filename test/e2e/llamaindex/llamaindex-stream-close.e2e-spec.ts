@@ -2,10 +2,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OpenAI } from '@llamaindex/openai';
 import { describe, expect, it } from 'vitest';
-import { type Budget, defineBudget } from '../../../lib/core/budget.js';
+import { defineBudget } from '../../../lib/core/budget.js';
 import { runWithBudgets } from '../../../lib/core/budget-context.js';
 import { BudgetExceededError } from '../../../lib/errors.js';
 import { meterLLM } from '../../../lib/frameworks/llamaindex/index.js';
+import { llamaIndexOn } from '../../fixtures/llamaindex.fixture.js';
 import { useFakeOpenAIAndLedger } from '../../fixtures/openai.fixture.js';
 
 const REPLY = 2_000;
@@ -14,16 +15,7 @@ describe('tokencap/llamaindex: leaving or cutting a stream closes its HTTP reque
   // Slow chunks: the whole answer cannot have been sent by the time the client leaves.
   const t = useFakeOpenAIAndLedger({ replyTokens: REPLY, chunkDelayMs: 5 });
 
-  const llm = () =>
-    meterLLM(
-      new OpenAI({
-        model: 'gpt-4o-mini',
-        apiKey: 'test',
-        maxRetries: 0,
-        baseURL: t.server.baseURL,
-      }),
-    );
-  const used = async (budget: Budget) => (await t.ledger.usage([budget]))[0]!.dimensions.tokens!;
+  const { llm, tokens: used } = llamaIndexOn(t);
   const messages = [{ role: 'user' as const, content: 'Tell me a long story.' }];
 
   it('a loop left by break after 5 chunks aborts the request: the provider stops billing', async () => {

@@ -1,10 +1,11 @@
 import { OpenAI } from '@llamaindex/openai';
 import { describe, expect, it } from 'vitest';
-import { type Budget, defineBudget } from '../../../lib/core/budget.js';
+import { defineBudget } from '../../../lib/core/budget.js';
 import { runWithBudgets } from '../../../lib/core/budget-context.js';
 import { BudgetExceededError } from '../../../lib/errors.js';
 import { meterLLM } from '../../../lib/frameworks/llamaindex/index.js';
 import { startFakeOpenAI } from '../../../lib/testing/index.js';
+import { llamaIndexOn } from '../../fixtures/llamaindex.fixture.js';
 import { useFakeOpenAIAndLedger } from '../../fixtures/openai.fixture.js';
 import { collectGarbage } from '../../support/gc.js';
 
@@ -19,16 +20,7 @@ describe('tokencap/llamaindex: how a stream is settled (refused, never read, lef
     chunkDelayMs: 1,
   });
 
-  const llm = () =>
-    meterLLM(
-      new OpenAI({
-        model: 'gpt-4o-mini',
-        apiKey: 'test',
-        maxRetries: 0,
-        baseURL: t.server.baseURL,
-      }),
-    );
-  const tokens = async (budget: Budget) => (await t.ledger.usage([budget]))[0]!.dimensions.tokens!;
+  const { llm, tokens } = llamaIndexOn(t);
   const hello = [{ role: 'user' as const, content: 'Say hello.' }];
   // A RAG-sized prompt: charging it for a refused call is a visible loss.
   const context = [{ role: 'user' as const, content: 'lorem ipsum dolor sit amet '.repeat(4_000) }];
